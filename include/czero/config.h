@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * config.h: YAML configuration, loaded through field tables.
+ *
+ * A component describes its configuration struct with a table of cz_conf_field_t (nginx's
+ * ngx_command_t / Redis' standardConfig idea): key, type, offset, default, bounds. The generic
+ * loader walks the YAML document, applies defaults, checks types and bounds, substitutes ${ENV}
+ * in scalars, and reports the first problem as "file:line:col: Key.Path: message" in a cz_diag_t.
+ * Unknown keys, wrong types and missing required keys are errors. Keys keep go-zero's names.
+ *
+ * A service extends the server's configuration the go-zero way: its own struct embeds
+ * cz_rest_conf_t and its table has a CZ_CONF_INLINE entry pointing at cz_rest_conf_fields.
+ */
+#ifndef CZERO_CONFIG_H
+#define CZERO_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include "error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    CZ_CONF_STRING,   /* char * (malloc'd, freed by cz_conf_free); NULL when absent without default */
+    CZ_CONF_INT,      /* int64_t */
+    CZ_CONF_DOUBLE,   /* double */
+    CZ_CONF_BOOL,     /* bool: true/false (YAML 1.1 yes/no/on/off also accepted) */
+    CZ_CONF_DURATION, /* int64_t milliseconds: a plain integer means ms (go-zero), or "1.5s", "300ms", "2m", "1h" */
+    CZ_CONF_SIZE,     /* int64_t bytes: integer, or "64k"/"64KiB"/"1m"/"1MiB"/"1g" */
+    CZ_CONF_ENUM,     /* int: index into .enums (string match, case-sensitive) */
+    CZ_CONF_OBJECT,   /* nested struct at offset, described by .sub */
+    CZ_CONF_INLINE,   /* .sub's keys appear at this level (Go struct embedding); struct at offset */
+    CZ_CONF_STRINGS,  /* cz_conf_strings_t: YAML sequence of scalars (a single scalar = 1 item) */
+    CZ_CONF_ARRAY,    /* cz_conf_array_t: YAML sequence of mappings, each described by .sub, elem_size bytes */
+} cz_conf_type_t;
+
+#define CZ_CONF_REQUIRED 0x1u /* a missing key is an error (default must be NULL) */
+#define CZ_CONF_HAS_MIN 0x2u
+#define CZ_CONF_HAS_MAX 0x4u
+
+typedef struct cz_conf_field {
+    const char *key;                  /* YAML key, go-zero spelling ("MaxBytes"); NULL ends a table */
+    cz_conf_type_t type;
+    size_t offset;                    /* offsetof(struct, member) */
+    const char *def;                  /* default as YAML scalar text, or NULL */
+    unsigned flags;
+    int64_t min, max;                 /* bounds for INT/DURATION/SIZE (and DOUBLE, truncated) */
+    const struct cz_conf_field *sub;  /* OBJECT/INLINE/ARRAY element fields */
+    size_t elem_size;                 /* ARRAY: sizeof one element */
+    const char *const *enums;         /* ENUM: NULL-terminated names */
+} cz_conf_field_t;
+
+typedef struct cz_conf_strings {
+    char **items;
+    size_t n;
+} cz_conf_strings_t;
+
+typedef struct cz_conf_array {
+    void *items; /* n * elem_size bytes, each element filled from its mapping with defaults */
+    size_t n;
+} cz_conf_array_t;
+
+/** Load file into out (zeroed first, then defaults, then the YAML). 0 or CZ_EINVAL_CONF with d set.
+ *  On error out holds nothing that needs freeing. */
+CZ_EXTERN int cz_conf_load(const char *file, const cz_conf_field_t *fields, void *out, cz_diag_t *d);
+/** Same from memory; name is used as the file name in diagnostics. */
+CZ_EXTERN int cz_conf_load_string(const char *name, const char *yaml, size_t len,
+                                  const cz_conf_field_t *fields, void *out, cz_diag_t *d);
+/** Apply only the defaults (no YAML). */
+CZ_EXTERN int cz_conf_defaults(const cz_conf_field_t *fields, void *out, cz_diag_t *d);
+/** Free what a load allocated (strings, arrays). out may then be reloaded. */
+CZ_EXTERN void cz_conf_free(const cz_conf_field_t *fields, void *out);
+/** Load or print the diagnostic to stderr and exit(1): go-zero's conf.MustLoad. */
+CZ_EXTERN void cz_conf_must_load(const char *file, const cz_conf_field_t *fields, void *out);
+
+/* ---- go-zero's logx.LogConf ---- */
+enum { CZ_LOG_MODE_CONSOLE, CZ_LOG_MODE_FILE, CZ_LOG_MODE_VOLUME };
+enum { CZ_LOG_ENC_JSON, CZ_LOG_ENC_PLAIN };
+
+typedef struct cz_log_conf {
+    char *service_name;  /* ServiceName */
+    int mode;            /* Mode: console|file|volume, default console */
+    int encoding;        /* Encoding: json|plain, default json */
+    char *time_format;   /* TimeFormat: strftime format, default ISO-8601 with ms */
+    char *path;          /* Path: directory for file mode, default "logs" */
+    int level;           /* Level: debug|info|error|severe (cz_log_level_t), default info */
+    bool stat;           /* Stat: periodic stat lines, default true */
+    int64_t max_content_length; /* MaxContentLength: truncate a message beyond this (0 = no limit) */
+} cz_log_conf_t;
+
+/* ---- go-zero's rest.RestConf (service.ServiceConf + rest fields), plus czero's engine knobs ---- */
+typedef struct cz_middlewares_conf { /* go-zero RestConf.Middlewares; every link on by default */
+    bool trace, log, prometheus, max_conns, breaker, shedding, timeout, recover, metrics,
+        max_bytes, gunzip;
+} cz_middlewares_conf_t;
+
+typedef struct cz_dev_server_conf { /* go-zero devserver.Config */
+    bool enabled;        /* Enabled, default false */
+    char *host;          /* Host, default 0.0.0.0 */
+    int64_t port;        /* Port, default 6060 */
+    char *metrics_path;  /* MetricsPath, default /metrics */
+    char *health_path;   /* HealthPath, default /healthz */
+    bool enable_metrics; /* EnableMetrics, default true */
+} cz_dev_server_conf_t;
+
+typedef struct cz_rest_conf {
+    char *name;                /* Name (required) */
+    char *mode;                /* Mode: dev|test|rt|pre|pro, default pro */
+    cz_log_conf_t log;         /* Log */
+    cz_dev_server_conf_t dev_server; /* DevServer */
+    char *host;                /* Host, default 0.0.0.0 */
+    int64_t port;              /* Port (required), 1..65535 */
+    bool verbose;              /* Verbose */
+    int64_t max_conns;         /* MaxConns, default 10000 */
+    int64_t max_bytes;         /* MaxBytes (request body), default 1048576 */
+    int64_t timeout_ms;        /* Timeout (handler), default 3000 */
+    int64_t cpu_threshold;     /* CpuThreshold 0..1000, default 900 */
+    cz_middlewares_conf_t middlewares; /* Middlewares */
+    /* czero engine knobs (no go-zero equivalent: Go's net/http hides them) */
+    int64_t workers;           /* Workers: event-loop threads, 0 = number of CPUs */
+    int64_t max_header_bytes;  /* MaxHeaderBytes, default 8192 (request line + headers) -> 431 */
+    int64_t max_request_line;  /* MaxRequestLine, default 8192 -> 414 */
+    int64_t header_timeout_ms; /* HeaderTimeout, default 10s: whole header block must arrive */
+    int64_t idle_timeout_ms;   /* IdleTimeout, default 60s: keep-alive idle */
+    int64_t read_timeout_ms;   /* ReadTimeout, default 30s: body progress */
+    int64_t write_timeout_ms;  /* WriteTimeout, default 30s: response progress */
+    int64_t shutdown_timeout_ms; /* ShutdownTimeout, default 5.5s (go-zero proc's delay) */
+    int64_t blocking_threads;  /* BlockingThreads: pool for blocking handlers, default 16 */
+    int64_t blocking_queue;    /* BlockingQueue: queued blocking requests before 503, default 1024 */
+} cz_rest_conf_t;
+
+CZ_EXTERN extern const cz_conf_field_t cz_log_conf_fields[];
+CZ_EXTERN extern const cz_conf_field_t cz_rest_conf_fields[];
+
+#ifdef __cplusplus
+}
+#endif
+#endif

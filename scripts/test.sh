@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs every czero test: the release build's suite, the same suite under ASan+UBSan, and each
+# libFuzzer target for a bounded time. Exits non-zero on the first failing stage.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+JOBS=$(nproc)
+FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+
+stage() { printf '\n==== %s ====\n' "$*"; }
+
+stage "release build"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "$JOBS"
+
+stage "sanitizer build (ASan + UBSan)"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCZ_SANITIZE=ON >/dev/null
+cmake --build build-asan -j "$JOBS"
+
+stage "fuzz build (clang, libFuzzer)"
+CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCZ_FUZZ=ON -DCZ_TESTS=OFF >/dev/null
+cmake --build build-fuzz -j "$JOBS"
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+stage "fuzz targets"
+shopt -s nullglob
+for f in build-fuzz/fuzz_*; do
+  [ -x "$f" ] || continue
+  name=$(basename "$f")
+  corpus=fuzz/corpus/${name#fuzz_}
+  work=$(mktemp -d)
+  [ -d "$corpus" ] && cp -r "$corpus"/. "$work"/
+  echo "$name: ${FUZZ_SECONDS}s"
+  "$f" -max_total_time="$FUZZ_SECONDS" -print_final_stats=0 "$work" >"build-fuzz/$name.log" 2>&1 || {
+    echo "$name found a problem:"; tail -60 "build-fuzz/$name.log"; exit 1; }
+  rm -rf "$work"
+done
+
+stage "tests under ASan + UBSan"
+(cd build-asan && ctest --output-on-failure -j "$JOBS")
+
+stage "tests (release build)"
+(cd build && ctest --output-on-failure -j "$JOBS")

@@ -1,0 +1,2 @@
+/* Shared test helpers (see support.h). */
+#include "support.h"
