@@ -1,0 +1,117 @@
+# SPDX-License-Identifier: MIT
+#
+# The table writer of `make bench`: turns bench/run.sh's results file into the Markdown HTTP table
+# and the ratio/acceptance lines of docs/benchmarks.md. Input lines are tab-separated, either
+#   <peer> run <round> <requests> <req/s> <p99 µs> <server cpu ns> <errors>   (one measured round)
+#   <peer> skip <reason>                                                     (peer not measured)
+# Each column is the median over that peer's rounds, taken per column. Ratios compare the subject
+# (czero) with every other peer; the acceptance is czero's CPU per request and p99 against nginx's
+# from the same run. Written for POSIX awk (Debian's default is mawk: no asort, no gensub).
+
+BEGIN {
+    FS = "\t"
+    subject = "czero"
+    base = "nginx"
+    npeers = 0
+    # -v peers="a b c" fixes the row order; peers not listed follow in order of appearance.
+    n = split(peers, pre, " ")
+    for (i = 1; i <= n; i++) add_peer(pre[i])
+}
+
+function add_peer(p) {
+    if (!(p in seen)) { seen[p] = 1; order[++npeers] = p; nrun[p] = 0 }
+}
+
+# Median of the n values in a[1..n]; sorts a in place (insertion sort, n is tiny).
+function median(a, n,    i, j, t) {
+    for (i = 2; i <= n; i++) {
+        t = a[i]
+        for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]
+        a[j + 1] = t
+    }
+    if (n % 2) return a[(n + 1) / 2]
+    return (a[n / 2] + a[n / 2 + 1]) / 2
+}
+
+function fmt_ratio(x) { return sprintf("%.2f", x) }
+
+$2 == "skip" { add_peer($1); skip[$1] = $3; next }
+$2 == "run" {
+    p = $1
+    add_peer(p)
+    if ($4 !~ /^[0-9]+$/ || $4 == 0 || $6 == "-" || $7 !~ /^[0-9]+$/) {
+        bad[p]++
+        next
+    }
+    k = ++nrun[p]
+    rps[p, k] = $5
+    p99[p, k] = $6
+    cpu[p, k] = $7 / $4 / 1000          # ns over the run / requests -> µs per request
+    err[p, k] = $8
+    next
+}
+
+END {
+    for (i = 1; i <= npeers; i++) {
+        p = order[i]
+        n = nrun[p]
+        if (n == 0) continue
+        for (k = 1; k <= n; k++) t[k] = rps[p, k]
+        m_rps[p] = median(t, n)
+        for (k = 1; k <= n; k++) t[k] = p99[p, k]
+        m_p99[p] = median(t, n)
+        for (k = 1; k <= n; k++) t[k] = cpu[p, k]
+        m_cpu[p] = median(t, n)
+        for (k = 1; k <= n; k++) t[k] = err[p, k]
+        m_err[p] = median(t, n)
+    }
+    has_base = (base in m_cpu)
+    printf "| server | req/s | p99 µs | server CPU µs/req | CPU vs nginx | p99 vs nginx "
+    print "| errors | runs |"
+    print "|---|---:|---:|---:|---:|---:|---:|---:|"
+    for (i = 1; i <= npeers; i++) {
+        p = order[i]
+        if (!(p in m_cpu)) {
+            why = (p in skip) ? skip[p] : "no valid run (" bad[p] + 0 " broken)"
+            printf "| %s | - | - | - | - | - | - | 0 (%s) |\n", p, why
+            continue
+        }
+        rc = has_base ? fmt_ratio(m_cpu[p] / m_cpu[base]) : "-"
+        rp = has_base ? fmt_ratio(m_p99[p] / m_p99[base]) : "-"
+        printf "| %s | %.0f | %.0f | %.2f | %s | %s | %d | %d |\n", p, m_rps[p], m_p99[p],
+            m_cpu[p], rc, rp, m_err[p], nrun[p]
+    }
+    print ""
+    if (!(subject in m_cpu)) {
+        why = (subject in skip) ? skip[subject] : "no valid run"
+        print "Ratios: not computed, " subject " was not measured (" why ")."
+        print ""
+        print "**Acceptance: NOT EVALUATED** (" why ")."
+        exit 0
+    }
+    print "Ratios (" subject " / peer; for CPU and p99 lower is better, for req/s higher):"
+    print ""
+    for (i = 1; i <= npeers; i++) {
+        p = order[i]
+        if (p == subject || !(p in m_cpu)) continue
+        printf "- %s/%s: server CPU per request %s, p99 %s, req/s %s\n", subject, p,
+            fmt_ratio(m_cpu[subject] / m_cpu[p]), fmt_ratio(m_p99[subject] / m_p99[p]),
+            fmt_ratio(m_rps[subject] / m_rps[p])
+    }
+    print ""
+    if (!has_base) {
+        print "**Acceptance: NOT EVALUATED** (" base " was not measured)."
+        exit 0
+    }
+    cr = m_cpu[subject] / m_cpu[base]
+    pr = m_p99[subject] / m_p99[base]
+    # Compare the printed values so the verdict matches what a reader sees.
+    cok = (fmt_ratio(cr) + 0 <= 1.0)
+    pok = (m_p99[subject] <= m_p99[base])
+    printf "- CPU per request %s/%s = %s (must be <= 1.00): %s\n", subject, base, fmt_ratio(cr),
+        cok ? "PASS" : "FAIL"
+    printf "- p99 %s %.0f µs vs %s %.0f µs (ratio %s, must be <= 1.00): %s\n", subject,
+        m_p99[subject], base, m_p99[base], fmt_ratio(pr), pok ? "PASS" : "FAIL"
+    print ""
+    printf "**Acceptance: %s**\n", (cok && pok) ? "PASS" : "FAIL"
+}

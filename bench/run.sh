@@ -1,0 +1,354 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# `make bench`: the side-by-side HTTP benchmark. Starts czero's demo, nginx (`return 200`, one
+# process) and a Go net/http server (GOMAXPROCS=1; plain, and wrapped in a go-zero-like chain),
+# each pinned to one CPU, drives GET /hello on each with wrk pinned to the other CPU, and reads the
+# server's own CPU time around each measured run. Writes req/s, p99, server CPU µs per request and
+# the czero/peer ratios (with the acceptance verdict) to docs/benchmarks.md, followed by every line
+# printed by the micro benchmarks <build>/bench_*. Also prints the result to stdout.
+#
+#   bash bench/run.sh <build-dir>
+#
+# Environment (defaults in brackets): BENCH_SECONDS [10] measured seconds per run, BENCH_CONNS [64]
+# wrk connections, BENCH_WARMUP [2] warm-up seconds before each run, BENCH_ROUNDS [3] interleaved
+# rounds (each column is the median), BENCH_PEERS ["nginx go go-chain czero"], BENCH_SERVER_CPU [0],
+# BENCH_CLIENT_CPU [1], BENCH_PORT_BASE [18180], BENCH_MICRO_TIMEOUT [60], BENCH_OUT
+# [docs/benchmarks.md], BENCH_RAW [docs/bench-raw, git-ignored: raw wrk output], BENCH_KEEP_TMP [0].
+#
+# Exit status: 0 when the document was written, even if the acceptance says FAIL or a peer could not
+# be measured (the document says why); non-zero only when the harness itself cannot work.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/.." && pwd)
+
+die() { echo "bench: $*" >&2; exit 2; }
+note() { echo "bench: $*" >&2; }
+
+[ $# -eq 1 ] || die "usage: bash bench/run.sh <build-dir>"
+mkdir -p "$1" || die "cannot create build dir $1"
+BUILD=$(cd "$1" && pwd)
+
+DURATION=${BENCH_SECONDS:-10}
+CONNS=${BENCH_CONNS:-64}
+WARMUP=${BENCH_WARMUP:-2}
+ROUNDS=${BENCH_ROUNDS:-3}
+PEERS=${BENCH_PEERS:-nginx go go-chain czero}
+SERVER_CPU=${BENCH_SERVER_CPU:-0}
+CLIENT_CPU=${BENCH_CLIENT_CPU:-1}
+PORT_BASE=${BENCH_PORT_BASE:-18180}
+MICRO_TIMEOUT=${BENCH_MICRO_TIMEOUT:-60}
+OUT=${BENCH_OUT:-$REPO/docs/benchmarks.md}
+RAW=${BENCH_RAW:-$REPO/docs/bench-raw}
+for v in DURATION CONNS WARMUP ROUNDS SERVER_CPU CLIENT_CPU PORT_BASE MICRO_TIMEOUT; do
+    [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a non-negative integer, got '${!v}'"
+done
+if [ "$DURATION" -lt 1 ] || [ "$CONNS" -lt 1 ] || [ "$ROUNDS" -lt 1 ]; then
+    die "BENCH_SECONDS, BENCH_CONNS and BENCH_ROUNDS must be >= 1"
+fi
+
+for tool in wrk curl taskset awk timeout; do
+    command -v "$tool" >/dev/null || die "$tool is not installed (run scripts/deps.sh)"
+done
+NPROC=$(nproc)
+if [ "$NPROC" -lt 2 ]; then
+    note "only $NPROC CPU: server and wrk share CPU 0, numbers include wrk's load"
+    SERVER_CPU=0 CLIENT_CPU=0
+fi
+
+# The parser and table writer are checked first: a broken parser would write a wrong document.
+bash "$HERE/selftest.sh" >/dev/null || die "bench/selftest.sh failed: the harness is broken"
+
+TMP=$(mktemp -d /tmp/czero-bench.XXXXXX)
+RESULTS=$TMP/results.tsv
+: >"$RESULTS"
+mkdir -p "$RAW"
+declare -A PID PORT
+STARTED=()
+
+# shellcheck disable=SC2317  # called by the EXIT trap
+cleanup() {
+    local p pid
+    for p in "${STARTED[@]}"; do
+        pid=${PID[$p]}
+        kill -TERM "$pid" 2>/dev/null || continue
+        for _ in 1 2 3 4 5 6 7 8 9 10; do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.2
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    if [ "${BENCH_KEEP_TMP:-0}" = 1 ]; then note "kept $TMP"; else rm -rf "$TMP"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+skip() { printf '%s\tskip\t%s\n' "$1" "$2" >>"$RESULTS"; note "$1: not measured: $2"; }
+
+# A port nothing listens on (bash's /dev/tcp connect fails) and no peer of this run was given.
+NEXT_PORT=$PORT_BASE
+free_port() {
+    while (exec 3<>"/dev/tcp/127.0.0.1/$NEXT_PORT") 2>/dev/null; do
+        NEXT_PORT=$((NEXT_PORT + 1))
+    done
+    echo "$NEXT_PORT"
+    NEXT_PORT=$((NEXT_PORT + 1))
+}
+
+find_nginx() {
+    command -v nginx 2>/dev/null || { [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; } || true
+}
+
+# Builds bench/go/hello.go offline with the standard library only; caches live under the build dir.
+build_go() {
+    local bin=$BUILD/bench-go/go-hello
+    if [ ! -x "$bin" ] || [ "$HERE/go/hello.go" -nt "$bin" ]; then
+        mkdir -p "$BUILD/bench-go"
+        (cd "$HERE/go" && GOFLAGS=-mod=mod GOCACHE=$BUILD/bench-go/cache \
+            GOPATH=$BUILD/bench-go/path GOTOOLCHAIN=local GOPROXY=off GO111MODULE=on \
+            go build -o "$bin" hello.go) >"$TMP/go-build.log" 2>&1 || return 1
+    fi
+    echo "$bin"
+}
+
+# Starts one peer pinned to SERVER_CPU in the background; records PID/PORT or a skip reason.
+start_peer() {
+    local peer=$1 port dir bin
+    dir=$TMP/$peer
+    mkdir -p "$dir"
+    port=$(free_port)
+    case $peer in
+    nginx)
+        bin=$(find_nginx)
+        [ -n "$bin" ] || { skip "$peer" "nginx not installed"; return 0; }
+        sed -e "s|@DIR@|$dir|g" -e "s|@PORT@|$port|g" "$HERE/nginx.conf.in" >"$dir/nginx.conf"
+        (cd "$dir" && exec taskset -c "$SERVER_CPU" "$bin" -p "$dir" -c "$dir/nginx.conf" \
+            -e "$dir/error.log") >"$dir/stdout.log" 2>&1 &
+        ;;
+    go | go-chain)
+        command -v go >/dev/null || { skip "$peer" "go not installed"; return 0; }
+        if ! bin=$(build_go); then
+            skip "$peer" "go build failed: $(tail -1 "$TMP/go-build.log")"
+            return 0
+        fi
+        local chain=()
+        [ "$peer" = go-chain ] && chain=(-chain -log "$dir/access.log")
+        (cd "$dir" && GOMAXPROCS=1 exec taskset -c "$SERVER_CPU" "$bin" -addr "127.0.0.1:$port" \
+            "${chain[@]}") >"$dir/stdout.log" 2>&1 &
+        ;;
+    czero)
+        bin=$BUILD/czero-demo
+        [ -x "$bin" ] || { skip "$peer" "czero-demo not built"; return 0; }
+        mkdir -p "$dir/logs"
+        sed -e "s|^Host:.*|Host: 127.0.0.1|" -e "s|^Port:.*|Port: $port|" \
+            -e "s|^\([[:space:]]*Path:\).*|\1 $dir/logs|" \
+            "$HERE/czero-bench.yaml" >"$dir/czero.yaml"
+        (cd "$dir" && exec taskset -c "$SERVER_CPU" "$bin" -f "$dir/czero.yaml") \
+            >"$dir/stdout.log" 2>&1 &
+        ;;
+    *)
+        skip "$peer" "unknown peer (known: nginx go go-chain czero)"
+        return 0
+        ;;
+    esac
+    PID[$peer]=$!
+    PORT[$peer]=$port
+    STARTED+=("$peer")
+    if ! wait_ready "$peer"; then
+        skip "$peer" "did not start: $(tail -c 300 "$dir/stdout.log" "$dir/error.log" 2>/dev/null |
+            tr '\n' ' ' | tr -s ' ')"
+        unset "PORT[$peer]"
+        return 0
+    fi
+    check_answer "$peer" || unset "PORT[$peer]"
+}
+
+# kill -0 would still succeed on an exited, not yet reaped server (a zombie), so read its state.
+alive() {
+    local state
+    state=$(awk '{ sub(/^.*\) /, ""); print $1 }' /proc/"$1"/stat 2>/dev/null) || return 1
+    [ -n "$state" ] && [ "$state" != Z ]
+}
+
+wait_ready() {
+    local _ url=http://127.0.0.1:${PORT[$1]}/hello
+    for _ in $(seq 1 100); do
+        alive "${PID[$1]}" || return 1
+        curl -s -o /dev/null --max-time 1 "$url" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# The peer must answer 200, application/json and exactly {"message":"hello"} before it is measured.
+check_answer() {
+    local peer=$1 dir=$TMP/$1 code ctype body
+    code=$(curl -s --max-time 2 -D "$dir/headers" -o "$dir/body" -w '%{http_code}' \
+        "http://127.0.0.1:${PORT[$peer]}/hello") || code=000
+    ctype=$(awk -F': *' 'tolower($1) == "content-type" { sub(/\r$/, "", $2); print $2 }' \
+        "$dir/headers" 2>/dev/null)
+    body=$(cat "$dir/body" 2>/dev/null || true)
+    if [ "$code" != 200 ] || [[ $ctype != application/json* ]] ||
+        [ "$body" != '{"message":"hello"}' ]; then
+        skip "$peer" "wrong answer: status $code, Content-Type '$ctype', body '${body:0:60}'"
+        return 1
+    fi
+}
+
+# Server CPU in ns: the sum over the process tree of every thread's on-CPU time from schedstat
+# (ns resolution); /proc/<pid>/stat utime+stime (clock ticks, includes exited threads) otherwise.
+if [ -r /proc/self/schedstat ]; then CPU_METHOD=schedstat; else CPU_METHOD=stat; fi
+CLK_TCK=$(getconf CLK_TCK)
+tree_pids() {
+    local c
+    echo "$1"
+    # shellcheck disable=SC2013  # the children files hold space-separated pids, not lines
+    for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do tree_pids "$c"; done
+}
+cpu_ns() {
+    local p total=0 v
+    for p in $(tree_pids "$1"); do
+        if [ "$CPU_METHOD" = schedstat ]; then
+            v=$(cat /proc/"$p"/task/*/schedstat 2>/dev/null |
+                awk '{ s += $1 } END { printf "%.0f", s }')
+        else
+            v=$(awk -v hz="$CLK_TCK" \
+                '{ sub(/^.*\) /, ""); printf "%.0f", ($12 + $13) * 1e9 / hz }' \
+                /proc/"$p"/stat 2>/dev/null)
+        fi
+        total=$((total + ${v:-0}))
+    done
+    echo "$total"
+}
+
+# One measured round: warm-up, CPU before, wrk, CPU after; appends a results line.
+measure() {
+    local peer=$1 round=$2 url=http://127.0.0.1:${PORT[$1]}/hello raw c0 c1
+    raw=$RAW/$peer-$round.txt
+    if [ "$WARMUP" -gt 0 ]; then
+        taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d"${WARMUP}s" "$url" >/dev/null 2>&1 || true
+    fi
+    c0=$(cpu_ns "${PID[$peer]}")
+    if ! taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "$url" \
+        >"$raw" 2>&1; then
+        note "$peer round $round: wrk failed: $(tail -1 "$raw")"
+    fi
+    c1=$(cpu_ns "${PID[$peer]}")
+    if ! alive "${PID[$peer]}"; then
+        skip "$peer" "server exited during round $round"
+        unset "PORT[$peer]"
+        return 0
+    fi
+    local req rps p99 errs
+    IFS=$'\t' read -r req rps p99 errs < <(awk -f "$HERE/parse_wrk.awk" "$raw")
+    printf '%s\trun\t%s\t%s\t%s\t%s\t%s\t%s\n' "$peer" "$round" "$req" "$rps" "$p99" \
+        "$((c1 - c0))" "$errs" >>"$RESULTS"
+    note "$peer round $round: $rps req/s, p99 $p99 µs, $errs errors, cpu $(awk -v c=$((c1 - c0)) \
+        -v n="$req" 'BEGIN { if (n > 0) printf "%.2f", c / n / 1000; else printf "-" }') µs/req"
+}
+
+version_of() {
+    case $1 in
+    nginx) { b=$(find_nginx); [ -n "$b" ] && "$b" -v 2>&1 | sed 's|^nginx version: nginx/||'; } ||
+        echo none ;;
+    go) go version 2>/dev/null | awk '{ sub(/^go/, "", $3); print $3 }' || echo none ;;
+    wrk) wrk -v 2>&1 | head -1 | awk '{ print $2 }' ;;
+    esac
+}
+
+T0=$(date +%s)
+LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
+note "server on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU; ${ROUNDS} x (${WARMUP}s warm-up +" \
+    "${DURATION}s) per peer, $CONNS connections"
+for peer in $PEERS; do start_peer "$peer"; done
+MEASURED=()
+for peer in $PEERS; do
+    if [ -n "${PORT[$peer]:-}" ]; then MEASURED+=("$peer"); fi
+done
+for round in $(seq 1 "$ROUNDS"); do
+    for peer in "${MEASURED[@]}"; do
+        if [ -n "${PORT[$peer]:-}" ]; then measure "$peer" "$round"; fi
+    done
+done
+
+# Micro benchmarks: every line each <build>/bench_* prints, pinned like the servers.
+MICRO=$TMP/micro.md
+: >"$MICRO"
+shopt -s nullglob
+for b in "$BUILD"/bench_*; do
+    if [ ! -f "$b" ] || [ ! -x "$b" ]; then continue; fi
+    name=$(basename "$b")
+    rc=0
+    timeout "$MICRO_TIMEOUT" taskset -c "$SERVER_CPU" "$b" >"$TMP/$name.out" 2>"$TMP/$name.err" ||
+        rc=$?
+    {
+        echo "### $name"
+        echo
+        echo '```'
+        cat "$TMP/$name.out"
+        echo '```'
+        if [ "$rc" = 124 ]; then
+            echo; echo "(stopped after the ${MICRO_TIMEOUT} s timeout; lines above are partial)"
+        elif [ "$rc" != 0 ]; then
+            echo; echo "(exited with status $rc: $(tail -1 "$TMP/$name.err"))"
+        fi
+        echo
+    } >>"$MICRO"
+done
+[ -s "$MICRO" ] || echo "No micro benchmark executables (bench_*) in $BUILD." >"$MICRO"
+
+TABLE=$(awk -v peers="$PEERS" -f "$HERE/report.awk" "$RESULTS") || die "report.awk failed"
+ELAPSED=$(($(date +%s) - T0))
+COMMIT=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
+CPU_MODEL=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+
+mkdir -p "$(dirname "$OUT")"
+{
+    echo "# czero benchmarks"
+    echo
+    echo "Generated by \`make bench\` (\`bash bench/run.sh $1\`); do not edit by hand."
+    echo
+    echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); czero commit $COMMIT; harness took ${ELAPSED} s"
+    echo "- Machine: $NPROC CPUs, ${CPU_MODEL:-unknown CPU}, Linux $(uname -r);" \
+        "load average at start $LOADAVG"
+    echo "- Versions: nginx $(version_of nginx), go $(version_of go), wrk $(version_of wrk)"
+    echo
+    echo "## HTTP: GET /hello"
+    echo
+    echo "Each server runs pinned to CPU $SERVER_CPU (\`taskset -c $SERVER_CPU\`), wrk to CPU" \
+        "$CLIENT_CPU. Per peer and round: ${WARMUP} s warm-up, then" \
+        "\`wrk -t1 -c$CONNS -d${DURATION}s --latency\`; $ROUNDS round(s), peers interleaved," \
+        "each column is the median over the rounds. Server CPU is the server's own CPU time over" \
+        "the measured run ($CPU_METHOD: all threads of the process tree) divided by the requests" \
+        "wrk completed. p99 is wrk's latency distribution."
+    echo
+    echo "- nginx: \`return 200\` with the same JSON, one process (master_process off)," \
+        "access log to a file with a 64 KiB buffer (bench/nginx.conf.in)."
+    echo "- go: Go net/http, GOMAXPROCS=1, bare handler (bench/go/hello.go)."
+    echo "- go-chain: the same, wrapped in a go-zero-like default chain: trace ids, JSON" \
+        "access log to a file, counters/histogram, max-conns, breaker, shedding," \
+        "http.TimeoutHandler, recover, metrics, MaxBytesReader, gunzip check (\`hello -chain\`)."
+    echo "- czero: \`czero-demo -f bench/czero-bench.yaml\` (Workers: 1, JSON access log to a" \
+        "file, default chain on)."
+    echo
+    echo "$TABLE"
+    echo
+    echo "## Micro benchmarks"
+    echo
+    echo "Every line printed by each \`$1/bench_*\` (run pinned to CPU $SERVER_CPU," \
+        "${MICRO_TIMEOUT} s timeout each)."
+    echo
+    cat "$MICRO"
+} >"$OUT.tmp"
+mv "$OUT.tmp" "$OUT"
+
+echo
+echo "$TABLE"
+echo
+grep -v '^```' "$MICRO" | grep -v '^$' || true
+echo
+echo "bench: wrote $OUT (raw wrk output in $RAW) in ${ELAPSED} s"
+[ ${#MEASURED[@]} -gt 0 ] || die "no server could be measured"
+exit 0

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# Self-test of the `make bench` harness's pure parts, run by bench/run.sh before it measures
+# anything (and runnable alone: `bash bench/selftest.sh`): the wrk output parser on recorded wrk
+# outputs (every time unit, errors, a run without a distribution), the table writer's medians,
+# ratios and PASS/FAIL verdicts, and the templates' placeholders. Prints each failure and exits 1
+# if there is any.
+set -uo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+fails=0
+
+expect() {  # expect <name> <expected> <actual>
+    if [ "$2" == "$3" ]; then
+        echo "ok   $1"
+    else
+        echo "FAIL $1: expected [$2], got [$3]"
+        fails=$((fails + 1))
+    fi
+}
+expect_grep() {  # expect_grep <name> <regex> <text>
+    if grep -qE -- "$2" <<<"$3"; then echo "ok   $1"; else
+        echo "FAIL $1: no line matches [$2] in:"; echo "$3"; fails=$((fails + 1)); fi
+}
+parse() { awk -f "$HERE/parse_wrk.awk"; }
+
+# A real wrk 4.1 --latency output (microsecond p99, no errors).
+expect "parse us" "$(printf '%s\t%s\t%s\t%s' 412345 41234.50 812.5 0)" "$(parse <<'W'
+Running 10s test @ http://127.0.0.1:18180/hello
+  1 threads and 64 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     1.55ms  113.22us   4.01ms   91.00%
+    Req/Sec    41.45k   612.33    42.40k    78.00%
+  Latency Distribution
+     50%    1.53ms
+     75%    1.58ms
+     90%    1.65ms
+     99%  812.50us
+  412345 requests in 10.00s, 59.77MB read
+Requests/sec:  41234.50
+Transfer/sec:      5.98MB
+W
+)"
+
+# Millisecond and second units, socket errors and non-2xx answers all count as errors.
+expect "parse ms+errors" "$(printf '%s\t%s\t%s\t%s' 1000 99.90 2340 10)" "$(parse <<'W'
+  Latency Distribution
+     50%    1.00ms
+     75%    1.50ms
+     90%    2.00ms
+     99%    2.34ms
+  1000 requests in 10.01s, 1.00MB read
+  Socket errors: connect 1, read 2, write 3, timeout 1
+  Non-2xx or 3xx responses: 3
+Requests/sec:     99.90
+W
+)"
+p99_of() { printf '  Latency Distribution\n     99%%    %s\n' "$1" | parse | cut -f3; }
+expect "parse s" "1500000" "$(p99_of 1.50s)"
+expect "parse m" "120000000" "$(p99_of 2.00m)"
+# wrk failed to connect: nothing measured must read "-", never 0.
+expect "parse empty" "$(printf '%s\t%s\t%s\t%s' - - - 0)" \
+    "$(echo 'unable to connect to 127.0.0.1:1 Connection refused' | parse)"
+
+report() { awk -f "$HERE/report.awk"; }
+row() { printf '%s\trun\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@"; }
+
+# Medians per column over 3 rounds; czero cheaper and faster than nginx -> PASS.
+out=$(report <<R
+$(row nginx 1 100000 10000 900 300000000 0)
+$(row nginx 2 100000 12000 700 200000000 0)
+$(row nginx 3 100000 11000 800 250000000 0)
+$(row go 1 100000 9000 1500 400000000 0)
+$(row czero 1 100000 20000 400 150000000 0)
+$(row czero 2 100000 21000 500 160000000 0)
+$(row czero 3 100000 19000 450 170000000 0)
+R
+)
+expect_grep "report nginx medians" \
+    '^\| nginx \| 11000 \| 800 \| 2\.50 \| 1\.00 \| 1\.00 \| 0 \| 3 \|$' "$out"
+expect_grep "report czero row" \
+    '^\| czero \| 20000 \| 450 \| 1\.60 \| 0\.64 \| 0\.56 \| 0 \| 3 \|$' "$out"
+expect_grep "report go ratio" \
+    '^- czero/go: server CPU per request 0\.40, p99 0\.30, req/s 2\.22$' "$out"
+expect_grep "report pass" '^\*\*Acceptance: PASS\*\*$' "$out"
+
+# Cheaper but slower p99 than nginx -> FAIL on p99 only.
+out=$(report <<R
+$(row nginx 1 1000 100 500 2000000 0)
+$(row czero 1 1000 100 600 1000000 0)
+R
+)
+expect_grep "report cpu pass" '^- CPU per request czero/nginx = 0\.50 .*: PASS$' "$out"
+expect_grep "report p99 fail" '^- p99 czero 600 µs vs nginx 500 µs .*: FAIL$' "$out"
+expect_grep "report fail" '^\*\*Acceptance: FAIL\*\*$' "$out"
+
+# More CPU per request than nginx -> FAIL.
+out=$(report <<R
+$(row nginx 1 1000 100 500 2000000 0)
+$(row czero 1 1000 100 400 2100000 0)
+R
+)
+expect_grep "report cpu fail" '^- CPU per request czero/nginx = 1\.05 .*: FAIL$' "$out"
+
+# czero not built, a broken run (no requests) is ignored, not read as zero.
+out=$(report <<R
+$(row nginx 1 1000 100 500 2000000 0)
+$(row go 1 - - - 5000 0)
+czero	skip	czero-demo not built
+R
+)
+expect_grep "report skip row" '^\| czero \| - .*czero-demo not built' "$out"
+expect_grep "report broken row" '^\| go \| - .*1 broken' "$out"
+expect_grep "report not evaluated" \
+    '^\*\*Acceptance: NOT EVALUATED\*\* \(czero-demo not built\)' "$out"
+
+# Rows follow the given peer order, even when a skipped peer was recorded first.
+out=$(awk -v peers="nginx go czero" -f "$HERE/report.awk" <<R
+czero	skip	czero-demo not built
+$(row go 1 1000 100 500 2000000 0)
+$(row nginx 1 1000 100 500 2000000 0)
+R
+)
+expect "report row order" "nginx go czero" \
+    "$(awk -F' [|] ' '/^[|] [a-z]/ && !/^[|] server/ { sub(/^[|] /, "", $1); print $1 }' \
+        <<<"$out" | tr '\n' ' ' | sed 's/ $//')"
+
+# Templates: every placeholder is one run.sh fills.
+expect "nginx.conf.in placeholders" "@DIR@ @PORT@" \
+    "$(grep -o '@[A-Z]*@' "$HERE/nginx.conf.in" | sort -u | tr '\n' ' ' | sed 's/ $//')"
+expect "czero-bench.yaml keys" "Host Log Name Path Port Workers" \
+    "$(grep -oE '^ *(Name|Host|Port|Workers|Log|Path):' "$HERE/czero-bench.yaml" | tr -d ' :' |
+        sort | tr '\n' ' ' | sed 's/ $//')"
+expect "czero-bench.yaml one worker" "Workers: 1" "$(grep -E '^Workers:' "$HERE/czero-bench.yaml")"
+
+[ "$fails" -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
+echo "all bench self-tests passed"
