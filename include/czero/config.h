@@ -35,7 +35,10 @@ typedef enum {
     CZ_CONF_INLINE,   /* .sub's keys appear at this level (Go struct embedding); struct at offset */
     CZ_CONF_STRINGS,  /* cz_conf_strings_t: YAML sequence of scalars (a single scalar = 1 item) */
     CZ_CONF_ARRAY,    /* cz_conf_array_t: YAML sequence of mappings, each described by .sub, elem_size bytes */
+    CZ_CONF_IGNORE,   /* accepted, ignored: a go-zero key czero does not implement yet; stores nothing */
 } cz_conf_type_t;
+/* A CZ_CONF_STRING field with .enums set only accepts those values (go-zero's options=a|b|c on a
+ * string field, e.g. ServiceConf.Mode); the value is still stored as the string. */
 
 #define CZ_CONF_REQUIRED 0x1u /* a missing key is an error (default must be NULL) */
 #define CZ_CONF_HAS_MIN 0x2u
@@ -64,16 +67,22 @@ typedef struct cz_conf_array {
 } cz_conf_array_t;
 
 /** Load file into out (zeroed first, then defaults, then the YAML). 0 or CZ_EINVAL_CONF with d set.
- *  On error out holds nothing that needs freeing. */
+ *  On error out holds nothing that needs freeing. "Zeroed" covers the bytes from offset 0 to the end
+ *  of the last member the table describes. ${VAR} and ${VAR:-default} in scalar values are taken
+ *  from the environment (go-zero's conf.UseEnv); "$${" stands for a literal "${". Not thread-safe
+ *  against concurrent setenv(); otherwise reentrant. */
 CZ_EXTERN int cz_conf_load(const char *file, const cz_conf_field_t *fields, void *out, cz_diag_t *d);
 /** Same from memory; name is used as the file name in diagnostics. */
 CZ_EXTERN int cz_conf_load_string(const char *name, const char *yaml, size_t len,
                                   const cz_conf_field_t *fields, void *out, cz_diag_t *d);
-/** Apply only the defaults (no YAML). */
+/** Apply only the defaults (no YAML): zero, then defaults. Required keys are not checked.
+ *  0, or CZ_EINVAL_CONF when a table default does not convert (a bug in the table). */
 CZ_EXTERN int cz_conf_defaults(const cz_conf_field_t *fields, void *out, cz_diag_t *d);
-/** Free what a load allocated (strings, arrays). out may then be reloaded. */
+/** Free what a load allocated (strings, arrays, recursively) and zero the described bytes.
+ *  Safe on a zeroed struct. out may then be reloaded. */
 CZ_EXTERN void cz_conf_free(const cz_conf_field_t *fields, void *out);
-/** Load or print the diagnostic to stderr and exit(1): go-zero's conf.MustLoad. */
+/** Load or print "config error: file:line:col: Key: message" to stderr and exit(1): go-zero's
+ *  conf.MustLoad. */
 CZ_EXTERN void cz_conf_must_load(const char *file, const cz_conf_field_t *fields, void *out);
 
 /* ---- go-zero's logx.LogConf ---- */

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * rest_conf.c: field tables for cz_log_conf_t and cz_rest_conf_t (go-zero's logx.LogConf and
+ * rest.RestConf with service.ServiceConf embedded).
+ *
+ * Keys, defaults and options follow go-zero's struct tags: core/logx/config.go,
+ * core/service/serviceconf.go, rest/config.go and internal/devserver/config.go. Where czero's
+ * header documents a different default (DevServer.Enabled is false here, true in go-zero) the
+ * header wins, because the dev server opens a second port and czero does not do that uninvited.
+ * go-zero keys czero does not implement are errors, except the log-file housekeeping keys, which
+ * are accepted and ignored so that existing go-zero YAML files load unchanged.
+ */
+#include "conf_int.h"
+
+#define F(k, t, s, m, d) {.key = k, .type = t, .offset = offsetof(s, m), .def = d}
+#define RANGE(k, t, s, m, d, lo, hi)                                                       \
+    {.key = k, .type = t, .offset = offsetof(s, m), .def = d,                              \
+     .flags = CZ_CONF_HAS_MIN | CZ_CONF_HAS_MAX, .min = lo, .max = hi}
+#define IGNORED(k) {.key = k, .type = CZ_CONF_IGNORE}
+
+static const char *const log_modes[] = {"console", "file", "volume", NULL};
+static const char *const log_encodings[] = {"json", "plain", NULL};
+/* Same order as cz_log_level_t, so the index is the level. */
+static const char *const log_levels[] = {"debug", "info", "error", "severe", NULL};
+/* service.ServiceConf.Mode: options=dev|test|rt|pre|pro, default=pro */
+static const char *const service_modes[] = {"dev", "test", "rt", "pre", "pro", NULL};
+
+const cz_conf_field_t cz_log_conf_fields[] = {
+    F("ServiceName", CZ_CONF_STRING, cz_log_conf_t, service_name, NULL),
+    {.key = "Mode", .type = CZ_CONF_ENUM, .offset = offsetof(cz_log_conf_t, mode),
+     .def = "console", .enums = log_modes},
+    {.key = "Encoding", .type = CZ_CONF_ENUM, .offset = offsetof(cz_log_conf_t, encoding),
+     .def = "json", .enums = log_encodings},
+    /* NULL means the logger's own ISO-8601-with-milliseconds format (go-zero: optional). */
+    F("TimeFormat", CZ_CONF_STRING, cz_log_conf_t, time_format, NULL),
+    F("Path", CZ_CONF_STRING, cz_log_conf_t, path, "logs"),
+    {.key = "Level", .type = CZ_CONF_ENUM, .offset = offsetof(cz_log_conf_t, level),
+     .def = "info", .enums = log_levels},
+    F("Stat", CZ_CONF_BOOL, cz_log_conf_t, stat, "true"),
+    /* go-zero: MaxContentLength uint32, optional */
+    RANGE("MaxContentLength", CZ_CONF_SIZE, cz_log_conf_t, max_content_length, "0", 0,
+          UINT32_MAX),
+    IGNORED("Compress"),
+    IGNORED("CompressType"),
+    IGNORED("KeepDays"),
+    IGNORED("StackCooldownMillis"),
+    IGNORED("MaxBackups"),
+    IGNORED("MaxSize"),
+    IGNORED("Rotation"),
+    IGNORED("FileTimeFormat"),
+    {0},
+};
+
+static const cz_conf_field_t dev_server_fields[] = {
+    F("Enabled", CZ_CONF_BOOL, cz_dev_server_conf_t, enabled, "false"),
+    F("Host", CZ_CONF_STRING, cz_dev_server_conf_t, host, "0.0.0.0"),
+    RANGE("Port", CZ_CONF_INT, cz_dev_server_conf_t, port, "6060", 1, 65535),
+    F("MetricsPath", CZ_CONF_STRING, cz_dev_server_conf_t, metrics_path, "/metrics"),
+    F("HealthPath", CZ_CONF_STRING, cz_dev_server_conf_t, health_path, "/healthz"),
+    F("EnableMetrics", CZ_CONF_BOOL, cz_dev_server_conf_t, enable_metrics, "true"),
+    {0},
+};
+
+/* rest.MiddlewaresConf: every link default=true. */
+static const cz_conf_field_t middlewares_fields[] = {
+    F("Trace", CZ_CONF_BOOL, cz_middlewares_conf_t, trace, "true"),
+    F("Log", CZ_CONF_BOOL, cz_middlewares_conf_t, log, "true"),
+    F("Prometheus", CZ_CONF_BOOL, cz_middlewares_conf_t, prometheus, "true"),
+    F("MaxConns", CZ_CONF_BOOL, cz_middlewares_conf_t, max_conns, "true"),
+    F("Breaker", CZ_CONF_BOOL, cz_middlewares_conf_t, breaker, "true"),
+    F("Shedding", CZ_CONF_BOOL, cz_middlewares_conf_t, shedding, "true"),
+    F("Timeout", CZ_CONF_BOOL, cz_middlewares_conf_t, timeout, "true"),
+    F("Recover", CZ_CONF_BOOL, cz_middlewares_conf_t, recover, "true"),
+    F("Metrics", CZ_CONF_BOOL, cz_middlewares_conf_t, metrics, "true"),
+    F("MaxBytes", CZ_CONF_BOOL, cz_middlewares_conf_t, max_bytes, "true"),
+    F("Gunzip", CZ_CONF_BOOL, cz_middlewares_conf_t, gunzip, "true"),
+    {0},
+};
+
+#define DUR(k, m, d) RANGE(k, CZ_CONF_DURATION, cz_rest_conf_t, m, d, 1, 24 * 3600 * 1000)
+
+const cz_conf_field_t cz_rest_conf_fields[] = {
+    /* service.ServiceConf */
+    {.key = "Name", .type = CZ_CONF_STRING, .offset = offsetof(cz_rest_conf_t, name),
+     .flags = CZ_CONF_REQUIRED},
+    {.key = "Mode", .type = CZ_CONF_STRING, .offset = offsetof(cz_rest_conf_t, mode),
+     .def = "pro", .enums = service_modes},
+    {.key = "Log", .type = CZ_CONF_OBJECT, .offset = offsetof(cz_rest_conf_t, log),
+     .sub = cz_log_conf_fields},
+    {.key = "DevServer", .type = CZ_CONF_OBJECT, .offset = offsetof(cz_rest_conf_t, dev_server),
+     .sub = dev_server_fields},
+    /* rest.RestConf */
+    F("Host", CZ_CONF_STRING, cz_rest_conf_t, host, "0.0.0.0"),
+    {.key = "Port", .type = CZ_CONF_INT, .offset = offsetof(cz_rest_conf_t, port),
+     .flags = CZ_CONF_REQUIRED | CZ_CONF_HAS_MIN | CZ_CONF_HAS_MAX, .min = 1, .max = 65535},
+    F("Verbose", CZ_CONF_BOOL, cz_rest_conf_t, verbose, "false"),
+    RANGE("MaxConns", CZ_CONF_INT, cz_rest_conf_t, max_conns, "10000", 0, INT32_MAX),
+    RANGE("MaxBytes", CZ_CONF_SIZE, cz_rest_conf_t, max_bytes, "1048576", 0, INT64_MAX),
+    /* go-zero: Timeout int64 milliseconds, default=3000; 0 disables the timeout middleware */
+    RANGE("Timeout", CZ_CONF_DURATION, cz_rest_conf_t, timeout_ms, "3000", 0, 24 * 3600 * 1000),
+    /* go-zero says range=[0:1000); czero's header documents 0..1000 inclusive */
+    RANGE("CpuThreshold", CZ_CONF_INT, cz_rest_conf_t, cpu_threshold, "900", 0, 1000),
+    {.key = "Middlewares", .type = CZ_CONF_OBJECT,
+     .offset = offsetof(cz_rest_conf_t, middlewares), .sub = middlewares_fields},
+    /* czero engine knobs */
+    RANGE("Workers", CZ_CONF_INT, cz_rest_conf_t, workers, "0", 0, 256),
+    RANGE("MaxHeaderBytes", CZ_CONF_SIZE, cz_rest_conf_t, max_header_bytes, "8192", 256,
+          64 << 20),
+    RANGE("MaxRequestLine", CZ_CONF_SIZE, cz_rest_conf_t, max_request_line, "8192", 64,
+          64 << 20),
+    DUR("HeaderTimeout", header_timeout_ms, "10s"),
+    DUR("IdleTimeout", idle_timeout_ms, "60s"),
+    DUR("ReadTimeout", read_timeout_ms, "30s"),
+    DUR("WriteTimeout", write_timeout_ms, "30s"),
+    /* go-zero core/proc/shutdown.go: delayTimeBeforeForceQuit = waitTime = 5500ms */
+    RANGE("ShutdownTimeout", CZ_CONF_DURATION, cz_rest_conf_t, shutdown_timeout_ms, "5.5s", 0,
+          24 * 3600 * 1000),
+    RANGE("BlockingThreads", CZ_CONF_INT, cz_rest_conf_t, blocking_threads, "16", 1, 1024),
+    RANGE("BlockingQueue", CZ_CONF_INT, cz_rest_conf_t, blocking_queue, "1024", 0, 1 << 20),
+    {0},
+};
