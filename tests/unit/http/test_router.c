@@ -206,7 +206,8 @@ Test(router, custom_methods)
     cr_assert_eq(m.data, &h[0]);
     cr_assert_eq(find("M-SEARCH", "/cache/k", &m), 0);
     cr_assert_eq(m.data, &h[2]);
-    cr_assert_eq(find("purge", "/cache/k", &m), CZ_ROUTER_NOT_ALLOWED, "methods are case-sensitive");
+    cr_assert_eq(find("purge", "/cache/k", &m), CZ_ROUTER_NOT_ALLOWED,
+                 "methods are case-sensitive");
     char buf[64];
     cz_router_allowed(r, CZ_STR("/cache/k"), buf, sizeof buf);
     cr_assert_str_eq(buf, "GET, M-SEARCH, PURGE");
