@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * czero.h: the umbrella header; includes every public czero header and nothing else.
+ */
+#ifndef CZERO_CZERO_H
+#define CZERO_CZERO_H
+#include "error.h"
+#include "clock.h"
+#include "str.h"
+#include "arena.h"
+#include "config.h"
+#include "log.h"
+#include "request.h"
+#include "response.h"
+#include "server.h"
+#endif

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * request.h: what a handler reads of an HTTP request.
+ *
+ * Every cz_str_t returned here is a view valid until the response ends (the connection's read
+ * buffer or the request arena); copy what must live longer. Accessors are for the thread that
+ * runs the handler.
+ */
+#ifndef CZERO_REQUEST_H
+#define CZERO_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "arena.h"
+#include "error.h"
+#include "str.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cz_req cz_req_t;
+
+/** Method as received ("GET"). */
+CZ_EXTERN cz_str_t cz_req_method(const cz_req_t *r);
+/** Decoded, cleaned path the router matched ("/users/42"), like Go's path.Clean(r.URL.Path). */
+CZ_EXTERN cz_str_t cz_req_path(const cz_req_t *r);
+/** The request target exactly as received ("/users/42?x=1"). */
+CZ_EXTERN cz_str_t cz_req_target(const cz_req_t *r);
+/** The raw query string without '?', empty if none. */
+CZ_EXTERN cz_str_t cz_req_query_string(const cz_req_t *r);
+/** The first value of query parameter name, URL-decoded ('+' is a space); p == NULL when absent. */
+CZ_EXTERN cz_str_t cz_req_query(cz_req_t *r, const char *name);
+/** Header value (case-insensitive name, first occurrence); p == NULL when absent. */
+CZ_EXTERN cz_str_t cz_req_header(const cz_req_t *r, const char *name);
+/** Number of headers, and the i-th one (0 <= i < count). */
+CZ_EXTERN size_t cz_req_header_count(const cz_req_t *r);
+CZ_EXTERN void cz_req_header_at(const cz_req_t *r, size_t i, cz_str_t *name, cz_str_t *value);
+/** Path variable of the matched route (":id" -> "id"); p == NULL when absent. */
+CZ_EXTERN cz_str_t cz_req_param(const cz_req_t *r, const char *name);
+/** The route pattern that matched ("/users/:id"), or "" for 404/405. */
+CZ_EXTERN const char *cz_req_pattern(const cz_req_t *r);
+/** The whole request body (already read, at most MaxBytes); n == 0 when none. */
+CZ_EXTERN cz_str_t cz_req_body(const cz_req_t *r);
+/** "ip:port" of the peer. */
+CZ_EXTERN cz_str_t cz_req_remote(const cz_req_t *r);
+/** HTTP version, e.g. 11 for 1.1, 10 for 1.0. */
+CZ_EXTERN int cz_req_version(const cz_req_t *r);
+/** The request's arena: memory that dies when the response ends. */
+CZ_EXTERN cz_arena_t *cz_req_arena(cz_req_t *r);
+/** The libuv loop (uv_loop_t *) of the thread that owns the request, for async handlers. */
+CZ_EXTERN void *cz_req_loop(const cz_req_t *r);
+/** True once the client has gone or the request was cancelled: an async handler may stop work.
+ *  It must still call cz_res_end(), which then only releases the request. */
+CZ_EXTERN bool cz_req_cancelled(const cz_req_t *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * response.h: how a handler answers (go-zero's httpx helpers over http.ResponseWriter).
+ *
+ * Status, headers and body are collected and sent when the response ends: when the handler
+ * returns CZ_DONE, or when an async handler calls cz_res_end(). The server adds Date,
+ * Content-Length (or chunked framing when streaming) and Connection itself. Streaming sends the
+ * head at cz_res_stream_begin() and each cz_res_stream_write() as a chunk.
+ */
+#ifndef CZERO_RESPONSE_H
+#define CZERO_RESPONSE_H
+
+#include <stddef.h>
+#include <jansson.h>
+#include "error.h"
+#include "str.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cz_res cz_res_t;
+
+CZ_EXTERN void cz_res_status(cz_res_t *res, int status);
+CZ_EXTERN int cz_res_get_status(const cz_res_t *res);
+/** Add a header (copied). Date, Content-Length, Transfer-Encoding and Connection are the
+ *  server's; setting them is ignored. Returns 0 or CZ_ENOMEM / CZ_EARG (CR/LF in the value). */
+CZ_EXTERN int cz_res_header(cz_res_t *res, const char *name, const char *value);
+CZ_EXTERN int cz_res_header_n(cz_res_t *res, cz_str_t name, cz_str_t value);
+/** Append to the body (copied). */
+CZ_EXTERN int cz_res_write(cz_res_t *res, const void *data, size_t n);
+/** Append formatted text to the body. */
+CZ_EXTERN int cz_res_printf(cz_res_t *res, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** status + Content-Type: application/json; charset=utf-8 + json_dumps(v) body (httpx.WriteJson).
+ *  v is not stolen. */
+CZ_EXTERN int cz_res_json(cz_res_t *res, int status, const json_t *v);
+/** 200 + JSON (httpx.OkJson). */
+CZ_EXTERN int cz_res_ok_json(cz_res_t *res, const json_t *v);
+/** A ready JSON text as the body (no parsing): the fast path for fixed answers. */
+CZ_EXTERN int cz_res_json_raw(cz_res_t *res, int status, const char *json, size_t n);
+/** httpx.Error: status (400 when 0) with msg as text/plain; charset=utf-8 body, plus
+ *  X-Content-Type-Options: nosniff (Go's http.Error). */
+CZ_EXTERN int cz_res_error(cz_res_t *res, int status, const char *msg);
+/** Finish an async response (a handler that returned CZ_AGAIN). Must be called exactly once,
+ *  on the request's loop thread. */
+CZ_EXTERN void cz_res_end(cz_res_t *res);
+/** Send the head now with chunked framing (close-delimited for HTTP/1.0). */
+CZ_EXTERN int cz_res_stream_begin(cz_res_t *res);
+/** Send one chunk (copied); empty writes are ignored. */
+CZ_EXTERN int cz_res_stream_write(cz_res_t *res, const void *data, size_t n);
+/** Send the last chunk and finish the response (same as cz_res_end for a streamed response). */
+CZ_EXTERN void cz_res_stream_end(cz_res_t *res);
+/** Reason phrase for a status code ("Not Found"); "Unknown" for unknown codes. */
+CZ_EXTERN const char *cz_status_text(int status);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

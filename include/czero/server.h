@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * server.h: the czero HTTP/1.1 server (go-zero's rest.Server).
+ *
+ * A server is built from a cz_rest_conf_t, given routes, then run. It starts `Workers` threads,
+ * each with its own libuv loop and its own SO_REUSEPORT listener, so connections are spread by
+ * the kernel and a request never crosses threads. Handlers come in three kinds:
+ *   - inline (default): runs on the loop thread and must not block;
+ *   - async: an inline handler that returns CZ_AGAIN and finishes later with cz_res_end()
+ *     from the same loop thread (after a timer, an upstream call...);
+ *   - blocking (CZ_ROUTE_BLOCKING): runs on a bounded thread pool so it may call a database;
+ *     when the pool's queue is full the request gets 503 without running.
+ */
+#ifndef CZERO_SERVER_H
+#define CZERO_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "config.h"
+#include "error.h"
+#include "request.h"
+#include "response.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cz_server cz_server_t;
+
+/** A handler. Return CZ_DONE when the response is complete (whatever status/headers/body were set
+ *  on res are sent; nothing set means 200 with an empty body), or CZ_AGAIN when it will call
+ *  cz_res_end(res) later from the same loop thread. Blocking handlers must return CZ_DONE. */
+typedef int (*cz_handler_fn)(cz_req_t *req, cz_res_t *res, void *ud);
+#define CZ_DONE 0
+/* CZ_AGAIN is defined in error.h */
+
+#define CZ_ROUTE_BLOCKING 0x1u /* run on the blocking pool, not on the loop */
+
+typedef struct cz_route {
+    const char *method;  /* "GET", "POST", ...; HEAD is served by the GET route when none is given */
+    const char *path;    /* "/users/:id"; segments ":name" are path variables */
+    cz_handler_fn handler;
+    void *ud;            /* passed to the handler */
+    unsigned flags;      /* CZ_ROUTE_* */
+} cz_route_t;
+
+/* Options for a group of routes (go-zero's rest.WithPrefix & co). More fields come with the
+ * middleware chain; zero means "server default". */
+typedef struct cz_route_opts {
+    const char *prefix;  /* "/api/v1": prepended to each path */
+    int64_t timeout_ms;  /* per-route handler timeout; 0 = Timeout from config */
+    int64_t max_bytes;   /* per-route body limit; 0 = MaxBytes from config */
+} cz_route_opts_t;
+
+/** Create a server from conf (copied: strings are duplicated). NULL on error with d set. */
+CZ_EXTERN cz_server_t *cz_server_new(const cz_rest_conf_t *conf, cz_diag_t *d);
+/** Register routes (before start). A duplicate (same method and path shape) or a bad path is an
+ *  error naming the route; nothing of this call is registered then. opts may be NULL. */
+CZ_EXTERN int cz_server_add_routes(cz_server_t *s, const cz_route_t *routes, size_t n,
+                                   const cz_route_opts_t *opts, cz_diag_t *d);
+CZ_EXTERN int cz_server_add_route(cz_server_t *s, const cz_route_t *route, cz_diag_t *d);
+/** Replace the 404 / 405 answers (go-zero's WithNotFoundHandler / WithNotAllowedHandler).
+ *  The 405 handler still gets the Allow header set on res. */
+CZ_EXTERN void cz_server_set_not_found(cz_server_t *s, cz_handler_fn fn, void *ud);
+CZ_EXTERN void cz_server_set_not_allowed(cz_server_t *s, cz_handler_fn fn, void *ud);
+
+/** Bind the listeners and start the worker threads; returns once they accept connections.
+ *  Port 0 in the config binds an ephemeral port (see cz_server_port). */
+CZ_EXTERN int cz_server_start(cz_server_t *s);
+/** The bound TCP port (after start). */
+CZ_EXTERN int cz_server_port(const cz_server_t *s);
+/** Begin graceful shutdown: stop accepting, close idle connections, let in-flight requests finish
+ *  until ShutdownTimeout, then close the rest. Thread-safe; returns at once. */
+CZ_EXTERN void cz_server_shutdown(cz_server_t *s);
+/** Wait until every worker has stopped. */
+CZ_EXTERN void cz_server_wait(cz_server_t *s);
+/** start + shutdown on SIGTERM/SIGINT + wait (go-zero's server.Start()). 0 on a clean exit. */
+CZ_EXTERN int cz_server_run(cz_server_t *s);
+/** Free a server that is not running (never started, or waited for). */
+CZ_EXTERN void cz_server_free(cz_server_t *s);
+/** The configuration the server runs with. */
+CZ_EXTERN const cz_rest_conf_t *cz_server_conf(const cz_server_t *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,556 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * conn.c: one HTTP/1.1 connection: reading, parsing with llhttp, limits, timeouts, pipelining.
+ *
+ * A connection serves one request at a time. llhttp is paused at the end of each message so the
+ * bytes of pipelined requests stay in the read buffer until the current response is written:
+ * answers leave in request order and a slow handler applies back-pressure instead of buffering.
+ * Limits are enforced while parsing: request line (414), header block (431: the read buffer is
+ * exactly MaxHeaderBytes, so a header block that does not fit is too large), body (413, from
+ * Content-Length before reading, or while reading chunks). llhttp's strict mode rejects what
+ * enables request smuggling (CL with TE, two Content-Lengths, bad chunk sizes, CR/LF/NUL in
+ * values); such a request gets 400 and the connection is closed after the answer.
+ *
+ * What this file is not: response serialisation (response.c), the server lifecycle (server.c).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "http_int.h"
+#include "czero/log.h"
+
+enum { CB_NONE, CB_FIELD, CB_VALUE };
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void process(cz_conn_t *c);
+
+/* ---- timer lists ---- */
+
+void cz__tl_set(cz_conn_t *c, int list)
+{
+    cz_worker_t *w = c->w;
+    if (c->tl != TL_NONE) {
+        cz__tlist_t *l = &w->tl[c->tl];
+        if (c->tprev)
+            c->tprev->tnext = c->tnext;
+        else
+            l->head = c->tnext;
+        if (c->tnext)
+            c->tnext->tprev = c->tprev;
+        else
+            l->tail = c->tprev;
+        c->tprev = c->tnext = NULL;
+    }
+    c->tl = (uint8_t)list;
+    if (list == TL_NONE)
+        return;
+    cz__tlist_t *l = &w->tl[list];
+    c->deadline = uv_now(&w->loop) + l->timeout_ms;
+    c->tprev = l->tail;
+    if (l->tail)
+        l->tail->tnext = c;
+    else
+        l->head = c;
+    l->tail = c;
+}
+
+/* ---- buffers ---- */
+
+static char *buf_get(cz_worker_t *w)
+{
+    if (w->free_bufs) {
+        char *b = w->free_bufs;
+        w->free_bufs = *(void **)b;
+        w->nfree_bufs--;
+        return b;
+    }
+    return malloc(w->srv->buf_size);
+}
+
+static void buf_put(cz_worker_t *w, char *b)
+{
+    if (w->nfree_bufs >= 256) {
+        free(b);
+        return;
+    }
+    *(void **)b = w->free_bufs;
+    w->free_bufs = b;
+    w->nfree_bufs++;
+}
+
+/* ---- lifecycle ---- */
+
+static void on_close(uv_handle_t *h)
+{
+    cz_conn_t *c = (cz_conn_t *)h;
+    cz_worker_t *w = c->w;
+    if (c->buf)
+        buf_put(w, c->buf);
+    free(c->out);
+    cz_arena_dispose(&c->req.arena);
+    if (c->aprev)
+        c->aprev->anext = c->anext;
+    else
+        w->all = c->anext;
+    if (c->anext)
+        c->anext->aprev = c->aprev;
+    w->nconns--;
+    free(c);
+}
+
+void cz__conn_close(cz_conn_t *c)
+{
+    if (c->closed)
+        return;
+    c->closed = true;
+    c->state = CS_CLOSING;
+    cz__tl_set(c, TL_NONE);
+    if (c->req.in_handler) {
+        /* An async or pool handler still holds the request: it learns of the cancellation and
+         * the connection is freed when it ends the response (cz__conn_request_done). */
+        c->req.cancelled = true;
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        return;
+    }
+    uv_close((uv_handle_t *)&c->tcp, on_close);
+}
+
+static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *out)
+{
+    cz_conn_t *c = (cz_conn_t *)h;
+    (void)hint;
+    if (c->state == CS_LINGER) { /* discard: reuse the whole buffer */
+        if (!c->buf)
+            c->buf = buf_get(c->w);
+        c->len = c->parsed = c->req_start = 0;
+    }
+    if (!c->buf) {
+        c->buf = buf_get(c->w);
+        c->cap = c->w->srv->buf_size;
+        c->len = c->parsed = c->req_start = 0;
+        if (!c->buf) {
+            *out = uv_buf_init(NULL, 0);
+            return;
+        }
+    }
+    if (c->len == c->cap && c->state != CS_HANDLING) {
+        /* Make room. Headers: move the request to the front (positions are relative to
+         * req_start). Body: drop body bytes already copied out, keep the header block. */
+        if (c->state == CS_BODY) {
+            /* before the first body byte, everything parsed belongs to the header block */
+            uint32_t keep = c->body_keep ? c->req_start + c->body_keep : c->parsed;
+            if (c->parsed > keep) {
+                memmove(c->buf + keep, c->buf + c->parsed, c->len - c->parsed);
+                c->len -= c->parsed - keep;
+                c->parsed = keep;
+            }
+        } else if (c->req_start > 0) {
+            memmove(c->buf, c->buf + c->req_start, c->len - c->req_start);
+            c->len -= c->req_start;
+            c->parsed -= c->req_start;
+            c->req_start = 0;
+        }
+    }
+    *out = uv_buf_init(c->buf + c->len, c->cap - c->len);
+}
+
+void cz__conn_accept(cz_worker_t *w)
+{
+    cz_conn_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return;
+    uv_tcp_init(&w->loop, &c->tcp);
+    if (uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)&c->tcp) != 0) {
+        free(c); /* never registered with the loop as open: uv_close still needed */
+        return;
+    }
+    c->w = w;
+    w->nconns++;
+    c->anext = w->all;
+    if (w->all)
+        w->all->aprev = c;
+    w->all = c;
+    uv_tcp_nodelay(&c->tcp, 1);
+    llhttp_init(&c->parser, HTTP_REQUEST, &w->srv->parser_settings);
+    c->parser.data = c;
+    c->req.conn = c;
+    c->req.w = w;
+    cz_arena_init(&c->req.arena, 4096);
+    cz__req_reset(&c->req);
+    c->state = CS_IDLE;
+    cz__tl_set(c, TL_IDLE);
+    c->reading = true;
+    if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read) != 0)
+        cz__conn_close(c);
+}
+
+/* After an error answer: stop parsing, half-close once the answer is out, and read until the
+ * peer closes so it can read the answer even while it is still sending (lingering close). */
+static void fail(cz_conn_t *c, int status)
+{
+    c->linger = true;
+    c->close_after = true;
+    cz__send_simple(c, status, NULL);
+}
+
+static void start_reading(cz_conn_t *c)
+{
+    if (!c->reading && !c->closed && !c->peer_eof) {
+        if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read) == 0)
+            c->reading = true;
+    }
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    cz_conn_t *c = (cz_conn_t *)s;
+    (void)buf;
+    if (nread > 0) {
+        if (c->state == CS_LINGER) {
+            c->len = 0;
+            return;
+        }
+        c->len += (uint32_t)nread;
+        if (c->state == CS_IDLE && !c->writing) {
+            c->state = CS_HEADERS;
+            cz__tl_set(c, TL_HEADER);
+        }
+        process(c);
+        return;
+    }
+    if (nread == 0)
+        return;
+    if (nread == UV_ENOBUFS) { /* buffer full while a handler runs: back-pressure */
+        uv_read_stop(s);
+        c->reading = false;
+        if (c->state == CS_HEADERS || c->state == CS_BODY)
+            fail(c, c->url_done ? 431 : 414);
+        return;
+    }
+    /* EOF or error. A request being handled still gets its answer if the peer only half-closed;
+     * otherwise the connection is done. */
+    uv_read_stop(s);
+    c->reading = false;
+    c->peer_eof = true;
+    if (nread == UV_EOF && c->state == CS_HANDLING && !c->req.cancelled) {
+        c->close_after = true;
+        return;
+    }
+    cz__conn_close(c);
+}
+
+/* ---- parser callbacks ---- */
+
+static inline cz_conn_t *conn_of(llhttp_t *p) { return p->data; }
+
+static inline uint32_t rel(cz_conn_t *c, const char *at)
+{
+    return (uint32_t)(at - c->buf) - c->req_start;
+}
+
+static int on_message_begin(llhttp_t *p)
+{
+    cz_conn_t *c = conn_of(p);
+    c->url_len = 0;
+    c->url_done = false;
+    c->nh = 0;
+    c->last_cb = CB_NONE;
+    c->body_keep = 0;
+    if (c->state == CS_IDLE)
+        c->state = CS_HEADERS;
+    return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t n)
+{
+    cz_conn_t *c = conn_of(p);
+    if (c->url_len == 0)
+        c->url_off = rel(c, at);
+    c->url_len += (uint32_t)n;
+    if (c->url_len > (uint64_t)c->w->srv->conf.max_request_line) {
+        c->err_status = 414;
+        return HPE_USER;
+    }
+    return 0;
+}
+
+static int on_url_complete(llhttp_t *p)
+{
+    conn_of(p)->url_done = true;
+    return 0;
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t n)
+{
+    cz_conn_t *c = conn_of(p);
+    if (c->last_cb != CB_FIELD) {
+        if (c->nh == CZ__MAX_HEADERS) {
+            c->err_status = 431;
+            return HPE_USER;
+        }
+        uint32_t i = c->nh++;
+        c->hno[i] = rel(c, at);
+        c->hnl[i] = 0;
+        c->hvo[i] = c->hvl[i] = 0;
+        c->last_cb = CB_FIELD;
+    }
+    c->hnl[c->nh - 1] += (uint32_t)n; /* continuation pieces are contiguous in the buffer */
+    return 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t n)
+{
+    cz_conn_t *c = conn_of(p);
+    uint32_t i = c->nh - 1;
+    if (c->last_cb != CB_VALUE) {
+        c->hvo[i] = rel(c, at);
+        c->last_cb = CB_VALUE;
+    }
+    c->hvl[i] += (uint32_t)n;
+    return 0;
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+    cz_conn_t *c = conn_of(p);
+    cz_req_t *r = &c->req;
+    cz_server_t *s = c->w->srv;
+    const char *base = c->buf + c->req_start;
+
+    r->nheaders = c->nh;
+    for (uint32_t i = 0; i < c->nh; i++) {
+        r->hname[i] = (cz_str_t){base + c->hno[i], c->hnl[i]};
+        r->hvalue[i] = (cz_str_t){base + c->hvo[i], c->hvl[i]};
+    }
+    r->method = cz_str_c(llhttp_method_name(llhttp_get_method(p)));
+    r->target = (cz_str_t){base + c->url_off, c->url_len};
+    r->version = p->http_major * 10 + p->http_minor;
+    r->keep_alive = llhttp_should_keep_alive(p);
+    r->head = llhttp_get_method(p) == HTTP_HEAD;
+    r->start_ns = uv_hrtime();
+
+    int st = cz__req_route(r);
+    if (st) {
+        c->err_status = st;
+        return HPE_USER;
+    }
+    int64_t max = r->route && r->route->max_bytes ? r->route->max_bytes : s->conf.max_bytes;
+    bool has_body = (p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length);
+    if ((p->flags & F_CONTENT_LENGTH) && max > 0 && p->content_length > (uint64_t)max) {
+        c->err_status = 413;
+        return HPE_USER;
+    }
+    cz_str_t expect = cz_req_header(r, "Expect");
+    if (expect.p) {
+        if (!cz_str_ieq(expect, CZ_STR("100-continue"))) {
+            c->err_status = 417;
+            return HPE_USER;
+        }
+        if (has_body && r->version >= 11) {
+            static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+            uv_buf_t b = uv_buf_init((char *)cont, sizeof cont - 1);
+            /* a fresh connection's socket buffer is empty: this only fails if the peer is gone */
+            if (uv_try_write((uv_stream_t *)&c->tcp, &b, 1) != (int)(sizeof cont - 1)) {
+                c->err_status = 400;
+                return HPE_USER;
+            }
+        }
+    }
+    if ((p->flags & F_CONTENT_LENGTH) && p->content_length) {
+        r->body_cap = p->content_length;
+        char *b = cz_arena_alloc(&r->arena, r->body_cap);
+        if (!b) {
+            c->err_status = 503;
+            return HPE_USER;
+        }
+        r->body = (cz_str_t){b, 0};
+    }
+    if (has_body) {
+        c->state = CS_BODY;
+        cz__tl_set(c, TL_BODY);
+    }
+    return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t n)
+{
+    cz_conn_t *c = conn_of(p);
+    cz_req_t *r = &c->req;
+    if (!c->body_keep) /* first body bytes: everything before them is the header block */
+        c->body_keep = (uint32_t)(at - c->buf) - c->req_start;
+    int64_t max = r->route && r->route->max_bytes ? r->route->max_bytes : c->w->srv->conf.max_bytes;
+    size_t need = r->body.n + n;
+    if (max > 0 && need > (uint64_t)max) {
+        c->err_status = 413;
+        return HPE_USER;
+    }
+    if (need > r->body_cap) { /* chunked: grow geometrically in the arena */
+        size_t cap = r->body_cap ? r->body_cap * 2 : 4096;
+        while (cap < need)
+            cap *= 2;
+        if (max > 0 && cap > (uint64_t)max)
+            cap = (size_t)max;
+        char *b = cz_arena_alloc(&r->arena, cap);
+        if (!b) {
+            c->err_status = 503;
+            return HPE_USER;
+        }
+        if (r->body.n)
+            memcpy(b, r->body.p, r->body.n);
+        r->body.p = b;
+        r->body_cap = cap;
+    }
+    memcpy((char *)r->body.p + r->body.n, at, n);
+    r->body.n += n;
+    if (c->tl == TL_BODY)
+        cz__tl_set(c, TL_BODY); /* progress refreshes the read timeout */
+    return 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+    cz_conn_t *c = conn_of(p);
+    c->state = CS_HANDLING;
+    cz__tl_set(c, TL_NONE);
+    return HPE_PAUSED;
+}
+
+void cz__parser_settings_init(llhttp_settings_t *st)
+{
+    llhttp_settings_init(st);
+    st->on_message_begin = on_message_begin;
+    st->on_url = on_url;
+    st->on_url_complete = on_url_complete;
+    st->on_header_field = on_header_field;
+    st->on_header_value = on_header_value;
+    st->on_headers_complete = on_headers_complete;
+    st->on_body = on_body;
+    st->on_message_complete = on_message_complete;
+}
+
+/* ---- the processing loop ---- */
+
+static int status_for(llhttp_errno_t e, cz_conn_t *c)
+{
+    if (e == HPE_USER && c->err_status)
+        return c->err_status;
+    return 400;
+}
+
+static void process(cz_conn_t *c)
+{
+    if (c->in_process)
+        return; /* re-entered from a handler that finished synchronously */
+    c->in_process = true;
+    while (!c->closed && !c->writing && !c->req.in_handler && c->state != CS_LINGER &&
+           !c->close_after) {
+        if (c->parsed == c->len) {
+            if (c->state == CS_IDLE && c->buf) { /* nothing pending: give the buffer back */
+                buf_put(c->w, c->buf);
+                c->buf = NULL;
+                c->len = c->parsed = c->req_start = 0;
+            }
+            break;
+        }
+        if (c->state == CS_IDLE) {
+            c->state = CS_HEADERS;
+            cz__tl_set(c, TL_HEADER);
+        }
+        const char *data = c->buf + c->parsed;
+        llhttp_errno_t e = llhttp_execute(&c->parser, data, c->len - c->parsed);
+        if (e == HPE_OK) {
+            c->parsed = c->len;
+            if (c->state == CS_HEADERS && c->len == c->cap && c->req_start == 0)
+                fail(c, c->url_done ? 431 : 414);
+            break;
+        }
+        if (e == HPE_PAUSED) {
+            c->parsed = (uint32_t)(llhttp_get_error_pos(&c->parser) - c->buf);
+            llhttp_resume(&c->parser);
+            cz__run_handler(&c->req);
+            continue;
+        }
+        fail(c, status_for(e, c));
+        break;
+    }
+    c->in_process = false;
+    cz__conn_flush(c);
+    if (!c->closed && !c->reading && !c->close_after && c->state != CS_HANDLING)
+        start_reading(c);
+}
+
+/* Called when a response has been fully handed to the socket (or the request was cancelled). */
+void cz__conn_request_done(cz_conn_t *c)
+{
+    cz_req_t *r = &c->req;
+    if (c->closed) {
+        if (!r->in_handler)
+            uv_close((uv_handle_t *)&c->tcp, on_close);
+        return;
+    }
+    cz__req_reset(r);
+    c->req_start = c->parsed;
+    c->state = CS_IDLE;
+    cz__tl_set(c, TL_IDLE);
+    if (c->parsed == c->len && c->buf) {
+        c->len = c->parsed = c->req_start = 0;
+    }
+    if (!c->in_process)
+        process(c);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status) { (void)req, (void)status; }
+
+/* Called by response.c when the output buffer has drained. */
+void cz__conn_written(cz_conn_t *c)
+{
+    if (c->closed)
+        return;
+    if (c->close_after) {
+        if (c->linger && !c->peer_eof) {
+            c->state = CS_LINGER;
+            cz__tl_set(c, TL_LINGER);
+            uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_shutdown);
+            start_reading(c);
+        } else {
+            cz__conn_close(c);
+        }
+        return;
+    }
+    if (c->w->stopping && c->state == CS_IDLE && c->parsed == c->len) {
+        cz__conn_close(c);
+        return;
+    }
+    if (c->state == CS_IDLE)
+        cz__tl_set(c, c->parsed < c->len ? TL_HEADER : TL_IDLE);
+    if (!c->in_process)
+        process(c);
+}
+
+/* ---- timeouts and shutdown ---- */
+
+void cz__conn_tick(cz_worker_t *w, uint64_t now)
+{
+    for (int i = TL_IDLE; i < TL_COUNT; i++) {
+        cz__tlist_t *l = &w->tl[i];
+        while (l->head && l->head->deadline <= now) {
+            cz_conn_t *c = l->head;
+            cz__tl_set(c, TL_NONE);
+            if ((i == TL_HEADER || i == TL_BODY) && !c->writing)
+                fail(c, 408); /* slowloris: the header block or body did not arrive in time */
+            else
+                cz__conn_close(c);
+        }
+    }
+}
+
+void cz__worker_start_stop(cz_worker_t *w)
+{
+    /* Idle keep-alive connections go now; the others finish their request and close after. */
+    for (cz_conn_t *c = w->all, *next; c; c = next) {
+        next = c->anext;
+        if (c->state == CS_IDLE && !c->writing)
+            cz__conn_close(c);
+        else
+            c->close_after = c->close_after || c->state == CS_HANDLING;
+    }
+}

@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * http_int.h: private structures of the HTTP engine, shared by server.c (lifecycle, workers),
+ * conn.c (reading, parsing, timeouts), response.c (serialising, writing), request.c (accessors)
+ * and pool.c (blocking handlers). Nothing here is public API.
+ *
+ * Ownership: a worker owns its loop, listener and connections; a connection owns its read
+ * buffer, output buffer and the one request it is serving (pipelined requests wait in the read
+ * buffer and are parsed only after the current response is written, so answers stay in order).
+ */
+#ifndef CZERO_HTTP_INT_H
+#define CZERO_HTTP_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <uv.h>
+#include <llhttp.h>
+#include "czero/server.h"
+#include "czero/router.h"
+#include "internal.h"
+
+#define CZ__MAX_HEADERS 100
+#define CZ__LINGER_MS 5000 /* read and discard after an error response, like nginx lingering_timeout */
+#define CZ__TICK_MS 100
+
+typedef struct cz_worker cz_worker_t;
+typedef struct cz_conn cz_conn_t;
+
+typedef struct cz__route {
+    char *method;
+    char *pattern; /* with the group prefix */
+    cz_handler_fn handler;
+    void *ud;
+    unsigned flags;
+    int64_t timeout_ms;
+    int64_t max_bytes;
+} cz__route_t;
+
+/* Timer lists: each holds connections waiting with the same timeout, so appending keeps it
+ * sorted by deadline and the tick only looks at the heads (no heap, O(1) refresh). */
+enum { TL_NONE, TL_IDLE, TL_HEADER, TL_BODY, TL_WRITE, TL_LINGER, TL_COUNT };
+
+typedef struct cz__tlist {
+    cz_conn_t *head, *tail;
+    uint64_t timeout_ms;
+} cz__tlist_t;
+
+struct cz_res {
+    int status;
+    char *hdrs; /* "Name: value\r\n"... in the arena */
+    size_t hdrs_len, hdrs_cap;
+    char *body;
+    size_t body_len, body_cap;
+    bool streaming, head_sent, ended, has_ctype, finish_deferred;
+};
+
+typedef struct cz__qparam {
+    cz_str_t name, value;
+} cz__qparam_t;
+
+struct cz_req {
+    cz_conn_t *conn;
+    cz_worker_t *w;
+    cz_arena_t arena;
+    cz_str_t method, target, path, query;
+    cz_str_t hname[CZ__MAX_HEADERS], hvalue[CZ__MAX_HEADERS];
+    uint32_t nheaders;
+    int version;
+    cz_str_t body;
+    size_t body_cap;
+    const cz__route_t *route;
+    cz_route_match_t match;
+    cz__qparam_t *qparams;
+    int nqparams; /* -1 until parsed */
+    uint64_t start_ns;
+    bool head, keep_alive, cancelled, in_handler, async, blocking;
+    bool calling, ended_early; /* handler on the stack; it called cz_res_end itself */
+    cz_res_t res;
+    cz_req_t *pool_next; /* blocking pool queue / completion list */
+};
+
+enum conn_state {
+    CS_IDLE,     /* keep-alive, waiting for the first byte of a request */
+    CS_HEADERS,  /* reading the request line and headers */
+    CS_BODY,     /* reading the body */
+    CS_HANDLING, /* the handler runs (inline, async or on the pool) */
+    CS_LINGER,   /* error answered; discarding input until EOF or timeout */
+    CS_CLOSING,
+};
+
+struct cz_conn {
+    uv_tcp_t tcp; /* first: the handle's address is the connection's */
+    cz_worker_t *w;
+    llhttp_t parser;
+    /* read buffer: [0,len) holds data, [parsed,len) is not parsed yet, the current request's
+     * bytes start at req_start; header positions below are relative to req_start so the block
+     * can be moved to the front when the buffer fills. */
+    char *buf;
+    uint32_t cap, len, parsed, req_start, body_keep;
+    uint32_t url_off, url_len;
+    uint32_t hno[CZ__MAX_HEADERS], hnl[CZ__MAX_HEADERS], hvo[CZ__MAX_HEADERS], hvl[CZ__MAX_HEADERS];
+    uint32_t nh;
+    uint8_t state, last_cb, tl;
+    bool url_done, reading, writing, close_after, linger, peer_eof, closed, in_process;
+    bool done_pending; /* the request ends when the pending write completes */
+    uint32_t stream_writes; /* chunk writes of a streamed response in flight */
+    int err_status; /* set by a parser callback before it fails the parse */
+    uint64_t deadline;
+    cz_conn_t *tprev, *tnext;  /* timer list */
+    cz_conn_t *aprev, *anext;  /* worker's list of all connections */
+    /* output */
+    char *out;
+    size_t out_len, out_cap;
+    const char *big;   /* a large body written from the arena without copying */
+    size_t big_len;
+    uv_write_t wreq;
+    uv_shutdown_t sreq;
+    char remote[64];
+    uint8_t remote_len;
+    cz_req_t req;
+};
+
+struct cz_worker {
+    cz_server_t *srv;
+    int id;
+    uv_loop_t loop;
+    uv_tcp_t listener;
+    uv_async_t wake;  /* shutdown request, blocking-pool completions */
+    uv_timer_t tick;
+    pthread_t thread;
+    cz__tlist_t tl[TL_COUNT];
+    cz_conn_t *all;   /* every open connection */
+    size_t nconns;
+    char date[64];    /* "Date: ...\r\n" */
+    size_t date_len;
+    int64_t date_sec;
+    void *free_bufs;  /* recycled read buffers (singly linked through their first word) */
+    size_t nfree_bufs;
+    bool listening, stopping;
+    uint64_t stop_deadline;
+    pthread_mutex_t done_mu;
+    cz_req_t *done;   /* blocking requests finished by the pool */
+    int listen_fd;
+};
+
+typedef struct cz__pool cz__pool_t;
+
+struct cz_server {
+    cz_rest_conf_t conf;
+    char *host;
+    cz_router_t *router;
+    cz__route_t **routes;
+    size_t nroutes, routes_cap;
+    cz_handler_fn not_found, not_allowed;
+    void *not_found_ud, *not_allowed_ud;
+    cz_worker_t *workers;
+    int nworkers;
+    int port;
+    cz__pool_t *pool;
+    atomic_int stopping;
+    atomic_int running_workers;
+    bool started;
+    uint32_t buf_size;
+    llhttp_settings_t parser_settings;
+};
+
+/* conn.c */
+void cz__conn_accept(cz_worker_t *w);
+void cz__conn_close(cz_conn_t *c);
+void cz__conn_tick(cz_worker_t *w, uint64_t now);
+void cz__conn_request_done(cz_conn_t *c);
+void cz__worker_start_stop(cz_worker_t *w);
+void cz__tl_set(cz_conn_t *c, int list);
+void cz__conn_written(cz_conn_t *c);
+void cz__parser_settings_init(llhttp_settings_t *st);
+/* response.c */
+void cz__res_reset(cz_req_t *r);
+void cz__res_finish(cz_req_t *r);
+void cz__send_simple(cz_conn_t *c, int status, const char *extra_headers);
+void cz__conn_flush(cz_conn_t *c);
+void cz__date_update(cz_worker_t *w);
+/* request.c */
+void cz__req_reset(cz_req_t *r);
+int cz__req_route(cz_req_t *r); /* 0 or an HTTP status to fail the request with */
+/* pool.c */
+int cz__pool_new(cz__pool_t **p, int threads, int queue);
+int cz__pool_submit(cz__pool_t *p, cz_req_t *r);
+void cz__pool_free(cz__pool_t *p);
+void cz__worker_drain_done(cz_worker_t *w);
+/* server.c */
+void cz__run_handler(cz_req_t *r);
+
+#endif

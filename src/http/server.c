@@ -1,0 +1,459 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * server.c: the server's lifecycle: routes, worker threads, listeners, dispatch, shutdown.
+ *
+ * Each worker thread runs its own libuv loop with its own SO_REUSEPORT listening socket, so the
+ * kernel spreads connections and nothing on the request path is shared between threads except
+ * the read-only route table. The listening sockets are created by cz_server_start() on the
+ * calling thread, so a bad address or a port in use is reported there, synchronously.
+ * Graceful shutdown (go-zero's proc shutdown listener): stop accepting, close idle keep-alive
+ * connections, let requests in flight finish until ShutdownTimeout, then close what is left.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include "http_int.h"
+#include "czero/log.h"
+
+static int64_t or_default(int64_t v, int64_t def) { return v > 0 ? v : def; }
+
+cz_server_t *cz_server_new(const cz_rest_conf_t *conf, cz_diag_t *d)
+{
+    if (conf->port < 0 || conf->port > 65535) {
+        cz_diag_set(d, NULL, 0, 0, "Port", "must be 0..65535, got %lld", (long long)conf->port);
+        return NULL;
+    }
+    cz_server_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->conf = *conf;
+    s->host = strdup(conf->host && *conf->host ? conf->host : "0.0.0.0");
+    s->conf.host = s->host;
+    cz_rest_conf_t *c = &s->conf;
+    /* zero means "default" for the engine's knobs, so a hand-built config works too */
+    c->max_header_bytes = or_default(c->max_header_bytes, 8192);
+    c->max_request_line = or_default(c->max_request_line, 8192);
+    c->header_timeout_ms = or_default(c->header_timeout_ms, 10000);
+    c->idle_timeout_ms = or_default(c->idle_timeout_ms, 60000);
+    c->read_timeout_ms = or_default(c->read_timeout_ms, 30000);
+    c->write_timeout_ms = or_default(c->write_timeout_ms, 30000);
+    c->shutdown_timeout_ms = or_default(c->shutdown_timeout_ms, 5500);
+    c->blocking_threads = or_default(c->blocking_threads, 16);
+    c->blocking_queue = or_default(c->blocking_queue, 1024);
+    if (c->max_header_bytes < 1024)
+        c->max_header_bytes = 1024;
+    s->buf_size = (uint32_t)c->max_header_bytes;
+    s->nworkers = c->workers > 0 ? (int)c->workers : (int)uv_available_parallelism();
+    s->router = cz_router_new();
+    if (!s->host || !s->router) {
+        cz_server_free(s);
+        return NULL;
+    }
+    cz__parser_settings_init(&s->parser_settings);
+    return s;
+}
+
+const cz_rest_conf_t *cz_server_conf(const cz_server_t *s) { return &s->conf; }
+int cz_server_port(const cz_server_t *s) { return s->port; }
+
+static char *join_path(const char *prefix, const char *path)
+{
+    size_t pn = prefix ? strlen(prefix) : 0;
+    while (pn && prefix[pn - 1] == '/')
+        pn--;
+    size_t n = strlen(path);
+    char *out = malloc(pn + n + 2);
+    if (!out)
+        return NULL;
+    memcpy(out, prefix ? prefix : "", pn);
+    size_t o = pn;
+    if (path[0] != '/' && (pn || n == 0))
+        out[o++] = '/';
+    memcpy(out + o, path, n + 1);
+    return out;
+}
+
+int cz_server_add_routes(cz_server_t *s, const cz_route_t *routes, size_t n,
+                         const cz_route_opts_t *opts, cz_diag_t *d)
+{
+    if (s->started)
+        return cz_diag_set(d, NULL, 0, 0, NULL, "routes must be added before the server starts");
+    for (size_t i = 0; i < n; i++) {
+        const cz_route_t *rt = &routes[i];
+        if (!rt->method || !rt->path || !rt->handler)
+            return cz_diag_set(d, NULL, 0, 0, NULL, "route %zu: method, path and handler are required", i);
+        cz__route_t *r = calloc(1, sizeof *r);
+        if (!r)
+            return CZ_ENOMEM;
+        r->method = strdup(rt->method);
+        r->pattern = join_path(opts ? opts->prefix : NULL, rt->path);
+        r->handler = rt->handler;
+        r->ud = rt->ud;
+        r->flags = rt->flags;
+        r->timeout_ms = opts ? opts->timeout_ms : 0;
+        r->max_bytes = opts ? opts->max_bytes : 0;
+        int rc = CZ_ENOMEM;
+        if (r->method && r->pattern)
+            rc = cz_router_add(s->router, r->method, r->pattern, r, d);
+        if (rc == 0 && s->nroutes == s->routes_cap) {
+            size_t cap = s->routes_cap ? s->routes_cap * 2 : 16;
+            cz__route_t **nr = realloc(s->routes, cap * sizeof *nr);
+            if (nr) {
+                s->routes = nr;
+                s->routes_cap = cap;
+            } else {
+                rc = CZ_ENOMEM; /* the router keeps a dangling entry: the server is unusable */
+            }
+        }
+        if (rc != 0) {
+            if (d && !d->key[0])
+                snprintf(d->key, sizeof d->key, "%s %s", rt->method, r->pattern ? r->pattern : "");
+            free(r->method);
+            free(r->pattern);
+            free(r);
+            return rc;
+        }
+        s->routes[s->nroutes++] = r;
+    }
+    return 0;
+}
+
+int cz_server_add_route(cz_server_t *s, const cz_route_t *route, cz_diag_t *d)
+{
+    return cz_server_add_routes(s, route, 1, NULL, d);
+}
+
+void cz_server_set_not_found(cz_server_t *s, cz_handler_fn fn, void *ud)
+{
+    s->not_found = fn;
+    s->not_found_ud = ud;
+}
+
+void cz_server_set_not_allowed(cz_server_t *s, cz_handler_fn fn, void *ud)
+{
+    s->not_allowed = fn;
+    s->not_allowed_ud = ud;
+}
+
+/* ---- dispatch ---- */
+
+static int default_not_found(cz_req_t *r, cz_res_t *res, void *ud)
+{
+    (void)r, (void)ud;
+    cz_res_error(res, 404, "404 page not found"); /* net/http's NotFound, which go-zero uses */
+    return CZ_DONE;
+}
+
+void cz__run_handler(cz_req_t *r)
+{
+    cz_server_t *s = r->w->srv;
+    cz_res_t *res = &r->res;
+    const cz__route_t *rt = r->route;
+    cz_handler_fn fn;
+    void *ud;
+    if (rt) {
+        if (rt->flags & CZ_ROUTE_BLOCKING) {
+            r->in_handler = true;
+            r->blocking = true;
+            if (cz__pool_submit(s->pool, r) == 0)
+                return;
+            r->blocking = false;
+            cz_res_error(res, 503, "service unavailable: blocking pool is full");
+            cz__res_finish(r);
+            return;
+        }
+        fn = rt->handler;
+        ud = rt->ud;
+    } else {
+        char allow[256];
+        size_t an = cz_router_allowed(s->router, r->path, allow, sizeof allow);
+        if (an >= sizeof allow)
+            an = sizeof allow - 1;
+        if (an) {
+            cz_res_header_n(res, CZ_STR("Allow"), (cz_str_t){allow, an});
+            res->status = 405;
+            fn = s->not_allowed;
+            ud = s->not_allowed_ud;
+        } else {
+            fn = s->not_found ? s->not_found : default_not_found;
+            ud = s->not_found_ud;
+        }
+        if (!fn) { /* 405 without a custom handler: empty body, as go-zero */
+            cz__res_finish(r);
+            return;
+        }
+    }
+    r->in_handler = true;
+    r->calling = true;
+    int rc = fn(r, res, ud);
+    r->calling = false;
+    if (rc == CZ_AGAIN && !r->ended_early) {
+        r->async = true;
+        return;
+    }
+    cz__res_finish(r);
+}
+
+/* ---- workers ---- */
+
+static void on_connection(uv_stream_t *ls, int status)
+{
+    cz_worker_t *w = cz__container_of(ls, cz_worker_t, listener);
+    if (status < 0 || w->stopping)
+        return;
+    cz__conn_accept(w);
+}
+
+static void close_cb_noop(uv_handle_t *h) { (void)h; }
+
+static void worker_maybe_exit(cz_worker_t *w)
+{
+    if (!w->stopping)
+        return;
+    uint64_t now = uv_now(&w->loop);
+    if (w->nconns && now >= w->stop_deadline) {
+        for (cz_conn_t *c = w->all, *next; c; c = next) {
+            next = c->anext;
+            cz__conn_close(c);
+        }
+    }
+    if (w->nconns == 0 && !uv_is_closing((uv_handle_t *)&w->tick)) {
+        uv_close((uv_handle_t *)&w->tick, close_cb_noop);
+        uv_close((uv_handle_t *)&w->wake, close_cb_noop);
+    }
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    cz_worker_t *w = cz__container_of(t, cz_worker_t, tick);
+    cz__date_update(w);
+    cz__conn_tick(w, uv_now(&w->loop));
+    worker_maybe_exit(w);
+}
+
+static void on_wake(uv_async_t *a)
+{
+    cz_worker_t *w = cz__container_of(a, cz_worker_t, wake);
+    cz__worker_drain_done(w);
+    if (atomic_load(&w->srv->stopping) && !w->stopping) {
+        w->stopping = true;
+        w->stop_deadline = uv_now(&w->loop) + (uint64_t)w->srv->conf.shutdown_timeout_ms;
+        if (w->listening) {
+            uv_close((uv_handle_t *)&w->listener, close_cb_noop);
+            w->listening = false;
+        }
+        cz__worker_start_stop(w);
+        worker_maybe_exit(w);
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    cz_worker_t *w = arg;
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&w->loop);
+    while (w->free_bufs) {
+        void *b = w->free_bufs;
+        w->free_bufs = *(void **)b;
+        free(b);
+    }
+    atomic_fetch_sub(&w->srv->running_workers, 1);
+    return NULL;
+}
+
+static int open_listener(cz_server_t *s, int port, int *fd_out)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    int family;
+    if (uv_ip4_addr(s->host, port, (struct sockaddr_in *)&ss) == 0) {
+        family = AF_INET;
+    } else if (uv_ip6_addr(s->host, port, (struct sockaddr_in6 *)&ss) == 0) {
+        family = AF_INET6;
+    } else {
+        return CZ_EARG;
+    }
+    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    socklen_t len = family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+    if (bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, 4096) != 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+static int bound_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return -1;
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+int cz_server_start(cz_server_t *s)
+{
+    if (s->started)
+        return CZ_EARG;
+    signal(SIGPIPE, SIG_IGN); /* a peer that went away is an error code, not a process kill */
+    bool need_pool = false;
+    for (size_t i = 0; i < s->nroutes; i++)
+        need_pool |= (s->routes[i]->flags & CZ_ROUTE_BLOCKING) != 0;
+    if (need_pool) {
+        int rc = cz__pool_new(&s->pool, (int)s->conf.blocking_threads, (int)s->conf.blocking_queue);
+        if (rc)
+            return rc;
+    }
+    s->workers = calloc((size_t)s->nworkers, sizeof *s->workers);
+    if (!s->workers)
+        return CZ_ENOMEM;
+    int port = (int)s->conf.port;
+    for (int i = 0; i < s->nworkers; i++) {
+        cz_worker_t *w = &s->workers[i];
+        int rc = open_listener(s, port, &w->listen_fd);
+        if (rc) {
+            cz_log_error("listen on %s:%d: %s", s->host, port, cz_strerror(rc));
+            for (int j = 0; j < i; j++)
+                close(s->workers[j].listen_fd);
+            free(s->workers);
+            s->workers = NULL;
+            return rc;
+        }
+        if (port == 0) /* ephemeral: every worker shares the port the first one got */
+            port = bound_port(w->listen_fd);
+    }
+    s->port = port;
+    s->started = true;
+    for (int i = 0; i < s->nworkers; i++) {
+        cz_worker_t *w = &s->workers[i];
+        w->srv = s;
+        w->id = i;
+        uv_loop_init(&w->loop);
+        uv_tcp_init(&w->loop, &w->listener);
+        uv_tcp_open(&w->listener, w->listen_fd);
+        uv_listen((uv_stream_t *)&w->listener, 4096, on_connection);
+        w->listening = true;
+        uv_async_init(&w->loop, &w->wake, on_wake);
+        uv_timer_init(&w->loop, &w->tick);
+        uv_timer_start(&w->tick, on_tick, CZ__TICK_MS, CZ__TICK_MS);
+        pthread_mutex_init(&w->done_mu, NULL);
+        w->tl[TL_IDLE].timeout_ms = (uint64_t)s->conf.idle_timeout_ms;
+        w->tl[TL_HEADER].timeout_ms = (uint64_t)s->conf.header_timeout_ms;
+        w->tl[TL_BODY].timeout_ms = (uint64_t)s->conf.read_timeout_ms;
+        w->tl[TL_WRITE].timeout_ms = (uint64_t)s->conf.write_timeout_ms;
+        w->tl[TL_LINGER].timeout_ms = CZ__LINGER_MS;
+        cz__date_update(w);
+        atomic_fetch_add(&s->running_workers, 1);
+        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+            atomic_fetch_sub(&s->running_workers, 1);
+            s->nworkers = i;
+            cz_server_shutdown(s);
+            cz_server_wait(s);
+            return CZ_ENOMEM;
+        }
+    }
+    cz_log_info("Starting server at %s:%d (%d workers)...", s->host, port, s->nworkers);
+    return 0;
+}
+
+void cz_server_shutdown(cz_server_t *s)
+{
+    if (!s->started || atomic_exchange(&s->stopping, 1))
+        return;
+    for (int i = 0; i < s->nworkers; i++)
+        uv_async_send(&s->workers[i].wake);
+}
+
+void cz_server_wait(cz_server_t *s)
+{
+    if (!s->workers)
+        return;
+    for (int i = 0; i < s->nworkers; i++) {
+        if (s->workers[i].thread) {
+            pthread_join(s->workers[i].thread, NULL);
+            s->workers[i].thread = 0;
+        }
+    }
+    cz_log_flush();
+}
+
+typedef struct sigctx {
+    cz_server_t *s;
+    sigset_t set;
+    atomic_int done;
+} sigctx_t;
+
+static void *signal_main(void *arg)
+{
+    sigctx_t *sc = arg;
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&sc->set, &sig) != 0 || atomic_load(&sc->done))
+            break;
+        cz_log_info("Got signal %d, shutting down...", sig);
+        cz_server_shutdown(sc->s);
+    }
+    return NULL;
+}
+
+int cz_server_run(cz_server_t *s)
+{
+    sigctx_t sc = {.s = s};
+    sigset_t old;
+    sigemptyset(&sc.set);
+    sigaddset(&sc.set, SIGINT);
+    sigaddset(&sc.set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sc.set, &old); /* workers inherit the mask */
+    int rc = cz_server_start(s);
+    if (rc) {
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        return rc;
+    }
+    pthread_t th;
+    bool have_th = pthread_create(&th, NULL, signal_main, &sc) == 0;
+    cz_server_wait(s);
+    if (have_th) {
+        atomic_store(&sc.done, 1);
+        pthread_kill(th, SIGTERM);
+        pthread_join(th, NULL);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    cz_log_info("Server stopped");
+    cz_log_flush();
+    return 0;
+}
+
+void cz_server_free(cz_server_t *s)
+{
+    if (!s)
+        return;
+    if (s->pool)
+        cz__pool_free(s->pool);
+    if (s->workers)
+        for (int i = 0; i < s->nworkers; i++)
+            pthread_mutex_destroy(&s->workers[i].done_mu);
+    free(s->workers);
+    for (size_t i = 0; i < s->nroutes; i++) {
+        free(s->routes[i]->method);
+        free(s->routes[i]->pattern);
+        free(s->routes[i]);
+    }
+    free(s->routes);
+    cz_router_free(s->router);
+    free(s->host);
+    free(s);
+}
