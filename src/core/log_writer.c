@@ -1,0 +1,575 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * log_writer.c: where formatted lines go. Per-thread rings, the single writer thread, the
+ * console/file destinations, cz_log_setup/flush/close, and thread-exit handling.
+ *
+ * Each logging thread owns an SPSC byte ring (see log_int.h); the writer thread wakes every
+ * 100 ms, or when a ring passes half full, copies every ring's records into one staging buffer
+ * per destination and writes each with one write(2). A producer never waits: when its ring has
+ * no room the line is dropped and counted. cz_log_flush is a generation handshake: the writer
+ * reads the requested generation, drains everything published so far and then reports that
+ * generation done. A thread that exits marks its ring dead (pthread key destructor); the writer
+ * drains and frees it. Before cz_log_setup and after cz_log_close lines are written
+ * synchronously to stderr by the caller. Log rotation (logx's daily/size rules) is not done.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "internal.h"
+#include "core/log_int.h"
+
+#define RING_MASK (CZ__LOG_RING_CAP - 1u)
+#define STAGE_CAP (64u * 1024u)
+#define TICK_MS 100 /* a line waits at most about this long before it is written */
+
+_Static_assert((CZ__LOG_RING_CAP & RING_MASK) == 0, "ring capacity must be a power of two");
+_Static_assert(CZ__LOG_RING_CAP >= 2 * (CZ__LOG_LINE_MAX + 8), "ring must hold two lines");
+_Static_assert(STAGE_CAP >= CZ__LOG_LINE_MAX, "a line must fit a stage");
+
+static struct {
+    pthread_mutex_t ctl_mu;   /* serializes setup/close */
+    pthread_mutex_t reg_mu;   /* registry list, `running`, freeing rings */
+    cz__log_thread_t *rings;  /* registered threads; only the writer (or close) unlinks */
+    int running;              /* a writer thread exists (reg_mu) */
+    int async;                /* producers queue into rings (atomic) */
+    pthread_t thr;
+    pthread_mutex_t mu;       /* writer handshake */
+    pthread_cond_t wake, done;
+    uint64_t req_gen, done_gen;
+    int stop, exited;
+    int kick;                 /* atomic: a producer asked for an early pass */
+    int fd[CZ__LOG_NDEST];    /* atomic: written by setup and the test hook */
+    int own[CZ__LOG_NDEST];   /* close fd[i] on cz_log_close */
+    char *stage[CZ__LOG_NDEST];
+    size_t stage_n[CZ__LOG_NDEST], stage_lines[CZ__LOG_NDEST];
+    uint64_t dropped;         /* atomic */
+    pthread_mutex_t tf_mu;
+    char tf[64];              /* custom strftime format, "" = default */
+} w = {
+    .ctl_mu = PTHREAD_MUTEX_INITIALIZER,
+    .reg_mu = PTHREAD_MUTEX_INITIALIZER,
+    .mu = PTHREAD_MUTEX_INITIALIZER,
+    .done = PTHREAD_COND_INITIALIZER,
+    .tf_mu = PTHREAD_MUTEX_INITIALIZER,
+    .fd = {2, 2, 2, 2, 2},
+};
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static pthread_key_t key;
+static __thread cz__log_thread_t *tls;
+
+static void thread_exit(void *p);
+
+static void init_once(void)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&w.wake, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_key_create(&key, thread_exit);
+}
+
+/* ---- output ---- */
+
+/* Write everything, riding out EINTR and non-blocking fds; returns 0 or -errno. */
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t r = write(fd, p, n);
+        if (r >= 0) {
+            p += r;
+            n -= (size_t)r;
+        } else if (errno == EAGAIN) {
+            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+            poll(&pfd, 1, TICK_MS);
+        } else if (errno != EINTR) {
+            return -errno;
+        }
+    }
+    return 0;
+}
+
+static void stage_flush(int d)
+{
+    if (!w.stage_n[d])
+        return;
+    if (write_all(__atomic_load_n(&w.fd[d], __ATOMIC_RELAXED), w.stage[d], w.stage_n[d]) < 0)
+        __atomic_add_fetch(&w.dropped, w.stage_lines[d], __ATOMIC_RELAXED);
+    w.stage_n[d] = 0;
+    w.stage_lines[d] = 0;
+}
+
+/* Move t's published records into the stages (writer thread, or close with the writer gone). */
+static void drain_ring(cz__log_thread_t *t)
+{
+    uint64_t h = __atomic_load_n(&t->head, __ATOMIC_ACQUIRE), tl = t->tail;
+    while (tl < h) {
+        size_t off = (size_t)(tl & RING_MASK);
+        uint32_t hdr;
+        memcpy(&hdr, t->ring + off, 4); /* 4-aligned records: a header never wraps */
+        size_t n = hdr >> 3;
+        int d = (int)(hdr & 7);
+        off = (off + 4) & RING_MASK;
+        if (w.stage_n[d] + n > STAGE_CAP) {
+            __atomic_store_n(&t->tail, tl, __ATOMIC_RELEASE); /* free space before blocking */
+            stage_flush(d);
+        }
+        size_t first = cz__min(n, CZ__LOG_RING_CAP - off);
+        memcpy(w.stage[d] + w.stage_n[d], t->ring + off, first);
+        memcpy(w.stage[d] + w.stage_n[d] + first, t->ring, n - first);
+        w.stage_n[d] += n;
+        w.stage_lines[d]++;
+        tl += 4 + ((n + 3) & ~(size_t)3);
+    }
+    __atomic_store_n(&t->tail, tl, __ATOMIC_RELEASE);
+}
+
+static void free_thread(cz__log_thread_t *t)
+{
+    free(t->ring);
+    free(t);
+}
+
+/* Unlink and free exited threads whose rings are empty. Caller holds reg_mu. */
+static void reap_dead(void)
+{
+    for (cz__log_thread_t **pp = &w.rings; *pp;) {
+        cz__log_thread_t *t = *pp;
+        /* dead is stored after the thread's last head store, so head is final here */
+        if (__atomic_load_n(&t->dead, __ATOMIC_ACQUIRE) &&
+            __atomic_load_n(&t->head, __ATOMIC_ACQUIRE) == t->tail) {
+            *pp = t->next;
+            free_thread(t);
+        } else {
+            pp = &t->next;
+        }
+    }
+}
+
+static void drain_all(void)
+{
+    pthread_mutex_lock(&w.reg_mu);
+    cz__log_thread_t *first = w.rings;
+    pthread_mutex_unlock(&w.reg_mu);
+    /* Pushes only change w.rings and unlinking is ours alone, so the walk needs no lock. */
+    for (cz__log_thread_t *t = first; t; t = t->next)
+        drain_ring(t);
+    for (int d = 0; d < CZ__LOG_NDEST; d++)
+        stage_flush(d);
+    pthread_mutex_lock(&w.reg_mu);
+    reap_dead();
+    pthread_mutex_unlock(&w.reg_mu);
+}
+
+static void *writer_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&w.mu);
+    for (;;) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += TICK_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        while (!w.stop && w.req_gen == w.done_gen && !__atomic_load_n(&w.kick, __ATOMIC_ACQUIRE))
+            if (pthread_cond_timedwait(&w.wake, &w.mu, &until) == ETIMEDOUT)
+                break;
+        uint64_t gen = w.req_gen;
+        int stop = w.stop;
+        __atomic_store_n(&w.kick, 0, __ATOMIC_RELEASE);
+        pthread_mutex_unlock(&w.mu);
+        drain_all();
+        pthread_mutex_lock(&w.mu);
+        w.done_gen = gen;
+        pthread_cond_broadcast(&w.done);
+        if (stop)
+            break;
+    }
+    w.exited = 1;
+    pthread_cond_broadcast(&w.done);
+    pthread_mutex_unlock(&w.mu);
+    return NULL;
+}
+
+static void kick(void)
+{
+    if (__atomic_load_n(&w.kick, __ATOMIC_RELAXED) ||
+        __atomic_exchange_n(&w.kick, 1, __ATOMIC_ACQ_REL))
+        return; /* a pass is already requested: no syscall */
+    pthread_mutex_lock(&w.mu);
+    pthread_cond_signal(&w.wake);
+    pthread_mutex_unlock(&w.mu);
+}
+
+/* ---- producers ---- */
+
+cz__log_thread_t *cz__log_thread(void)
+{
+    cz__log_thread_t *t = tls;
+    if (cz__likely(t != NULL))
+        return t;
+    pthread_once(&once, init_once);
+    void *mem;
+    if (posix_memalign(&mem, 64, sizeof *t) != 0)
+        return NULL;
+    t = mem;
+    /* Leave the big scratch buffers untouched: pages are only faulted in as lines need them. */
+    memset(t, 0, offsetof(cz__log_thread_t, ts));
+    t->ts_sec = -1;
+    t->ts_gen = ~0u;
+    tls = t;
+    pthread_setspecific(key, t);
+    return t;
+}
+
+void cz__log_drop(void) { __atomic_add_fetch(&w.dropped, 1, __ATOMIC_RELAXED); }
+
+uint64_t cz_log_dropped(void) { return __atomic_load_n(&w.dropped, __ATOMIC_RELAXED); }
+
+static int register_thread(cz__log_thread_t *t)
+{
+    if (!t->ring && !(t->ring = malloc(CZ__LOG_RING_CAP)))
+        return -1;
+    pthread_mutex_lock(&w.reg_mu);
+    t->next = w.rings;
+    w.rings = t;
+    pthread_mutex_unlock(&w.reg_mu);
+    t->registered = 1;
+    return 0;
+}
+
+void cz__log_commit(cz__log_thread_t *t, int dest, const char *line, size_t n)
+{
+    if (!__atomic_load_n(&w.async, __ATOMIC_ACQUIRE)) {
+        if (write_all(2, line, n) < 0)
+            cz__log_drop();
+        return;
+    }
+    if (cz__unlikely(!t->registered) && register_thread(t) < 0) {
+        cz__log_drop();
+        return;
+    }
+    uint64_t head = t->head, rec = 4 + ((n + 3) & ~(uint64_t)3);
+    if (head + rec - t->tail_cache > CZ__LOG_RING_CAP) {
+        t->tail_cache = __atomic_load_n(&t->tail, __ATOMIC_ACQUIRE);
+        if (head + rec - t->tail_cache > CZ__LOG_RING_CAP) {
+            cz__log_drop(); /* the writer is behind: never wait for it */
+            kick();
+            return;
+        }
+    }
+    size_t off = (size_t)(head & RING_MASK);
+    uint32_t hdr = (uint32_t)(n << 3 | (size_t)dest);
+    memcpy(t->ring + off, &hdr, 4);
+    off = (off + 4) & RING_MASK;
+    size_t first = cz__min(n, CZ__LOG_RING_CAP - off);
+    memcpy(t->ring + off, line, first);
+    memcpy(t->ring, line + first, n - first);
+    __atomic_store_n(&t->head, head + rec, __ATOMIC_RELEASE);
+    if (cz__unlikely(head + rec - t->tail_cache > CZ__LOG_RING_CAP / 2)) {
+        t->tail_cache = __atomic_load_n(&t->tail, __ATOMIC_ACQUIRE);
+        if (head + rec - t->tail_cache > CZ__LOG_RING_CAP / 2)
+            kick();
+    }
+}
+
+/* Write t's queued records straight to stderr (no writer exists; caller holds reg_mu). */
+static void dump_sync(cz__log_thread_t *t)
+{
+    uint64_t h = __atomic_load_n(&t->head, __ATOMIC_ACQUIRE), tl = t->tail;
+    while (tl < h) {
+        size_t off = (size_t)(tl & RING_MASK);
+        uint32_t hdr;
+        memcpy(&hdr, t->ring + off, 4);
+        size_t n = hdr >> 3;
+        off = (off + 4) & RING_MASK;
+        size_t first = cz__min(n, CZ__LOG_RING_CAP - off);
+        if (write_all(2, t->ring + off, first) < 0 || write_all(2, t->ring, n - first) < 0)
+            cz__log_drop();
+        tl += 4 + ((n + 3) & ~(size_t)3);
+    }
+    __atomic_store_n(&t->tail, tl, __ATOMIC_RELEASE);
+}
+
+/* pthread key destructor: the thread is exiting; its queued lines must still be written. */
+static void thread_exit(void *p)
+{
+    cz__log_thread_t *t = p;
+    tls = NULL; /* a later log call from another destructor starts afresh */
+    if (!t->registered) {
+        free(t);
+        return;
+    }
+    pthread_mutex_lock(&w.reg_mu);
+    __atomic_store_n(&t->dead, 1, __ATOMIC_RELEASE);
+    int running = w.running;
+    if (!running) {
+        dump_sync(t);
+        reap_dead();
+    }
+    pthread_mutex_unlock(&w.reg_mu);
+    if (running)
+        kick(); /* the writer drains, unlinks and frees t */
+}
+
+/* ---- setup, flush, close ---- */
+
+void cz__log_time_format(char *buf, size_t size)
+{
+    pthread_mutex_lock(&w.tf_mu);
+    snprintf(buf, size, "%s", w.tf);
+    pthread_mutex_unlock(&w.tf_mu);
+}
+
+static int mkdir_p(const char *dir)
+{
+    char p[PATH_MAX];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof p)
+        return -ENAMETOOLONG;
+    memcpy(p, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (p[i] != '/' && p[i] != '\0')
+            continue;
+        char c = p[i];
+        p[i] = '\0';
+        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+            return -errno;
+        p[i] = c;
+    }
+    struct stat st;
+    if (stat(dir, &st) < 0)
+        return -errno;
+    return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+static void close_fds(int *fd, int *own)
+{
+    for (int d = 0; d < CZ__LOG_NDEST; d++) {
+        if (own[d] && fd[d] >= 0)
+            close(fd[d]);
+        fd[d] = 2;
+        own[d] = 0;
+    }
+}
+
+/* Open the destinations for c into fd/own; 0 or -errno / CZ_EINVAL_CONF with d filled. */
+static int open_dests(const cz_log_conf_t *c, int *fd, int *own, cz_diag_t *d)
+{
+    static const char *const files[CZ__LOG_NDEST] = {
+        "access.log", "error.log", "severe.log", "slow.log", "stat.log", /* logx vars.go */
+    };
+    for (int i = 0; i < CZ__LOG_NDEST; i++) {
+        fd[i] = i == CZ__LOG_D_ACCESS || i == CZ__LOG_D_STAT ? 1 : 2;
+        own[i] = 0;
+    }
+    if (c->mode == CZ_LOG_MODE_CONSOLE)
+        return 0;
+    char dir[PATH_MAX];
+    const char *path = c->path && c->path[0] ? c->path : "logs";
+    int n;
+    if (c->mode == CZ_LOG_MODE_VOLUME) { /* logx setupWithVolume: Path/ServiceName/hostname */
+        if (!c->service_name || !c->service_name[0])
+            return cz_diag_set(d, NULL, 0, 0, "Log.ServiceName", "must be set in volume mode");
+        char host[256] = "localhost";
+        gethostname(host, sizeof host - 1);
+        n = snprintf(dir, sizeof dir, "%s/%s/%s", path, c->service_name, host);
+    } else {
+        n = snprintf(dir, sizeof dir, "%s", path);
+    }
+    if (n < 0 || (size_t)n >= sizeof dir - 16)
+        return cz_diag_set(d, NULL, 0, 0, "Log.Path", "path too long");
+    int r = mkdir_p(dir);
+    if (r < 0) {
+        cz_diag_set(d, NULL, 0, 0, "Log.Path", "cannot create directory %s: %s", dir,
+                    strerror(-r));
+        return r;
+    }
+    for (int i = 0; i < CZ__LOG_NDEST; i++) {
+        char file[PATH_MAX + 16]; /* dir is shorter than PATH_MAX - 16 (checked above) */
+        size_t dn = strlen(dir), fn = strlen(files[i]);
+        memcpy(file, dir, dn);
+        file[dn] = '/';
+        memcpy(file + dn + 1, files[i], fn + 1);
+        fd[i] = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd[i] < 0) {
+            r = -errno;
+            cz_diag_set(d, NULL, 0, 0, "Log.Path", "cannot open %s: %s", file, strerror(-r));
+            close_fds(fd, own);
+            return r;
+        }
+        own[i] = 1;
+    }
+    return 0;
+}
+
+static void flush_at_exit(void) { cz_log_flush(); }
+
+/* Stop the writer, write what it left behind, close files. Caller holds ctl_mu. */
+static void stop_writer(void)
+{
+    pthread_mutex_lock(&w.reg_mu);
+    int running = w.running;
+    pthread_mutex_unlock(&w.reg_mu);
+    if (!running)
+        return;
+    cz_log_flush();
+    /* New lines go to stderr from here on; the writer's last pass takes what is queued. */
+    __atomic_store_n(&w.async, 0, __ATOMIC_RELEASE);
+    pthread_mutex_lock(&w.mu);
+    w.stop = 1;
+    pthread_cond_signal(&w.wake);
+    pthread_mutex_unlock(&w.mu);
+    pthread_join(w.thr, NULL);
+    pthread_mutex_lock(&w.reg_mu);
+    w.running = 0;
+    /* A producer that saw async just before it was cleared may have queued after the last
+     * pass; we are the only consumer now. */
+    for (cz__log_thread_t *t = w.rings; t; t = t->next)
+        drain_ring(t);
+    for (int d = 0; d < CZ__LOG_NDEST; d++)
+        stage_flush(d);
+    reap_dead();
+    close_fds(w.fd, w.own);
+    for (int d = 0; d < CZ__LOG_NDEST; d++) {
+        free(w.stage[d]);
+        w.stage[d] = NULL;
+    }
+    pthread_mutex_unlock(&w.reg_mu);
+}
+
+int cz_log_setup(const cz_log_conf_t *c, cz_diag_t *d)
+{
+    if (!c)
+        return CZ_EARG;
+    if (c->mode < CZ_LOG_MODE_CONSOLE || c->mode > CZ_LOG_MODE_VOLUME)
+        return cz_diag_set(d, NULL, 0, 0, "Log.Mode", "must be console, file or volume");
+    if (c->encoding != CZ_LOG_ENC_JSON && c->encoding != CZ_LOG_ENC_PLAIN)
+        return cz_diag_set(d, NULL, 0, 0, "Log.Encoding", "must be json or plain");
+    if (c->level < CZ_LOG_DEBUG || c->level > CZ_LOG_SEVERE)
+        return cz_diag_set(d, NULL, 0, 0, "Log.Level", "must be debug, info, error or severe");
+    if (c->max_content_length < 0 || c->max_content_length > UINT32_MAX)
+        return cz_diag_set(d, NULL, 0, 0, "Log.MaxContentLength", "out of range");
+    const char *tf = c->time_format ? c->time_format : "";
+    /* Go's layout (logx's default) means our default; anything else is a strftime format. */
+    if (strcmp(tf, "2006-01-02T15:04:05.000Z07:00") == 0)
+        tf = "";
+    if (strlen(tf) >= sizeof w.tf)
+        return cz_diag_set(d, NULL, 0, 0, "Log.TimeFormat", "longer than %zu bytes",
+                           sizeof w.tf - 1);
+
+    pthread_once(&once, init_once);
+    int fd[CZ__LOG_NDEST], own[CZ__LOG_NDEST];
+    int r = open_dests(c, fd, own, d);
+    if (r < 0)
+        return r;
+    char *stage[CZ__LOG_NDEST] = {0};
+    for (int i = 0; i < CZ__LOG_NDEST; i++) {
+        if (!(stage[i] = malloc(STAGE_CAP))) {
+            for (int j = 0; j < i; j++)
+                free(stage[j]);
+            close_fds(fd, own);
+            return CZ_ENOMEM;
+        }
+    }
+
+    pthread_mutex_lock(&w.ctl_mu);
+    stop_writer();
+    __atomic_store_n(&cz__log_g.level, c->level, __ATOMIC_RELAXED);
+    __atomic_store_n(&cz__log_g.encoding, c->encoding, __ATOMIC_RELAXED);
+    __atomic_store_n(&cz__log_g.stat, c->stat ? 1 : 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&cz__log_g.max_content, (uint32_t)c->max_content_length, __ATOMIC_RELAXED);
+    pthread_mutex_lock(&w.tf_mu);
+    snprintf(w.tf, sizeof w.tf, "%s", tf);
+    pthread_mutex_unlock(&w.tf_mu);
+    __atomic_add_fetch(&cz__log_g.tf_gen, 1, __ATOMIC_RELEASE);
+
+    pthread_mutex_lock(&w.reg_mu);
+    for (int i = 0; i < CZ__LOG_NDEST; i++) {
+        __atomic_store_n(&w.fd[i], fd[i], __ATOMIC_RELAXED);
+        w.own[i] = own[i];
+        w.stage[i] = stage[i];
+        w.stage_n[i] = w.stage_lines[i] = 0;
+    }
+    pthread_mutex_lock(&w.mu);
+    w.stop = w.exited = 0;
+    pthread_mutex_unlock(&w.mu);
+    w.running = 1;
+    /* The writer takes no signals: they belong to the application's threads, and a blocked
+     * SIGPIPE turns a vanished pipe reader into EPIPE instead of killing the process. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    r = -pthread_create(&w.thr, NULL, writer_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (r < 0) {
+        w.running = 0;
+        close_fds(w.fd, w.own);
+        for (int i = 0; i < CZ__LOG_NDEST; i++) {
+            free(w.stage[i]);
+            w.stage[i] = NULL;
+        }
+        pthread_mutex_unlock(&w.reg_mu);
+        pthread_mutex_unlock(&w.ctl_mu);
+        cz_diag_set(d, NULL, 0, 0, "Log", "cannot start the writer thread: %s", strerror(-r));
+        return r;
+    }
+    __atomic_store_n(&w.async, 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&w.reg_mu);
+    static int registered;
+    if (!registered++)
+        atexit(flush_at_exit); /* lines queued when main returns are still written */
+    pthread_mutex_unlock(&w.ctl_mu);
+    return 0;
+}
+
+void cz_log_flush(void)
+{
+    /* async is set once the writer exists and cleared (after a last flush) before it stops */
+    pthread_mutex_lock(&w.mu);
+    if (__atomic_load_n(&w.async, __ATOMIC_ACQUIRE) && !w.exited &&
+        !pthread_equal(pthread_self(), w.thr)) {
+        uint64_t gen = ++w.req_gen;
+        pthread_cond_signal(&w.wake);
+        while (w.done_gen < gen && !w.exited)
+            pthread_cond_wait(&w.done, &w.mu);
+    }
+    pthread_mutex_unlock(&w.mu);
+}
+
+void cz_log_close(void)
+{
+    pthread_mutex_lock(&w.ctl_mu);
+    stop_writer();
+    pthread_mutex_unlock(&w.ctl_mu);
+}
+
+int cz__log_test_set_fd(int dest, int fd)
+{
+    if (dest < 0 || dest >= CZ__LOG_NDEST || fd < 0 || !__atomic_load_n(&w.async, __ATOMIC_ACQUIRE))
+        return CZ_EARG;
+    pthread_mutex_lock(&w.reg_mu);
+    if (w.own[dest])
+        close(w.fd[dest]);
+    w.own[dest] = 0;
+    __atomic_store_n(&w.fd[dest], fd, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&w.reg_mu);
+    return 0;
+}
+
+void cz__log_test_set_now(uint64_t (*now_ns)(void))
+{
+    __atomic_store_n(&cz__log_g.now_ns, now_ns, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&cz__log_g.tf_gen, 1, __ATOMIC_RELEASE); /* drop cached seconds */
+}
