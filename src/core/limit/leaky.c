@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * leaky.c: the leaky bucket limiter (the seed's LeakyBucket; go-zero has no distributed one).
+ *
+ * Each admitted unit pours one unit of water into a bucket of capacity `burst`, which leaks
+ * `rate` units per second; a take that would overflow is refused and adds nothing. The seed
+ * admits only while water + 1 < capacity, which wastes the last unit; here water + n <=
+ * capacity, so a bucket of capacity C admits C units from empty. State is exact integer
+ * nano-units; the Redis twin (redis_lua.h) keeps milli-units in one hash per key.
+ */
+#include "limit_int.h"
+#include "redis_lua.h"
+
+static int check(const cz_limiter_conf_t *c)
+{
+    return c->rate >= 1 && c->rate <= 1000000000ull && c->burst >= 1 &&
+                   c->burst <= 1000000000ull
+               ? 0
+               : CZ_EARG;
+}
+
+static int local(const cz_limiter_t *l, cz__limit_entry_t *e, int fresh, uint64_t n, uint64_t now)
+{
+    uint64_t cap = l->conf.burst * CZ__LIMIT_SCALE, rate = l->conf.rate;
+    if (fresh) {
+        e->count = 0;
+        e->last = now;
+    } else if (now > e->last) {
+        e->count -= cz__limit_flow(now - e->last, rate, e->count);
+        e->last = now;
+    }
+    int rc = CZ_LIMIT_OVER_QUOTA;
+    if (n <= l->conf.burst && e->count + n * CZ__LIMIT_SCALE <= cap) {
+        e->count += n * CZ__LIMIT_SCALE;
+        rc = e->count < cap ? CZ_LIMIT_ALLOWED : CZ_LIMIT_HIT_QUOTA;
+    }
+    /* Forget the key once the bucket would be empty: a fresh entry is exactly that. */
+    e->expire = e->last + (e->count + rate - 1) / rate;
+    return rc;
+}
+
+static void redis_args(const cz_limiter_t *l, cz_str_t pk, uint64_t n, cz__limit_args_t *a)
+{
+    a->nkeys = 1;
+    a->argc = 5;
+    cz__limit_arg_key(a, 0, 0, pk, ".leaky");
+    cz__limit_arg_u64(a, 1, 0, l->conf.rate);
+    cz__limit_arg_u64(a, 2, 1, l->conf.burst);
+    cz__limit_arg_u64(a, 3, 2, cz__limit_wall_ns(l) / CZ_NS_PER_MS);
+    cz__limit_arg_u64(a, 4, 3, n);
+}
+
+const cz__limit_kind_t cz__limit_leaky = {
+    .name = "leaky",
+    .lua = cz__lua_leaky,
+    .redis_fallback = 0,
+    .check = check,
+    .local = local,
+    .redis_args = redis_args,
+};

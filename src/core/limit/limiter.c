@@ -1,0 +1,487 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * limiter.c: what every limiter kind shares: the public entry points, the in-process key store
+ * and the Redis path with its per-loop clients and the token bucket's fallback.
+ *
+ * The local store is a hash split into stripes, each with its own mutex, so threads deciding
+ * for different keys rarely meet. Entries carry the monotonic time at which they become
+ * equivalent to a fresh entry (window over, bucket full/empty again); such entries are reused
+ * in place when their key returns and swept when a stripe would otherwise grow, so memory
+ * follows the number of live keys rather than every key ever seen.
+ *
+ * The Redis path keeps one binding per libuv loop: the loop's cz_redis_t, and for the token
+ * kind an `alive` flag and a probe timer (go-zero tokenlimit.go: redisAlive, startMonitor,
+ * waitForRedis with pingInterval). A binding is only touched from its loop's thread; the table
+ * of loops is read without a lock and written under bind_mu.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <hiredis/hiredis.h>
+#include "limit_int.h"
+
+typedef struct cz__limit_binding {
+    cz_limiter_t *l;
+    uv_loop_t *loop;
+    cz_redis_t *redis;
+    uv_timer_t probe;
+    int alive;   /* Redis decides; 0 = the in-process bucket decides (token only) */
+    int pinging; /* a probe PING is in flight */
+    int closing;
+} binding_t;
+
+typedef struct take_req {
+    cz_limiter_t *l;
+    binding_t *b;
+    cz_limit_cb cb;
+    void *ud;
+    uint64_t n;
+    size_t klen;
+    char key[];
+} take_req_t;
+
+/* ---------------------------------------------------------------- helpers for the kinds */
+
+static uint64_t wall_now(void *ud)
+{
+    (void)ud;
+    return cz_wallclock_ns();
+}
+static const cz_clock_t wall_clock = {wall_now, NULL};
+
+uint64_t cz__limit_wall_ns(const cz_limiter_t *l) { return cz_clock_now_ns(l->conf.wallclock); }
+
+int cz__limit_map_code(long long code)
+{
+    switch (code) {
+    case 0: return CZ_LIMIT_OVER_QUOTA;
+    case 1: return CZ_LIMIT_ALLOWED;
+    case 2: return CZ_LIMIT_HIT_QUOTA;
+    default: return CZ_EREDIS;
+    }
+}
+
+void cz__limit_arg_u64(cz__limit_args_t *a, int i, int slot, uint64_t v)
+{
+    char *p = a->nums[slot] + sizeof(a->nums[slot]);
+    *--p = '\0';
+    do
+        *--p = (char)('0' + v % 10);
+    while (v /= 10);
+    a->argv[i] = p;
+    a->len[i] = (size_t)(a->nums[slot] + sizeof(a->nums[slot]) - 1 - p);
+}
+
+void cz__limit_arg_key(cz__limit_args_t *a, int i, int slot, cz_str_t pk, const char *suffix)
+{
+    char *p = a->keys[slot];
+    size_t n = 0;
+    if (suffix)
+        p[n++] = '{';
+    memcpy(p + n, pk.p, pk.n);
+    n += pk.n;
+    if (suffix) {
+        p[n++] = '}';
+        size_t sl = strlen(suffix);
+        memcpy(p + n, suffix, sl);
+        n += sl;
+    }
+    a->argv[i] = p;
+    a->len[i] = n;
+}
+
+const char *cz_limit_result_name(int result)
+{
+    switch (result) {
+    case CZ_LIMIT_ALLOWED: return "allowed";
+    case CZ_LIMIT_HIT_QUOTA: return "hit_quota";
+    case CZ_LIMIT_OVER_QUOTA: return "over_quota";
+    default: return "unknown";
+    }
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+static cz_limiter_t nop_limiter; /* kind == NULL */
+
+cz_limiter_t *cz_limiter_nop(void) { return &nop_limiter; }
+
+int cz_limiter_new(const cz_limiter_conf_t *conf, cz_limiter_t **out)
+{
+    if (!conf || !out)
+        return CZ_EARG;
+    *out = NULL;
+    const cz__limit_kind_t *kind = conf->kind == CZ_LIMIT_PERIOD  ? &cz__limit_period
+                                   : conf->kind == CZ_LIMIT_TOKEN ? &cz__limit_token
+                                   : conf->kind == CZ_LIMIT_LEAKY ? &cz__limit_leaky
+                                                                  : NULL;
+    if (!kind || kind->check(conf) < 0)
+        return CZ_EARG;
+    if (conf->store != CZ_LIMIT_LOCAL && conf->store != CZ_LIMIT_REDIS)
+        return CZ_EARG;
+    const char *prefix = conf->key_prefix ? conf->key_prefix : "";
+    if (strlen(prefix) > CZ_LIMITER_MAX_KEY)
+        return CZ_EARG;
+    cz_limiter_t *l = calloc(1, sizeof(*l));
+    if (!l)
+        return CZ_ENOMEM;
+    l->kind = kind;
+    l->conf = *conf;
+    /* Redis clients are made lazily, so the strings they copy must live as long as we do. */
+    l->conf.key_prefix = strdup(prefix);
+    l->conf.redis.host = conf->redis.host ? strdup(conf->redis.host) : NULL;
+    l->conf.redis.password = conf->redis.password ? strdup(conf->redis.password) : NULL;
+    if (!l->conf.key_prefix || (conf->redis.host && !l->conf.redis.host) ||
+        (conf->redis.password && !l->conf.redis.password)) {
+        free((char *)l->conf.key_prefix);
+        free((char *)l->conf.redis.host);
+        free((char *)l->conf.redis.password);
+        free(l);
+        return CZ_ENOMEM;
+    }
+    if (!l->conf.clock)
+        l->conf.clock = cz_clock_system();
+    if (!l->conf.wallclock)
+        l->conf.wallclock = &wall_clock;
+    if (!l->conf.probe_interval_ms)
+        l->conf.probe_interval_ms = 100; /* go-zero tokenlimit.go pingInterval */
+    cz_redis_script_init(&l->script, kind->lua);
+    for (int i = 0; i < CZ__LIMIT_STRIPES; i++)
+        pthread_mutex_init(&l->stripes[i].mu, NULL);
+    pthread_mutex_init(&l->bind_mu, NULL);
+    *out = l;
+    return 0;
+}
+
+static void binding_closed(uv_handle_t *h) { free(h->data); }
+
+static void binding_close(binding_t *b)
+{
+    b->closing = 1;
+    cz_redis_free(b->redis); /* pending takes complete now, with CZ_ECLOSED */
+    uv_close((uv_handle_t *)&b->probe, binding_closed);
+}
+
+void cz_limiter_free(cz_limiter_t *l)
+{
+    if (!l || l == &nop_limiter)
+        return;
+    for (int i = 0; i < l->nbind; i++)
+        if (l->loops[i])
+            binding_close(l->binds[i]);
+    for (int i = 0; i < CZ__LIMIT_STRIPES; i++) {
+        cz__limit_stripe_t *s = &l->stripes[i];
+        for (size_t j = 0; j < s->cap; j++) {
+            for (cz__limit_entry_t *e = s->tab[j], *next; e; e = next) {
+                next = e->next;
+                free(e);
+            }
+        }
+        free(s->tab);
+        pthread_mutex_destroy(&s->mu);
+    }
+    pthread_mutex_destroy(&l->bind_mu);
+    free((char *)l->conf.key_prefix);
+    free((char *)l->conf.redis.host);
+    free((char *)l->conf.redis.password);
+    free(l);
+}
+
+/* ---------------------------------------------------------------- local store */
+
+static uint64_t hash_key(cz_str_t k)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a 64 */
+    for (size_t i = 0; i < k.n; i++)
+        h = (h ^ (unsigned char)k.p[i]) * 1099511628211ull;
+    return h ^ (h >> 29);
+}
+
+static size_t slot_of(const cz__limit_stripe_t *s, uint64_t h)
+{
+    return (size_t)(h >> 6) & (s->cap - 1);
+}
+
+/* Make room for one more entry: drop entries that are as good as fresh, grow if still full. */
+static int stripe_reserve(cz__limit_stripe_t *s, uint64_t now)
+{
+    if (s->n < s->cap)
+        return 0;
+    for (size_t j = 0; j < s->cap; j++) {
+        for (cz__limit_entry_t **pp = &s->tab[j]; *pp;) {
+            cz__limit_entry_t *e = *pp;
+            if (now >= e->expire) {
+                *pp = e->next;
+                free(e);
+                s->n--;
+            } else {
+                pp = &e->next;
+            }
+        }
+    }
+    if (s->n < s->cap * 3 / 4)
+        return 0;
+    size_t ncap = s->cap ? s->cap * 2 : 16;
+    cz__limit_entry_t **tab = calloc(ncap, sizeof(*tab));
+    if (!tab)
+        return s->n < s->cap ? 0 : CZ_ENOMEM;
+    cz__limit_stripe_t grown = {.tab = tab, .cap = ncap};
+    for (size_t j = 0; j < s->cap; j++) {
+        for (cz__limit_entry_t *e = s->tab[j], *next; e; e = next) {
+            next = e->next;
+            size_t k = slot_of(&grown, e->hash);
+            e->next = tab[k];
+            tab[k] = e;
+        }
+    }
+    free(s->tab);
+    s->tab = tab;
+    s->cap = ncap;
+    return 0;
+}
+
+static int local_decide(cz_limiter_t *l, cz_str_t key, uint64_t n)
+{
+    uint64_t h = hash_key(key);
+    cz__limit_stripe_t *s = &l->stripes[h & (CZ__LIMIT_STRIPES - 1)];
+    pthread_mutex_lock(&s->mu);
+    uint64_t now = cz_clock_now_ns(l->conf.clock);
+    cz__limit_entry_t *e = NULL;
+    if (s->cap) {
+        for (e = s->tab[slot_of(s, h)]; e; e = e->next)
+            if (e->hash == h && e->klen == key.n && memcmp(e->key, key.p, key.n) == 0)
+                break;
+    }
+    int fresh = 1;
+    if (e) {
+        fresh = now >= e->expire;
+    } else {
+        int rc = stripe_reserve(s, now);
+        e = rc < 0 ? NULL : malloc(sizeof(*e) + key.n);
+        if (!e) {
+            pthread_mutex_unlock(&s->mu);
+            return CZ_ENOMEM;
+        }
+        memset(e, 0, sizeof(*e));
+        e->hash = h;
+        e->klen = key.n;
+        memcpy(e->key, key.p, key.n);
+        size_t k = slot_of(s, h);
+        e->next = s->tab[k];
+        s->tab[k] = e;
+        s->n++;
+    }
+    int rc = l->kind->local(l, e, fresh, n, now);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int cz_limiter_allow(cz_limiter_t *l, cz_str_t key, uint64_t n)
+{
+    if (!l || n == 0 || (key.n && !key.p))
+        return CZ_EARG;
+    if (!l->kind)
+        return CZ_LIMIT_ALLOWED;
+    if (l->conf.store != CZ_LIMIT_LOCAL)
+        return -ENOTSUP;
+    return local_decide(l, key, n);
+}
+
+size_t cz_limiter_local_keys(cz_limiter_t *l)
+{
+    size_t n = 0;
+    if (!l || !l->kind)
+        return 0;
+    for (int i = 0; i < CZ__LIMIT_STRIPES; i++) {
+        pthread_mutex_lock(&l->stripes[i].mu);
+        n += l->stripes[i].n;
+        pthread_mutex_unlock(&l->stripes[i].mu);
+    }
+    return n;
+}
+
+/* ---------------------------------------------------------------- per-loop Redis bindings */
+
+static binding_t *binding_find(cz_limiter_t *l, uv_loop_t *loop, int *slot)
+{
+    int n = __atomic_load_n(&l->nbind, __ATOMIC_ACQUIRE);
+    for (int i = 0; i < n; i++) {
+        if (__atomic_load_n(&l->loops[i], __ATOMIC_ACQUIRE) == loop) {
+            if (slot)
+                *slot = i;
+            return l->binds[i];
+        }
+    }
+    return NULL;
+}
+
+static int binding_get(cz_limiter_t *l, uv_loop_t *loop, binding_t **out)
+{
+    if ((*out = binding_find(l, loop, NULL)))
+        return 0;
+    /* Only this loop's thread creates this loop's binding, so nobody else can add it now. */
+    pthread_mutex_lock(&l->bind_mu);
+    int i = 0;
+    while (i < l->nbind && l->loops[i])
+        i++;
+    if (i == CZ_LIMITER_MAX_LOOPS) {
+        pthread_mutex_unlock(&l->bind_mu);
+        return CZ_EFULL;
+    }
+    binding_t *b = calloc(1, sizeof(*b));
+    if (b)
+        b->redis = cz_redis_new(loop, &l->conf.redis);
+    if (!b || !b->redis) {
+        free(b);
+        pthread_mutex_unlock(&l->bind_mu);
+        return CZ_ENOMEM;
+    }
+    b->l = l;
+    b->loop = loop;
+    b->alive = 1;
+    uv_timer_init(loop, &b->probe);
+    b->probe.data = b;
+    l->binds[i] = b;
+    __atomic_store_n(&l->loops[i], loop, __ATOMIC_RELEASE);
+    if (i == l->nbind)
+        __atomic_store_n(&l->nbind, i + 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&l->bind_mu);
+    *out = b;
+    return 0;
+}
+
+void cz_limiter_detach_loop(cz_limiter_t *l, uv_loop_t *loop)
+{
+    int i;
+    if (!l || !l->kind)
+        return;
+    binding_t *b = binding_find(l, loop, &i);
+    if (!b)
+        return;
+    pthread_mutex_lock(&l->bind_mu);
+    __atomic_store_n(&l->loops[i], NULL, __ATOMIC_RELEASE);
+    l->binds[i] = NULL;
+    pthread_mutex_unlock(&l->bind_mu);
+    binding_close(b);
+}
+
+int cz_limiter_redis_alive(cz_limiter_t *l, uv_loop_t *loop)
+{
+    binding_t *b = l && l->kind ? binding_find(l, loop, NULL) : NULL;
+    return b ? b->alive : CZ_ENOTFOUND;
+}
+
+cz_redis_t *cz_limiter_redis(cz_limiter_t *l, uv_loop_t *loop)
+{
+    binding_t *b = l && l->kind ? binding_find(l, loop, NULL) : NULL;
+    return b ? b->redis : NULL;
+}
+
+/* ---------------------------------------------------------------- token fallback probe */
+
+static void on_pong(cz_redis_t *r, int status, struct redisReply *reply, void *ud)
+{
+    binding_t *b = ud;
+    b->pinging = 0;
+    if (status == 0 && !b->closing) {
+        b->alive = 1;
+        uv_timer_stop(&b->probe);
+    }
+}
+
+static void on_probe(uv_timer_t *t)
+{
+    binding_t *b = t->data;
+    if (b->pinging || b->closing)
+        return;
+    if (cz_redis_command(b->redis, on_pong, b, "PING") == 0)
+        b->pinging = 1;
+}
+
+static void mark_dead(binding_t *b)
+{
+    if (!b->alive || b->closing)
+        return;
+    b->alive = 0;
+    uint64_t iv = b->l->conf.probe_interval_ms;
+    uv_timer_start(&b->probe, on_probe, iv, iv);
+}
+
+/* ---------------------------------------------------------------- async take */
+
+/* Redis could not decide: the token kind asks its in-process bucket, the others fail open or
+ * closed as configured. */
+static void decide_without_redis(take_req_t *q, int err)
+{
+    cz_limiter_t *l = q->l;
+    int result = l->conf.fail_closed ? CZ_LIMIT_OVER_QUOTA : CZ_LIMIT_ALLOWED;
+    if (l->kind->redis_fallback) {
+        mark_dead(q->b);
+        int rc = local_decide(l, (cz_str_t){q->key, q->klen}, q->n);
+        if (rc > 0)
+            result = rc;
+    }
+    q->cb(q->ud, result, err);
+    free(q);
+}
+
+static void on_take_reply(cz_redis_t *r, int status, struct redisReply *reply, void *ud)
+{
+    take_req_t *q = ud;
+    if (status == 0) {
+        int result = reply->type == REDIS_REPLY_INTEGER ? cz__limit_map_code(reply->integer)
+                                                        : CZ_EREDIS;
+        if (result > 0) {
+            q->cb(q->ud, result, 0);
+            free(q);
+            return;
+        }
+        status = result;
+    }
+    decide_without_redis(q, status);
+}
+
+int cz_limiter_take(cz_limiter_t *l, uv_loop_t *loop, cz_str_t key, uint64_t n, cz_limit_cb cb,
+                    void *ud)
+{
+    if (!l || !cb || n == 0 || (key.n && !key.p))
+        return CZ_EARG;
+    if (!l->kind) {
+        cb(ud, CZ_LIMIT_ALLOWED, 0);
+        return 0;
+    }
+    if (l->conf.store == CZ_LIMIT_LOCAL) {
+        int rc = local_decide(l, key, n);
+        if (rc < 0)
+            return rc;
+        cb(ud, rc, 0);
+        return 0;
+    }
+    size_t plen = strlen(l->conf.key_prefix);
+    if (!loop || plen + key.n > CZ_LIMITER_MAX_KEY)
+        return CZ_EARG;
+    binding_t *b;
+    int rc = binding_get(l, loop, &b);
+    if (rc < 0)
+        return rc;
+    take_req_t *q = malloc(sizeof(*q) + key.n);
+    if (!q)
+        return CZ_ENOMEM;
+    *q = (take_req_t){.l = l, .b = b, .cb = cb, .ud = ud, .n = n, .klen = key.n};
+    if (key.n)
+        memcpy(q->key, key.p, key.n);
+    if (!b->alive) { /* token kind on its fallback: no Redis round trip until the probe says so */
+        decide_without_redis(q, 0);
+        return 0;
+    }
+    char pk[CZ_LIMITER_MAX_KEY];
+    memcpy(pk, l->conf.key_prefix, plen);
+    if (key.n)
+        memcpy(pk + plen, key.p, key.n);
+    cz__limit_args_t a;
+    l->kind->redis_args(l, (cz_str_t){pk, plen + key.n}, n, &a);
+    rc = cz_redis_evalsha(b->redis, &l->script, on_take_reply, q, a.nkeys, a.argc, a.argv, a.len);
+    if (rc < 0)
+        decide_without_redis(q, rc);
+    return 0;
+}

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * period.c: the period (fixed window) limiter, go-zero core/limit/periodlimit.go.
+ *
+ * A key may use `quota` units per window. The window starts with the key's first request and
+ * lasts period_ms, or, with align, ends at the next multiple of the period in wall time shifted
+ * by the configured zone (go-zero's calcExpireSeconds, here in ns instead of whole seconds).
+ * Like go-zero's INCRBY script, refused requests still count: a client hammering the limit
+ * does not get through earlier.
+ */
+#include <time.h>
+#include "limit_int.h"
+#include "redis_lua.h"
+
+static int check(const cz_limiter_conf_t *c)
+{
+    return c->period_ms >= 1 && c->period_ms <= UINT64_MAX / CZ_NS_PER_MS && c->quota >= 1
+               ? 0
+               : CZ_EARG;
+}
+
+static int64_t zone_offset_s(const cz_limiter_conf_t *c, uint64_t wall_ns)
+{
+    if (c->align_utc_offset_s != CZ_LIMIT_TZ_LOCAL)
+        return c->align_utc_offset_s;
+    time_t t = (time_t)(wall_ns / CZ_NS_PER_SEC);
+    struct tm tm;
+    return localtime_r(&t, &tm) ? tm.tm_gmtoff : 0;
+}
+
+/* Time left in the current window: the whole period, or up to the next aligned boundary. */
+static uint64_t window_ns(const cz_limiter_t *l)
+{
+    uint64_t period = l->conf.period_ms * CZ_NS_PER_MS;
+    if (!l->conf.align)
+        return period;
+    uint64_t wall = cz__limit_wall_ns(l);
+    int64_t off = zone_offset_s(&l->conf, wall);
+    /* wall + off may be "negative" only for instants before 1970 in that zone: wrap safely. */
+    unsigned __int128 local = (unsigned __int128)wall + (unsigned __int128)((__int128)off * 1000000000);
+    uint64_t into = (uint64_t)(local % period);
+    return period - into;
+}
+
+static int map_count(uint64_t count, uint64_t quota)
+{
+    return count < quota ? CZ_LIMIT_ALLOWED : count == quota ? CZ_LIMIT_HIT_QUOTA
+                                                              : CZ_LIMIT_OVER_QUOTA;
+}
+
+static int local(const cz_limiter_t *l, cz__limit_entry_t *e, int fresh, uint64_t n, uint64_t now)
+{
+    if (fresh) {
+        e->count = 0;
+        e->expire = now + window_ns(l);
+    }
+    e->count = e->count + n < e->count ? UINT64_MAX : e->count + n;
+    return map_count(e->count, l->conf.quota);
+}
+
+static void redis_args(const cz_limiter_t *l, cz_str_t pk, uint64_t n, cz__limit_args_t *a)
+{
+    uint64_t w = window_ns(l);
+    a->nkeys = 1;
+    a->argc = 4;
+    cz__limit_arg_key(a, 0, 0, pk, NULL); /* go-zero's plain keyPrefix+key */
+    cz__limit_arg_u64(a, 1, 0, l->conf.quota);
+    cz__limit_arg_u64(a, 2, 1, (w + CZ_NS_PER_MS - 1) / CZ_NS_PER_MS);
+    cz__limit_arg_u64(a, 3, 2, n);
+}
+
+const cz__limit_kind_t cz__limit_period = {
+    .name = "period",
+    .lua = cz__lua_period,
+    .redis_fallback = 0,
+    .check = check,
+    .local = local,
+    .redis_args = redis_args,
+};

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * token.c: the token bucket limiter, go-zero core/limit/tokenlimit.go.
+ *
+ * `rate` tokens per second refill a bucket of `burst` tokens that starts full; a take of n
+ * tokens passes when n are there. The in-process bucket is the same algorithm as go-zero's
+ * rescue limiter (golang.org/x/time/rate with Every(1s/rate) and burst), in exact integer
+ * nano-tokens. With the Redis store it is also the fallback (redis_fallback = 1): limiter.c
+ * switches a loop to it when Redis fails and back when a PING probe succeeds.
+ */
+#include "limit_int.h"
+#include "redis_lua.h"
+
+static int check(const cz_limiter_conf_t *c)
+{
+    /* Bounds keep burst * 1e9 + rate inside uint64_t. */
+    return c->rate >= 1 && c->rate <= 1000000000ull && c->burst >= 1 &&
+                   c->burst <= 1000000000ull
+               ? 0
+               : CZ_EARG;
+}
+
+static int local(const cz_limiter_t *l, cz__limit_entry_t *e, int fresh, uint64_t n, uint64_t now)
+{
+    uint64_t cap = l->conf.burst * CZ__LIMIT_SCALE, rate = l->conf.rate;
+    if (fresh) {
+        e->count = cap;
+    } else if (now > e->last) {
+        e->count += cz__limit_flow(now - e->last, rate, cap - e->count);
+    }
+    if (fresh || now > e->last)
+        e->last = now;
+    int rc = CZ_LIMIT_OVER_QUOTA;
+    if (n <= l->conf.burst && e->count >= n * CZ__LIMIT_SCALE) {
+        e->count -= n * CZ__LIMIT_SCALE;
+        rc = e->count ? CZ_LIMIT_ALLOWED : CZ_LIMIT_HIT_QUOTA;
+    }
+    /* Forget the key once it would be full again: a fresh entry is exactly that. */
+    e->expire = e->last + (cap - e->count + rate - 1) / rate;
+    return rc;
+}
+
+static void redis_args(const cz_limiter_t *l, cz_str_t pk, uint64_t n, cz__limit_args_t *a)
+{
+    a->nkeys = 2;
+    a->argc = 6;
+    cz__limit_arg_key(a, 0, 0, pk, ".tokens"); /* go-zero tokenFormat "{%s}.tokens" */
+    cz__limit_arg_key(a, 1, 1, pk, ".ts");     /* go-zero timestampFormat "{%s}.ts" */
+    cz__limit_arg_u64(a, 2, 0, l->conf.rate);
+    cz__limit_arg_u64(a, 3, 1, l->conf.burst);
+    cz__limit_arg_u64(a, 4, 2, cz__limit_wall_ns(l) / CZ_NS_PER_MS);
+    cz__limit_arg_u64(a, 5, 3, n);
+}
+
+const cz__limit_kind_t cz__limit_token = {
+    .name = "token",
+    .lua = cz__lua_token,
+    .redis_fallback = 1,
+    .check = check,
+    .local = local,
+    .redis_args = redis_args,
+};
