@@ -11,6 +11,7 @@
  * so far is freed, so a failed load leaves nothing behind. The recursion follows the tables,
  * never the document, so aliases cannot make it loop.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -310,25 +311,29 @@ static int flatten(ctx_t *c, const cz_conf_field_t *fields, char *base, slot_t *
     return 0;
 }
 
-/* Case-insensitive edit distance, for "did you mean". Keys longer than 63 are not compared. */
+/* Case-insensitive edit distance counting a swap of neighbours as one edit (optimal string
+ * alignment), for "did you mean": "Lgo" is one edit from "Log". Keys over 63 bytes are skipped. */
+#define LC(ch) tolower((unsigned char)(ch))
 static size_t distance(const char *a, size_t na, const char *b)
 {
-    size_t nb = strlen(b), row[64];
+    size_t nb = strlen(b), m[64][64];
     if (na > 63 || nb > 63)
         return SIZE_MAX;
+    for (size_t i = 0; i <= na; i++)
+        m[i][0] = i;
     for (size_t j = 0; j <= nb; j++)
-        row[j] = j;
+        m[0][j] = j;
     for (size_t i = 1; i <= na; i++) {
-        size_t diag = row[0];
-        row[0] = i;
         for (size_t j = 1; j <= nb; j++) {
-            size_t up = row[j];
-            int same = (a[i - 1] | 0x20) == (b[j - 1] | 0x20);
-            row[j] = cz__min(cz__min(row[j] + 1, row[j - 1] + 1), diag + (same ? 0 : 1));
-            diag = up;
+            size_t cost = LC(a[i - 1]) == LC(b[j - 1]) ? 0 : 1;
+            size_t v = cz__min(cz__min(m[i - 1][j] + 1, m[i][j - 1] + 1), m[i - 1][j - 1] + cost);
+            if (i > 1 && j > 1 && LC(a[i - 1]) == LC(b[j - 2]) &&
+                LC(a[i - 2]) == LC(b[j - 1]))
+                v = cz__min(v, m[i - 2][j - 2] + 1);
+            m[i][j] = v;
         }
     }
-    return row[nb];
+    return m[na][nb];
 }
 
 static int unknown_key(ctx_t *c, const yaml_node_t *k, const slot_t *slots, size_t n)
