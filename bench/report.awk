@@ -86,7 +86,10 @@ END {
         why = (subject in skip) ? skip[subject] : "no valid run"
         print "Ratios: not computed, " subject " was not measured (" why ")."
         print ""
-        print "**Acceptance: NOT EVALUATED** (" why ")."
+        # Only a demo that does not exist yet leaves the verdict open; one that was built but
+        # did not start, answered wrongly or broke every run fails it.
+        if (why ~ /not built/) print "**Acceptance: NOT EVALUATED** (" why ")."
+        else print "**Acceptance: FAIL** (" why ")."
         exit 0
     }
     print "Ratios (" subject " / peer; for CPU and p99 lower is better, for req/s higher):"

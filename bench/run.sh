@@ -67,25 +67,59 @@ mkdir -p "$RAW"
 declare -A PID PORT
 STARTED=()
 
+# kill -0 would still succeed on an exited, not yet reaped server (a zombie), so read its state.
+alive() {
+    local state
+    state=$(awk '{ sub(/^.*\) /, ""); print $1 }' /proc/"$1"/stat 2>/dev/null) || return 1
+    [ -n "$state" ] && [ "$state" != Z ]
+}
+
+# A pid and all its descendants, parents first.
+tree_pids() {
+    local c
+    echo "$1"
+    # shellcheck disable=SC2013  # the children files hold space-separated pids, not lines
+    for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do tree_pids "$c"; done
+}
+# shellcheck disable=SC2317  # used by cleanup, called by the EXIT trap
+any_alive() {
+    local q
+    for q in "$@"; do alive "$q" && return 0; done
+    return 1
+}
+
+# Stops every server this run started, with the processes it forked (by pid, TERM then KILL).
 # shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
-    local p pid
+    local p pids=()
+    if [ -n "${WRK_PID:-}" ]; then kill -TERM "$WRK_PID" 2>/dev/null || true; fi
     for p in "${STARTED[@]}"; do
-        pid=${PID[$p]}
-        kill -TERM "$pid" 2>/dev/null || continue
+        # Collect descendants before signalling: once their parent exits they are re-parented.
+        mapfile -t -O "${#pids[@]}" pids < <(tree_pids "${PID[$p]}")
+    done
+    if [ ${#pids[@]} -gt 0 ]; then
+        kill -TERM "${pids[@]}" 2>/dev/null || true
         for _ in 1 2 3 4 5 6 7 8 9 10; do
-            kill -0 "$pid" 2>/dev/null || break
+            any_alive "${pids[@]}" || break
             sleep 0.2
         done
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
+        for p in "${pids[@]}"; do
+            if alive "$p"; then kill -KILL "$p" 2>/dev/null || true; fi
+        done
+        for p in "${STARTED[@]}"; do wait "${PID[$p]}" 2>/dev/null || true; done
+    fi
     if [ "${BENCH_KEEP_TMP:-0}" = 1 ]; then note "kept $TMP"; else rm -rf "$TMP"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-skip() { printf '%s\tskip\t%s\n' "$1" "$2" >>"$RESULTS"; note "$1: not measured: $2"; }
+# Records why a peer was not measured; the reason goes into a table cell, so one line, no '|'.
+skip() {
+    local why
+    why=$(printf '%s' "$2" | tr '\n\t|' '  /' | tr -s ' ' | cut -c1-200)
+    printf '%s\tskip\t%s\n' "$1" "$why" >>"$RESULTS"
+    note "$1: not measured: $why"
+}
 
 # A port nothing listens on (bash's /dev/tcp connect fails) and no peer of this run was given.
 NEXT_PORT=$PORT_BASE
@@ -157,19 +191,12 @@ start_peer() {
     PORT[$peer]=$port
     STARTED+=("$peer")
     if ! wait_ready "$peer"; then
-        skip "$peer" "did not start: $(tail -c 300 "$dir/stdout.log" "$dir/error.log" 2>/dev/null |
-            tr '\n' ' ' | tr -s ' ')"
+        skip "$peer" "did not start: $(cat "$dir/stdout.log" "$dir/error.log" 2>/dev/null |
+            tail -c 200)"
         unset "PORT[$peer]"
         return 0
     fi
     check_answer "$peer" || unset "PORT[$peer]"
-}
-
-# kill -0 would still succeed on an exited, not yet reaped server (a zombie), so read its state.
-alive() {
-    local state
-    state=$(awk '{ sub(/^.*\) /, ""); print $1 }' /proc/"$1"/stat 2>/dev/null) || return 1
-    [ -n "$state" ] && [ "$state" != Z ]
 }
 
 wait_ready() {
@@ -201,12 +228,6 @@ check_answer() {
 # (ns resolution); /proc/<pid>/stat utime+stime (clock ticks, includes exited threads) otherwise.
 if [ -r /proc/self/schedstat ]; then CPU_METHOD=schedstat; else CPU_METHOD=stat; fi
 CLK_TCK=$(getconf CLK_TCK)
-tree_pids() {
-    local c
-    echo "$1"
-    # shellcheck disable=SC2013  # the children files hold space-separated pids, not lines
-    for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do tree_pids "$c"; done
-}
 cpu_ns() {
     local p total=0 v
     for p in $(tree_pids "$1"); do
@@ -223,16 +244,28 @@ cpu_ns() {
     echo "$total"
 }
 
+# wrk pinned to CLIENT_CPU, in the background so that `wait` returns at once on INT/TERM (bash
+# would otherwise run the trap only after a foreground wrk ends); cleanup stops it.
+WRK_PID=
+run_wrk() {
+    local out=$1 rc=0
+    shift
+    taskset -c "$CLIENT_CPU" wrk "$@" >"$out" 2>&1 &
+    WRK_PID=$!
+    wait "$WRK_PID" || rc=$?
+    WRK_PID=
+    return "$rc"
+}
+
 # One measured round: warm-up, CPU before, wrk, CPU after; appends a results line.
 measure() {
     local peer=$1 round=$2 url=http://127.0.0.1:${PORT[$1]}/hello raw c0 c1
     raw=$RAW/$peer-$round.txt
     if [ "$WARMUP" -gt 0 ]; then
-        taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d"${WARMUP}s" "$url" >/dev/null 2>&1 || true
+        run_wrk /dev/null -t1 -c"$CONNS" -d"${WARMUP}s" "$url" || true
     fi
     c0=$(cpu_ns "${PID[$peer]}")
-    if ! taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "$url" \
-        >"$raw" 2>&1; then
+    if ! run_wrk "$raw" -t1 -c"$CONNS" -d"${DURATION}s" --latency "$url"; then
         note "$peer round $round: wrk failed: $(tail -1 "$raw")"
     fi
     c1=$(cpu_ns "${PID[$peer]}")

@@ -125,6 +125,14 @@ expect "report row order" "nginx go czero" \
     "$(awk -F' [|] ' '/^[|] [a-z]/ && !/^[|] server/ { sub(/^[|] /, "", $1); print $1 }' \
         <<<"$out" | tr '\n' ' ' | sed 's/ $//')"
 
+# A demo that exists but does not answer correctly fails the acceptance.
+out=$(report <<R
+$(row nginx 1 1000 100 500 2000000 0)
+czero	skip	wrong answer: status 404
+R
+)
+expect_grep "report built but broken" '^\*\*Acceptance: FAIL\*\* \(wrong answer: status 404\)' "$out"
+
 # Templates: every placeholder is one run.sh fills.
 expect "nginx.conf.in placeholders" "@DIR@ @PORT@" \
     "$(grep -o '@[A-Z]*@' "$HERE/nginx.conf.in" | sort -u | tr '\n' ' ' | sed 's/ $//')"
