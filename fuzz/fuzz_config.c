@@ -25,7 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cz_rest_conf_t c;
     cz_diag_t d;
     char buf[700];
-    int rc = cz_conf_load_string("fuzz.yaml", (const char *)data, size, cz_rest_conf_fields, &c, &d);
+    int rc = cz_conf_load_string("fuzz.yaml", (const char *)data, size, cz_rest_conf_fields, &c,
+                                 &d);
     if (rc == 0) {
         cz_conf_free(cz_rest_conf_fields, &c);
     } else {

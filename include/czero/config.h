@@ -35,7 +35,7 @@ typedef enum {
     CZ_CONF_INLINE,   /* .sub's keys appear at this level (Go struct embedding); struct at offset */
     CZ_CONF_STRINGS,  /* cz_conf_strings_t: YAML sequence of scalars (a single scalar = 1 item) */
     CZ_CONF_ARRAY,    /* cz_conf_array_t: YAML sequence of mappings, each described by .sub, elem_size bytes */
-    CZ_CONF_IGNORE,   /* accepted, ignored: a go-zero key czero does not implement yet; stores nothing */
+    CZ_CONF_IGNORE,   /* accepted and ignored: a go-zero key czero does not implement; no storage */
 } cz_conf_type_t;
 /* A CZ_CONF_STRING field with .enums set only accepts those values (go-zero's options=a|b|c on a
  * string field, e.g. ServiceConf.Mode); the value is still stored as the string. */
@@ -67,8 +67,8 @@ typedef struct cz_conf_array {
 } cz_conf_array_t;
 
 /** Load file into out (zeroed first, then defaults, then the YAML). 0 or CZ_EINVAL_CONF with d set.
- *  On error out holds nothing that needs freeing. "Zeroed" covers the bytes from offset 0 to the end
- *  of the last member the table describes. ${VAR} and ${VAR:-default} in scalar values are taken
+ *  On error out holds nothing that needs freeing. "Zeroed" covers the bytes from offset 0 to the
+ *  end of the last member the table describes. ${VAR} and ${VAR:-default} in scalar values are taken
  *  from the environment (go-zero's conf.UseEnv); "$${" stands for a literal "${". Not thread-safe
  *  against concurrent setenv(); otherwise reentrant. */
 CZ_EXTERN int cz_conf_load(const char *file, const cz_conf_field_t *fields, void *out, cz_diag_t *d);

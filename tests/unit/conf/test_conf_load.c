@@ -329,7 +329,8 @@ Test(conf_load, yaml_errors_and_bad_documents)
     ASSERT_DIAG("Name: svc\nPort: [1,\n", 3, 1, "",
                 "YAML: did not find expected node content (while parsing a flow node at 3:1)");
     ASSERT_DIAG("- a\n- b\n", 1, 1, "", "the document must be a mapping of keys, got a sequence");
-    ASSERT_DIAG("just text\n", 1, 1, "", "the document must be a mapping of keys, got \"just text\"");
+    ASSERT_DIAG("just text\n", 1, 1, "",
+                "the document must be a mapping of keys, got \"just text\"");
 }
 
 Test(conf_load, first_error_wins)

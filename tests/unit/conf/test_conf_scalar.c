@@ -87,8 +87,8 @@ Test(conf_scalar, durations)
     }
     int64_t v;
     cz__conv_duration("soon", &v, msg, sizeof msg);
-    cr_assert_str_eq(msg,
-                     "expected a duration (milliseconds, or like 500ms, 1.5s, 2m, 1h), got \"soon\"");
+    cr_assert_str_eq(msg, "expected a duration (milliseconds, or like 500ms, 1.5s, 2m, 1h), "
+                          "got \"soon\"");
 }
 
 Test(conf_scalar, sizes)
@@ -131,7 +131,8 @@ Test(conf_scalar, got_text_is_truncated_and_sanitised)
     in[99] = '\0';
     in[0] = '\t';
     cz__conv_int(in, &v, msg, sizeof msg);
-    cr_assert_str_eq(msg, "expected an integer, got \"?aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...\"");
+    cr_assert_str_eq(msg,
+                     "expected an integer, got \"?aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...\"");
 }
 
 Test(conf_scalar, bound_formatting)

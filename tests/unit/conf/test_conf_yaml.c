@@ -18,7 +18,8 @@ static int parse(const char *s)
 
 static yaml_node_t *value_of(yaml_node_t *map, const char *key)
 {
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+    yaml_node_pair_t *p = map->data.mapping.pairs.start;
+    for (; p < map->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(&doc, p->key);
         if (!strcmp((char *)k->data.scalar.value, key))
             return yaml_document_get_node(&doc, p->value);
@@ -54,8 +55,8 @@ Test(conf_yaml, syntax_error_has_problem_context_and_position)
     cr_assert_eq(parse("Name: \"abc\n"), CZ_EINVAL_CONF);
     cr_assert_eq(d.line, 2);
     cr_assert_eq(d.col, 1);
-    cr_assert_str_eq(d.msg,
-                     "YAML: found unexpected end of stream (while scanning a quoted scalar at 1:7)");
+    cr_assert_str_eq(d.msg, "YAML: found unexpected end of stream "
+                            "(while scanning a quoted scalar at 1:7)");
 
     cr_assert_eq(parse("Name: a\n\tPort: 1"), CZ_EINVAL_CONF);
     cr_assert_eq(d.line, 2);
