@@ -2,8 +2,8 @@
 #
 # The table writer of `make bench`: turns bench/run.sh's results file into the Markdown HTTP table
 # and the ratio/acceptance lines of docs/benchmarks.md. Input lines are tab-separated, either
-#   <peer> run <round> <requests> <req/s> <p99 µs> <server cpu ns> <errors>   (one measured round)
-#   <peer> skip <reason>                                                     (peer not measured)
+#   <peer> run <round> <requests> <req/s> <p99 µs> <server cpu ns> <errors> <seconds>  (one round)
+#   <peer> skip <reason>                                                    (peer not measured)
 # Each column is the median over that peer's rounds, taken per column. Ratios compare the subject
 # (czero) with every other peer; the acceptance is czero's CPU per request and p99 against nginx's
 # from the same run. Written for POSIX awk (Debian's default is mawk: no asort, no gensub).
@@ -48,6 +48,7 @@ $2 == "run" {
     p99[p, k] = $6
     cpu[p, k] = $7 / $4 / 1000          # ns over the run / requests -> µs per request
     err[p, k] = $8
+    util[p, k] = ($9 > 0) ? $7 / ($9 * 1e9) * 100 : -1   # % of one core over wrk's run
     next
 }
 
@@ -64,22 +65,25 @@ END {
         m_cpu[p] = median(t, n)
         for (k = 1; k <= n; k++) t[k] = err[p, k]
         m_err[p] = median(t, n)
+        for (k = 1; k <= n; k++) t[k] = util[p, k]
+        m_util[p] = median(t, n)
     }
     has_base = (base in m_cpu)
-    printf "| server | req/s | p99 µs | server CPU µs/req | CPU vs nginx | p99 vs nginx "
-    print "| errors | runs |"
-    print "|---|---:|---:|---:|---:|---:|---:|---:|"
+    printf "| server | req/s | p99 µs | server CPU µs/req | server CPU %% | CPU vs nginx "
+    print "| p99 vs nginx | errors | runs |"
+    print "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     for (i = 1; i <= npeers; i++) {
         p = order[i]
         if (!(p in m_cpu)) {
             why = (p in skip) ? skip[p] : "no valid run (" bad[p] + 0 " broken)"
-            printf "| %s | - | - | - | - | - | - | 0 (%s) |\n", p, why
+            printf "| %s | - | - | - | - | - | - | - | 0 (%s) |\n", p, why
             continue
         }
         rc = has_base ? fmt_ratio(m_cpu[p] / m_cpu[base]) : "-"
         rp = has_base ? fmt_ratio(m_p99[p] / m_p99[base]) : "-"
-        printf "| %s | %.0f | %.0f | %.2f | %s | %s | %d | %d |\n", p, m_rps[p], m_p99[p],
-            m_cpu[p], rc, rp, m_err[p], nrun[p]
+        cu = (m_util[p] >= 0) ? sprintf("%.1f", m_util[p]) : "-"
+        printf "| %s | %.0f | %.0f | %.2f | %s | %s | %s | %d | %d |\n", p, m_rps[p], m_p99[p],
+            m_cpu[p], cu, rc, rp, m_err[p], nrun[p]
     }
     print ""
     if (!(subject in m_cpu)) {

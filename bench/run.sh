@@ -274,10 +274,10 @@ measure() {
         unset "PORT[$peer]"
         return 0
     fi
-    local req rps p99 errs
-    IFS=$'\t' read -r req rps p99 errs < <(awk -f "$HERE/parse_wrk.awk" "$raw")
-    printf '%s\trun\t%s\t%s\t%s\t%s\t%s\t%s\n' "$peer" "$round" "$req" "$rps" "$p99" \
-        "$((c1 - c0))" "$errs" >>"$RESULTS"
+    local req rps p99 errs secs
+    IFS=$'\t' read -r req rps p99 errs secs < <(awk -f "$HERE/parse_wrk.awk" "$raw")
+    printf '%s\trun\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$peer" "$round" "$req" "$rps" "$p99" \
+        "$((c1 - c0))" "$errs" "$secs" >>"$RESULTS"
     note "$peer round $round: $rps req/s, p99 $p99 µs, $errs errors, cpu $(awk -v c=$((c1 - c0)) \
         -v n="$req" 'BEGIN { if (n > 0) printf "%.2f", c / n / 1000; else printf "-" }') µs/req"
 }
@@ -306,7 +306,8 @@ for round in $(seq 1 "$ROUNDS"); do
     done
 done
 
-# Micro benchmarks: every line each <build>/bench_* prints, pinned like the servers.
+# Micro benchmarks: every line each <build>/bench_* prints. Not pinned: some measure two threads
+# contending on purpose (bench_core's _2t lines).
 MICRO=$TMP/micro.md
 : >"$MICRO"
 shopt -s nullglob
@@ -314,8 +315,7 @@ for b in "$BUILD"/bench_*; do
     if [ ! -f "$b" ] || [ ! -x "$b" ]; then continue; fi
     name=$(basename "$b")
     rc=0
-    timeout "$MICRO_TIMEOUT" taskset -c "$SERVER_CPU" "$b" >"$TMP/$name.out" 2>"$TMP/$name.err" ||
-        rc=$?
+    timeout "$MICRO_TIMEOUT" "$b" >"$TMP/$name.out" 2>"$TMP/$name.err" || rc=$?
     {
         echo "### $name"
         echo
@@ -355,7 +355,9 @@ mkdir -p "$(dirname "$OUT")"
         "\`wrk -t1 -c$CONNS -d${DURATION}s --latency\`; $ROUNDS round(s), peers interleaved," \
         "each column is the median over the rounds. Server CPU is the server's own CPU time over" \
         "the measured run ($CPU_METHOD: all threads of the process tree) divided by the requests" \
-        "wrk completed. p99 is wrk's latency distribution."
+        "wrk completed; server CPU % is the same time over wrk's run length (100 % = one core" \
+        "saturated, so lower means wrk or the machine was the limit). p99 is from wrk's latency" \
+        "distribution."
     echo
     echo "- nginx: \`return 200\` with the same JSON, one process (master_process off)," \
         "access log to a file with a 64 KiB buffer (bench/nginx.conf.in)."
@@ -370,8 +372,8 @@ mkdir -p "$(dirname "$OUT")"
     echo
     echo "## Micro benchmarks"
     echo
-    echo "Every line printed by each \`$1/bench_*\` (run pinned to CPU $SERVER_CPU," \
-        "${MICRO_TIMEOUT} s timeout each)."
+    echo "Every line printed by each \`$1/bench_*\` (not pinned, ${MICRO_TIMEOUT} s timeout" \
+        "each), run after the HTTP table on the same machine."
     echo
     cat "$MICRO"
 } >"$OUT.tmp"

@@ -25,7 +25,7 @@ expect_grep() {  # expect_grep <name> <regex> <text>
 parse() { awk -f "$HERE/parse_wrk.awk"; }
 
 # A real wrk 4.1 --latency output (microsecond p99, no errors).
-expect "parse us" "$(printf '%s\t%s\t%s\t%s' 412345 41234.50 812.5 0)" "$(parse <<'W'
+expect "parse us" "$(printf '%s\t%s\t%s\t%s\t%s' 412345 41234.50 812.5 0 10)" "$(parse <<'W'
 Running 10s test @ http://127.0.0.1:18180/hello
   1 threads and 64 connections
   Thread Stats   Avg      Stdev     Max   +/- Stdev
@@ -43,7 +43,7 @@ W
 )"
 
 # Millisecond and second units, socket errors and non-2xx answers all count as errors.
-expect "parse ms+errors" "$(printf '%s\t%s\t%s\t%s' 1000 99.90 2340 10)" "$(parse <<'W'
+expect "parse ms+errors" "$(printf '%s\t%s\t%s\t%s\t%s' 1000 99.90 2340 10 10.01)" "$(parse <<'W'
   Latency Distribution
      50%    1.00ms
      75%    1.50ms
@@ -59,11 +59,14 @@ p99_of() { printf '  Latency Distribution\n     99%%    %s\n' "$1" | parse | cut
 expect "parse s" "1500000" "$(p99_of 1.50s)"
 expect "parse m" "120000000" "$(p99_of 2.00m)"
 # wrk failed to connect: nothing measured must read "-", never 0.
-expect "parse empty" "$(printf '%s\t%s\t%s\t%s' - - - 0)" \
+expect "parse empty" "$(printf '%s\t%s\t%s\t%s\t%s' - - - 0 -)" \
     "$(echo 'unable to connect to 127.0.0.1:1 Connection refused' | parse)"
 
 report() { awk -f "$HERE/report.awk"; }
-row() { printf '%s\trun\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@"; }
+# row <peer> <round> <requests> <req/s> <p99 µs> <cpu ns> <errors> [<seconds>, default 10]
+row() {
+    printf '%s\trun\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$7" "${8:-10}"
+}
 
 # Medians per column over 3 rounds; czero cheaper and faster than nginx -> PASS.
 out=$(report <<R
@@ -77,9 +80,9 @@ $(row czero 3 100000 19000 450 170000000 0)
 R
 )
 expect_grep "report nginx medians" \
-    '^\| nginx \| 11000 \| 800 \| 2\.50 \| 1\.00 \| 1\.00 \| 0 \| 3 \|$' "$out"
+    '^\| nginx \| 11000 \| 800 \| 2\.50 \| 2\.5 \| 1\.00 \| 1\.00 \| 0 \| 3 \|$' "$out"
 expect_grep "report czero row" \
-    '^\| czero \| 20000 \| 450 \| 1\.60 \| 0\.64 \| 0\.56 \| 0 \| 3 \|$' "$out"
+    '^\| czero \| 20000 \| 450 \| 1\.60 \| 1\.6 \| 0\.64 \| 0\.56 \| 0 \| 3 \|$' "$out"
 expect_grep "report go ratio" \
     '^- czero/go: server CPU per request 0\.40, p99 0\.30, req/s 2\.22$' "$out"
 expect_grep "report pass" '^\*\*Acceptance: PASS\*\*$' "$out"
@@ -131,7 +134,8 @@ $(row nginx 1 1000 100 500 2000000 0)
 czero	skip	wrong answer: status 404
 R
 )
-expect_grep "report built but broken" '^\*\*Acceptance: FAIL\*\* \(wrong answer: status 404\)' "$out"
+expect_grep "report built but broken" \
+    '^\*\*Acceptance: FAIL\*\* \(wrong answer: status 404\)' "$out"
 
 # Templates: every placeholder is one run.sh fills.
 expect "nginx.conf.in placeholders" "@DIR@ @PORT@" \
