@@ -2,11 +2,18 @@
  *
  * log.h: structured logs like go-zero's logx.
  *
- * Levels debug < info < error < severe; JSON or plain encoding; console (stdout, errors to stderr)
- * or files under Log.Path (access.log, error.log, severe.log, slow.log, stat.log as logx).
+ * Levels debug < info < error < severe; JSON or plain encoding; console or files under Log.Path
+ * (access.log, error.log, severe.log, slow.log, stat.log as logx). Console mode follows logx's
+ * newConsoleWriter: info, debug and stat lines go to stdout; error, severe and slow to stderr.
+ * JSON lines: {"@timestamp":"2026-11-25T08:00:00.000Z","content":"...","level":"info",...};
+ * plain lines: "2026-11-25T08:00:00.000Z\tinfo\tcontent\tkey=value". Timestamps are UTC
+ * (a custom Log.TimeFormat is a strftime format, without milliseconds).
  * Formatting happens on the caller's thread into a per-thread buffer; a single writer thread does
  * the write(2) calls, so a worker's event loop never blocks on the disk. When the writer falls
- * behind, lines are dropped and counted (cz_log_dropped), never waited for.
+ * behind, lines are dropped and counted (cz_log_dropped), never waited for. Queued lines reach
+ * their file within about 100 ms. All calls are thread-safe; lines a thread queued before it
+ * exits are still written. An encoded line is at most 48 KiB and printf content 16 KiB: longer
+ * content is cut and the line gets "truncated":true, as with Log.MaxContentLength.
  */
 #ifndef CZERO_LOG_H
 #define CZERO_LOG_H
@@ -22,20 +29,31 @@ extern "C" {
 
 typedef enum { CZ_LOG_DEBUG = 0, CZ_LOG_INFO, CZ_LOG_ERROR, CZ_LOG_SEVERE } cz_log_level_t;
 
-/** (Re)configure logging. Until called, logs go to stderr, plain, level info. 0 or error with d. */
+/** (Re)configure logging and start the writer thread. Until called, logs go to stderr, plain,
+ *  level info, written synchronously by the caller. Calling it again flushes and replaces the
+ *  previous setup. File/volume mode creates the directory if missing. Returns 0, CZ_EARG (c is
+ *  NULL), CZ_EINVAL_CONF (bad field, d says which) or -errno (cannot create/open, d names the
+ *  path); on error the previous setup stays in force. d may be NULL. */
 CZ_EXTERN int cz_log_setup(const cz_log_conf_t *c, cz_diag_t *d);
-/** Flush everything written so far and wait until it is on its fd (for shutdown and tests). */
+/** Wait until every line logged (by any thread) before this call has been written to its fd.
+ *  Blocks while the writer is blocked (a full pipe). No-op before setup. Not from the writer. */
 CZ_EXTERN void cz_log_flush(void);
-/** Flush, stop the writer thread, close files. Logging afterwards goes to stderr. */
+/** Flush, stop the writer thread, close files. Logging afterwards goes to stderr (synchronously)
+ *  until the next cz_log_setup. Call it after worker threads stopped logging. */
 CZ_EXTERN void cz_log_close(void);
+/** Change the minimum level at run time (atomic; out-of-range values are ignored). */
 CZ_EXTERN void cz_log_set_level(cz_log_level_t lv);
+/** 1 when lines of level lv are written, else 0. */
 CZ_EXTERN int cz_log_enabled(cz_log_level_t lv);
+/** Lines dropped since start because a ring was full, memory was short or a write failed. */
 CZ_EXTERN uint64_t cz_log_dropped(void);
 
+/** printf-style line at level lv (routed as described above). */
 CZ_EXTERN void cz_logf(cz_log_level_t lv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** va_list form of cz_logf. */
 CZ_EXTERN void cz_logv(cz_log_level_t lv, const char *fmt, va_list ap);
-/** Message with extra key/value fields (JSON fields or " k=v" in plain); kv is a NULL-terminated
- *  list of alternating key, value strings. */
+/** Message with extra key/value fields (JSON string fields, or "\tk=v" in plain); kv is a
+ *  NULL-terminated list of alternating key, value strings (may be NULL). Nothing is retained. */
 CZ_EXTERN void cz_logkv(cz_log_level_t lv, const char *msg, const char *const *kv);
 #define cz_log_debug(...) (cz_log_enabled(CZ_LOG_DEBUG) ? cz_logf(CZ_LOG_DEBUG, __VA_ARGS__) : (void)0)
 #define cz_log_info(...) cz_logf(CZ_LOG_INFO, __VA_ARGS__)
@@ -59,7 +77,10 @@ typedef struct cz_access_rec {
     cz_str_t span_id;    /* may be empty */
 } cz_access_rec_t;
 
-/** Hot path: formats into the calling thread's buffer, no syscalls, no locks in the common case. */
+/** Hot path: formats into the calling thread's buffer, no syscalls, no locks, no malloc (after
+ *  the thread's first line). Content "[HTTP] 200 - GET /hello - 127.0.0.1:5000 - curl/8.0"
+ *  plus "duration" ("%.1fms", as logx WithDuration) and "span"/"trace" when non-empty. Level
+ *  info, or error for status >= 500 (go-zero's logBrief). bytes is not printed (logx does not). */
 CZ_EXTERN void cz_log_access(const cz_access_rec_t *r);
 
 #ifdef __cplusplus

@@ -28,7 +28,7 @@ enum {
     CZ__LOG_NDEST
 };
 
-#define CZ__LOG_RING_CAP (128u * 1024u) /* per thread; a power of two, >= 2 * LINE_MAX */
+#define CZ__LOG_RING_CAP (256u * 1024u) /* per thread; a power of two, >= 2 * LINE_MAX */
 #define CZ__LOG_LINE_MAX (48u * 1024u)  /* one encoded line, fields included */
 #define CZ__LOG_CONTENT_MAX (16u * 1024u) /* raw content before encoding; longer is truncated */
 

@@ -41,6 +41,7 @@ static struct {
     int running;              /* a writer thread exists (reg_mu) */
     int async;                /* producers queue into rings (atomic) */
     pthread_t thr;
+    pthread_mutex_t pass_mu;  /* held by the writer for a whole pass: fds change between */
     pthread_mutex_t mu;       /* writer handshake */
     pthread_cond_t wake, done;
     uint64_t req_gen, done_gen;
@@ -56,6 +57,7 @@ static struct {
 } w = {
     .ctl_mu = PTHREAD_MUTEX_INITIALIZER,
     .reg_mu = PTHREAD_MUTEX_INITIALIZER,
+    .pass_mu = PTHREAD_MUTEX_INITIALIZER,
     .mu = PTHREAD_MUTEX_INITIALIZER,
     .done = PTHREAD_COND_INITIALIZER,
     .tf_mu = PTHREAD_MUTEX_INITIALIZER,
@@ -68,14 +70,49 @@ static __thread cz__log_thread_t *tls;
 
 static void thread_exit(void *p);
 
-static void init_once(void)
+static void init_wake(void)
 {
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&w.wake, &ca);
     pthread_condattr_destroy(&ca);
+}
+
+/* A forked child has no writer thread: it logs synchronously to stderr until it calls
+ * cz_log_setup itself. The parent's queued lines stay the parent's to write. */
+static void atfork_child(void)
+{
+    pthread_mutex_init(&w.ctl_mu, NULL);
+    pthread_mutex_init(&w.reg_mu, NULL);
+    pthread_mutex_init(&w.pass_mu, NULL);
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_mutex_init(&w.tf_mu, NULL);
+    pthread_cond_init(&w.done, NULL);
+    init_wake();
+    w.async = w.running = w.stop = w.exited = w.kick = 0;
+    w.req_gen = w.done_gen = 0;
+    w.rings = NULL; /* other threads' state is unreachable garbage in the child */
+    for (int d = 0; d < CZ__LOG_NDEST; d++) {
+        if (w.own[d])
+            close(w.fd[d]);
+        w.fd[d] = 2;
+        w.own[d] = 0;
+        free(w.stage[d]);
+        w.stage[d] = NULL;
+        w.stage_n[d] = w.stage_lines[d] = 0;
+    }
+    if (tls) {
+        tls->registered = 0;
+        tls->head = tls->tail = tls->tail_cache = 0;
+    }
+}
+
+static void init_once(void)
+{
+    init_wake();
     pthread_key_create(&key, thread_exit);
+    pthread_atfork(NULL, NULL, atfork_child);
 }
 
 /* ---- output ---- */
@@ -189,7 +226,9 @@ static void *writer_main(void *arg)
         int stop = w.stop;
         __atomic_store_n(&w.kick, 0, __ATOMIC_RELEASE);
         pthread_mutex_unlock(&w.mu);
+        pthread_mutex_lock(&w.pass_mu);
         drain_all();
+        pthread_mutex_unlock(&w.pass_mu);
         pthread_mutex_lock(&w.mu);
         w.done_gen = gen;
         pthread_cond_broadcast(&w.done);
@@ -449,6 +488,18 @@ static void stop_writer(void)
     pthread_mutex_unlock(&w.reg_mu);
 }
 
+static void apply_settings(const cz_log_conf_t *c, const char *tf)
+{
+    __atomic_store_n(&cz__log_g.level, c->level, __ATOMIC_RELAXED);
+    __atomic_store_n(&cz__log_g.encoding, c->encoding, __ATOMIC_RELAXED);
+    __atomic_store_n(&cz__log_g.stat, c->stat ? 1 : 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&cz__log_g.max_content, (uint32_t)c->max_content_length, __ATOMIC_RELAXED);
+    pthread_mutex_lock(&w.tf_mu);
+    snprintf(w.tf, sizeof w.tf, "%s", tf);
+    pthread_mutex_unlock(&w.tf_mu);
+    __atomic_add_fetch(&cz__log_g.tf_gen, 1, __ATOMIC_RELEASE);
+}
+
 int cz_log_setup(const cz_log_conf_t *c, cz_diag_t *d)
 {
     if (!c)
@@ -474,26 +525,38 @@ int cz_log_setup(const cz_log_conf_t *c, cz_diag_t *d)
     int r = open_dests(c, fd, own, d);
     if (r < 0)
         return r;
+
+    pthread_mutex_lock(&w.ctl_mu);
+    pthread_mutex_lock(&w.reg_mu);
+    int running = w.running;
+    pthread_mutex_unlock(&w.reg_mu);
+    if (running) {
+        /* Reconfigure in place: earlier lines go to the old destinations, the writer swaps
+         * files between two passes, and no line takes the stderr detour of a restart. */
+        cz_log_flush();
+        pthread_mutex_lock(&w.pass_mu);
+        apply_settings(c, tf);
+        for (int i = 0; i < CZ__LOG_NDEST; i++) {
+            if (w.own[i])
+                close(w.fd[i]);
+            __atomic_store_n(&w.fd[i], fd[i], __ATOMIC_RELAXED);
+            w.own[i] = own[i];
+        }
+        pthread_mutex_unlock(&w.pass_mu);
+        pthread_mutex_unlock(&w.ctl_mu);
+        return 0;
+    }
     char *stage[CZ__LOG_NDEST] = {0};
     for (int i = 0; i < CZ__LOG_NDEST; i++) {
         if (!(stage[i] = malloc(STAGE_CAP))) {
             for (int j = 0; j < i; j++)
                 free(stage[j]);
             close_fds(fd, own);
+            pthread_mutex_unlock(&w.ctl_mu);
             return CZ_ENOMEM;
         }
     }
-
-    pthread_mutex_lock(&w.ctl_mu);
-    stop_writer();
-    __atomic_store_n(&cz__log_g.level, c->level, __ATOMIC_RELAXED);
-    __atomic_store_n(&cz__log_g.encoding, c->encoding, __ATOMIC_RELAXED);
-    __atomic_store_n(&cz__log_g.stat, c->stat ? 1 : 0, __ATOMIC_RELAXED);
-    __atomic_store_n(&cz__log_g.max_content, (uint32_t)c->max_content_length, __ATOMIC_RELAXED);
-    pthread_mutex_lock(&w.tf_mu);
-    snprintf(w.tf, sizeof w.tf, "%s", tf);
-    pthread_mutex_unlock(&w.tf_mu);
-    __atomic_add_fetch(&cz__log_g.tf_gen, 1, __ATOMIC_RELEASE);
+    apply_settings(c, tf);
 
     pthread_mutex_lock(&w.reg_mu);
     for (int i = 0; i < CZ__LOG_NDEST; i++) {
@@ -559,12 +622,12 @@ int cz__log_test_set_fd(int dest, int fd)
 {
     if (dest < 0 || dest >= CZ__LOG_NDEST || fd < 0 || !__atomic_load_n(&w.async, __ATOMIC_ACQUIRE))
         return CZ_EARG;
-    pthread_mutex_lock(&w.reg_mu);
+    pthread_mutex_lock(&w.pass_mu);
     if (w.own[dest])
         close(w.fd[dest]);
     w.own[dest] = 0;
     __atomic_store_n(&w.fd[dest], fd, __ATOMIC_RELAXED);
-    pthread_mutex_unlock(&w.reg_mu);
+    pthread_mutex_unlock(&w.pass_mu);
     return 0;
 }
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "czero/log.h"
 #include "core/log_int.h"
@@ -230,6 +231,47 @@ Test(log, json_escaping_round_trips)
     cr_assert_str_eq(jstr(j, "content"), "bad \xef\xbf\xbd\xef\xbf\xbd utf8 "
                                          "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
     json_decref(j);
+    free(s);
+    cz_log_close();
+    rm_tmp();
+}
+
+/* Every special character at every offset of a word: exercises the 8-byte fast scan. */
+Test(log, json_escaping_at_every_offset)
+{
+    setup_file(CZ_LOG_ENC_JSON);
+    static const char *specials[] = {"\"", "\\", "\n", "\x01", "\x1f", "\xc3\xa9", "\x7f", "~"};
+    const size_t ns = sizeof specials / sizeof *specials;
+    char msg[64];
+    for (size_t k = 0; k < ns; k++) {
+        for (size_t at = 0; at < 24; at++) {
+            memset(msg, 'a', 40);
+            size_t sl = strlen(specials[k]);
+            memcpy(msg + at, specials[k], sl);
+            msg[40] = '\0';
+            cz_logkv(CZ_LOG_INFO, msg, NULL);
+        }
+    }
+    cz_log_flush();
+    char *s = slurp("access.log");
+    char *p = s;
+    for (size_t k = 0; k < ns; k++) {
+        for (size_t at = 0; at < 24; at++) {
+            char *nl = strchr(p, '\n');
+            cr_assert_not_null(nl);
+            *nl = '\0';
+            memset(msg, 'a', 40);
+            memcpy(msg + at, specials[k], strlen(specials[k]));
+            msg[40] = '\0';
+            json_error_t err;
+            json_t *j = json_loads(p, 0, &err);
+            cr_assert_not_null(j, "%s: %s", err.text, p);
+            cr_assert_str_eq(jstr(j, "content"), msg, "special %zu at %zu", k, at);
+            json_decref(j);
+            p = nl + 1;
+        }
+    }
+    cr_assert_str_eq(p, "");
     free(s);
     cz_log_close();
     rm_tmp();
@@ -540,7 +582,7 @@ Test(log, blocked_writer_drops_and_counts)
     char pad[200];
     memset(pad, 'x', sizeof pad - 1);
     pad[sizeof pad - 1] = '\0';
-    const int total = 5000; /* ~1.2 MB against a 4 KiB pipe and a 128 KiB ring */
+    const int total = 5000; /* ~1 MB against a 4 KiB pipe and a 256 KiB ring */
     for (int i = 0; i < total; i++)
         cz_log_info("%d %s", i, pad);
     uint64_t dropped = cz_log_dropped();
@@ -584,5 +626,37 @@ Test(log, before_setup_and_after_close_go_to_stderr)
     cr_assert_eq(after_first, 38);
     close(fd);
     unlink(path);
+    rm_tmp();
+}
+
+Test(log, forked_child_logs_synchronously_to_stderr)
+{
+    setup_file(CZ_LOG_ENC_PLAIN);
+    cz_log_info("parent before");
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        dup2(p[1], 2);
+        cz_log_info("child line"); /* no writer thread in the child: must not queue */
+        cz_log_flush();            /* must not wait for a writer that does not exist */
+        _exit(0);
+    }
+    close(p[1]);
+    int st;
+    waitpid(pid, &st, 0);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    char buf[256] = "";
+    ssize_t n = read(p[0], buf, sizeof buf - 1);
+    close(p[0]);
+    cr_assert(n > 0 && strstr(buf, "\tinfo\tchild line\n") != NULL, "%s", buf);
+    cz_log_info("parent after");
+    cz_log_flush();
+    char *s = slurp("access.log");
+    cr_assert_eq(count_lines(s), 2, "%s", s);
+    cr_assert_null(strstr(s, "child"));
+    free(s);
+    cz_log_close();
     rm_tmp();
 }
