@@ -366,7 +366,7 @@ mkdir -p "$(dirname "$OUT")"
         "access log to a file, counters/histogram, max-conns, breaker, shedding," \
         "http.TimeoutHandler, recover, metrics, MaxBytesReader, gunzip check (\`hello -chain\`)."
     echo "- czero: \`czero-demo -f bench/czero-bench.yaml\` (Workers: 1, JSON access log to a" \
-        "file, default chain on)."
+        "file, every Middlewares switch on as in go-zero's defaults)."
     echo
     echo "$TABLE"
     echo

@@ -141,7 +141,7 @@ expect_grep "report built but broken" \
 expect "nginx.conf.in placeholders" "@DIR@ @PORT@" \
     "$(grep -o '@[A-Z]*@' "$HERE/nginx.conf.in" | sort -u | tr '\n' ' ' | sed 's/ $//')"
 expect "czero-bench.yaml keys" "Host Log Name Path Port Workers" \
-    "$(grep -oE '^ *(Name|Host|Port|Workers|Log|Path):' "$HERE/czero-bench.yaml" | tr -d ' :' |
+    "$(grep -oE '^(Name|Host|Port|Workers|Log):|^  Path:' "$HERE/czero-bench.yaml" | tr -d ' :' |
         sort | tr '\n' ' ' | sed 's/ $//')"
 expect "czero-bench.yaml one worker" "Workers: 1" "$(grep -E '^Workers:' "$HERE/czero-bench.yaml")"
 
