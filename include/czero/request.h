@@ -54,6 +54,10 @@ CZ_EXTERN void *cz_req_loop(const cz_req_t *r);
 /** True once the client has gone or the request was cancelled: an async handler may stop work.
  *  It must still call cz_res_end(), which then only releases the request. */
 CZ_EXTERN bool cz_req_cancelled(const cz_req_t *r);
+/** Be told when the request is cancelled (the client went away, or shutdown reached its
+ *  deadline): cb(r, ud) runs once, on the loop thread; an async handler should then stop its
+ *  work and call cz_res_end(). Registering again replaces the callback. */
+CZ_EXTERN void cz_req_on_cancel(cz_req_t *r, void (*cb)(cz_req_t *r, void *ud), void *ud);
 
 #ifdef __cplusplus
 }

@@ -109,6 +109,11 @@ void cz__conn_close(cz_conn_t *c)
          * the connection is freed when it ends the response (cz__conn_request_done). */
         c->req.cancelled = true;
         uv_read_stop((uv_stream_t *)&c->tcp);
+        if (c->req.cancel_cb) {
+            void (*cb)(cz_req_t *, void *) = c->req.cancel_cb;
+            c->req.cancel_cb = NULL;
+            cb(&c->req, c->req.cancel_ud); /* may end the request, and so free c */
+        }
         return;
     }
     uv_close((uv_handle_t *)&c->tcp, on_close);
@@ -255,6 +260,7 @@ static int on_message_begin(llhttp_t *p)
     c->nh = 0;
     c->last_cb = CB_NONE;
     c->body_keep = 0;
+    c->err_status = 0;
     if (c->state == CS_IDLE)
         c->state = CS_HEADERS;
     return 0;
@@ -309,6 +315,23 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n)
     return 0;
 }
 
+/* tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~"
+ *         / DIGIT / ALPHA */
+static const bool is_token[256] = {
+    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
+    ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
+    ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
+    ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+    ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
+    ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
+    ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+    ['y'] = 1, ['z'] = 1,
+};
+
 static int on_headers_complete(llhttp_t *p)
 {
     cz_conn_t *c = conn_of(p);
@@ -318,6 +341,12 @@ static int on_headers_complete(llhttp_t *p)
 
     r->nheaders = c->nh;
     for (uint32_t i = 0; i < c->nh; i++) {
+        for (uint32_t k = 0; k < c->hnl[i]; k++) {
+            if (!is_token[(unsigned char)base[c->hno[i] + k]]) { /* RFC 9110 field-name */
+                c->err_status = 400;
+                return HPE_USER;
+            }
+        }
         r->hname[i] = (cz_str_t){base + c->hno[i], c->hnl[i]};
         r->hvalue[i] = (cz_str_t){base + c->hvo[i], c->hvl[i]};
     }
@@ -431,9 +460,8 @@ void cz__parser_settings_init(llhttp_settings_t *st)
 
 static int status_for(llhttp_errno_t e, cz_conn_t *c)
 {
-    if (e == HPE_USER && c->err_status)
-        return c->err_status;
-    return 400;
+    (void)e; /* a callback that refused the message said why in err_status */
+    return c->err_status ? c->err_status : 400;
 }
 
 static void process(cz_conn_t *c)
@@ -442,7 +470,7 @@ static void process(cz_conn_t *c)
         return; /* re-entered from a handler that finished synchronously */
     c->in_process = true;
     while (!c->closed && !c->writing && !c->req.in_handler && c->state != CS_LINGER &&
-           !c->close_after) {
+           !c->close_after && !c->done_pending && !c->stream_writes) {
         if (c->parsed == c->len) {
             if (c->state == CS_IDLE && c->buf) { /* nothing pending: give the buffer back */
                 buf_put(c->w, c->buf);

@@ -78,6 +78,8 @@ struct cz_req {
     bool calling, ended_early; /* handler on the stack; it called cz_res_end itself */
     cz_res_t res;
     cz_req_t *pool_next; /* blocking pool queue / completion list */
+    void (*cancel_cb)(cz_req_t *, void *);
+    void *cancel_ud;
 };
 
 enum conn_state {

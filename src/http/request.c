@@ -26,6 +26,8 @@ void cz__req_reset(cz_req_t *r)
     r->nqparams = -1;
     r->head = r->keep_alive = r->cancelled = r->in_handler = r->async = r->blocking = false;
     r->calling = r->ended_early = false;
+    r->cancel_cb = NULL;
+    r->cancel_ud = NULL;
     memset(&r->res, 0, sizeof r->res);
     r->conn = c;
     r->w = w;
@@ -117,6 +119,12 @@ int cz_req_version(const cz_req_t *r) { return r->version; }
 cz_arena_t *cz_req_arena(cz_req_t *r) { return &r->arena; }
 void *cz_req_loop(const cz_req_t *r) { return &r->w->loop; }
 bool cz_req_cancelled(const cz_req_t *r) { return r->cancelled; }
+
+void cz_req_on_cancel(cz_req_t *r, void (*cb)(cz_req_t *, void *), void *ud)
+{
+    r->cancel_cb = cb;
+    r->cancel_ud = ud;
+}
 const char *cz_req_pattern(const cz_req_t *r) { return r->route ? r->route->pattern : ""; }
 
 cz_str_t cz_req_remote(const cz_req_t *r)

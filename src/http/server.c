@@ -111,7 +111,7 @@ int cz_server_add_routes(cz_server_t *s, const cz_route_t *routes, size_t n,
             }
         }
         if (rc != 0) {
-            if (d && !d->key[0])
+            if (d) /* name the route the way the user wrote it, with its group prefix */
                 snprintf(d->key, sizeof d->key, "%s %s", rt->method, r->pattern ? r->pattern : "");
             free(r->method);
             free(r->pattern);

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * routes.c: the demo service's handlers and route table (see main.c for the list). Kept apart
+ * from main() so the integration tests serve exactly these handlers.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+#include "czero/czero.h"
+#include "demo.h"
+
+static int hello(cz_req_t *req, cz_res_t *res, void *ud)
+{
+    static const char body[] = "{\"message\":\"hello\"}";
+    (void)req, (void)ud;
+    cz_res_json_raw(res, 200, body, sizeof body - 1);
+    return CZ_DONE;
+}
+
+static int user(cz_req_t *req, cz_res_t *res, void *ud)
+{
+    (void)ud;
+    cz_str_t id = cz_req_param(req, "id");
+    json_t *v = json_pack("{s:s%}", "id", id.p, id.n);
+    cz_res_ok_json(res, v);
+    json_decref(v);
+    return CZ_DONE;
+}
+
+static int echo(cz_req_t *req, cz_res_t *res, void *ud)
+{
+    (void)ud;
+    cz_str_t ct = cz_req_header(req, "Content-Type");
+    if (ct.p)
+        cz_res_header_n(res, CZ_STR("Content-Type"), ct);
+    else
+        cz_res_header(res, "Content-Type", "application/octet-stream");
+    cz_str_t body = cz_req_body(req);
+    cz_res_write(res, body.p, body.n);
+    return CZ_DONE;
+}
+
+static long query_long(cz_req_t *req, const char *name, long def, long max)
+{
+    cz_str_t v = cz_req_query(req, name);
+    if (!v.p || !v.n)
+        return def;
+    char buf[24];
+    snprintf(buf, sizeof buf, "%.*s", (int)v.n, v.p);
+    long n = strtol(buf, NULL, 10);
+    return n < 0 ? 0 : n > max ? max : n;
+}
+
+/* /slow: the answer comes from a timer callback; the loop keeps serving others meanwhile. */
+typedef struct slow_ctx {
+    uv_timer_t timer;
+    cz_res_t *res;
+    long ms;
+} slow_ctx_t;
+
+static void slow_closed(uv_handle_t *h) { free(h->data); }
+
+static void slow_fire(uv_timer_t *t)
+{
+    slow_ctx_t *sc = t->data;
+    cz_res_printf(sc->res, "{\"slept_ms\":%ld}", sc->ms);
+    cz_res_end(sc->res);
+    uv_close((uv_handle_t *)t, slow_closed);
+}
+
+/* The client went away or the server is shutting down: stop waiting and release the request. */
+static void slow_cancel(cz_req_t *req, void *ud)
+{
+    slow_ctx_t *sc = ud;
+    (void)req;
+    uv_timer_stop(&sc->timer);
+    cz_res_end(sc->res);
+    uv_close((uv_handle_t *)&sc->timer, slow_closed);
+}
+
+static int slow(cz_req_t *req, cz_res_t *res, void *ud)
+{
+    (void)ud;
+    slow_ctx_t *sc = malloc(sizeof *sc);
+    if (!sc)
+        return cz_res_error(res, 503, "out of memory"), CZ_DONE;
+    sc->res = res;
+    sc->ms = query_long(req, "ms", 100, 60000);
+    cz_res_header(res, "Content-Type", "application/json; charset=utf-8");
+    uv_timer_init(cz_req_loop(req), &sc->timer);
+    sc->timer.data = sc;
+    uv_timer_start(&sc->timer, slow_fire, (uint64_t)sc->ms, 0);
+    cz_req_on_cancel(req, slow_cancel, sc);
+    return CZ_AGAIN;
+}
+
+static int block(cz_req_t *req, cz_res_t *res, void *ud)
+{
+    (void)ud;
+    long ms = query_long(req, "ms", 100, 60000);
+    usleep((useconds_t)ms * 1000); /* runs on the blocking pool, not on the loop */
+    cz_res_printf(res, "{\"blocked_ms\":%ld}", ms);
+    cz_res_header(res, "Content-Type", "application/json; charset=utf-8");
+    return CZ_DONE;
+}
+
+static int stream(cz_req_t *req, cz_res_t *res, void *ud)
+{
+    (void)ud;
+    long n = query_long(req, "n", 3, 10000);
+    cz_res_header(res, "Content-Type", "text/plain; charset=utf-8");
+    cz_res_stream_begin(res);
+    for (long i = 0; i < n; i++) {
+        char line[32];
+        int len = snprintf(line, sizeof line, "chunk %ld\n", i);
+        cz_res_stream_write(res, line, (size_t)len);
+    }
+    cz_res_stream_end(res);
+    return CZ_DONE;
+}
+
+const cz_route_t demo_routes[] = {
+    {"GET", "/hello", hello, NULL, 0},
+    {"GET", "/users/:id", user, NULL, 0},
+    {"POST", "/echo", echo, NULL, 0},
+    {"GET", "/slow", slow, NULL, 0},
+    {"GET", "/block", block, NULL, CZ_ROUTE_BLOCKING},
+    {"GET", "/stream", stream, NULL, 0},
+};
+
+const size_t demo_nroutes = sizeof demo_routes / sizeof demo_routes[0];
