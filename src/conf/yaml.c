@@ -29,9 +29,37 @@ static void offset_to_pos(const char *buf, size_t len, size_t off, int *line, in
     *col = c;
 }
 
+/* libyaml 0.2.5 rescans its whole simple-key stack (one entry per flow level) for every token,
+ * so n nested "[" cost O(n^2): 20000 of them take seconds. No real configuration nests flow
+ * collections deeply, so brackets are counted first, crudely (quotes and comments included,
+ * which can only over-count) and the document is refused past this depth. */
+#define MAX_FLOW_DEPTH 1000
+
+static int check_flow_depth(const char *name, const char *buf, size_t len, cz_diag_t *d)
+{
+    size_t depth = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (buf[i] == '[' || buf[i] == '{') {
+            if (++depth > MAX_FLOW_DEPTH) {
+                int line, col;
+                offset_to_pos(buf, len, i, &line, &col);
+                return cz_diag_set(d, name, line, col, NULL,
+                                   "YAML: collections nested deeper than %d levels",
+                                   MAX_FLOW_DEPTH);
+            }
+        } else if ((buf[i] == ']' || buf[i] == '}') && depth > 0) {
+            depth--;
+        }
+    }
+    return 0;
+}
+
 int cz__yaml_parse(const char *name, const char *buf, size_t len, yaml_document_t *doc,
                    cz_diag_t *d)
 {
+    int rc = check_flow_depth(name, buf, len, d);
+    if (rc)
+        return rc;
     yaml_parser_t p;
     if (!yaml_parser_initialize(&p))
         return cz_diag_set(d, name, 0, 0, NULL, "out of memory initialising the YAML parser");
@@ -41,7 +69,6 @@ int cz__yaml_parse(const char *name, const char *buf, size_t len, yaml_document_
         yaml_parser_delete(&p);
         return 0;
     }
-    int rc;
     const char *problem = p.problem ? p.problem : "unknown YAML error";
     if (p.error == YAML_MEMORY_ERROR) {
         rc = cz_diag_set(d, name, 0, 0, NULL, "out of memory parsing YAML");

@@ -117,3 +117,21 @@ Test(conf_yaml, null_detection_and_descriptions)
                      "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...\"");
     yaml_document_delete(&doc);
 }
+
+Test(conf_yaml, deep_flow_nesting_is_refused_before_libyaml_sees_it)
+{
+    static char deep[8 + 5000 + 1];
+    strcpy(deep, "Name:\n  ");
+    memset(deep + 8, '[', 5000);
+    cr_assert_eq(parse(deep), CZ_EINVAL_CONF);
+    cr_assert_eq(d.line, 2);
+    cr_assert_eq(d.col, 1003); /* the 1001st bracket, after two spaces of indent */
+    cr_assert_str_eq(d.msg, "YAML: collections nested deeper than 1000 levels");
+    /* balanced brackets never accumulate depth */
+    char flat[4096] = "A: [";
+    for (int i = 0; i < 600; i++)
+        strcat(flat, "[],");
+    strcat(flat, "[]]\n");
+    cr_assert_eq(parse(flat), 0, "%s", d.msg);
+    yaml_document_delete(&doc);
+}
