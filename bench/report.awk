@@ -33,6 +33,11 @@ function median(a, n,    i, j, t) {
     return (a[n / 2] + a[n / 2 + 1]) / 2
 }
 
+function any_multi(    i) {
+    for (i = 1; i <= npeers; i++) if (nrun[order[i]] > 1) return 1
+    return 0
+}
+
 function fmt_ratio(x) { return sprintf("%.2f", x) }
 
 $2 == "skip" { add_peer($1); skip[$1] = $3; next }
@@ -86,6 +91,21 @@ END {
             m_cpu[p], cu, rc, rp, m_err[p], nrun[p]
     }
     print ""
+    # The rounds behind each median, so a reader can judge the noise.
+    if (any_multi()) {
+        print "Per round, in run order (req/s, p99 µs, server CPU µs/req):"
+        print ""
+        for (i = 1; i <= npeers; i++) {
+            p = order[i]
+            if (nrun[p] == 0) continue
+            line = "- " p ":"
+            for (k = 1; k <= nrun[p]; k++)
+                line = line sprintf("%s %.0f, %.0f, %.2f", k > 1 ? ";" : "", rps[p, k], p99[p, k],
+                                    cpu[p, k])
+            print line
+        }
+        print ""
+    }
     if (!(subject in m_cpu)) {
         why = (subject in skip) ? skip[subject] : "no valid run"
         print "Ratios: not computed, " subject " was not measured (" why ")."

@@ -306,6 +306,8 @@ for round in $(seq 1 "$ROUNDS"); do
     done
 done
 
+LOADAVG_END=$(cut -d' ' -f1-3 /proc/loadavg)
+
 # Micro benchmarks: every line each <build>/bench_* prints. Not pinned: some measure two threads
 # contending on purpose (bench_core's _2t lines).
 MICRO=$TMP/micro.md
@@ -345,7 +347,8 @@ mkdir -p "$(dirname "$OUT")"
     echo
     echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); czero commit $COMMIT; harness took ${ELAPSED} s"
     echo "- Machine: $NPROC CPUs, ${CPU_MODEL:-unknown CPU}, Linux $(uname -r);" \
-        "load average at start $LOADAVG"
+        "load average $LOADAVG at start, $LOADAVG_END after the HTTP runs (anything else running" \
+        "on the machine shows up as noise)"
     echo "- Versions: nginx $(version_of nginx), go $(version_of go), wrk $(version_of wrk)"
     echo
     echo "## HTTP: GET /hello"

@@ -85,6 +85,8 @@ expect_grep "report czero row" \
     '^\| czero \| 20000 \| 450 \| 1\.60 \| 1\.6 \| 0\.64 \| 0\.56 \| 0 \| 3 \|$' "$out"
 expect_grep "report go ratio" \
     '^- czero/go: server CPU per request 0\.40, p99 0\.30, req/s 2\.22$' "$out"
+expect_grep "report rounds" \
+    '^- nginx: 10000, 900, 3\.00; 12000, 700, 2\.00; 11000, 800, 2\.50$' "$out"
 expect_grep "report pass" '^\*\*Acceptance: PASS\*\*$' "$out"
 
 # Cheaper but slower p99 than nginx -> FAIL on p99 only.
