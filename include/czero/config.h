@@ -10,6 +10,12 @@
  *
  * A service extends the server's configuration the go-zero way: its own struct embeds
  * cz_rest_conf_t and its table has a CZ_CONF_INLINE entry pointing at cz_rest_conf_fields.
+ *
+ * A YAML null (`Key:`, `Key: ~`) counts as absent: the default applies, or a required key is
+ * reported. For STRINGS a default is one item; OBJECT and ARRAY ignore `def` (an absent object
+ * still gets its sub-table's defaults, an absent array is empty). An ENUM without a default is 0.
+ * Anchors and aliases work; merge keys ("<<") do not (they are unknown keys). Only the first
+ * document of a stream is read.
  */
 #ifndef CZERO_CONFIG_H
 #define CZERO_CONFIG_H
