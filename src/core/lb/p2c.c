@@ -110,14 +110,26 @@ static int p2c_pick(cz_lb_t *lb, const cz__lb_snap_t *s, cz__lb_pickctx_t *c, ui
     return 0;
 }
 
+/* exp(-x). Under load done() runs every few ms, so x = dt / 10 s is tiny and four Taylor terms
+ * are exact to 1e-9; libm's exp is for the rest. */
+static double decay(double x)
+{
+    if (x < 1.0 / 64)
+        return 1 - x * (1 - x * (0.5 - x * (1.0 / 6)));
+    return exp(-x);
+}
+
 static void p2c_done(cz_lb_t *lb, cz__lb_node_t *nd, int failed, uint64_t lat, int live)
 {
     if (!live)
         return;
     uint64_t now = cz_clock_now_ns(lb->clock);
-    uint64_t last = __atomic_exchange_n(&nd->last_ns, now, __ATOMIC_RELAXED);
+    /* go-zero swaps atomically; two done() racing on one node may both decay from the same
+     * `last`, which only weighs one sample slightly more. A plain load/store skips a lock. */
+    uint64_t last = __atomic_load_n(&nd->last_ns, __ATOMIC_RELAXED);
+    __atomic_store_n(&nd->last_ns, now, __ATOMIC_RELAXED);
     uint64_t td = now > last ? now - last : 0;
-    double w = exp(-(double)td / (double)DECAY_TIME);
+    double w = decay((double)td / (double)DECAY_TIME);
     uint64_t olag = __atomic_load_n(&nd->lag_ns, __ATOMIC_RELAXED);
     if (olag == 0)
         w = 0;
