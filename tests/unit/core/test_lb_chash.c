@@ -92,6 +92,7 @@ Test(lb_chash, about_one_nth_of_keys_move_on_leave_and_join)
             cr_assert_eq(keys_a[k], 4, "key %d moved off a node that stayed", k);
         }
     }
+    cr_log_info("leave: %d of %d keys moved (1/N = %d)", moved, NKEYS, NKEYS / n);
     cr_assert(moved > NKEYS / 2 / n && moved < NKEYS * 3 / 2 / n, "moved %d on leave", moved);
 
     /* join: an 11th node takes about 1/11, all moved keys go to it */
@@ -108,6 +109,7 @@ Test(lb_chash, about_one_nth_of_keys_move_on_leave_and_join)
             cr_assert_eq(keys_a[k], 10, "key %d moved to an old node", k);
         }
     }
+    cr_log_info("join: %d of %d keys moved (1/N = %d)", moved, NKEYS, NKEYS / (n + 1));
     cr_assert(moved > NKEYS / 2 / (n + 1) && moved < NKEYS * 3 / 2 / (n + 1), "moved %d", moved);
     cz_lb_free(lb);
 }

@@ -35,6 +35,13 @@ Test(lb_core, arguments_and_slots)
     o.max_nodes = CZ_LB_MAX_NODES + 1;
     cr_assert_null(cz_lb_new(CZ_LB_RR, &o));
     cr_assert_str_eq(cz_lb_kind_name(CZ_LB_P2C), "p2c");
+    cz_lb_t *def = cz_lb_new(CZ_LB_SWRR, NULL); /* defaults, system clock */
+    cr_assert_not_null(def);
+    cr_assert_eq(cz_lb_add(def, "a:1", 3, NULL, NULL), 0);
+    size_t only;
+    cr_assert_eq(cz_lb_pick(def, CZ_STR_NULL, NULL, &only), 0);
+    cz_lb_done(def, only, 0, 1);
+    cz_lb_free(def);
 
     cz_lb_t *lb = mk(CZ_LB_RR, 1, 2);
     int data = 7;
