@@ -158,16 +158,10 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *out)
     *out = uv_buf_init(c->buf + c->len, c->cap - c->len);
 }
 
-void cz__conn_accept(cz_worker_t *w)
+static void free_unopened(uv_handle_t *h) { free(h); }
+
+static void conn_setup(cz_worker_t *w, cz_conn_t *c)
 {
-    cz_conn_t *c = calloc(1, sizeof *c);
-    if (!c)
-        return;
-    uv_tcp_init(&w->loop, &c->tcp);
-    if (uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)&c->tcp) != 0) {
-        free(c); /* never registered with the loop as open: uv_close still needed */
-        return;
-    }
     c->w = w;
     w->nconns++;
     c->anext = w->all;
@@ -186,6 +180,33 @@ void cz__conn_accept(cz_worker_t *w)
     c->reading = true;
     if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read) != 0)
         cz__conn_close(c);
+}
+
+void cz__conn_accept(cz_worker_t *w)
+{
+    cz_conn_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return;
+    uv_tcp_init(&w->loop, &c->tcp);
+    if (uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)&c->tcp) != 0) {
+        uv_close((uv_handle_t *)&c->tcp, free_unopened);
+        return;
+    }
+    conn_setup(w, c);
+}
+
+cz_conn_t *cz__conn_open_fd(cz_worker_t *w, int fd)
+{
+    cz_conn_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    uv_tcp_init(&w->loop, &c->tcp);
+    if (uv_tcp_open(&c->tcp, fd) != 0) {
+        uv_close((uv_handle_t *)&c->tcp, free_unopened);
+        return NULL;
+    }
+    conn_setup(w, c);
+    return c;
 }
 
 /* After an error answer: stop parsing, half-close once the answer is out, and read until the

@@ -169,6 +169,8 @@ struct cz_server {
 
 /* conn.c */
 void cz__conn_accept(cz_worker_t *w);
+/* Serve an already connected stream socket (tests and the parser fuzz target use socketpairs). */
+cz_conn_t *cz__conn_open_fd(cz_worker_t *w, int fd);
 void cz__conn_close(cz_conn_t *c);
 void cz__conn_tick(cz_worker_t *w, uint64_t now);
 void cz__conn_request_done(cz_conn_t *c);
@@ -191,6 +193,7 @@ int cz__pool_submit(cz__pool_t *p, cz_req_t *r);
 void cz__pool_free(cz__pool_t *p);
 void cz__worker_drain_done(cz_worker_t *w);
 /* server.c */
+void cz__worker_init(cz_server_t *s, cz_worker_t *w, int id, int listen_fd);
 void cz__run_handler(cz_req_t *r);
 
 #endif

@@ -252,6 +252,30 @@ static void on_wake(uv_async_t *a)
     }
 }
 
+/* Set up a worker's loop, timers and (when listen_fd >= 0) its listener, on the calling thread. */
+void cz__worker_init(cz_server_t *s, cz_worker_t *w, int id, int listen_fd)
+{
+    w->srv = s;
+    w->id = id;
+    uv_loop_init(&w->loop);
+    if (listen_fd >= 0) {
+        uv_tcp_init(&w->loop, &w->listener);
+        uv_tcp_open(&w->listener, listen_fd);
+        uv_listen((uv_stream_t *)&w->listener, 4096, on_connection);
+        w->listening = true;
+    }
+    uv_async_init(&w->loop, &w->wake, on_wake);
+    uv_timer_init(&w->loop, &w->tick);
+    uv_timer_start(&w->tick, on_tick, CZ__TICK_MS, CZ__TICK_MS);
+    pthread_mutex_init(&w->done_mu, NULL);
+    w->tl[TL_IDLE].timeout_ms = (uint64_t)s->conf.idle_timeout_ms;
+    w->tl[TL_HEADER].timeout_ms = (uint64_t)s->conf.header_timeout_ms;
+    w->tl[TL_BODY].timeout_ms = (uint64_t)s->conf.read_timeout_ms;
+    w->tl[TL_WRITE].timeout_ms = (uint64_t)s->conf.write_timeout_ms;
+    w->tl[TL_LINGER].timeout_ms = CZ__LINGER_MS;
+    cz__date_update(w);
+}
+
 static void *worker_main(void *arg)
 {
     cz_worker_t *w = arg;
@@ -340,23 +364,7 @@ int cz_server_start(cz_server_t *s)
     s->started = true;
     for (int i = 0; i < s->nworkers; i++) {
         cz_worker_t *w = &s->workers[i];
-        w->srv = s;
-        w->id = i;
-        uv_loop_init(&w->loop);
-        uv_tcp_init(&w->loop, &w->listener);
-        uv_tcp_open(&w->listener, w->listen_fd);
-        uv_listen((uv_stream_t *)&w->listener, 4096, on_connection);
-        w->listening = true;
-        uv_async_init(&w->loop, &w->wake, on_wake);
-        uv_timer_init(&w->loop, &w->tick);
-        uv_timer_start(&w->tick, on_tick, CZ__TICK_MS, CZ__TICK_MS);
-        pthread_mutex_init(&w->done_mu, NULL);
-        w->tl[TL_IDLE].timeout_ms = (uint64_t)s->conf.idle_timeout_ms;
-        w->tl[TL_HEADER].timeout_ms = (uint64_t)s->conf.header_timeout_ms;
-        w->tl[TL_BODY].timeout_ms = (uint64_t)s->conf.read_timeout_ms;
-        w->tl[TL_WRITE].timeout_ms = (uint64_t)s->conf.write_timeout_ms;
-        w->tl[TL_LINGER].timeout_ms = CZ__LINGER_MS;
-        cz__date_update(w);
+        cz__worker_init(s, w, i, w->listen_fd);
         atomic_fetch_add(&s->running_workers, 1);
         if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
             atomic_fetch_sub(&s->running_workers, 1);
