@@ -131,8 +131,9 @@ static void signal_and_reap(cz_test_redis_t *s, int sig)
 {
     if (s->pid <= 0)
         return;
-    kill(s->pid, SIGCONT); /* a frozen server must be able to die on SIGTERM */
-    kill(s->pid, sig);
+    if (sig != SIGKILL)
+        kill(s->pid, SIGCONT); /* a frozen server must be able to act on SIGTERM */
+    kill(s->pid, sig);         /* SIGKILL: no SIGCONT, a frozen server must not answer first */
     waitpid(s->pid, NULL, 0);
     s->pid = 0;
 }
