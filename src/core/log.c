@@ -434,6 +434,8 @@ void cz_log_statf(const char *fmt, ...)
 void cz_log_access(const cz_access_rec_t *r)
 {
     /* rest/handler/loghandler.go logBrief: 5xx responses are logged with Error, others Info. */
+    if (!r)
+        return;
     cz_log_level_t lv = r->status >= 500 ? CZ_LOG_ERROR : CZ_LOG_INFO;
     if (!cz_log_enabled(lv))
         return;

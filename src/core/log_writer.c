@@ -11,6 +11,10 @@
  * generation done. A thread that exits marks its ring dead (pthread key destructor); the writer
  * drains and frees it. Before cz_log_setup and after cz_log_close lines are written
  * synchronously to stderr by the caller. Log rotation (logx's daily/size rules) is not done.
+ *
+ * Rings were chosen over double-buffer swapping because the producer then touches no lock and
+ * no shared pointer at all (only its own head and, when nearly full, the writer's tail);
+ * bench/micro/bench_log.c measures the whole cz_log_access at about 0.2 us.
  */
 #include <errno.h>
 #include <fcntl.h>
