@@ -106,6 +106,10 @@ END {
         }
         print ""
     }
+    if (!(subject in seen)) {
+        print "**Acceptance: NOT EVALUATED** (" subject " was not among the peers run)."
+        exit 0
+    }
     if (!(subject in m_cpu)) {
         why = (subject in skip) ? skip[subject] : "no valid run"
         print "Ratios: not computed, " subject " was not measured (" why ")."

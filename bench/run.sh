@@ -44,8 +44,11 @@ MICRO_TIMEOUT=${BENCH_MICRO_TIMEOUT:-60}
 NICE=${BENCH_NICE:-0}
 [[ $NICE =~ ^-?[0-9]+$ ]] || die "BENCH_NICE must be an integer, got '$NICE'"
 # With sched_autogroup the scheduler shares CPU between sessions first, so a nice level alone
-# would only order this run's own processes; set the session's autogroup nice too.
+# would only order this run's own processes; set the session's autogroup nice too (the session
+# may be the caller's terminal: cleanup puts the old value back).
+AUTOGROUP_NICE=
 if [ "$NICE" != 0 ] && [ -w /proc/self/autogroup ]; then
+    AUTOGROUP_NICE=$(awk '{ print $NF }' /proc/self/autogroup)
     echo "$NICE" >/proc/self/autogroup 2>/dev/null || note "could not set autogroup nice $NICE"
 fi
 OUT=${BENCH_OUT:-$REPO/docs/benchmarks.md}
@@ -118,6 +121,8 @@ cleanup() {
         for p in "${STARTED[@]}"; do wait "${PID[$p]}" 2>/dev/null || true; done
     fi
     if [ "${BENCH_KEEP_TMP:-0}" = 1 ]; then note "kept $TMP"; else rm -rf "$TMP"; fi
+    if [ -n "$AUTOGROUP_NICE" ]; then echo "$AUTOGROUP_NICE" >/proc/self/autogroup 2>/dev/null; fi
+    return 0
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -130,13 +135,15 @@ skip() {
     note "$1: not measured: $why"
 }
 
-# A port nothing listens on (bash's /dev/tcp connect fails) and no peer of this run was given.
+# Sets FREE_PORT to a port nothing listens on (bash's /dev/tcp connect fails) that no earlier
+# peer of this run was given. Not called as $(free_port): a subshell would lose NEXT_PORT.
 NEXT_PORT=$PORT_BASE
+FREE_PORT=
 free_port() {
     while (exec 3<>"/dev/tcp/127.0.0.1/$NEXT_PORT") 2>/dev/null; do
         NEXT_PORT=$((NEXT_PORT + 1))
     done
-    echo "$NEXT_PORT"
+    FREE_PORT=$NEXT_PORT
     NEXT_PORT=$((NEXT_PORT + 1))
 }
 
@@ -161,7 +168,8 @@ start_peer() {
     local peer=$1 port dir bin
     dir=$TMP/$peer
     mkdir -p "$dir"
-    port=$(free_port)
+    free_port
+    port=$FREE_PORT
     case $peer in
     nginx)
         bin=$(find_nginx)
@@ -279,7 +287,7 @@ measure() {
     fi
     c1=$(cpu_ns "${PID[$peer]}")
     if ! alive "${PID[$peer]}"; then
-        skip "$peer" "server exited during round $round"
+        skip "$peer" "server exited during round $round: $(tail -c 200 "$TMP/$peer/stdout.log")"
         unset "PORT[$peer]"
         return 0
     fi

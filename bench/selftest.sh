@@ -139,6 +139,13 @@ R
 expect_grep "report built but broken" \
     '^\*\*Acceptance: FAIL\*\* \(wrong answer: status 404\)' "$out"
 
+# A run without czero at all (BENCH_PEERS) has no verdict.
+out=$(awk -v peers="nginx go" -f "$HERE/report.awk" <<R
+$(row nginx 1 1000 100 500 2000000 0)
+R
+)
+expect_grep "report no subject" '^\*\*Acceptance: NOT EVALUATED\*\* \(czero was not among' "$out"
+
 # Templates: every placeholder is one run.sh fills.
 expect "nginx.conf.in placeholders" "@DIR@ @PORT@" \
     "$(grep -o '@[A-Z]*@' "$HERE/nginx.conf.in" | sort -u | tr '\n' ' ' | sed 's/ $//')"

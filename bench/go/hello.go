@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -316,7 +317,8 @@ func breakerHandler(next http.Handler) http.Handler {
 }
 
 // ---- shedding: go-zero core/load/adaptiveshedder.go shape (window 5 s in 50 buckets, flying
-// EWMA beta 0.9) fed by a CPU usage sampler like core/stat/usage.go (250 ms, EWMA beta 0.95).
+// EWMA beta 0.9, maxFlight = maxPass * minRt / 100 with 100 ms buckets, minRt 1000 ms when
+// idle) fed by a CPU usage sampler like core/stat/usage.go (250 ms, EWMA beta 0.95).
 
 var cpuUsage int64 // per mille of one core, EWMA
 
@@ -336,8 +338,10 @@ func sampleCPU() {
 		st, _ := strconv.ParseInt(fields[12], 10, 64)
 		ticks, now := ut+st, time.Now().UnixNano()
 		if lastNs != 0 {
-			// 100 ticks per second (USER_HZ); usage in per mille of one core.
-			cur := (ticks - lastTicks) * 1e10 / (now - lastNs)
+			// 100 ticks per second (USER_HZ). Like go-zero (core/stat/internal/cpu_linux.go)
+			// usage is per mille of all the CPUs the process may use, so one saturated
+			// core on a 2-CPU machine reads 500.
+			cur := (ticks - lastTicks) * 1e10 / (now - lastNs) / int64(runtime.NumCPU())
 			old := atomic.LoadInt64(&cpuUsage)
 			atomic.StoreInt64(&cpuUsage, int64(float64(old)*0.95+float64(cur)*0.05))
 		}
@@ -392,15 +396,17 @@ func sheddingHandler(threshold int64) func(http.Handler) http.Handler {
 				w.WriteHeader(http.StatusServiceUnavailable)
 				return
 			}
-			flying := atomic.AddInt64(&s.flying, 1)
-			old := math.Float64frombits(atomic.LoadUint64(&s.avgFlying))
-			atomic.StoreUint64(&s.avgFlying, math.Float64bits(old*0.9+float64(flying)*0.1))
+			atomic.AddInt64(&s.flying, 1)
 			start := time.Now()
 			sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 			next.ServeHTTP(sw, r)
-			atomic.AddInt64(&s.flying, -1)
-			if sw.code != http.StatusServiceUnavailable {
-				s.rtCounter.add(float64(time.Since(start).Microseconds()) / 1000)
+			// Like go-zero's promise: avgFlying moves when a request ends; only a
+			// non-5xx answer counts as a pass with its response time (ms, rounded up).
+			flying := atomic.AddInt64(&s.flying, -1)
+			old := math.Float64frombits(atomic.LoadUint64(&s.avgFlying))
+			atomic.StoreUint64(&s.avgFlying, math.Float64bits(old*0.9+float64(flying)*0.1))
+			if sw.code < 500 {
+				s.rtCounter.add(math.Ceil(float64(time.Since(start).Microseconds()) / 1000))
 				s.passCounter.add(1)
 			}
 		})
