@@ -175,8 +175,8 @@ start_peer() {
         bin=$(find_nginx)
         [ -n "$bin" ] || { skip "$peer" "nginx not installed"; return 0; }
         sed -e "s|@DIR@|$dir|g" -e "s|@PORT@|$port|g" "$HERE/nginx.conf.in" >"$dir/nginx.conf"
-        (cd "$dir" && exec nice -n "$NICE" taskset -c "$SERVER_CPU" "$bin" -p "$dir" -c "$dir/nginx.conf" \
-            -e "$dir/error.log") >"$dir/stdout.log" 2>&1 &
+        (cd "$dir" && exec nice -n "$NICE" taskset -c "$SERVER_CPU" "$bin" -p "$dir" \
+            -c "$dir/nginx.conf" -e "$dir/error.log") >"$dir/stdout.log" 2>&1 &
         ;;
     go | go-chain)
         command -v go >/dev/null || { skip "$peer" "go not installed"; return 0; }
@@ -186,8 +186,8 @@ start_peer() {
         fi
         local chain=()
         [ "$peer" = go-chain ] && chain=(-chain -log "$dir/access.log")
-        (cd "$dir" && GOMAXPROCS=1 exec nice -n "$NICE" taskset -c "$SERVER_CPU" "$bin" -addr "127.0.0.1:$port" \
-            "${chain[@]}") >"$dir/stdout.log" 2>&1 &
+        (cd "$dir" && GOMAXPROCS=1 exec nice -n "$NICE" taskset -c "$SERVER_CPU" "$bin" \
+            -addr "127.0.0.1:$port" "${chain[@]}") >"$dir/stdout.log" 2>&1 &
         ;;
     czero)
         bin=$BUILD/czero-demo
