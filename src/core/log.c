@@ -470,8 +470,11 @@ void cz_log_access(const cz_access_rec_t *r)
     memcpy(dur + dn, "ms", 2);
     dn += 2;
 
-    field_t f[3] = {{"duration", dur, 8, dn}};
-    size_t nf = 1;
+    /* czero adds the response body size, which go-zero's brief line lacks */
+    char bytes[24];
+    size_t bn = fmt_u64(bytes, r->bytes);
+    field_t f[4] = {{"bytes", bytes, 5, bn}, {"duration", dur, 8, dn}};
+    size_t nf = 2;
     if (r->span_id.n)
         f[nf++] = (field_t){"span", r->span_id.p, 4, r->span_id.n};
     if (r->trace_id.n)

@@ -389,12 +389,12 @@ Test(log, access_record_exact_json)
     char *s = slurp("access.log");
     cr_assert_str_eq(s, "{\"@timestamp\":\"2026-11-25T08:00:00.007Z\","
                         "\"content\":\"[HTTP] 200 - GET /hello - 127.0.0.1:5000 - curl/8.0\","
-                        "\"level\":\"info\",\"duration\":\"0.1ms\"}\n");
+                        "\"level\":\"info\",\"bytes\":\"5\",\"duration\":\"0.1ms\"}\n");
     free(s);
     s = slurp("error.log");
     cr_assert_str_eq(s, "{\"@timestamp\":\"2026-11-25T08:00:00.007Z\","
                         "\"content\":\"[HTTP] 503 - GET /a\\\"b - 127.0.0.1:5000 - curl/8.0\","
-                        "\"level\":\"error\",\"duration\":\"1250.0ms\","
+                        "\"level\":\"error\",\"bytes\":\"5\",\"duration\":\"1250.0ms\","
                         "\"span\":\"00f067aa0ba902b7\","
                         "\"trace\":\"4bf92f3577b34da6a3ce929d0e0e4736\"}\n");
     free(s);
@@ -415,7 +415,7 @@ Test(log, access_record_plain_and_level_gate)
     cz_log_flush();
     char *s = slurp("access.log");
     cr_assert_str_eq(s, "2026-11-25T08:00:00.007Z\tinfo\t[HTTP] 200 - GET /hello - "
-                        "127.0.0.1:5000 - curl/8.0\tduration=1.9ms\ttrace=t1\n");
+                        "127.0.0.1:5000 - curl/8.0\tbytes=5\tduration=1.9ms\ttrace=t1\n");
     free(s);
     cz_log_close();
     rm_tmp();
