@@ -37,7 +37,7 @@ typedef struct cz_promise {
 
 typedef struct cz_breaker_opts {
     const char *name;         /* copied; NULL or "" = a random name as go-zero */
-    const cz_clock_t *clock;  /* NULL = system clock; must outlive the breaker */
+    const cz_clock_t *clock;  /* NULL = cz_clock_coarse(); must outlive the breaker */
     /* Uniform [0,1) source for the random drop; NULL = a per-thread xorshift PRNG. */
     double (*rand)(void *ud);
     void *rand_ud;

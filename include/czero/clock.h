@@ -27,6 +27,11 @@ static inline uint64_t cz_clock_now_ms(const cz_clock_t *c) { return c->now_ns(c
 /** The process-wide CLOCK_MONOTONIC clock. Static storage, thread-safe. */
 CZ_EXTERN const cz_clock_t *cz_clock_system(void);
 
+/** CLOCK_MONOTONIC_COARSE: resolution of a kernel tick (1-4 ms) at a fraction of the cost of a
+ *  precise read, for components whose time buckets are far wider than that (the breaker's 250 ms
+ *  buckets). Never mix its readings with cz_clock_system()'s. Static storage, thread-safe. */
+CZ_EXTERN const cz_clock_t *cz_clock_coarse(void);
+
 /** Wall-clock time in nanoseconds since the Unix epoch (CLOCK_REALTIME), for logs and limiters
  *  that align to calendar periods. */
 CZ_EXTERN uint64_t cz_wallclock_ns(void);

@@ -5,7 +5,7 @@
  * A shedder drops a request (CZ_EOVERLOAD) when the system is hot, meaning CPU usage is at or above
  * the threshold (default 900 permille) or a drop happened less than 1 s (the cool-off) after the
  * last hot reading, AND the requests in flight, both current and smoothed, exceed the derived
- * limit maxPass * minRt * bucketsPerSecond / 1000 scaled down by how far CPU is above the threshold.
+ * limit maxPass * minRt * bucketsPerSecond / 1000, scaled down as CPU rises over the threshold.
  * maxPass is the busiest bucket and minRt the fastest bucket average (ms) over the window (5 s of
  * 50 buckets, the filling bucket ignored). Callers settle every allowed request with
  * cz_shedder_promise_pass() (served) or cz_shedder_promise_fail() (answered 503).

@@ -69,7 +69,9 @@ CZ_EXTERN void cz_window_add_fields_at(cz_window_t *w, uint64_t now_ns,
  *  must be short and must not call back into w. */
 CZ_EXTERN void cz_window_reduce(cz_window_t *w, void (*fn)(const cz_window_bucket_t *b, void *arg),
                                 void *arg);
-/** Store in *out the field-wise sum of the buckets reduce would visit. O(1). */
+/** Store in *out the field-wise sum of the buckets reduce would visit. O(1), and lock-free while
+ *  no bucket has expired (without CZ_WINDOW_IGNORE_CURRENT): under concurrent adds the fields
+ *  are each current but not necessarily from the same instant. */
 CZ_EXTERN void cz_window_totals(cz_window_t *w, cz_window_bucket_t *out);
 
 #ifdef __cplusplus

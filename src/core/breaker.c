@@ -94,7 +94,7 @@ int cz_breaker_new(const cz_breaker_opts_t *o, cz_breaker_t **out)
     if (!b)
         return CZ_ENOMEM;
     memcpy(b->name, name, n + 1);
-    b->clock = o->clock ? o->clock : cz_clock_system();
+    b->clock = o->clock ? o->clock : cz_clock_coarse(); /* 250 ms buckets: coarse is enough */
     b->rand = o->rand ? o->rand : thread_rand;
     b->rand_ud = o->rand ? o->rand_ud : NULL;
     b->buckets = o->buckets ? o->buckets : DEFAULT_BUCKETS;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * singleflight.c: shared execution of concurrent calls per key (go-zero core/syncx/singleflight.go).
+ * singleflight.c: one shared execution of concurrent calls per key (go-zero syncx/singleflight.go).
  *
  * In-flight calls sit in a small chained hash table under the group's mutex. A call is reference
  * counted: the runner and every waiter hold a reference, so the record outlives its removal from
@@ -8,7 +8,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include "czero/singleflight.h"
+#include "singleflight_int.h"
 
 struct cz__sf_call {
     struct cz__sf_call *next;
@@ -109,4 +109,15 @@ int cz_singleflight_do(cz_singleflight_t *g, const char *key, cz_singleflight_fn
                        void **result)
 {
     return cz_singleflight_do_ex(g, key, fn, arg, result, NULL);
+}
+
+int cz__singleflight_sharers(cz_singleflight_t *g, const char *key)
+{
+    int n = 0;
+    pthread_mutex_lock(&g->_lock);
+    for (struct cz__sf_call *c = g->_slots[slot_of(key)]; c; c = c->next)
+        if (strcmp(c->key, key) == 0)
+            n = c->refs;
+    pthread_mutex_unlock(&g->_lock);
+    return n;
 }

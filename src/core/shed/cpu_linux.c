@@ -163,7 +163,8 @@ int cz__cpu_sampler_init(cz__cpu_sampler_t *s, const char *root, const char *pro
         return s->source;
     }
     s->pre_usage = usage;
-    const char *cpus = s->source == CZ__CPU_CGROUP2 ? "cpuset.cpus.effective" : "cpuset/cpuset.cpus";
+    const char *cpus =
+        s->source == CZ__CPU_CGROUP2 ? "cpuset.cpus.effective" : "cpuset/cpuset.cpus";
     int n = read_text(s->root, cpus, buf, sizeof(buf)) ? -1 : cz__cpu_count_list(buf);
     if (n <= 0) {
         long on = sysconf(_SC_NPROCESSORS_ONLN);
