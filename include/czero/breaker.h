@@ -65,7 +65,8 @@ CZ_EXTERN cz_breaker_t *cz_breaker_nop(void);
 CZ_EXTERN const char *cz_breaker_name(const cz_breaker_t *b);
 
 /** Ask to make a call. 0: allowed, settle *p later; CZ_EBREAKER: dropped (the drop is counted,
- *  *p is cleared and needs no settle). No allocation, no system call besides the clock. */
+ *  *p is cleared and needs no settle); CZ_EARG: b or p is NULL. No allocation, no system call
+ *  besides the clock. */
 CZ_EXTERN int cz_breaker_allow(cz_breaker_t *b, cz_promise_t *p);
 /** The call succeeded. */
 CZ_EXTERN void cz_promise_accept(cz_promise_t *p);

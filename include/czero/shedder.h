@@ -70,7 +70,8 @@ CZ_EXTERN cz_shedder_t *cz_shedder_nop(void);
 /** The threshold go-zero gives priority routes: halfway from threshold to 1000. */
 CZ_EXTERN int64_t cz_shedder_priority_threshold(int64_t threshold);
 
-/** 0: go ahead and settle *p later; CZ_EOVERLOAD: shed the request (*p needs no settle). */
+/** 0: go ahead and settle *p later; CZ_EOVERLOAD: shed the request (*p needs no settle);
+ *  CZ_EARG: s or p is NULL. */
 CZ_EXTERN int cz_shedder_allow(cz_shedder_t *s, cz_shedder_promise_t *p);
 /** The request was served: records its response time and a pass. */
 CZ_EXTERN void cz_shedder_promise_pass(cz_shedder_promise_t *p);

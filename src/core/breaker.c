@@ -188,6 +188,8 @@ static int decide(cz_breaker_t *b)
 
 int cz_breaker_allow(cz_breaker_t *b, cz_promise_t *p)
 {
+    if (cz__unlikely(!b || !p))
+        return CZ_EARG;
     p->_b = NULL;
     if (b->nop)
         return 0;
@@ -201,7 +203,7 @@ int cz_breaker_allow(cz_breaker_t *b, cz_promise_t *p)
 
 void cz_promise_accept(cz_promise_t *p)
 {
-    cz_breaker_t *b = p->_b;
+    cz_breaker_t *b = p ? p->_b : NULL;
     if (!b)
         return;
     p->_b = NULL;
@@ -222,7 +224,7 @@ static void add_reason(cz_breaker_t *b, const char *reason)
 
 void cz_promise_reject(cz_promise_t *p, const char *reason)
 {
-    cz_breaker_t *b = p->_b;
+    cz_breaker_t *b = p ? p->_b : NULL;
     if (!b)
         return;
     p->_b = NULL;
@@ -268,7 +270,7 @@ int cz_breaker_do_with_fallback_acceptable(cz_breaker_t *b, cz_breaker_req_fn re
                                            cz_breaker_acceptable_fn acceptable)
 {
     cz_promise_t p;
-    if (!req)
+    if (!b || !req)
         return CZ_EARG;
     if (cz_breaker_allow(b, &p))
         return fallback ? fallback(CZ_EBREAKER, arg) : CZ_EBREAKER;

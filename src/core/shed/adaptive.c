@@ -182,6 +182,8 @@ static bool should_drop(cz_shedder_t *s, uint64_t now)
 
 int cz_shedder_allow(cz_shedder_t *s, cz_shedder_promise_t *p)
 {
+    if (__builtin_expect(!s || !p, 0))
+        return CZ_EARG;
     p->_s = NULL;
     if (s->nop)
         return 0;
@@ -200,7 +202,7 @@ int cz_shedder_allow(cz_shedder_t *s, cz_shedder_promise_t *p)
 
 void cz_shedder_promise_pass(cz_shedder_promise_t *p)
 {
-    cz_shedder_t *s = p->_s;
+    cz_shedder_t *s = p ? p->_s : NULL;
     if (!s)
         return;
     p->_s = NULL;
@@ -215,7 +217,7 @@ void cz_shedder_promise_pass(cz_shedder_promise_t *p)
 
 void cz_shedder_promise_fail(cz_shedder_promise_t *p)
 {
-    cz_shedder_t *s = p->_s;
+    cz_shedder_t *s = p ? p->_s : NULL;
     if (!s)
         return;
     p->_s = NULL;

@@ -307,6 +307,10 @@ Test(breaker, nop_lets_everything_through)
     cz_breaker_stat(b, &st);
     cr_assert_eq(st.total, 0);
     cr_assert_str_eq(cz_breaker_name(b), "nopBreaker");
+    cr_assert_eq(cz_breaker_allow(NULL, &p), CZ_EARG);
+    cr_assert_eq(cz_breaker_allow(b, NULL), CZ_EARG);
+    cr_assert_eq(cz_breaker_do(NULL, req_ok, NULL), CZ_EARG);
+    cz_promise_accept(NULL);
     cz_breaker_free(b); /* ignored */
 }
 

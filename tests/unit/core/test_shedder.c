@@ -287,6 +287,9 @@ Test(shedder, nop_never_drops)
     cz_shedder_stat_t st;
     cz_shedder_stat(s, &st, 0);
     cr_assert_eq(st.total, 0);
+    cr_assert_eq(cz_shedder_allow(NULL, &p), CZ_EARG);
+    cr_assert_eq(cz_shedder_allow(s, NULL), CZ_EARG);
+    cz_shedder_promise_pass(NULL);
     cz_shedder_free(s);
 }
 
