@@ -31,7 +31,8 @@ struct redisReply;
 typedef struct cz_redis cz_redis_t;
 
 typedef struct cz_redis_conf {
-    const char *host;            /* IPv4/IPv6 literal or name; default "127.0.0.1" */
+    const char *host;            /* default "127.0.0.1"; use an IP literal: hiredis resolves
+                                  * names with a blocking getaddrinfo on the loop thread */
     int port;                    /* default 6379 */
     const char *password;        /* AUTH on each (re)connect when non-NULL */
     uint64_t connect_timeout_ms; /* default 500 */
