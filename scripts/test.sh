@@ -32,7 +32,8 @@ for f in build-fuzz/fuzz_*; do
   work=$(mktemp -d)
   [ -d "$corpus" ] && cp -r "$corpus"/. "$work"/
   echo "$name: ${FUZZ_SECONDS}s"
-  "$f" -max_total_time="$FUZZ_SECONDS" -print_final_stats=0 "$work" >"build-fuzz/$name.log" 2>&1 || {
+  "$f" -max_total_time="$FUZZ_SECONDS" -artifact_prefix="build-fuzz/$name-" "$work" \
+    >"build-fuzz/$name.log" 2>&1 || {
     echo "$name found a problem:"; tail -60 "build-fuzz/$name.log"; exit 1; }
   rm -rf "$work"
 done

@@ -212,7 +212,7 @@ static void parse_query(cz_req_t *r)
         count += q.p[i] == '&' || q.p[i] == ';';
     r->qparams = cz_arena_alloc(&r->arena, sizeof(cz__qparam_t) * (size_t)(count + 1));
     r->nqparams = 0;
-    if (!r->qparams)
+    if (!r->qparams || q.n == 0)
         return;
     const char *p = q.p, *end = q.p + q.n;
     while (p < end) {

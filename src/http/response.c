@@ -124,7 +124,8 @@ int cz_res_header_n(cz_res_t *res, cz_str_t name, cz_str_t value)
     p += name.n;
     *p++ = ':';
     *p++ = ' ';
-    memcpy(p, value.p, value.n);
+    if (value.n)
+        memcpy(p, value.p, value.n);
     p += value.n;
     *p++ = '\r';
     *p++ = '\n';
@@ -143,6 +144,8 @@ int cz_res_write(cz_res_t *res, const void *data, size_t n)
 {
     if (res->streaming)
         return cz_res_stream_write(res, data, n);
+    if (n == 0)
+        return 0;
     cz_req_t *r = req_of(res);
     if (grow(&r->arena, &res->body, &res->body_len, &res->body_cap, n))
         return CZ_ENOMEM;
