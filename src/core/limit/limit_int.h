@@ -78,7 +78,8 @@ int cz__limit_map_code(long long code);
 uint64_t cz__limit_wall_ns(const cz_limiter_t *l);
 /* Set a->argv[i] to the decimal form of v (uses a->nums[slot]). */
 void cz__limit_arg_u64(cz__limit_args_t *a, int i, int slot, uint64_t v);
-/* Set a->argv[i] to "{pk}suffix" (uses a->keys[slot]); the braces are go-zero's cluster hash tag. */
+/* Set a->argv[i] to "{pk}suffix", or pk alone when suffix is NULL (uses a->keys[slot]);
+ * the braces are go-zero's cluster hash tag. */
 void cz__limit_arg_key(cz__limit_args_t *a, int i, int slot, cz_str_t pk, const char *suffix);
 
 /* Nano-units gained/lost over dt ns at rate units/s, saturating at cap. */

@@ -36,10 +36,10 @@ static uint64_t window_ns(const cz_limiter_t *l)
         return period;
     uint64_t wall = cz__limit_wall_ns(l);
     int64_t off = zone_offset_s(&l->conf, wall);
-    /* wall + off may be "negative" only for instants before 1970 in that zone: wrap safely. */
-    unsigned __int128 local = (unsigned __int128)wall + (unsigned __int128)((__int128)off * 1000000000);
-    uint64_t into = (uint64_t)(local % period);
-    return period - into;
+    /* Signed 128-bit: wall + off is negative only before 1970 in that zone, and must not wrap. */
+    __int128 local = (__int128)wall + (__int128)off * (__int128)CZ_NS_PER_SEC;
+    __int128 into = ((local % (__int128)period) + (__int128)period) % (__int128)period;
+    return period - (uint64_t)into;
 }
 
 static int map_count(uint64_t count, uint64_t quota)

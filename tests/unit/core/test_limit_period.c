@@ -5,6 +5,8 @@
  * alignment to wall-clock period boundaries in a chosen zone. Time is manual throughout.
  */
 #include <criterion/criterion.h>
+#include <stdlib.h>
+#include <time.h>
 #include "czero/limiter.h"
 
 #define MS CZ_NS_PER_MS
@@ -133,5 +135,30 @@ Test(limit_period, rejects_invalid_configuration)
     c.kind = CZ_LIMIT_PERIOD;
     cr_assert_eq(cz_limiter_new(&c, &l), 0);
     cr_assert_eq(cz_limiter_allow(l, CZ_STR("k"), 0), CZ_EARG);
+    cz_limiter_free(l);
+}
+
+Test(limit_period, aligned_day_west_of_utc_and_host_zone)
+{
+    /* 05:00 UTC is midnight in UTC-5: a whole day of window. */
+    uint64_t day = 86400ull * SEC, t = 19700ull * day + 5ull * 3600 * SEC;
+    cz_clock_manual_init(&wall, t);
+    cz_limiter_t *l = mk(86400000, 1, 1, -5 * 3600);
+    cr_assert_eq(take(l, "k", 1), CZ_LIMIT_HIT_QUOTA);
+    cz_clock_manual_advance(&mono, day - 1);
+    cr_assert_eq(take(l, "k", 1), CZ_LIMIT_OVER_QUOTA);
+    cz_clock_manual_advance(&mono, 1);
+    cr_assert_eq(take(l, "k", 1), CZ_LIMIT_HIT_QUOTA);
+    cz_limiter_free(l);
+    /* The host zone (go-zero's default), here forced to UTC: 19 hours left at 05:00. */
+    setenv("TZ", "UTC", 1);
+    tzset();
+    cz_clock_manual_init(&wall, t);
+    l = mk(86400000, 1, 1, CZ_LIMIT_TZ_LOCAL);
+    cr_assert_eq(take(l, "k", 1), CZ_LIMIT_HIT_QUOTA);
+    cz_clock_manual_advance(&mono, 19 * 3600 * SEC - 1);
+    cr_assert_eq(take(l, "k", 1), CZ_LIMIT_OVER_QUOTA);
+    cz_clock_manual_advance(&mono, 1);
+    cr_assert_eq(take(l, "k", 1), CZ_LIMIT_HIT_QUOTA);
     cz_limiter_free(l);
 }
