@@ -121,6 +121,31 @@ typedef struct cz_dev_server_conf { /* go-zero devserver.Config */
     bool enable_metrics; /* EnableMetrics, default true */
 } cz_dev_server_conf_t;
 
+typedef struct cz_telemetry_conf { /* go-zero core/trace.Config */
+    char *name;          /* Name: service name on spans (default: the service Name) */
+    char *endpoint;      /* Endpoint: collector URL host:port; empty = spans are not exported */
+    double sampler;      /* Sampler: fraction of new traces sampled, default 1.0 */
+    char *batcher;       /* Batcher: otlphttp (default) | zipkin */
+    char *otlp_http_path; /* OtlpHttpPath: default /v1/traces */
+} cz_telemetry_conf_t;
+
+typedef struct cz_prometheus_conf { /* go-zero core/prometheus.Config */
+    char *host;          /* Host: empty = metrics on the DevServer only */
+    int64_t port;        /* Port, default 9101 */
+    char *path;          /* Path, default /metrics */
+} cz_prometheus_conf_t;
+
+typedef struct cz_signature_key { /* go-zero rest.PrivateKeyConf */
+    char *fingerprint;   /* Fingerprint */
+    char *key_file;      /* KeyFile: PEM RSA private key */
+} cz_signature_key_t;
+
+typedef struct cz_signature_conf { /* go-zero rest.SignatureConf */
+    bool strict;         /* Strict, default false */
+    int64_t expiry_ms;   /* Expiry, default 1h */
+    cz_conf_array_t private_keys; /* PrivateKeys: cz_signature_key_t */
+} cz_signature_conf_t;
+
 typedef struct cz_rest_conf {
     char *name;                /* Name (required) */
     char *mode;                /* Mode: dev|test|rt|pre|pro, default pro */
@@ -134,6 +159,11 @@ typedef struct cz_rest_conf {
     int64_t timeout_ms;        /* Timeout (handler), default 3000 */
     int64_t cpu_threshold;     /* CpuThreshold 0..1000, default 900 */
     cz_middlewares_conf_t middlewares; /* Middlewares */
+    cz_telemetry_conf_t telemetry;     /* Telemetry */
+    cz_prometheus_conf_t prometheus;   /* Prometheus */
+    cz_signature_conf_t signature;     /* Signature */
+    cz_conf_strings_t trace_ignore_paths; /* TraceIgnorePaths */
+    int64_t slow_threshold_ms; /* SlowThreshold: access-log slow warning, default 500ms (logx) */
     /* czero engine knobs (no go-zero equivalent: Go's net/http hides them) */
     int64_t workers;           /* Workers: event-loop threads, 0 = number of CPUs */
     int64_t max_header_bytes;  /* MaxHeaderBytes, default 8192 (request line + headers) -> 431 */

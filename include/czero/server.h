@@ -20,6 +20,7 @@
 #include "error.h"
 #include "request.h"
 #include "response.h"
+#include "middleware.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -44,13 +45,29 @@ typedef struct cz_route {
     unsigned flags;      /* CZ_ROUTE_* */
 } cz_route_t;
 
-/* Options for a group of routes (go-zero's rest.WithPrefix & co). More fields come with the
- * middleware chain; zero means "server default". */
+/* JWT for a group (go-zero rest.WithJwt / WithJwtTransition). */
+typedef struct cz_jwt_opts {
+    const char *secret;      /* HMAC secret; NULL = no JWT on these routes */
+    const char *prev_secret; /* the previous secret, still accepted during a rotation */
+} cz_jwt_opts_t;
+
+/* Options for a group of routes (go-zero's rest.With* route options); zero means "server
+ * default" or "off". */
 typedef struct cz_route_opts {
     const char *prefix;  /* "/api/v1": prepended to each path */
-    int64_t timeout_ms;  /* per-route handler timeout; 0 = Timeout from config */
+    int64_t timeout_ms;  /* per-route handler timeout; 0 = Timeout from config, <0 = none */
     int64_t max_bytes;   /* per-route body limit; 0 = MaxBytes from config */
+    bool priority;       /* go-zero WithPriority: shed later (higher CPU threshold) */
+    cz_jwt_opts_t jwt;
+    bool signature;      /* go-zero WithSignature: verify X-Content-Security (config: Signature) */
+    const cz_mw_t *middlewares; /* group middlewares, run after auth and server middlewares */
+    size_t nmiddlewares;
 } cz_route_opts_t;
+
+/** Add a server-wide middleware (go-zero server.Use): it runs on every route after the built-in
+ *  chain and auth, in the order added. Before start. mw is copied; mw->data stays the caller's
+ *  unless the ops have a free(). */
+CZ_EXTERN int cz_server_use(cz_server_t *s, const cz_mw_t *mw);
 
 /** Create a server from conf (copied: strings are duplicated). NULL on error with d set. */
 CZ_EXTERN cz_server_t *cz_server_new(const cz_rest_conf_t *conf, cz_diag_t *d);

@@ -77,6 +77,42 @@ static const cz_conf_field_t middlewares_fields[] = {
     {0},
 };
 
+static const cz_conf_field_t telemetry_fields[] = {
+    F("Name", CZ_CONF_STRING, cz_telemetry_conf_t, name, NULL),
+    F("Endpoint", CZ_CONF_STRING, cz_telemetry_conf_t, endpoint, NULL),
+    /* go-zero trace.Config: Sampler float64 default=1.0 */
+    F("Sampler", CZ_CONF_DOUBLE, cz_telemetry_conf_t, sampler, "1.0"),
+    F("Batcher", CZ_CONF_STRING, cz_telemetry_conf_t, batcher, "otlphttp"),
+    F("OtlpHttpPath", CZ_CONF_STRING, cz_telemetry_conf_t, otlp_http_path, "/v1/traces"),
+    IGNORED("OtlpHeaders"),
+    IGNORED("Disabled"),
+    {0},
+};
+
+static const cz_conf_field_t prometheus_fields[] = {
+    F("Host", CZ_CONF_STRING, cz_prometheus_conf_t, host, NULL),
+    RANGE("Port", CZ_CONF_INT, cz_prometheus_conf_t, port, "9101", 1, 65535),
+    F("Path", CZ_CONF_STRING, cz_prometheus_conf_t, path, "/metrics"),
+    {0},
+};
+
+static const cz_conf_field_t signature_key_fields[] = {
+    {.key = "Fingerprint", .type = CZ_CONF_STRING, .offset = offsetof(cz_signature_key_t, fingerprint),
+     .flags = CZ_CONF_REQUIRED},
+    {.key = "KeyFile", .type = CZ_CONF_STRING, .offset = offsetof(cz_signature_key_t, key_file),
+     .flags = CZ_CONF_REQUIRED},
+    {0},
+};
+
+static const cz_conf_field_t signature_fields[] = {
+    F("Strict", CZ_CONF_BOOL, cz_signature_conf_t, strict, "false"),
+    /* go-zero SignatureConf: Expiry time.Duration default=1h */
+    RANGE("Expiry", CZ_CONF_DURATION, cz_signature_conf_t, expiry_ms, "1h", 1, 24 * 3600 * 1000),
+    {.key = "PrivateKeys", .type = CZ_CONF_ARRAY, .offset = offsetof(cz_signature_conf_t, private_keys),
+     .sub = signature_key_fields, .elem_size = sizeof(cz_signature_key_t)},
+    {0},
+};
+
 #define DUR(k, m, d) RANGE(k, CZ_CONF_DURATION, cz_rest_conf_t, m, d, 1, 24 * 3600 * 1000)
 
 const cz_conf_field_t cz_rest_conf_fields[] = {
@@ -102,6 +138,14 @@ const cz_conf_field_t cz_rest_conf_fields[] = {
     RANGE("CpuThreshold", CZ_CONF_INT, cz_rest_conf_t, cpu_threshold, "900", 0, 1000),
     {.key = "Middlewares", .type = CZ_CONF_OBJECT,
      .offset = offsetof(cz_rest_conf_t, middlewares), .sub = middlewares_fields},
+    {.key = "Telemetry", .type = CZ_CONF_OBJECT, .offset = offsetof(cz_rest_conf_t, telemetry),
+     .sub = telemetry_fields},
+    {.key = "Prometheus", .type = CZ_CONF_OBJECT, .offset = offsetof(cz_rest_conf_t, prometheus),
+     .sub = prometheus_fields},
+    {.key = "Signature", .type = CZ_CONF_OBJECT, .offset = offsetof(cz_rest_conf_t, signature),
+     .sub = signature_fields},
+    F("TraceIgnorePaths", CZ_CONF_STRINGS, cz_rest_conf_t, trace_ignore_paths, NULL),
+    DUR("SlowThreshold", slow_threshold_ms, "500ms"),
     /* czero engine knobs */
     RANGE("Workers", CZ_CONF_INT, cz_rest_conf_t, workers, "0", 0, 256),
     RANGE("MaxHeaderBytes", CZ_CONF_SIZE, cz_rest_conf_t, max_header_bytes, "8192", 256,

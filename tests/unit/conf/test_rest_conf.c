@@ -132,7 +132,7 @@ Test(rest_conf, bounds_and_options)
         {"Log: {Encoding: xml}", "Log.Encoding", "unknown value \"xml\" (allowed: json, plain)"},
         {"DevServer: {Port: 0}", "DevServer.Port", "must be 1..65535, got 0"},
         {"HeaderTimeout: 0", "HeaderTimeout", "must be 1ms..24h, got 0ms"},
-        {"Telemetry: {}", "Telemetry", "unknown key"},
+        {"Telemetry: {Sampler: x}", "Telemetry.Sampler", "expected a number, got \"x\""},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char y[256];
