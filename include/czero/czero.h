@@ -13,4 +13,6 @@
 #include "request.h"
 #include "response.h"
 #include "server.h"
+#include "middleware.h"
+#include "panic.h"
 #endif

@@ -383,7 +383,7 @@ static int on_headers_complete(llhttp_t *p)
         c->err_status = st;
         return HPE_USER;
     }
-    int64_t max = r->route && r->route->max_bytes ? r->route->max_bytes : s->conf.max_bytes;
+    int64_t max = r->route ? r->route->body_limit : s->conf.max_bytes;
     bool has_body = (p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length);
     if ((p->flags & F_CONTENT_LENGTH) && max > 0 && p->content_length > (uint64_t)max) {
         c->err_status = 413;
@@ -427,7 +427,7 @@ static int on_body(llhttp_t *p, const char *at, size_t n)
     cz_req_t *r = &c->req;
     if (!c->body_keep) /* first body bytes: everything before them is the header block */
         c->body_keep = (uint32_t)(at - c->buf) - c->req_start;
-    int64_t max = r->route && r->route->max_bytes ? r->route->max_bytes : c->w->srv->conf.max_bytes;
+    int64_t max = r->route ? r->route->body_limit : c->w->srv->conf.max_bytes;
     size_t need = r->body.n + n;
     if (max > 0 && need > (uint64_t)max) {
         c->err_status = 413;
@@ -515,7 +515,7 @@ static void process(cz_conn_t *c)
         if (e == HPE_PAUSED) {
             c->parsed = (uint32_t)(llhttp_get_error_pos(&c->parser) - c->buf);
             llhttp_resume(&c->parser);
-            cz__run_handler(&c->req);
+            cz__dispatch(&c->req);
             continue;
         }
         fail(c, status_for(e, c));

@@ -18,6 +18,7 @@
 #include <llhttp.h>
 #include "czero/server.h"
 #include "czero/router.h"
+#include "czero/shedder.h"
 #include "internal.h"
 
 #define CZ__MAX_HEADERS 100
@@ -33,8 +34,19 @@ typedef struct cz__route {
     cz_handler_fn handler;
     void *ud;
     unsigned flags;
-    int64_t timeout_ms;
-    int64_t max_bytes;
+    int index;          /* in the server's route array */
+    int64_t timeout_ms; /* as given by the group: 0 = config Timeout, <0 = none */
+    int64_t max_bytes;  /* as given by the group: 0 = config MaxBytes */
+    int64_t body_limit; /* effective body limit after the MaxBytes switch: 0 = none */
+    bool priority, signature, recover;
+    char *jwt_secret, *jwt_prev;
+    cz_mw_t *group_mws; /* copied from cz_route_opts_t */
+    size_t ngroup_mws;
+    /* the compiled chain (chain.c) */
+    cz_mw_t *chain;
+    uint16_t nchain;
+    size_t *ctx_off;    /* per middleware: offset of its state in the request's ctx block */
+    size_t ctx_size;
 } cz__route_t;
 
 /* Timer lists: each holds connections waiting with the same timeout, so appending keeps it
@@ -80,6 +92,13 @@ struct cz_req {
     cz_req_t *pool_next; /* blocking pool queue / completion list */
     void (*cancel_cb)(cz_req_t *, void *);
     void *cancel_ud;
+    /* middleware chain */
+    void *mw_ctx;       /* the route's ctx block, from the arena */
+    uint16_t mw_i;      /* cursor: middlewares [0, mw_i) have passed and get leave() */
+    bool parked, timed_out, panicked;
+    cz_req_t *to_prev, *to_next; /* the worker's timeout list of the route */
+    uint64_t to_deadline;
+    bool in_to_list;
 };
 
 enum conn_state {
@@ -144,6 +163,7 @@ struct cz_worker {
     pthread_mutex_t done_mu;
     cz_req_t *done;   /* blocking requests finished by the pool */
     int listen_fd;
+    struct cz__rlist { cz_req_t *head, *tail; } *timeouts; /* per route, same timeout each */
 };
 
 typedef struct cz__pool cz__pool_t;
@@ -165,6 +185,11 @@ struct cz_server {
     bool started;
     uint32_t buf_size;
     llhttp_settings_t parser_settings;
+    void **mw_state;     /* per built-in module (chain.c) */
+    cz_mw_t *use;        /* cz_server_use() */
+    size_t nuse;
+    atomic_long inflight; /* requests in handlers, for MaxConns */
+    cz_shedder_t *shedder, *priority_shedder;
 };
 
 /* conn.c */
@@ -181,6 +206,10 @@ void cz__parser_settings_init(llhttp_settings_t *st);
 /* response.c */
 void cz__res_reset(cz_req_t *r);
 void cz__res_finish(cz_req_t *r);
+/* Phase one of finishing: leave() the chain and serialise, without releasing the request (the
+ * timeout answers while the handler still holds it). status/body replace the answer when set. */
+void cz__res_complete(cz_req_t *r, int status, const char *body);
+void cz__log_access(cz_req_t *r, int status, uint64_t bytes);
 void cz__send_simple(cz_conn_t *c, int status, const char *extra_headers);
 void cz__conn_flush(cz_conn_t *c);
 void cz__date_update(cz_worker_t *w);
@@ -192,8 +221,19 @@ int cz__pool_new(cz__pool_t **p, int threads, int queue);
 int cz__pool_submit(cz__pool_t *p, cz_req_t *r);
 void cz__pool_free(cz__pool_t *p);
 void cz__worker_drain_done(cz_worker_t *w);
+/* chain.c */
+int cz__chain_build(cz_server_t *s, cz_diag_t *d);
+void cz__chain_stop(cz_server_t *s);
+void cz__chain_free(cz_server_t *s);
+void cz__chain_run(cz_req_t *r);   /* run the route's middlewares from the cursor, then the handler */
+void cz__chain_leave(cz_req_t *r); /* leave() for the middlewares that passed, in reverse */
+void cz__timeouts_tick(cz_worker_t *w, uint64_t now);
+void cz__timeout_remove(cz_req_t *r);
 /* server.c */
 void cz__worker_init(cz_server_t *s, cz_worker_t *w, int id, int listen_fd);
+void cz__dispatch(cz_req_t *r);
+#include <setjmp.h>
+sigjmp_buf *cz__panic_swap(sigjmp_buf *target);
 void cz__run_handler(cz_req_t *r);
 
 #endif

@@ -37,8 +37,18 @@ static void *pool_main(void *arg)
         p->count--;
         pthread_mutex_unlock(&p->mu);
 
-        if (!r->cancelled)
-            r->route->handler(r, &r->res, r->route->ud);
+        if (!r->cancelled) {
+            sigjmp_buf jb;
+            sigjmp_buf *prev = cz__panic_swap(&jb);
+            if (sigsetjmp(jb, 0) == 0) {
+                r->route->handler(r, &r->res, r->route->ud);
+            } else { /* cz_panic() in a blocking handler: 500, as on the loop */
+                r->panicked = true;
+                r->res.status = 500;
+                r->res.body_len = 0;
+            }
+            cz__panic_swap(prev);
+        }
         cz_worker_t *w = r->w;
         pthread_mutex_lock(&w->done_mu);
         r->pool_next = w->done;

@@ -11,6 +11,8 @@
 
 void cz__req_reset(cz_req_t *r)
 {
+    if (r->in_to_list)
+        cz__timeout_remove(r);
     cz_arena_reset(&r->arena);
     cz_conn_t *c = r->conn;
     cz_worker_t *w = r->w;
@@ -28,6 +30,9 @@ void cz__req_reset(cz_req_t *r)
     r->calling = r->ended_early = false;
     r->cancel_cb = NULL;
     r->cancel_ud = NULL;
+    r->mw_ctx = NULL;
+    r->mw_i = 0;
+    r->parked = r->timed_out = r->panicked = false;
     memset(&r->res, 0, sizeof r->res);
     r->conn = c;
     r->w = w;

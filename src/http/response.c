@@ -296,9 +296,9 @@ static void decide_close(cz_conn_t *c, cz_req_t *r)
         c->close_after = true;
 }
 
-static void log_access(cz_conn_t *c, cz_req_t *r, int status, uint64_t bytes)
+void cz__log_access(cz_req_t *r, int status, uint64_t bytes)
 {
-    if (!c->w->srv->conf.middlewares.log)
+    if (!r->w->srv->conf.middlewares.log)
         return;
     cz_access_rec_t rec = {
         .method = r->method,
@@ -386,32 +386,19 @@ void cz__conn_flush(cz_conn_t *c)
     }
 }
 
-void cz__res_finish(cz_req_t *r)
+/* Serialise the final answer into the output buffer, after the chain's leave(). Returns 0, or
+ * -1 when the connection had to be closed. */
+static int serialise(cz_req_t *r)
 {
     cz_conn_t *c = r->conn;
     cz_res_t *res = &r->res;
-    if (res->ended)
-        return;
-    res->ended = true;
-    r->in_handler = false;
-    if (r->cancelled || c->closed) {
-        cz__conn_request_done(c);
-        return;
-    }
-    if (res->streaming) {
-        cz_res_stream_end(res);
-        return;
-    }
-    if (c->writing) { /* the output buffer is pinned by a write in flight: finish after it */
-        res->finish_deferred = true;
-        return;
-    }
+    cz__chain_leave(r);
     int status = res->status ? res->status : 200;
     size_t blen = body_allowed(status) ? res->body_len : 0;
     decide_close(c, r);
     if (write_head(c, r, status, false, blen) != 0) {
         cz__conn_close(c);
-        return;
+        return -1;
     }
     if (!r->head && blen) {
         if (blen > BIG_BODY) {
@@ -422,13 +409,69 @@ void cz__res_finish(cz_req_t *r)
             char *p = out_reserve(c, blen);
             if (!p) {
                 cz__conn_close(c);
-                return;
+                return -1;
             }
             memcpy(p, res->body, blen);
             c->out_len += blen;
         }
     }
-    log_access(c, r, status, r->head ? 0 : blen);
+    if (!r->route) /* routed requests are logged by the log middleware */
+        cz__log_access(r, status, r->head ? 0 : blen);
+    return 0;
+}
+
+void cz__res_complete(cz_req_t *r, int status, const char *body)
+{
+    cz_res_t *res = &r->res;
+    res->ended = true;
+    if (status) {
+        res->status = status;
+        res->body_len = 0;
+        if (body) {
+            cz_res_header_n(res, CZ_STR("Content-Type"), CZ_STR("text/plain; charset=utf-8"));
+            cz_res_write(res, body, strlen(body));
+        }
+    }
+    serialise(r); /* the 503 body is small: copied, so the request stays the handler's */
+}
+
+void cz__res_finish(cz_req_t *r)
+{
+    cz_conn_t *c = r->conn;
+    cz_res_t *res = &r->res;
+    if (res->ended) {
+        if (r->timed_out && r->in_handler) { /* a late answer after the timeout's 503 */
+            r->in_handler = false;
+            cz__conn_request_done(c);
+        }
+        return;
+    }
+    res->ended = true;
+    r->in_handler = false;
+    if (r->cancelled && !r->timed_out) {
+        cz__conn_request_done(c);
+        return;
+    }
+    if (c->closed) {
+        cz__conn_request_done(c);
+        return;
+    }
+    if (res->streaming) {
+        res->ended = false;
+        cz_res_stream_end(res);
+        return;
+    }
+    if (c->writing) { /* the output buffer is pinned by a write in flight: finish after it */
+        res->finish_deferred = true;
+        return;
+    }
+    if (r->timed_out) { /* a blocking handler outlived its timeout: go-zero answers 503 */
+        res->status = 503;
+        res->body_len = 0;
+        cz_res_write(res, "Request Timeout", 15);
+    }
+    if (serialise(r) != 0)
+        return;
     if (c->done_pending) {
         cz__conn_flush(c);
         return;
@@ -469,7 +512,7 @@ void cz__send_simple(cz_conn_t *c, int status, const char *extra_headers)
                      blen, body);
     c->out_len += (size_t)n;
     if (r->method.n)
-        log_access(c, r, status, (uint64_t)blen);
+        cz__log_access(r, status, (uint64_t)blen);
     cz__conn_flush(c);
 }
 
@@ -588,7 +631,9 @@ void cz_res_stream_end(cz_res_t *res)
     }
     if (r->version >= 11 && !r->head)
         queue_copy(c, "0\r\n\r\n", 5, NULL, 0, "", 0);
-    log_access(c, r, res->status ? res->status : 200, res->body_len);
+    cz__chain_leave(r);
+    if (!r->route)
+        cz__log_access(r, res->status ? res->status : 200, res->body_len);
     c->done_pending = true;
     if (c->stream_writes == 0) {
         c->done_pending = false;

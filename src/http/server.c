@@ -98,7 +98,25 @@ int cz_server_add_routes(cz_server_t *s, const cz_route_t *routes, size_t n,
         r->timeout_ms = opts ? opts->timeout_ms : 0;
         r->max_bytes = opts ? opts->max_bytes : 0;
         int rc = CZ_ENOMEM;
-        if (r->method && r->pattern)
+        bool copied = true;
+        if (opts) {
+            r->priority = opts->priority;
+            r->signature = opts->signature;
+            if (opts->jwt.secret && !(r->jwt_secret = strdup(opts->jwt.secret)))
+                copied = false;
+            if (opts->jwt.prev_secret && !(r->jwt_prev = strdup(opts->jwt.prev_secret)))
+                copied = false;
+            if (opts->nmiddlewares) {
+                r->group_mws = malloc(opts->nmiddlewares * sizeof *r->group_mws);
+                if (r->group_mws) {
+                    memcpy(r->group_mws, opts->middlewares, opts->nmiddlewares * sizeof *r->group_mws);
+                    r->ngroup_mws = opts->nmiddlewares;
+                } else {
+                    copied = false;
+                }
+            }
+        }
+        if (r->method && r->pattern && copied)
             rc = cz_router_add(s->router, r->method, r->pattern, r, d);
         if (rc == 0 && s->nroutes == s->routes_cap) {
             size_t cap = s->routes_cap ? s->routes_cap * 2 : 16;
@@ -115,6 +133,9 @@ int cz_server_add_routes(cz_server_t *s, const cz_route_t *routes, size_t n,
                 snprintf(d->key, sizeof d->key, "%s %s", rt->method, r->pattern ? r->pattern : "");
             free(r->method);
             free(r->pattern);
+            free(r->jwt_secret);
+            free(r->jwt_prev);
+            free(r->group_mws);
             free(r);
             return rc;
         }
@@ -126,6 +147,18 @@ int cz_server_add_routes(cz_server_t *s, const cz_route_t *routes, size_t n,
 int cz_server_add_route(cz_server_t *s, const cz_route_t *route, cz_diag_t *d)
 {
     return cz_server_add_routes(s, route, 1, NULL, d);
+}
+
+int cz_server_use(cz_server_t *s, const cz_mw_t *mw)
+{
+    if (s->started || !mw || !mw->ops || !mw->ops->enter)
+        return CZ_EARG;
+    cz_mw_t *nu = realloc(s->use, (s->nuse + 1) * sizeof *nu);
+    if (!nu)
+        return CZ_ENOMEM;
+    nu[s->nuse++] = *mw;
+    s->use = nu;
+    return 0;
 }
 
 void cz_server_set_not_found(cz_server_t *s, cz_handler_fn fn, void *ud)
@@ -149,46 +182,61 @@ static int default_not_found(cz_req_t *r, cz_res_t *res, void *ud)
     return CZ_DONE;
 }
 
+/* The route's handler, after its middlewares: inline, async or on the blocking pool. */
 void cz__run_handler(cz_req_t *r)
 {
+    const cz__route_t *rt = r->route;
+    cz_res_t *res = &r->res;
+    r->in_handler = true;
+    if (rt->flags & CZ_ROUTE_BLOCKING) {
+        r->blocking = true;
+        if (cz__pool_submit(r->w->srv->pool, r) == 0)
+            return;
+        r->blocking = false;
+        cz_res_error(res, 503, "service unavailable: blocking pool is full");
+        cz__res_finish(r);
+        return;
+    }
+    r->calling = true;
+    int rc = rt->handler(r, res, rt->ud);
+    r->calling = false;
+    if (rc == CZ_AGAIN && !r->ended_early) {
+        r->async = true;
+        return;
+    }
+    cz__res_finish(r);
+}
+
+/* A parsed request: its route's chain, or the 404/405 answer (no chain, as go-zero's router
+ * calls its not-found handlers directly). */
+void cz__dispatch(cz_req_t *r)
+{
+    if (r->route) {
+        cz__chain_run(r);
+        return;
+    }
     cz_server_t *s = r->w->srv;
     cz_res_t *res = &r->res;
-    const cz__route_t *rt = r->route;
     cz_handler_fn fn;
     void *ud;
-    if (rt) {
-        if (rt->flags & CZ_ROUTE_BLOCKING) {
-            r->in_handler = true;
-            r->blocking = true;
-            if (cz__pool_submit(s->pool, r) == 0)
-                return;
-            r->blocking = false;
-            cz_res_error(res, 503, "service unavailable: blocking pool is full");
-            cz__res_finish(r);
-            return;
-        }
-        fn = rt->handler;
-        ud = rt->ud;
+    char allow[256];
+    size_t an = cz_router_allowed(s->router, r->path, allow, sizeof allow);
+    if (an >= sizeof allow)
+        an = sizeof allow - 1;
+    if (an) {
+        cz_res_header_n(res, CZ_STR("Allow"), (cz_str_t){allow, an});
+        res->status = 405;
+        fn = s->not_allowed;
+        ud = s->not_allowed_ud;
     } else {
-        char allow[256];
-        size_t an = cz_router_allowed(s->router, r->path, allow, sizeof allow);
-        if (an >= sizeof allow)
-            an = sizeof allow - 1;
-        if (an) {
-            cz_res_header_n(res, CZ_STR("Allow"), (cz_str_t){allow, an});
-            res->status = 405;
-            fn = s->not_allowed;
-            ud = s->not_allowed_ud;
-        } else {
-            fn = s->not_found ? s->not_found : default_not_found;
-            ud = s->not_found_ud;
-        }
-        if (!fn) { /* 405 without a custom handler: empty body, as go-zero */
-            cz__res_finish(r);
-            return;
-        }
+        fn = s->not_found ? s->not_found : default_not_found;
+        ud = s->not_found_ud;
     }
     r->in_handler = true;
+    if (!fn) { /* 405 without a custom handler: empty body, as go-zero */
+        cz__res_finish(r);
+        return;
+    }
     r->calling = true;
     int rc = fn(r, res, ud);
     r->calling = false;
@@ -233,6 +281,7 @@ static void on_tick(uv_timer_t *t)
     cz_worker_t *w = cz__container_of(t, cz_worker_t, tick);
     cz__date_update(w);
     cz__conn_tick(w, uv_now(&w->loop));
+    cz__timeouts_tick(w, uv_now(&w->loop));
     worker_maybe_exit(w);
 }
 
@@ -268,6 +317,7 @@ void cz__worker_init(cz_server_t *s, cz_worker_t *w, int id, int listen_fd)
     uv_timer_init(&w->loop, &w->tick);
     uv_timer_start(&w->tick, on_tick, CZ__TICK_MS, CZ__TICK_MS);
     pthread_mutex_init(&w->done_mu, NULL);
+    w->timeouts = s->nroutes ? calloc(s->nroutes, sizeof *w->timeouts) : NULL;
     w->tl[TL_IDLE].timeout_ms = (uint64_t)s->conf.idle_timeout_ms;
     w->tl[TL_HEADER].timeout_ms = (uint64_t)s->conf.header_timeout_ms;
     w->tl[TL_BODY].timeout_ms = (uint64_t)s->conf.read_timeout_ms;
@@ -286,6 +336,8 @@ static void *worker_main(void *arg)
         w->free_bufs = *(void **)b;
         free(b);
     }
+    free(w->timeouts);
+    w->timeouts = NULL;
     atomic_fetch_sub(&w->srv->running_workers, 1);
     return NULL;
 }
@@ -334,6 +386,13 @@ int cz_server_start(cz_server_t *s)
     if (s->started)
         return CZ_EARG;
     signal(SIGPIPE, SIG_IGN); /* a peer that went away is an error code, not a process kill */
+    cz_diag_t d = {0};
+    int brc = cz__chain_build(s, &d);
+    if (brc) {
+        char msg[512];
+        cz_log_error("middleware chain: %s", cz_diag_format(&d, msg, sizeof msg));
+        return brc;
+    }
     bool need_pool = false;
     for (size_t i = 0; i < s->nroutes; i++)
         need_pool |= (s->routes[i]->flags & CZ_ROUTE_BLOCKING) != 0;
@@ -382,6 +441,7 @@ void cz_server_shutdown(cz_server_t *s)
 {
     if (!s->started || atomic_exchange(&s->stopping, 1))
         return;
+    cz__chain_stop(s);
     for (int i = 0; i < s->nworkers; i++)
         uv_async_send(&s->workers[i].wake);
 }
@@ -455,9 +515,12 @@ void cz_server_free(cz_server_t *s)
         for (int i = 0; i < s->nworkers; i++)
             pthread_mutex_destroy(&s->workers[i].done_mu);
     free(s->workers);
+    cz__chain_free(s);
     for (size_t i = 0; i < s->nroutes; i++) {
         free(s->routes[i]->method);
         free(s->routes[i]->pattern);
+        free(s->routes[i]->jwt_secret);
+        free(s->routes[i]->jwt_prev);
         free(s->routes[i]);
     }
     free(s->routes);

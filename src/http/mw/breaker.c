@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * breaker.c: the per-route circuit breaker link (go-zero rest/handler/breakerhandler.go).
+ *
+ * One Google-SRE breaker per route, named "METHOD://path" (go-zero's breakerSeparator), from
+ * the process-wide registry so metrics can list them. A dropped request gets 503; a response
+ * with status >= 500 (a timeout's 503 included) counts as a failure, anything else a success.
+ */
+#include <stdio.h>
+#include "mw_int.h"
+#include "czero/breaker.h"
+#include "czero/log.h"
+
+typedef struct breaker_ctx {
+    cz_promise_t promise;
+} breaker_ctx_t;
+
+static cz_mw_step_t breaker_enter(cz_mw_t *mw, cz_req_t *r, cz_res_t *res, void *ctx)
+{
+    breaker_ctx_t *bc = ctx;
+    if (cz_breaker_allow(mw->data, &bc->promise) != 0) {
+        cz_str_t remote = cz_req_remote(r);
+        cz_str_t ua = cz_req_header(r, "User-Agent");
+        cz_log_error("[http] dropped, %.*s - %.*s - %.*s", (int)r->target.n, r->target.p,
+                     (int)remote.n, remote.p, (int)ua.n, ua.p ? ua.p : "");
+        cz__mw_answer(res, 503, NULL);
+        return CZ_MW_DONE;
+    }
+    return CZ_MW_NEXT;
+}
+
+static void breaker_leave(cz_mw_t *mw, cz_req_t *r, cz_res_t *res, void *ctx)
+{
+    (void)mw, (void)r;
+    breaker_ctx_t *bc = ctx;
+    int status = cz_res_get_status(res);
+    if (status < 500) {
+        cz_promise_accept(&bc->promise);
+    } else {
+        char reason[32];
+        snprintf(reason, sizeof reason, "%d %s", status, cz_status_text(status));
+        cz_promise_reject(&bc->promise, reason);
+    }
+}
+
+static const cz_mw_ops_t breaker_ops = {.name = "breaker",
+                                        .ctx_size = sizeof(breaker_ctx_t),
+                                        .enter = breaker_enter,
+                                        .leave = breaker_leave};
+
+static int breaker_route(cz_server_t *s, void *state, const cz__route_t *rt, cz_mw_t *out,
+                         cz_diag_t *d)
+{
+    (void)s, (void)state;
+    char name[512];
+    snprintf(name, sizeof name, "%s://%s", rt->method, rt->pattern);
+    cz_breaker_t *b = cz_breakers_get(name);
+    if (!b)
+        return cz_diag_set(d, NULL, 0, 0, NULL, "cannot create breaker %s", name);
+    out->ops = &breaker_ops;
+    out->data = b;
+    return 0;
+}
+
+const cz__mw_module_t cz__mw_breaker = {.name = "breaker", .route = breaker_route};

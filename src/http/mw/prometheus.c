@@ -1,0 +1,8 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * prometheus.c: the prometheus link of the middleware chain. Placeholder until the link is written: it applies
+ * to no route, so the chain skips it.
+ */
+#include "mw_int.h"
+
+const cz__mw_module_t cz__mw_prometheus = {.name = "prometheus"};

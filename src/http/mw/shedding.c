@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * shedding.c: the adaptive load-shedding link (go-zero rest/handler/sheddinghandler.go).
+ *
+ * Two shedders per server, as go-zero's engine: one at CpuThreshold and one for priority routes
+ * at (CpuThreshold + 1000) / 2, so priority routes are shed later. None when CpuThreshold is 0.
+ * A dropped request gets 503; a 503 answer fails the promise, anything else passes it.
+ */
+#include "mw_int.h"
+#include "czero/log.h"
+
+typedef struct shed_ctx {
+    cz_shedder_promise_t promise;
+} shed_ctx_t;
+
+static cz_mw_step_t shed_enter(cz_mw_t *mw, cz_req_t *r, cz_res_t *res, void *ctx)
+{
+    shed_ctx_t *sc = ctx;
+    if (cz_shedder_allow(mw->data, &sc->promise) != 0) {
+        cz_str_t remote = cz_req_remote(r);
+        cz_str_t ua = cz_req_header(r, "User-Agent");
+        cz_log_error("[http] dropped, %.*s - %.*s - %.*s", (int)r->target.n, r->target.p,
+                     (int)remote.n, remote.p, (int)ua.n, ua.p ? ua.p : "");
+        cz__mw_answer(res, 503, NULL);
+        return CZ_MW_DONE;
+    }
+    return CZ_MW_NEXT;
+}
+
+static void shed_leave(cz_mw_t *mw, cz_req_t *r, cz_res_t *res, void *ctx)
+{
+    (void)mw, (void)r;
+    shed_ctx_t *sc = ctx;
+    if (cz_res_get_status(res) == 503)
+        cz_shedder_promise_fail(&sc->promise);
+    else
+        cz_shedder_promise_pass(&sc->promise);
+}
+
+static const cz_mw_ops_t shed_ops = {.name = "shedding",
+                                     .ctx_size = sizeof(shed_ctx_t),
+                                     .enter = shed_enter,
+                                     .leave = shed_leave};
+
+static int shed_init(cz_server_t *s, void **state, cz_diag_t *d)
+{
+    (void)state;
+    if (s->conf.cpu_threshold <= 0)
+        return 0;
+    cz_shedder_opts_t o = {0};
+    o.cpu_threshold = s->conf.cpu_threshold < 1000 ? s->conf.cpu_threshold : 999;
+    int rc = cz_shedder_new(&o, &s->shedder);
+    if (rc == 0) {
+        o.cpu_threshold = cz_shedder_priority_threshold(s->conf.cpu_threshold);
+        rc = cz_shedder_new(&o, &s->priority_shedder);
+    }
+    if (rc)
+        return cz_diag_set(d, NULL, 0, 0, "CpuThreshold", "cannot create the load shedder: %s",
+                           cz_strerror(rc));
+    return 0;
+}
+
+static int shed_route(cz_server_t *s, void *state, const cz__route_t *rt, cz_mw_t *out,
+                      cz_diag_t *d)
+{
+    (void)state, (void)d;
+    if (!s->shedder)
+        return 0;
+    out->ops = &shed_ops;
+    out->data = rt->priority ? s->priority_shedder : s->shedder;
+    return 0;
+}
+
+static void shed_free(cz_server_t *s, void *state)
+{
+    (void)state;
+    cz_shedder_free(s->shedder);
+    cz_shedder_free(s->priority_shedder);
+    s->shedder = s->priority_shedder = NULL;
+}
+
+const cz__mw_module_t cz__mw_shedding = {.name = "shedding", .init = shed_init,
+                                         .route = shed_route, .free = shed_free};
