@@ -95,6 +95,10 @@ CZ_EXTERN void cz_server_wait(cz_server_t *s);
 CZ_EXTERN int cz_server_run(cz_server_t *s);
 /** Free a server that is not running (never started, or waited for). */
 CZ_EXTERN void cz_server_free(cz_server_t *s);
+/** The names of the middlewares a route runs, in order (after start), into names[0..max); returns
+ *  how many there are, or 0 when no route has that method and pattern. For logs and tests. */
+CZ_EXTERN size_t cz_server_route_chain(const cz_server_t *s, const char *method,
+                                       const char *pattern, const char **names, size_t max);
 /** The configuration the server runs with. */
 CZ_EXTERN const cz_rest_conf_t *cz_server_conf(const cz_server_t *s);
 

@@ -148,6 +148,20 @@ void cz__chain_free(cz_server_t *s)
     }
 }
 
+size_t cz_server_route_chain(const cz_server_t *s, const char *method, const char *pattern,
+                             const char **names, size_t max)
+{
+    for (size_t ri = 0; ri < s->nroutes; ri++) {
+        const cz__route_t *rt = s->routes[ri];
+        if (strcmp(rt->method, method) != 0 || strcmp(rt->pattern, pattern) != 0)
+            continue;
+        for (size_t i = 0; i < rt->nchain && i < max; i++)
+            names[i] = rt->chain[i].ops->name;
+        return rt->nchain;
+    }
+    return 0;
+}
+
 /* ---- per request ---- */
 
 static inline void *ctx_of(cz_req_t *r, size_t i)
