@@ -62,11 +62,14 @@ CZ_EXTERN void cz_router_free(cz_router_t *r);
  * Register `data` for `method` + `pattern`.
  * method: any HTTP token (GET, POST, ..., custom ones too), case-sensitive.
  * pattern: starts with '/'; cleaned with cz_path_clean() as go-zero does ("/a/" is "/a");
- * a segment starting with ':' is a parameter capturing one non-empty path segment.
+ * a segment starting with ':' is a parameter capturing one non-empty path segment; a LAST segment
+ * "*name" captures the rest of the path (one or more segments, without the leading '/', e.g.
+ * "a/b.css"), and is tried after static and ':' routes at that level (czero addition).
  * Both strings are copied. Returns 0, or with `d` (may be NULL) filled with a message:
  * CZ_EDUPLICATE for the same method and the same shape (/a/:x and /a/:y are the same shape),
  * CZ_EARG for a bad method, a pattern not starting with '/', a control byte, an empty or repeated
- * parameter name or more than CZ_ROUTER_MAX_PARAMS parameters; CZ_ENOMEM.
+ * parameter name, a '*' segment that is not the last or more than CZ_ROUTER_MAX_PARAMS
+ * parameters; CZ_ENOMEM.
  */
 CZ_EXTERN int cz_router_add(cz_router_t *r, const char *method, const char *pattern, void *data,
                             cz_diag_t *d);

@@ -8,6 +8,9 @@
  * a node and /a/:x vs /a/:y is a duplicate (go-zero would keep both and pick one at random).
  * Search tries the static child first and falls back to the parameter child, backtracking as
  * go-zero's recursive next() does. Everything the router owns lives in one arena freed at once.
+ * One addition to go-zero: a last segment "*name" captures the rest of the path (one or more
+ * segments, e.g. "css/site.css"), tried after the static and parameter children; static file
+ * serving needs it, and it is how httprouter spells the same thing.
  * The search itself never allocates and only reads, so lookups may run on many threads.
  * Not here: request handling, HEAD->GET fallback, case-insensitive paths (go-zero option).
  */
@@ -39,6 +42,7 @@ struct node {
     uint32_t nstat, cap;
     node_t *param;
     route_t *route;
+    route_t *wild; /* "*name" as the last segment below this node */
 };
 
 typedef struct mtree {
@@ -151,7 +155,13 @@ static const route_t *search(const node_t *n, const char *p, const char *end, cz
     }
     if (n->param && k < CZ_ROUTER_MAX_PARAMS) {
         vals[k] = (cz_str_t){p, len};
-        return last ? n->param->route : search(n->param, q + 1, end, vals, k + 1);
+        const route_t *rt = last ? n->param->route : search(n->param, q + 1, end, vals, k + 1);
+        if (rt)
+            return rt;
+    }
+    if (n->wild && k < CZ_ROUTER_MAX_PARAMS) {
+        vals[k] = (cz_str_t){p, (size_t)(end - p)};
+        return n->wild;
     }
     return NULL;
 }
@@ -330,7 +340,9 @@ static int scan_params(const char *pat, size_t n, cz_str_t *names, const char **
         size_t j = i;
         while (j < n && pat[j] != '/')
             j++;
-        if (pat[i] == ':') {
+        if (pat[i] == '*' && j < n)
+            return *why = "a '*' segment must be the last one", CZ_EARG;
+        if (pat[i] == ':' || pat[i] == '*') {
             cz_str_t name = {pat + i + 1, j - i - 1};
             if (name.n == 0)
                 return *why = "empty parameter name", CZ_EARG;
@@ -384,10 +396,15 @@ int cz_router_add(cz_router_t *r, const char *method, const char *pattern, void 
     if (!t)
         return fail(d, CZ_ENOMEM, "%s %s: %s", method, pattern, "out of memory");
     node_t *n = &t->root;
+    route_t **slot = NULL;
     for (size_t i = 1; i < cn;) {
         size_t j = i;
         while (j < cn && clean[j] != '/')
             j++;
+        if (clean[i] == '*') { /* the last segment (scan_params checked) */
+            slot = &n->wild;
+            break;
+        }
         if (clean[i] == ':') {
             if (!n->param && !(n->param = cz_arena_calloc(&r->arena, sizeof *n->param)))
                 return fail(d, CZ_ENOMEM, "%s %s: %s", method, pattern, "out of memory");
@@ -397,9 +414,11 @@ int cz_router_add(cz_router_t *r, const char *method, const char *pattern, void 
         }
         i = j + 1;
     }
-    if (n->route) /* go-zero: "duplicated item for %s" */
+    if (!slot)
+        slot = &n->route;
+    if (*slot) /* go-zero: "duplicated item for %s" */
         return fail(d, CZ_EDUPLICATE, "%s %s: duplicate route, same shape as %s", method,
-                    clean, n->route->pattern);
+                    clean, (*slot)->pattern);
 
     route_t *rt = cz_arena_alloc(&r->arena, sizeof *rt + (size_t)np * sizeof rt->names[0]);
     if (!rt)
@@ -408,7 +427,7 @@ int cz_router_add(cz_router_t *r, const char *method, const char *pattern, void 
     rt->pattern = clean;
     rt->nparams = (unsigned)np;
     memcpy(rt->names, names, (size_t)np * sizeof names[0]); /* views into `clean` */
-    n->route = rt;
+    *slot = rt;
     return 0;
 }
 

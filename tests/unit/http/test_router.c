@@ -334,3 +334,71 @@ Test(router, many_static_siblings)
 }
 
 Test(router, free_null_is_noop) { cz_router_free(NULL); }
+
+/* ---- trailing "*name" wildcard (czero addition, for static files) ---- */
+
+Test(router, wildcard_captures_rest_of_path)
+{
+    add_ok("GET", "/static/*path", &h[0]);
+    cz_route_match_t m;
+    char b[64];
+    cr_assert_eq(find("GET", "/static/a.css", &m), 0);
+    cr_assert_eq(m.data, &h[0]);
+    cr_assert_str_eq(m.pattern, "/static/*path");
+    cr_assert_str_eq(param(&m, "path", b), "a.css");
+    cr_assert_eq(find("GET", "/static/css/deep/site.css", &m), 0);
+    cr_assert_str_eq(param(&m, "path", b), "css/deep/site.css");
+    cr_assert_eq(find("GET", "/static", &m), CZ_ENOTFOUND, "the rest must not be empty");
+    cr_assert_eq(find("GET", "/statics/a", &m), CZ_ENOTFOUND);
+    cr_assert_eq(find("POST", "/static/a", &m), CZ_ROUTER_NOT_ALLOWED);
+    char allow[32];
+    cr_assert_eq(cz_router_allowed(r, cz_str_c("/static/x/y"), allow, sizeof allow), 3);
+    cr_assert_str_eq(allow, "GET");
+}
+
+Test(router, wildcard_comes_after_static_and_param)
+{
+    add_ok("GET", "/files/*rest", &h[0]);
+    add_ok("GET", "/files/special", &h[1]);
+    add_ok("GET", "/files/:id/meta", &h[2]);
+    cz_route_match_t m;
+    char b[64];
+    cr_assert_eq(find("GET", "/files/special", &m), 0);
+    cr_assert_eq(m.data, &h[1]);
+    cr_assert_eq(find("GET", "/files/7/meta", &m), 0);
+    cr_assert_eq(m.data, &h[2]);
+    cr_assert_str_eq(param(&m, "id", b), "7");
+    /* static and param branches fail deeper down: backtrack to the wildcard */
+    cr_assert_eq(find("GET", "/files/special/x", &m), 0);
+    cr_assert_eq(m.data, &h[0]);
+    cr_assert_str_eq(param(&m, "rest", b), "special/x");
+    cr_assert_eq(find("GET", "/files/7/other", &m), 0);
+    cr_assert_eq(m.data, &h[0]);
+    cr_assert_str_eq(param(&m, "rest", b), "7/other");
+    cr_assert_eq(m.nparams, 1, "the param tried before does not leak into the match");
+}
+
+Test(router, wildcard_with_params_before_it)
+{
+    add_ok("GET", "/u/:user/*file", &h[0]);
+    cz_route_match_t m;
+    char b[64];
+    cr_assert_eq(find("GET", "/u/ann/x/y.txt", &m), 0);
+    cr_assert_str_eq(param(&m, "user", b), "ann");
+    cr_assert_str_eq(param(&m, "file", b), "x/y.txt");
+}
+
+Test(router, wildcard_bad_and_duplicate_patterns)
+{
+    cz_diag_t d = {0};
+    cr_assert_eq(cz_router_add(r, "GET", "/a/*rest/b", &h[0], &d), CZ_EARG);
+    cr_assert(strstr(d.msg, "last"), "%s", d.msg);
+    cr_assert_eq(cz_router_add(r, "GET", "/a/*", &h[0], &d), CZ_EARG);
+    cr_assert_eq(cz_router_add(r, "GET", "/a/:x/*x", &h[0], &d), CZ_EARG);
+    add_ok("GET", "/a/*rest", &h[0]);
+    add_ok("GET", "/a", &h[1]); /* a different shape from the wildcard */
+    cr_assert_eq(cz_router_add(r, "GET", "/a/*other", &h[2], &d), CZ_EDUPLICATE);
+    cz_route_match_t m;
+    cr_assert_eq(find("GET", "/a", &m), 0);
+    cr_assert_eq(m.data, &h[1]);
+}
