@@ -69,6 +69,18 @@ typedef struct cz_route_opts {
  *  unless the ops have a free(). */
 CZ_EXTERN int cz_server_use(cz_server_t *s, const cz_mw_t *mw);
 
+/** Called when a JWT route refuses a request (go-zero rest.WithUnauthorizedCallback): it may
+ *  set headers and a body on res; the status stays 401 unless it sets another one. why is a
+ *  static reason ("token is expired", "no token"). Runs on the request's loop thread. */
+typedef void (*cz_unauthorized_fn)(cz_req_t *req, cz_res_t *res, const char *why, void *ud);
+
+/** Set the unauthorized callback of every JWT route (before start; NULL = plain 401). */
+CZ_EXTERN void cz_server_set_unauthorized(cz_server_t *s, cz_unauthorized_fn fn, void *ud);
+/** Narrow what the JWT routes accept (before start): algs is a mask of CZ_JWT_HS256/384/512
+ *  (jwt.h; 0 = all three, go-zero's behaviour), leeway_s the clock skew allowed on exp, nbf
+ *  and iat (default 0, as golang-jwt v4). CZ_EARG on an unknown bit or a negative leeway. */
+CZ_EXTERN int cz_server_set_jwt_policy(cz_server_t *s, unsigned algs, int64_t leeway_s);
+
 /** Create a server from conf (copied: strings are duplicated). NULL on error with d set. */
 CZ_EXTERN cz_server_t *cz_server_new(const cz_rest_conf_t *conf, cz_diag_t *d);
 /** Register routes (before start). A duplicate (same method and path shape) or a bad path is an
@@ -86,6 +98,9 @@ CZ_EXTERN void cz_server_set_not_allowed(cz_server_t *s, cz_handler_fn fn, void 
 CZ_EXTERN int cz_server_start(cz_server_t *s);
 /** The bound TCP port (after start). */
 CZ_EXTERN int cz_server_port(const cz_server_t *s);
+/** The bound port of the server's dev listener (DevServer, or the Prometheus agent when only
+ *  Prometheus.Host is set), or 0 when it has none. After start. */
+CZ_EXTERN int cz_server_dev_port(const cz_server_t *s);
 /** Begin graceful shutdown: stop accepting, close idle connections, let in-flight requests finish
  *  until ShutdownTimeout, then close the rest. Thread-safe; returns at once. */
 CZ_EXTERN void cz_server_shutdown(cz_server_t *s);

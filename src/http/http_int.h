@@ -190,6 +190,12 @@ struct cz_server {
     size_t nuse;
     atomic_long inflight; /* requests in handlers, for MaxConns */
     cz_shedder_t *shedder, *priority_shedder;
+    struct cz__devserver *dev; /* metrics/health listener (devserver.c), or NULL */
+    /* JWT routes (mw/jwt.c): cz_server_set_unauthorized, cz_server_set_jwt_policy */
+    cz_unauthorized_fn unauthorized;
+    void *unauthorized_ud;
+    unsigned jwt_algs;
+    int64_t jwt_leeway_s;
 };
 
 /* conn.c */
