@@ -316,9 +316,11 @@ void cz_mw_resume(cz_req_t *r, cz_mw_step_t step)
     if (!r->parked)
         return;
     r->parked = false;
-    if (r->cancelled) { /* the client left while parked: release the request */
+    if (r->cancelled) { /* the client left while parked: settle the chain, release */
         r->res.ended = true;
         r->in_handler = false;
+        r->res.status = 499;
+        cz__chain_leave(r);
         cz__conn_request_done(r->conn);
         return;
     }

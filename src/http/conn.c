@@ -83,6 +83,8 @@ static void on_close(uv_handle_t *h)
 {
     cz_conn_t *c = (cz_conn_t *)h;
     cz_worker_t *w = c->w;
+    if (c->req.in_to_list)
+        cz__timeout_remove(&c->req);
     if (c->buf)
         buf_put(w, c->buf);
     free(c->out);

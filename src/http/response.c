@@ -15,6 +15,7 @@
 #include <time.h>
 #include "http_int.h"
 #include "czero/log.h"
+#include "czero/trace.h"
 
 #define BIG_BODY 16384 /* bodies above this are written from the arena, not copied */
 
@@ -308,6 +309,8 @@ void cz__log_access(cz_req_t *r, int status, uint64_t bytes)
         .bytes = bytes,
         .remote = cz_req_remote(r),
         .user_agent = cz_req_header(r, "User-Agent"),
+        .trace_id = cz_req_trace_id(r),
+        .span_id = cz_req_span_id(r),
     };
     cz_log_access(&rec);
 }
@@ -448,11 +451,11 @@ void cz__res_finish(cz_req_t *r)
     }
     res->ended = true;
     r->in_handler = false;
-    if (r->cancelled && !r->timed_out) {
-        cz__conn_request_done(c);
-        return;
-    }
-    if (c->closed) {
+    if ((r->cancelled && !r->timed_out) || c->closed) {
+        /* nobody reads the answer, but the chain's bookkeeping (MaxConns slot, breaker and
+         * shedder promises, metrics, log) must still settle; 499 is nginx's "client closed" */
+        res->status = 499;
+        cz__chain_leave(r);
         cz__conn_request_done(c);
         return;
     }

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
 #include "czero/shedder.h"
@@ -417,5 +418,32 @@ Test(chain, per_route_max_bytes_and_switch)
     cr_assert_eq(r.status, 413);
     tc_resp_free(&r);
     tc_close(&c);
+    ts_stop(&t);
+}
+
+Test(chain, client_gone_still_releases_max_conns_slots)
+{
+    ts_t t;
+    ts_init(&t);
+    t.conf.max_conns = 2;
+    ts_start(&t, NULL, 0);
+    for (int round = 0; round < 3; round++) {
+        tc_conn_t a, b;
+        cr_assert_eq(tc_connect(&a, t.port, 5000), 0);
+        cr_assert_eq(tc_connect(&b, t.port, 5000), 0);
+        tc_sendf(&a, "GET /slow?ms=300 HTTP/1.1\r\n\r\n");
+        tc_sendf(&b, "GET /slow?ms=300 HTTP/1.1\r\n\r\n");
+        usleep(50 * 1000);
+        /* the clients vanish (reset) before their answers: the requests are cancelled */
+        struct linger lg = {1, 0};
+        setsockopt(a.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        setsockopt(b.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        tc_close(&a);
+        tc_close(&b);
+        usleep(100 * 1000);
+    }
+    int n503;
+    int ok = run_burst(t.port, "/slow?ms=100", 2, &n503);
+    cr_assert_eq(ok, 2, "both slots are free again (503: %d)", n503);
     ts_stop(&t);
 }
