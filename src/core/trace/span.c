@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * span.c: W3C Trace Context ids (https://www.w3.org/TR/trace-context/): traceparent parse and
+ * format, random ids, and OpenTelemetry's trace-id-ratio sampler that go-zero configures
+ * (core/trace/agent.go: ParentBased(TraceIDRatioBased(c.Sampler))).
+ *
+ * Everything here runs on the request path, so ids come from a per-thread xoshiro256**
+ * generator seeded once per thread from getrandom(2): no syscall, lock or allocation after that.
+ * The ids need to be unique, not secret.
+ */
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+#include "czero/trace.h"
+
+static const char hexd[] = "0123456789abcdef";
+
+void cz_trace_hex(const uint8_t *b, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hexd[b[i] >> 4];
+        out[2 * i + 1] = hexd[b[i] & 15];
+    }
+}
+
+/* Lower-case hex only: the spec's HEXDIGLC. -1 otherwise. */
+static inline int hexv(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+static bool unhex(const char *p, size_t n, uint8_t *out)
+{
+    unsigned any = 0;
+    for (size_t i = 0; i < n; i++) {
+        int hi = hexv(p[2 * i]), lo = hexv(p[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return false;
+        out[i] = (uint8_t)(hi << 4 | lo);
+        any |= out[i];
+    }
+    return any != 0; /* all-zero ids are invalid */
+}
+
+int cz_traceparent_parse(cz_str_t s, cz_span_ctx_t *out)
+{
+    if (!s.p || s.n < CZ_TRACEPARENT_LEN)
+        return CZ_EPARSE;
+    const char *p = s.p;
+    int v1 = hexv(p[0]), v2 = hexv(p[1]);
+    if (v1 < 0 || v2 < 0 || p[2] != '-' || p[35] != '-' || p[52] != '-')
+        return CZ_EPARSE;
+    int version = v1 << 4 | v2;
+    if (version == 0xff)
+        return CZ_EPARSE;
+    /* version 00 is exactly 55 characters; a later version may append "-..." (spec 3.2.4) */
+    if (version == 0 ? s.n != CZ_TRACEPARENT_LEN
+                     : (s.n > CZ_TRACEPARENT_LEN && p[CZ_TRACEPARENT_LEN] != '-'))
+        return CZ_EPARSE;
+    cz_span_ctx_t c;
+    uint8_t flags;
+    if (!unhex(p + 3, 16, c.trace_id) || !unhex(p + 36, 8, c.span_id))
+        return CZ_EPARSE;
+    int f1 = hexv(p[53]), f2 = hexv(p[54]);
+    if (f1 < 0 || f2 < 0)
+        return CZ_EPARSE;
+    flags = (uint8_t)(f1 << 4 | f2);
+    c.flags = flags & CZ_TRACE_FLAG_SAMPLED;
+    *out = c;
+    return 0;
+}
+
+size_t cz_traceparent_format(const cz_span_ctx_t *c, char buf[CZ_TRACEPARENT_LEN + 1])
+{
+    buf[0] = '0';
+    buf[1] = '0';
+    buf[2] = '-';
+    cz_trace_hex(c->trace_id, 16, buf + 3);
+    buf[35] = '-';
+    cz_trace_hex(c->span_id, 8, buf + 36);
+    buf[52] = '-';
+    buf[53] = '0';
+    buf[54] = (c->flags & CZ_TRACE_FLAG_SAMPLED) ? '1' : '0';
+    buf[55] = '\0';
+    return CZ_TRACEPARENT_LEN;
+}
+
+/* ---- ids: xoshiro256** (Blackman & Vigna, public-domain algorithm) per thread ---- */
+
+static __thread uint64_t rng[4];
+static __thread bool rng_seeded;
+
+static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static void rng_seed(void)
+{
+    uint64_t seed[4] = {0};
+    if (getrandom(seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed) {
+        /* no entropy yet (early boot): time, pid and this thread's address still differ */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t x = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+        x ^= (uint64_t)getpid() << 32 ^ (uint64_t)(uintptr_t)&rng;
+        for (int i = 0; i < 4; i++)
+            seed[i] ^= splitmix64(&x);
+    }
+    memcpy(rng, seed, sizeof rng);
+    if (!(rng[0] | rng[1] | rng[2] | rng[3])) /* the one state xoshiro cannot leave */
+        rng[0] = 0x9e3779b97f4a7c15ull;
+    rng_seeded = true;
+}
+
+static inline uint64_t rng_next(void)
+{
+    if (__builtin_expect(!rng_seeded, 0))
+        rng_seed();
+    uint64_t r = rotl(rng[1] * 5, 7) * 9;
+    uint64_t t = rng[1] << 17;
+    rng[2] ^= rng[0];
+    rng[3] ^= rng[1];
+    rng[1] ^= rng[2];
+    rng[0] ^= rng[3];
+    rng[2] ^= t;
+    rng[3] = rotl(rng[3], 45);
+    return r;
+}
+
+void cz_trace_new_trace_id(uint8_t id[16])
+{
+    uint64_t a, b;
+    do {
+        a = rng_next();
+        b = rng_next();
+    } while (!(a | b));
+    memcpy(id, &a, 8);
+    memcpy(id + 8, &b, 8);
+}
+
+void cz_trace_new_span_id(uint8_t id[8])
+{
+    uint64_t a;
+    do
+        a = rng_next();
+    while (!a);
+    memcpy(id, &a, 8);
+}
+
+/* ---- sampler ---- */
+
+void cz_sampler_init(cz_sampler_t *s, double fraction)
+{
+    memset(s, 0, sizeof *s);
+    if (!(fraction > 0)) /* also NaN */
+        s->never = true;
+    else if (fraction >= 1)
+        s->always = true;
+    else
+        s->bound = (uint64_t)(fraction * (double)(1ull << 63)); /* traceIDUpperBound */
+}
+
+bool cz_sampler_sample(const cz_sampler_t *s, const uint8_t trace_id[16])
+{
+    if (s->always)
+        return true;
+    if (s->never)
+        return false;
+    uint64_t x = 0;
+    for (int i = 8; i < 16; i++)
+        x = x << 8 | trace_id[i];
+    return (x >> 1) < s->bound;
+}
