@@ -776,6 +776,8 @@ static int absent(bctx_t *c, const cz_bind_field_t *f, const nm_t *n, void *base
 
 static int check_field(bctx_t *c, const cz_bind_field_t *f, const nm_t *n)
 {
+    if (f->src > CZ_BIND_HEADER)
+        return bad_table(c, n, "unknown source");
     if (f->type > CZ_BIND_OBJECT)
         return bad_table(c, n, "unknown type");
     if (f->type == CZ_BIND_OBJECT && !f->sub)
@@ -836,16 +838,16 @@ int cz_bind(cz_req_t *req, const cz_bind_field_t *fields, void *out, char *err, 
     static const cz_bind_source_t order[] = {CZ_BIND_PATH, CZ_BIND_FORM, CZ_BIND_HEADER};
     for (size_t o = 0; o < sizeof order / sizeof order[0]; o++) {
         for (const cz_bind_field_t *f = fields; f->name; f++) {
+            nm_t n = {NULL, f->name, 0};
+            int rc;
+            if (o == 0 && (rc = check_field(&c, f, &n)) != 0)
+                return rc;
             if (f->src == CZ_BIND_JSON) {
                 has_json = true;
                 continue;
             }
             if (f->src != order[o])
                 continue;
-            nm_t n = {NULL, f->name, 0};
-            int rc = check_field(&c, f, &n);
-            if (rc)
-                return rc;
             if (f->src == CZ_BIND_FORM && nfp < 0)
                 nfp = form_parts(req, fp);
             if ((rc = bind_text_field(&c, f, out, fp, nfp < 0 ? 0 : nfp)) != 0)

@@ -502,7 +502,11 @@ Test(bind, bad_tables_and_args)
         {.name = "a", .type = CZ_BIND_ARRAY, .elem_type = CZ_BIND_ARRAY}, {0}};
     static const cz_bind_field_t bad_def[] = {
         {.name = "n", .type = CZ_BIND_INT, .def = "ten"}, {0}};
+    static const cz_bind_field_t bad_src[] = {
+        {.name = "s", .src = (cz_bind_source_t)9, .type = CZ_BIND_INT}, {0}};
     char out[64] = {0};
+    cr_assert_eq(do_bind(bad_src, out), CZ_EARG);
+    cr_assert_str_eq(err, "field \"s\": unknown source");
     cr_assert_eq(do_bind(no_sub, out), CZ_EARG);
     cr_assert_str_eq(err, "field \"o\": OBJECT needs .sub");
     cr_assert_eq(do_bind(arr_arr, out), CZ_EARG);
