@@ -82,6 +82,14 @@ CZ_EXTERN int cz_metrics_gauge_func(cz_metrics_t *m, const char *name, const cha
  *  Returns how many were removed. */
 CZ_EXTERN size_t cz_metrics_remove_func(cz_metrics_t *m, double (*fn)(void *ud), void *ud);
 
+/** For limiters (the gateway's, say): the gauge czero_limiter_<what>{limiter="<limiter>"} in
+ *  cz_metrics_default(), read as fn(ud) at every scrape, e.g. what = "local_keys" with a fn
+ *  returning cz_limiter_local_keys(), or "limited_total"-like values a caller counts itself.
+ *  what follows the metric-name rules. Same returns as cz_metrics_gauge_func; unregister with
+ *  cz_metrics_remove_func(cz_metrics_default(), fn, ud) before ud goes away. */
+CZ_EXTERN int cz_metrics_limiter_gauge(const char *limiter, const char *what, const char *help,
+                                       double (*fn)(void *ud), void *ud);
+
 /** A collector: called at the start of every cz_metrics_write, without the registry's lock, so
  *  it may register families and set series. Scrapes are serialised, so it never runs twice at
  *  once. 0 or CZ_ENOMEM. */

@@ -316,7 +316,8 @@ static series_t *series_get(cz_metric_t *f, const char *const *values, bool crea
     memset(s, 0, sizeof *s);
     if (!(s->values = dup_strv(values, f->nlabels)))
         return NULL;
-    if (f->type == CZ_METRIC_HISTOGRAM && !(s->counts = calloc(f->nbounds + 1, sizeof *s->counts))) {
+    if (f->type == CZ_METRIC_HISTOGRAM &&
+        !(s->counts = calloc(f->nbounds + 1, sizeof *s->counts))) {
         free_strv(s->values, f->nlabels);
         return NULL;
     }
@@ -405,6 +406,19 @@ int cz_metrics_gauge_func(cz_metrics_t *m, const char *name, const char *help,
     }
     pthread_mutex_unlock(&m->mu);
     return rc;
+}
+
+int cz_metrics_limiter_gauge(const char *limiter, const char *what, const char *help,
+                             double (*fn)(void *ud), void *ud)
+{
+    char name[256];
+    if (!limiter || !what)
+        return CZ_EARG;
+    if (snprintf(name, sizeof name, "czero_limiter_%s", what) >= (int)sizeof name)
+        return CZ_EARG;
+    static const char *const labels[] = {"limiter"};
+    const char *values[] = {limiter};
+    return cz_metrics_gauge_func(cz_metrics_default(), name, help, labels, values, 1, fn, ud);
 }
 
 size_t cz_metrics_remove_func(cz_metrics_t *m, double (*fn)(void *ud), void *ud)

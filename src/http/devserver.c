@@ -120,6 +120,9 @@ void cz__devserver_free(cz__devserver_t *d)
     free(d);
 }
 
-int cz__devserver_port(const cz__devserver_t *d) { return d && d->srv ? cz_server_port(d->srv) : 0; }
+int cz__devserver_port(const cz__devserver_t *d)
+{
+    return d && d->srv ? cz_server_port(d->srv) : 0;
+}
 
 int cz_server_dev_port(const cz_server_t *s) { return s ? cz__devserver_port(s->dev) : 0; }

@@ -5,12 +5,14 @@
  *   (name) - qps: 12.3/s, drops: 0, avg time: 1.2ms, med: 1.1ms, 90th: 2.0ms, 99th: 3.1ms,
  *   99.9th: 4.0ms
  * logged with cz_log_statf every minute (go-zero logInterval) by a background thread, only for a
- * minute that saw requests or drops (go-zero's periodical executor goes idle too). name is the
+ * minute that saw requests or drops (go-zero's periodical executor goes idle too), and once
+ * more when the server is freed, for the last partial minute. name is the
  * config Name, or host:port without one (engine.createMetrics). qps counts completed requests
  * over the interval; drops are requests breaker/shedding (and maxconns) refused, reported by the
  * prometheus link, which runs before them (metrics_int.h).
  *
- * Per request: one clock read at enter and one at leave, then three counters and one bucket of a
+ * Per request: one clock read at leave (the start is the engine's), shared with the prometheus
+ * link (cz__mw_metrics_leave_ns), then three counters and one bucket of a
  * log-linear latency histogram (16 sub-buckets per power of two of microseconds, so a
  * percentile is within about 3% of the exact value go-zero's sort would give), all in the
  * worker's own cache lines, written by that thread only with relaxed atomic stores. The flusher
@@ -62,6 +64,19 @@ void cz__mw_metrics_set_interval(uint64_t ms)
     __atomic_store_n(&interval_override_ms, ms, __ATOMIC_RELAXED);
 }
 
+static const cz_clock_t *clock_override;
+
+void cz__mw_metrics_set_clock(const cz_clock_t *clock)
+{
+    __atomic_store_n(&clock_override, clock, __ATOMIC_RELEASE);
+}
+
+const cz_clock_t *cz__mw_metrics_clock(void)
+{
+    const cz_clock_t *c = __atomic_load_n(&clock_override, __ATOMIC_ACQUIRE);
+    return c ? c : cz_clock_system();
+}
+
 static inline void bump(uint64_t *p, uint64_t v)
 {
     __atomic_store_n(p, __atomic_load_n(p, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);
@@ -86,11 +101,24 @@ static double bucket_mid_us(size_t i)
     return (double)((SUB + i % SUB) * width) + (double)(width - 1) / 2.0;
 }
 
+static __thread struct {
+    const cz_req_t *r;
+    uint64_t start_ns, now_ns;
+} last_leave;
+
+uint64_t cz__mw_metrics_leave_ns(const cz_req_t *r)
+{
+    /* the request struct is reused on a keep-alive connection: its start time tells them apart */
+    if (last_leave.r == r && last_leave.start_ns == r->start_ns)
+        return last_leave.now_ns;
+    return 0;
+}
+
 static cz_mw_step_t stat_enter(cz_mw_t *mw, cz_req_t *r, cz_res_t *res, void *ctx)
 {
-    (void)r, (void)res;
+    (void)res;
     stat_ctx_t *sc = ctx;
-    sc->start_ns = cz_clock_now_ns(((stat_state_t *)mw->data)->clock);
+    sc->start_ns = cz__mw_metrics_start(r, ((stat_state_t *)mw->data)->clock);
     sc->entered = true;
     return CZ_MW_NEXT;
 }
@@ -99,7 +127,11 @@ static void stat_leave(cz_mw_t *mw, cz_req_t *r, cz_res_t *res, void *ctx)
 {
     (void)res;
     stat_state_t *st = mw->data;
-    uint64_t us = (cz_clock_now_ns(st->clock) - ((stat_ctx_t *)ctx)->start_ns) / 1000;
+    uint64_t now = cz_clock_now_ns(st->clock);
+    last_leave.r = r;
+    last_leave.start_ns = r->start_ns;
+    last_leave.now_ns = now;
+    uint64_t us = (now - ((stat_ctx_t *)ctx)->start_ns) / 1000;
     stat_worker_t *w = &st->w[cz__req_worker_id(r)];
     bump(&w->count, 1);
     bump(&w->sum_us, us);
@@ -227,6 +259,7 @@ static void state_free(stat_state_t *st)
         pthread_cond_signal(&st->cv);
         pthread_mutex_unlock(&st->mu);
         pthread_join(st->thread, NULL);
+        flush(st); /* the last partial interval: go-zero flushes on shutdown too */
     }
     pthread_cond_destroy(&st->cv);
     pthread_mutex_destroy(&st->mu);
@@ -250,7 +283,7 @@ static int stat_init(cz_server_t *s, void **state, cz_diag_t *d)
     pthread_condattr_destroy(&ca);
     *state = st;
     st->nworkers = cz__server_nworkers(s);
-    st->clock = cz_clock_system();
+    st->clock = cz__mw_metrics_clock();
     uint64_t iv = __atomic_load_n(&interval_override_ms, __ATOMIC_RELAXED);
     st->interval_ms = iv ? iv : DEFAULT_INTERVAL_MS;
     if (c->name && *c->name)

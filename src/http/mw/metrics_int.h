@@ -20,6 +20,21 @@ void cz__mw_metrics_drop(cz_req_t *r, cz_res_t *res);
  * 0 restores the default. For tests. */
 void cz__mw_metrics_set_interval(uint64_t ms);
 
+/* The clock both links time requests with, for servers started from now on (NULL: the system
+ * clock). For tests, which drive a cz_clock_manual_t from a handler to get exact durations. */
+void cz__mw_metrics_set_clock(const cz_clock_t *clock);
+const cz_clock_t *cz__mw_metrics_clock(void);
+
+/* When a request starts: the engine's r->start_ns (CLOCK_MONOTONIC, read once per request
+ * anyway) with the system clock, else a fresh read of the injected clock. */
+static inline uint64_t cz__mw_metrics_start(const cz_req_t *r, const cz_clock_t *clock)
+{
+    return clock == cz_clock_system() ? r->start_ns : cz_clock_now_ns(clock);
+}
+/* The time the metrics link's leave() read for r on this thread, or 0 when it did not run for
+ * r: the prometheus link's leave() runs right after and reuses it (one clock read, not two). */
+uint64_t cz__mw_metrics_leave_ns(const cz_req_t *r);
+
 /* ---- dev server (devserver.c): go-zero internal/devserver, and core/prometheus's agent ---- */
 typedef struct cz__devserver cz__devserver_t;
 

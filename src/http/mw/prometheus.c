@@ -100,9 +100,9 @@ static slot_t *slot_for(chunk_t *c, uint32_t code)
 
 static cz_mw_step_t prom_enter(cz_mw_t *mw, cz_req_t *r, cz_res_t *res, void *ctx)
 {
-    (void)r, (void)res;
+    (void)res;
     prom_route_t *pr = mw->data;
-    ((prom_ctx_t *)ctx)->start_ns = cz_clock_now_ns(pr->clock);
+    ((prom_ctx_t *)ctx)->start_ns = cz__mw_metrics_start(r, pr->clock);
     return CZ_MW_NEXT;
 }
 
@@ -112,7 +112,10 @@ static void prom_leave(cz_mw_t *mw, cz_req_t *r, cz_res_t *res, void *ctx)
     int status = cz_res_get_status(res);
     if (cz__unlikely(status == 503))
         cz__mw_metrics_drop(r, res);
-    uint64_t ms = (cz_clock_now_ns(pr->clock) - ((prom_ctx_t *)ctx)->start_ns) / CZ_NS_PER_MS;
+    uint64_t now = cz__mw_metrics_leave_ns(r);
+    if (!now)
+        now = cz_clock_now_ns(pr->clock);
+    uint64_t ms = (now - ((prom_ctx_t *)ctx)->start_ns) / CZ_NS_PER_MS;
     slot_t *s = slot_for(&pr->w[cz__req_worker_id(r)], (uint32_t)status);
     if (cz__unlikely(!s))
         return; /* no memory for a new code's chunk: this one observation is lost */
@@ -367,7 +370,7 @@ static int prom_route(cz_server_t *s, void *state, const cz__route_t *rt, cz_mw_
     memset(pr->w, 0, (size_t)pr->nworkers * sizeof *pr->w);
     pr->path = rt->pattern;
     pr->method = rt->method;
-    pr->clock = cz_clock_system();
+    pr->clock = cz__mw_metrics_clock();
     ps->routes[ps->nroutes++] = pr;
     out->ops = &prom_ops;
     out->data = pr;

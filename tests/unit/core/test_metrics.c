@@ -192,3 +192,18 @@ Test(metrics, default_registry_is_one_instance)
     cr_assert_not_null(cz_metrics_default());
     cr_assert_eq(cz_metrics_default(), cz_metrics_default());
 }
+
+static double keys(void *ud) { return (double)*(int *)ud; }
+
+Test(metrics, limiter_gauges_land_in_the_default_registry)
+{
+    int n = 7;
+    cr_assert_eq(cz_metrics_limiter_gauge("login", "local_keys", "keys held", keys, &n), 0);
+    cr_assert_eq(cz_metrics_limiter_gauge("login", "bad-name", "", keys, &n), CZ_EARG);
+    char *out;
+    cr_assert_eq(cz_metrics_write(cz_metrics_default(), &out, NULL), 0);
+    cr_assert_not_null(strstr(out, "# TYPE czero_limiter_local_keys gauge\n"
+                                   "czero_limiter_local_keys{limiter=\"login\"} 7\n"), "%s", out);
+    free(out);
+    cr_assert_eq(cz_metrics_remove_func(cz_metrics_default(), keys, &n), 1);
+}
