@@ -173,6 +173,8 @@ typedef struct cz_rest_conf {
     int64_t read_timeout_ms;   /* ReadTimeout, default 30s: body progress */
     int64_t write_timeout_ms;  /* WriteTimeout, default 30s: response progress */
     int64_t shutdown_timeout_ms; /* ShutdownTimeout, default 5.5s (go-zero proc's delay) */
+    int64_t linger_timeout_ms; /* LingerTimeout, default 5s: after an error answer, how long to
+                                  read and discard what the client still sends (nginx) */
     int64_t blocking_threads;  /* BlockingThreads: pool for blocking handlers, default 16 */
     int64_t blocking_queue;    /* BlockingQueue: queued blocking requests before 503, default 1024 */
 } cz_rest_conf_t;

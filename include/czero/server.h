@@ -114,6 +114,9 @@ CZ_EXTERN void cz_server_free(cz_server_t *s);
  *  how many there are, or 0 when no route has that method and pattern. For logs and tests. */
 CZ_EXTERN size_t cz_server_route_chain(const cz_server_t *s, const char *method,
                                        const char *pattern, const char **names, size_t max);
+/** Open client connections over all workers (a gauge; read without locking, so approximate
+ *  while it changes). */
+CZ_EXTERN size_t cz_server_connections(const cz_server_t *s);
 /** The configuration the server runs with. */
 CZ_EXTERN const cz_rest_conf_t *cz_server_conf(const cz_server_t *s);
 

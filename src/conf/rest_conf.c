@@ -159,6 +159,8 @@ const cz_conf_field_t cz_rest_conf_fields[] = {
     /* go-zero core/proc/shutdown.go: delayTimeBeforeForceQuit = waitTime = 5500ms */
     RANGE("ShutdownTimeout", CZ_CONF_DURATION, cz_rest_conf_t, shutdown_timeout_ms, "5.5s", 0,
           24 * 3600 * 1000),
+    /* nginx lingering_timeout 5s */
+    DUR("LingerTimeout", linger_timeout_ms, "5s"),
     RANGE("BlockingThreads", CZ_CONF_INT, cz_rest_conf_t, blocking_threads, "16", 1, 1024),
     RANGE("BlockingQueue", CZ_CONF_INT, cz_rest_conf_t, blocking_queue, "1024", 0, 1 << 20),
     {0},

@@ -233,8 +233,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     cz_conn_t *c = (cz_conn_t *)s;
     (void)buf;
     if (nread > 0) {
-        if (c->state == CS_LINGER) {
+        if (c->state == CS_LINGER) { /* discard; more data extends the wait, as nginx */
             c->len = 0;
+            cz__tl_set(c, TL_LINGER);
             return;
         }
         c->len += (uint32_t)nread;

@@ -22,7 +22,6 @@
 #include "internal.h"
 
 #define CZ__MAX_HEADERS 100
-#define CZ__LINGER_MS 5000 /* read and discard after an error response, like nginx lingering_timeout */
 #define CZ__TICK_MS 100
 
 typedef struct cz_worker cz_worker_t;

@@ -43,6 +43,7 @@ cz_server_t *cz_server_new(const cz_rest_conf_t *conf, cz_diag_t *d)
     c->read_timeout_ms = or_default(c->read_timeout_ms, 30000);
     c->write_timeout_ms = or_default(c->write_timeout_ms, 30000);
     c->shutdown_timeout_ms = or_default(c->shutdown_timeout_ms, 5500);
+    c->linger_timeout_ms = or_default(c->linger_timeout_ms, 5000);
     c->blocking_threads = or_default(c->blocking_threads, 16);
     c->blocking_queue = or_default(c->blocking_queue, 1024);
     if (c->max_header_bytes < 1024)
@@ -59,6 +60,14 @@ cz_server_t *cz_server_new(const cz_rest_conf_t *conf, cz_diag_t *d)
 }
 
 const cz_rest_conf_t *cz_server_conf(const cz_server_t *s) { return &s->conf; }
+
+size_t cz_server_connections(const cz_server_t *s)
+{
+    size_t n = 0;
+    for (int i = 0; s->workers && i < s->nworkers; i++)
+        n += __atomic_load_n(&s->workers[i].nconns, __ATOMIC_RELAXED);
+    return n;
+}
 int cz_server_port(const cz_server_t *s) { return s->port; }
 
 static char *join_path(const char *prefix, const char *path)
@@ -322,7 +331,7 @@ void cz__worker_init(cz_server_t *s, cz_worker_t *w, int id, int listen_fd)
     w->tl[TL_HEADER].timeout_ms = (uint64_t)s->conf.header_timeout_ms;
     w->tl[TL_BODY].timeout_ms = (uint64_t)s->conf.read_timeout_ms;
     w->tl[TL_WRITE].timeout_ms = (uint64_t)s->conf.write_timeout_ms;
-    w->tl[TL_LINGER].timeout_ms = CZ__LINGER_MS;
+    w->tl[TL_LINGER].timeout_ms = (uint64_t)s->conf.linger_timeout_ms;
     cz__date_update(w);
 }
 

@@ -21,6 +21,7 @@ void ts_init(ts_t *t)
     t->conf.port = 0;
     t->conf.workers = 1;
     t->conf.middlewares.log = false;
+    t->conf.linger_timeout_ms = 300; /* error answers close fast in tests */
 }
 
 void ts_start(ts_t *t, const cz_route_t *extra, size_t nextra)
