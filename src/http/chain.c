@@ -193,6 +193,14 @@ void cz__mw_answer(cz_res_t *res, int status, const char *body)
     }
 }
 
+void cz__mw_log_dropped(cz_req_t *r)
+{
+    cz_str_t remote = cz_req_remote(r);
+    cz_str_t ua = cz_req_header(r, "User-Agent");
+    cz_log_error("[http] dropped, %.*s - %.*s - %.*s", (int)r->target.n, r->target.p,
+                 (int)remote.n, remote.p, (int)ua.n, ua.p ? ua.p : "");
+}
+
 void cz__chain_leave(cz_req_t *r)
 {
     const cz__route_t *rt = r->route;

@@ -17,10 +17,7 @@ static cz_mw_step_t shed_enter(cz_mw_t *mw, cz_req_t *r, cz_res_t *res, void *ct
 {
     shed_ctx_t *sc = ctx;
     if (cz_shedder_allow(mw->data, &sc->promise) != 0) {
-        cz_str_t remote = cz_req_remote(r);
-        cz_str_t ua = cz_req_header(r, "User-Agent");
-        cz_log_error("[http] dropped, %.*s - %.*s - %.*s", (int)r->target.n, r->target.p,
-                     (int)remote.n, remote.p, (int)ua.n, ua.p ? ua.p : "");
+        cz__mw_log_dropped(r);
         cz__mw_answer(res, 503, NULL);
         return CZ_MW_DONE;
     }
