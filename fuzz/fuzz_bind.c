@@ -42,12 +42,14 @@ static const char *const roles[] = {"admin", "user", NULL};
 
 static const cz_bind_field_t addr_fields[] = {
     {.name = "city", .type = CZ_BIND_STRING, .offset = offsetof(addr_t, city)},
-    {.name = "zip", .type = CZ_BIND_INT, .offset = offsetof(addr_t, zip), .flags = CZ_BIND_OPTIONAL},
+    {.name = "zip", .type = CZ_BIND_INT, .offset = offsetof(addr_t, zip),
+     .flags = CZ_BIND_OPTIONAL},
     {0},
 };
 static const cz_bind_field_t item_fields[] = {
     {.name = "sku", .type = CZ_BIND_STRING, .offset = offsetof(item_t, sku)},
-    {.name = "qty", .type = CZ_BIND_INT, .offset = offsetof(item_t, qty), .flags = CZ_BIND_OPTIONAL},
+    {.name = "qty", .type = CZ_BIND_INT, .offset = offsetof(item_t, qty),
+     .flags = CZ_BIND_OPTIONAL},
     {.name = "flags", .type = CZ_BIND_ARRAY, .elem_type = CZ_BIND_BOOL,
      .offset = offsetof(item_t, flags), .flags = CZ_BIND_OPTIONAL},
     {0},

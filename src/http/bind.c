@@ -7,8 +7,9 @@
  * looks only at the fields of its source. Text sources (path, form, header, env, defaults) go
  * through one converter that mirrors Go's strconv; JSON values are checked by type the way
  * mapping.processFieldPrimitive does. Field names in messages are built only when an error is
- * reported, from a chain of stack frames, so a successful bind formats nothing. This file does
- * not know the engine's internals beyond the public request accessors.
+ * reported, from a chain of stack frames, so a successful bind formats nothing. JSON values and
+ * cz_bind_to_json live in bind_json.c (bind_int.h joins the two). Only the public request
+ * accessors are used, never the engine's internals.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -18,34 +19,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include "czero/bind.h"
-
-#define MAX_DEPTH 32 /* nested tables; deeper is a table bug (or a cycle) */
-
-typedef struct bctx {
-    cz_req_t *req;
-    cz_arena_t *a;
-    char *err;
-    size_t errlen;
-} bctx_t;
-
-/* A field's full name ("addr.city", "tags[1]"), formatted only on error. */
-typedef struct nm {
-    const struct nm *up;
-    const char *key; /* NULL: an array index */
-    size_t idx;
-} nm_t;
+#include "http/bind_int.h"
 
 /* ---- messages ---- */
 
-static size_t fmt_name(const nm_t *n, char *buf, size_t size)
+size_t cz__bind_name(const cz__bname_t *n, char *buf, size_t size)
 {
     if (!n) {
         if (size)
             buf[0] = '\0';
         return 0;
     }
-    size_t len = fmt_name(n->up, buf, size);
+    size_t len = cz__bind_name(n->up, buf, size);
     if (len >= size)
         return len;
     int w;
@@ -83,7 +68,7 @@ static const char *quote(char *buf, size_t size, const char *s, size_t n)
     return buf;
 }
 
-__attribute__((format(printf, 3, 4))) static int fail(bctx_t *c, int rc, const char *fmt, ...)
+int cz__bind_fail(cz__bctx_t *c, int rc, const char *fmt, ...)
 {
     if (c->err && c->errlen) {
         va_list ap;
@@ -94,64 +79,47 @@ __attribute__((format(printf, 3, 4))) static int fail(bctx_t *c, int rc, const c
     return rc;
 }
 
-#define NAME(var, n)                                                                           \
-    char var[256];                                                                             \
-    fmt_name((n), var, sizeof var)
+int cz__bind_oom(cz__bctx_t *c) { return cz__bind_fail(c, CZ_ENOMEM, "out of memory"); }
 
-static int oom(bctx_t *c) { return fail(c, CZ_ENOMEM, "out of memory"); }
-
-static int not_set(bctx_t *c, const nm_t *n)
+static int not_set(cz__bctx_t *c, const cz__bname_t *n)
 {
-    NAME(nb, n);
-    return fail(c, CZ_EPARSE, "field \"%s\" is not set", nb);
+    CZ__BIND_NAME(nb, n);
+    return cz__bind_fail(c, CZ_EPARSE, "field \"%s\" is not set", nb);
 }
 
-static int mismatch(bctx_t *c, const nm_t *n)
+int cz__bind_mismatch(cz__bctx_t *c, const cz__bname_t *n)
 {
-    NAME(nb, n);
-    return fail(c, CZ_EPARSE, "type mismatch for field \"%s\"", nb);
+    CZ__BIND_NAME(nb, n);
+    return cz__bind_fail(c, CZ_EPARSE, "type mismatch for field \"%s\"", nb);
 }
 
-static int mismatch_hint(bctx_t *c, const nm_t *n, const char *expect, const char *actual)
+int cz__bind_mismatch_hint(cz__bctx_t *c, const cz__bname_t *n, const char *expect,
+                           const char *actual)
 {
-    NAME(nb, n);
-    return fail(c, CZ_EPARSE, "type mismatch for field \"%s\", expect \"%s\", actual \"%s\"", nb,
-                expect, actual);
+    CZ__BIND_NAME(nb, n);
+    return cz__bind_fail(c, CZ_EPARSE,
+                         "type mismatch for field \"%s\", expect \"%s\", actual \"%s\"",
+                         nb, expect, actual);
 }
 
-static int bad_table(bctx_t *c, const nm_t *n, const char *what)
+int cz__bind_bad_table(cz__bctx_t *c, const cz__bname_t *n, const char *what)
 {
-    NAME(nb, n);
-    return fail(c, CZ_EARG, "field \"%s\": %s", nb, what);
+    CZ__BIND_NAME(nb, n);
+    return cz__bind_fail(c, CZ_EARG, "field \"%s\": %s", nb, what);
 }
 
-static const char *jtype(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "object";
-    case JSON_ARRAY: return "slice";
-    case JSON_STRING: return "string";
-    case JSON_INTEGER:
-    case JSON_REAL: return "number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "bool";
-    default: return "null";
-    }
-}
 
 /* ---- text to values, as Go's strconv ---- */
-
-enum { CONV_OK = 0, CONV_SYNTAX = -1, CONV_RANGE = -2 };
 
 static int parse_u64(const char *s, size_t n, uint64_t *v)
 {
     if (n == 0)
-        return CONV_SYNTAX;
+        return CZ__CONV_SYNTAX;
     uint64_t x = 0;
     bool over = false;
     for (size_t i = 0; i < n; i++) {
         if (s[i] < '0' || s[i] > '9')
-            return CONV_SYNTAX;
+            return CZ__CONV_SYNTAX;
         unsigned d = (unsigned)(s[i] - '0');
         if (x > (UINT64_MAX - d) / 10)
             over = true; /* keep scanning: a later non-digit is a syntax error first */
@@ -159,9 +127,9 @@ static int parse_u64(const char *s, size_t n, uint64_t *v)
             x = x * 10 + d;
     }
     if (over)
-        return CONV_RANGE;
+        return CZ__CONV_RANGE;
     *v = x;
-    return CONV_OK;
+    return CZ__CONV_OK;
 }
 
 static int parse_i64(const char *s, size_t n, int64_t *v)
@@ -176,56 +144,58 @@ static int parse_i64(const char *s, size_t n, int64_t *v)
     if (rc)
         return rc;
     if (neg ? u > (uint64_t)INT64_MAX + 1 : u > (uint64_t)INT64_MAX)
-        return CONV_RANGE;
+        return CZ__CONV_RANGE;
     *v = neg ? (int64_t)(0 - u) : (int64_t)u;
-    return CONV_OK;
+    return CZ__CONV_OK;
 }
 
 static int parse_f64(const char *s, size_t n, double *v)
 {
     char tmp[128];
     if (n == 0 || n >= sizeof tmp || memchr(s, '(', n) || memchr(s, '\0', n))
-        return CONV_SYNTAX; /* a longer number text is not something a client needs */
+        return CZ__CONV_SYNTAX; /* a longer number text is not something a client needs */
     if (s[0] == ' ' || (s[0] >= '\t' && s[0] <= '\r'))
-        return CONV_SYNTAX;
+        return CZ__CONV_SYNTAX;
     memcpy(tmp, s, n);
     tmp[n] = '\0';
     char *end;
     errno = 0;
     double d = strtod(tmp, &end);
     if (end != tmp + n)
-        return CONV_SYNTAX;
+        return CZ__CONV_SYNTAX;
     if (errno == ERANGE && isinf(d))
-        return CONV_RANGE; /* overflow; Go's ParseFloat accepts underflow too */
+        return CZ__CONV_RANGE; /* overflow; Go's ParseFloat accepts underflow too */
     *v = d;
-    return CONV_OK;
+    return CZ__CONV_OK;
 }
 
 static int parse_bool(const char *s, size_t n, bool *v)
 {
     if ((n == 1 && s[0] == '1') || (n == 4 && strncasecmp(s, "true", 4) == 0)) {
         *v = true;
-        return CONV_OK;
+        return CZ__CONV_OK;
     }
     if ((n == 1 && s[0] == '0') || (n == 5 && strncasecmp(s, "false", 5) == 0)) {
         *v = false;
-        return CONV_OK;
+        return CZ__CONV_OK;
     }
-    return CONV_SYNTAX;
+    return CZ__CONV_SYNTAX;
 }
 
-static int conv_error(bctx_t *c, const nm_t *n, const char *fn, const char *s, size_t len, int why)
+int cz__bind_conv_error(cz__bctx_t *c, const cz__bname_t *n, const char *fn, const char *s,
+                        size_t len, int why)
 {
-    NAME(nb, n);
+    CZ__BIND_NAME(nb, n);
     char q[96];
-    return fail(c, CZ_EPARSE, "field \"%s\": strconv.%s: parsing %s: %s", nb, fn,
-                quote(q, sizeof q, s, len), why == CONV_RANGE ? "value out of range" : "invalid syntax");
+    return cz__bind_fail(c, CZ_EPARSE, "field \"%s\": strconv.%s: parsing %s: %s", nb, fn,
+                         quote(q, sizeof q, s, len),
+                         why == CZ__CONV_RANGE ? "value out of range" : "invalid syntax");
 }
 
 /* ---- checks: options=, range= ---- */
 
-static int check_options(bctx_t *c, const cz_bind_field_t *f, const nm_t *n, const char *s,
-                         size_t len)
+int cz__bind_check_options(cz__bctx_t *c, const cz_bind_field_t *f, const cz__bname_t *n,
+                           const char *s, size_t len)
 {
     if (!f->options || !f->options[0])
         return 0;
@@ -243,13 +213,13 @@ static int check_options(bctx_t *c, const cz_bind_field_t *f, const nm_t *n, con
     }
     list[o++] = ']';
     list[o] = '\0';
-    NAME(nb, n);
+    CZ__BIND_NAME(nb, n);
     char q[96];
-    return fail(c, CZ_EPARSE, "value %s for field \"%s\" is not defined in options \"%s\"",
+    return cz__bind_fail(c, CZ_EPARSE, "value %s for field \"%s\" is not defined in options \"%s\"",
                 quote(q, sizeof q, s, len), nb, list);
 }
 
-static int check_range(bctx_t *c, const cz_bind_field_t *f, const nm_t *n, double v,
+int cz__bind_check_range(cz__bctx_t *c, const cz_bind_field_t *f, const cz__bname_t *n, double v,
                        const char *s, size_t len)
 {
     if (!f->has_range)
@@ -264,16 +234,16 @@ static int check_range(bctx_t *c, const cz_bind_field_t *f, const nm_t *n, doubl
         snprintf(lo, sizeof lo, "%g", f->lo);
     if (!isinf(f->hi))
         snprintf(hi, sizeof hi, "%g", f->hi);
-    NAME(nb, n);
+    CZ__BIND_NAME(nb, n);
     char q[96];
-    return fail(c, CZ_EPARSE, "value %s for field \"%s\" is out of range %c%s:%s%c",
+    return cz__bind_fail(c, CZ_EPARSE, "value %s for field \"%s\" is out of range %c%s:%s%c",
                 quote(q, sizeof q, s, len), nb, f->lo_open ? '(' : '[', lo, hi,
                 f->hi_open ? ')' : ']');
 }
 
 /* ---- storing one scalar ---- */
 
-static size_t scalar_size(cz_bind_type_t t)
+size_t cz__bind_scalar_size(cz_bind_type_t t)
 {
     switch (t) {
     case CZ_BIND_STRING: return sizeof(char *);
@@ -285,22 +255,22 @@ static size_t scalar_size(cz_bind_type_t t)
     }
 }
 
-static int store_string(bctx_t *c, const char *s, size_t len, void *dst)
+static int store_string(cz__bctx_t *c, const char *s, size_t len, void *dst)
 {
     cz_str_t copy = cz_arena_strdup(c->a, (cz_str_t){s, len});
     if (!copy.p)
-        return oom(c);
+        return cz__bind_oom(c);
     *(const char **)dst = copy.p;
     return 0;
 }
 
 /* Text (path, form, header, env, default, JSON array element) to type t at dst. check: apply
  * options= and range= (go-zero checks neither on defaults nor on array elements). */
-static int store_text(bctx_t *c, const cz_bind_field_t *f, cz_bind_type_t t, const nm_t *n,
-                      const char *s, size_t len, void *dst, bool check)
+int cz__bind_store_text(cz__bctx_t *c, const cz_bind_field_t *f, cz_bind_type_t t,
+                        const cz__bname_t *n, const char *s, size_t len, void *dst, bool check)
 {
     int rc;
-    if (check && (rc = check_options(c, f, n, s, len)) != 0)
+    if (check && (rc = cz__bind_check_options(c, f, n, s, len)) != 0)
         return rc;
     switch (t) {
     case CZ_BIND_STRING:
@@ -308,8 +278,8 @@ static int store_text(bctx_t *c, const cz_bind_field_t *f, cz_bind_type_t t, con
     case CZ_BIND_INT: {
         int64_t v;
         if ((rc = parse_i64(s, len, &v)) != 0)
-            return conv_error(c, n, "ParseInt", s, len, rc);
-        if (check && (rc = check_range(c, f, n, (double)v, s, len)) != 0)
+            return cz__bind_conv_error(c, n, "ParseInt", s, len, rc);
+        if (check && (rc = cz__bind_check_range(c, f, n, (double)v, s, len)) != 0)
             return rc;
         memcpy(dst, &v, sizeof v);
         return 0;
@@ -317,8 +287,8 @@ static int store_text(bctx_t *c, const cz_bind_field_t *f, cz_bind_type_t t, con
     case CZ_BIND_UINT: {
         uint64_t v;
         if ((rc = parse_u64(s, len, &v)) != 0)
-            return conv_error(c, n, "ParseUint", s, len, rc);
-        if (check && (rc = check_range(c, f, n, (double)v, s, len)) != 0)
+            return cz__bind_conv_error(c, n, "ParseUint", s, len, rc);
+        if (check && (rc = cz__bind_check_range(c, f, n, (double)v, s, len)) != 0)
             return rc;
         memcpy(dst, &v, sizeof v);
         return 0;
@@ -326,8 +296,8 @@ static int store_text(bctx_t *c, const cz_bind_field_t *f, cz_bind_type_t t, con
     case CZ_BIND_FLOAT: {
         double v;
         if ((rc = parse_f64(s, len, &v)) != 0)
-            return conv_error(c, n, "ParseFloat", s, len, rc);
-        if (check && (rc = check_range(c, f, n, v, s, len)) != 0)
+            return cz__bind_conv_error(c, n, "ParseFloat", s, len, rc);
+        if (check && (rc = cz__bind_check_range(c, f, n, v, s, len)) != 0)
             return rc;
         memcpy(dst, &v, sizeof v);
         return 0;
@@ -335,170 +305,19 @@ static int store_text(bctx_t *c, const cz_bind_field_t *f, cz_bind_type_t t, con
     case CZ_BIND_BOOL: {
         bool v;
         if (parse_bool(s, len, &v) != 0)
-            return mismatch(c, n); /* go-zero: errTypeMismatch */
+            return cz__bind_mismatch(c, n); /* go-zero: errTypeMismatch */
         memcpy(dst, &v, sizeof v);
         return 0;
     }
     default:
-        return mismatch(c, n);
+        return cz__bind_mismatch(c, n);
     }
 }
 
-/* The text of a JSON number, as close to what the client sent as jansson lets us get. */
-static size_t num_text(const json_t *v, char *buf, size_t size)
-{
-    int w;
-    if (json_is_integer(v)) {
-        w = snprintf(buf, size, "%" PRId64, (int64_t)json_integer_value(v));
-    } else {
-        double d = json_real_value(v);
-        w = snprintf(buf, size, "%.15g", d);
-        if (strtod(buf, NULL) != d)
-            w = snprintf(buf, size, "%.17g", d);
-    }
-    return w > 0 ? (size_t)w : 0;
-}
-
-static void set_has(const cz_bind_field_t *f, void *base)
+void cz__bind_set_has(const cz_bind_field_t *f, void *base)
 {
     if (f->flags & CZ_BIND_HAS)
         *(bool *)((char *)base + f->has_offset) = true;
-}
-
-/* ---- JSON ---- */
-
-static int bind_object(bctx_t *c, const cz_bind_field_t *fields, const json_t *obj, void *out,
-                       const nm_t *up, bool top, int depth);
-static int absent(bctx_t *c, const cz_bind_field_t *f, const nm_t *n, void *base, int depth);
-
-/* A JSON scalar into type t. strict: a field (go-zero processFieldPrimitive: same kind only,
- * plus options/range); !strict: an array element (fillSliceValue: strings and numbers convert). */
-static int store_json_scalar(bctx_t *c, const cz_bind_field_t *f, cz_bind_type_t t,
-                             const nm_t *n, const json_t *v, void *dst, bool strict)
-{
-    char num[40];
-    size_t nl;
-    int rc;
-    if (json_is_string(v)) {
-        const char *s = json_string_value(v);
-        size_t len = json_string_length(v);
-        if (t == CZ_BIND_STRING || !strict)
-            return store_text(c, f, t, n, s, len, dst, strict);
-        return mismatch(c, n);
-    }
-    if (json_is_number(v)) {
-        nl = num_text(v, num, sizeof num);
-        switch (t) {
-        case CZ_BIND_STRING:
-            if (strict)
-                return mismatch_hint(c, n, "string", "number");
-            return store_text(c, f, t, n, num, nl, dst, false);
-        case CZ_BIND_INT:
-        case CZ_BIND_UINT:
-            if (json_is_integer(v) && (t == CZ_BIND_INT || json_integer_value(v) >= 0)) {
-                json_int_t x = json_integer_value(v);
-                if (strict && ((rc = check_options(c, f, n, num, nl)) != 0 ||
-                               (rc = check_range(c, f, n, (double)x, num, nl)) != 0))
-                    return rc;
-                if (t == CZ_BIND_INT) {
-                    int64_t i = (int64_t)x;
-                    memcpy(dst, &i, sizeof i);
-                } else {
-                    uint64_t u = (uint64_t)x;
-                    memcpy(dst, &u, sizeof u);
-                }
-                return 0;
-            }
-            /* 1.5 or -1 here: the same strconv error go-zero reports */
-            return conv_error(c, n, t == CZ_BIND_INT ? "ParseInt" : "ParseUint", num, nl,
-                              CONV_SYNTAX);
-        case CZ_BIND_FLOAT: {
-            double d = json_number_value(v);
-            if (strict && ((rc = check_options(c, f, n, num, nl)) != 0 ||
-                           (rc = check_range(c, f, n, d, num, nl)) != 0))
-                return rc;
-            memcpy(dst, &d, sizeof d);
-            return 0;
-        }
-        default:
-            return strict ? mismatch_hint(c, n, "bool", "number") : mismatch(c, n);
-        }
-    }
-    if (json_is_boolean(v) && t == CZ_BIND_BOOL) {
-        bool b = json_is_true(v);
-        if (strict && (rc = check_options(c, f, n, b ? "true" : "false", b ? 4 : 5)) != 0)
-            return rc;
-        memcpy(dst, &b, sizeof b);
-        return 0;
-    }
-    return mismatch(c, n);
-}
-
-static size_t elem_size(const cz_bind_field_t *f)
-{
-    return f->elem_type == CZ_BIND_OBJECT ? f->elem_size : scalar_size(f->elem_type);
-}
-
-static int bind_json_array(bctx_t *c, const cz_bind_field_t *f, const nm_t *n, const json_t *v,
-                           void *dst, int depth)
-{
-    if (!json_is_array(v))
-        return mismatch_hint(c, n, "slice", jtype(v));
-    size_t cnt = json_array_size(v), es = elem_size(f);
-    cz_bind_array_t arr = {NULL, cnt};
-    if (cnt) {
-        if (cnt > SIZE_MAX / es || !(arr.items = cz_arena_calloc(c->a, cnt * es)))
-            return oom(c);
-    }
-    for (size_t i = 0; i < cnt; i++) {
-        const json_t *e = json_array_get(v, i);
-        nm_t en = {n, NULL, i};
-        char *edst = (char *)arr.items + i * es;
-        int rc;
-        if (json_is_null(e))
-            continue; /* go-zero leaves a null element zero */
-        if (f->elem_type == CZ_BIND_OBJECT) {
-            if (!json_is_object(e))
-                return mismatch(c, &en);
-            rc = bind_object(c, f->sub, e, edst, &en, false, depth + 1);
-        } else {
-            rc = store_json_scalar(c, f, f->elem_type, &en, e, edst, false);
-        }
-        if (rc)
-            return rc;
-    }
-    memcpy(dst, &arr, sizeof arr);
-    return 0;
-}
-
-/* One field's JSON value (present, maybe null). */
-static int bind_json_value(bctx_t *c, const cz_bind_field_t *f, const nm_t *n, const json_t *v,
-                           void *base, int depth)
-{
-    void *dst = (char *)base + f->offset;
-    int rc;
-    if (json_is_null(v)) {
-        if (f->flags & CZ_BIND_OPTIONAL)
-            return 0;
-        NAME(nb, n);
-        return fail(c, CZ_EPARSE, "field \"%s\" mustn't be nil", nb);
-    }
-    switch (f->type) {
-    case CZ_BIND_OBJECT:
-        if (!json_is_object(v))
-            return mismatch(c, n);
-        rc = bind_object(c, f->sub, v, dst, n, false, depth + 1);
-        break;
-    case CZ_BIND_ARRAY:
-        rc = bind_json_array(c, f, n, v, dst, depth);
-        break;
-    default:
-        rc = store_json_scalar(c, f, f->type, n, v, dst, true);
-        break;
-    }
-    if (rc == 0)
-        set_has(f, base);
-    return rc;
 }
 
 /* ---- text sources ---- */
@@ -509,33 +328,45 @@ typedef struct tvals {
     size_t n;
 } tvals_t;
 
-static int bind_text_values(bctx_t *c, const cz_bind_field_t *f, const nm_t *n, tvals_t tv,
-                            void *base)
+static int bind_text_values(cz__bctx_t *c, const cz_bind_field_t *f, const cz__bname_t *n,
+                            tvals_t tv, void *base)
 {
     void *dst = (char *)base + f->offset;
     int rc;
     if (f->type == CZ_BIND_ARRAY) {
         if (f->elem_type == CZ_BIND_OBJECT)
-            return mismatch(c, n); /* objects come only from JSON */
-        size_t es = scalar_size(f->elem_type);
+            return cz__bind_mismatch(c, n); /* objects come only from JSON */
+        size_t es = cz__bind_scalar_size(f->elem_type);
         cz_bind_array_t arr = {cz_arena_calloc(c->a, tv.n * es), tv.n};
         if (!arr.items)
-            return oom(c);
+            return cz__bind_oom(c);
         for (size_t i = 0; i < tv.n; i++) {
-            nm_t en = {n, NULL, i};
-            rc = store_text(c, f, f->elem_type, &en, tv.v[i].p, tv.v[i].n,
+            cz__bname_t en = {n, NULL, i};
+            rc = cz__bind_store_text(c, f, f->elem_type, &en, tv.v[i].p, tv.v[i].n,
                             (char *)arr.items + i * es, false);
             if (rc)
                 return rc;
         }
         memcpy(dst, &arr, sizeof arr);
     } else if (f->type == CZ_BIND_OBJECT) {
-        return mismatch(c, n);
-    } else if ((rc = store_text(c, f, f->type, n, tv.v[0].p, tv.v[0].n, dst, true)) != 0) {
+        return cz__bind_mismatch(c, n);
+    } else if ((rc = cz__bind_store_text(c, f, f->type, n, tv.v[0].p, tv.v[0].n, dst, true)) != 0) {
         return rc;
     }
-    set_has(f, base);
+    cz__bind_set_has(f, base);
     return 0;
+}
+
+/* env=: a non-empty variable wins over the request (go-zero processFieldWithEnvValue). 1 when
+ * it did (the value is bound), 0 when unset, or an error. */
+int cz__bind_env(cz__bctx_t *c, const cz_bind_field_t *f, const cz__bname_t *n, void *base)
+{
+    const char *e = f->env && f->type != CZ_BIND_OBJECT ? getenv(f->env) : NULL;
+    if (!e || !*e)
+        return 0;
+    cz_str_t one = cz_str_c(e);
+    int rc = bind_text_values(c, f, n, (tvals_t){&one, 1}, base);
+    return rc ? rc : 1;
 }
 
 static int hexval(unsigned char ch)
@@ -576,7 +407,7 @@ static bool form_key_eq(const char *p, size_t n, const char *key, size_t kn)
     return form_char(p, n, &i) == '[' && i < n && form_char(p, n, &i) == ']' && i == n;
 }
 
-static cz_str_t form_decode(bctx_t *c, const char *p, size_t n)
+static cz_str_t form_decode(cz__bctx_t *c, const char *p, size_t n)
 {
     char *out = cz_arena_alloc(c->a, n + 1);
     if (!out)
@@ -590,7 +421,7 @@ static cz_str_t form_decode(bctx_t *c, const char *p, size_t n)
 
 /* Visit the non-empty values of key in the form parts, in order; fills vals[0..max) when vals
  * is set and returns how many there are, or -1 when out of memory. */
-static long form_scan(bctx_t *c, const cz_str_t *parts, int nparts, const char *key,
+static long form_scan(cz__bctx_t *c, const cz_str_t *parts, int nparts, const char *key,
                       cz_str_t *vals, size_t max)
 {
     size_t kn = strlen(key), cnt = 0;
@@ -637,21 +468,16 @@ static int form_parts(cz_req_t *req, cz_str_t parts[2])
     return np;
 }
 
-static int bind_text_field(bctx_t *c, const cz_bind_field_t *f, void *base, const cz_str_t *fp,
+static int bind_text_field(cz__bctx_t *c, const cz_bind_field_t *f, void *base, const cz_str_t *fp,
                            int nfp)
 {
-    nm_t n = {NULL, f->name, 0};
+    cz__bname_t n = {NULL, f->name, 0};
     cz_str_t one;
     tvals_t tv = {&one, 0};
     bool many = f->type == CZ_BIND_ARRAY;
-    if (f->env) {
-        const char *e = getenv(f->env);
-        if (e && *e) {
-            one = cz_str_c(e);
-            tv.n = 1;
-            return bind_text_values(c, f, &n, tv, base);
-        }
-    }
+    int rc = cz__bind_env(c, f, &n, base);
+    if (rc)
+        return rc < 0 ? rc : 0;
     switch (f->src) {
     case CZ_BIND_PATH:
         one = cz_req_param(c->req, f->name);
@@ -667,7 +493,7 @@ static int bind_text_field(bctx_t *c, const cz_bind_field_t *f, void *base, cons
             if (tv.n == 1) { /* a second value for an array: move to an arena list */
                 cz_str_t *list = cz_arena_alloc(c->a, sizeof *list * hc);
                 if (!list)
-                    return oom(c);
+                    return cz__bind_oom(c);
                 list[0] = one;
                 tv.v = list;
             }
@@ -681,12 +507,12 @@ static int bind_text_field(bctx_t *c, const cz_bind_field_t *f, void *base, cons
         long cnt = form_scan(c, fp, nfp, f->name, NULL, many ? 0 : 1);
         if (cnt > 0 && (!many || cnt == 1)) {
             if (form_scan(c, fp, nfp, f->name, &one, 1) < 0)
-                return oom(c);
+                return cz__bind_oom(c);
             tv.n = 1;
         } else if (cnt > 1) {
             tv.v = cz_arena_alloc(c->a, sizeof *tv.v * (size_t)cnt);
             if (!tv.v || form_scan(c, fp, nfp, f->name, tv.v, (size_t)cnt) < 0)
-                return oom(c);
+                return cz__bind_oom(c);
             tv.n = (size_t)cnt;
         }
         break;
@@ -695,7 +521,7 @@ static int bind_text_field(bctx_t *c, const cz_bind_field_t *f, void *base, cons
         return 0;
     }
     if (tv.n == 0)
-        return absent(c, f, &n, base, 0);
+        return cz__bind_absent(c, f, &n, base, 0);
     return bind_text_values(c, f, &n, tv, base);
 }
 
@@ -703,7 +529,7 @@ static int bind_text_field(bctx_t *c, const cz_bind_field_t *f, void *base, cons
 
 static bool sub_required(const cz_bind_field_t *fields, int depth)
 {
-    if (depth > MAX_DEPTH || !fields)
+    if (depth > CZ__BIND_MAX_DEPTH || !fields)
         return false;
     for (const cz_bind_field_t *f = fields; f->name; f++) {
         if ((f->flags & CZ_BIND_OPTIONAL) || f->def)
@@ -714,7 +540,7 @@ static bool sub_required(const cz_bind_field_t *fields, int depth)
     return false;
 }
 
-static int apply_default(bctx_t *c, const cz_bind_field_t *f, const nm_t *n, void *base)
+static int apply_default(cz__bctx_t *c, const cz_bind_field_t *f, const cz__bname_t *n, void *base)
 {
     void *dst = (char *)base + f->offset;
     const char *d = f->def;
@@ -728,10 +554,10 @@ static int apply_default(bctx_t *c, const cz_bind_field_t *f, const nm_t *n, voi
         for (size_t i = 0; i < len; i++)
             cnt += d[i] == ',';
         cnt = len ? cnt + 1 : 0;
-        size_t es = scalar_size(f->elem_type);
+        size_t es = cz__bind_scalar_size(f->elem_type);
         cz_bind_array_t arr = {NULL, cnt};
         if (cnt && !(arr.items = cz_arena_calloc(c->a, cnt * es)))
-            return oom(c);
+            return cz__bind_oom(c);
         const char *p = d, *end = d + len;
         for (size_t i = 0; i < cnt && rc == 0; i++) {
             const char *comma = memchr(p, ',', (size_t)(end - p));
@@ -744,80 +570,51 @@ static int apply_default(bctx_t *c, const cz_bind_field_t *f, const nm_t *n, voi
                 t--;
             if (t - s >= 2 && *s == '"' && t[-1] == '"')
                 s++, t--; /* JSON string items */
-            nm_t en = {n, NULL, i};
-            rc = store_text(c, f, f->elem_type, &en, s, (size_t)(t - s),
+            cz__bname_t en = {n, NULL, i};
+            rc = cz__bind_store_text(c, f, f->elem_type, &en, s, (size_t)(t - s),
                             (char *)arr.items + i * es, false);
             p = e + 1;
         }
         if (rc == 0)
             memcpy(dst, &arr, sizeof arr);
     } else {
-        rc = store_text(c, f, f->type, n, d, strlen(d), dst, false);
+        rc = cz__bind_store_text(c, f, f->type, n, d, strlen(d), dst, false);
     }
     if (rc == CZ_EPARSE) {
-        NAME(nb, n);
-        return fail(c, CZ_EARG, "field \"%s\": default \"%s\" does not convert", nb, f->def);
+        CZ__BIND_NAME(nb, n);
+        return cz__bind_fail(c, CZ_EARG, "field \"%s\": default \"%s\" does not convert", nb,
+                             f->def);
     }
     if (rc == 0)
-        set_has(f, base);
+        cz__bind_set_has(f, base);
     return rc;
 }
 
-static int absent(bctx_t *c, const cz_bind_field_t *f, const nm_t *n, void *base, int depth)
+int cz__bind_absent(cz__bctx_t *c, const cz_bind_field_t *f, const cz__bname_t *n, void *base,
+                    int depth)
 {
     if (f->def && f->type != CZ_BIND_OBJECT)
         return apply_default(c, f, n, base);
     if (f->flags & CZ_BIND_OPTIONAL)
         return 0;
     if (f->type == CZ_BIND_OBJECT && !sub_required(f->sub, depth + 1))
-        return bind_object(c, f->sub, NULL, (char *)base + f->offset, n, false, depth + 1);
+        return cz__bind_object(c, f->sub, NULL, (char *)base + f->offset, n, false, depth + 1);
     return not_set(c, n);
 }
 
-static int check_field(bctx_t *c, const cz_bind_field_t *f, const nm_t *n)
+int cz__bind_check_field(cz__bctx_t *c, const cz_bind_field_t *f, const cz__bname_t *n)
 {
     if (f->src > CZ_BIND_HEADER)
-        return bad_table(c, n, "unknown source");
+        return cz__bind_bad_table(c, n, "unknown source");
     if (f->type > CZ_BIND_OBJECT)
-        return bad_table(c, n, "unknown type");
+        return cz__bind_bad_table(c, n, "unknown type");
     if (f->type == CZ_BIND_OBJECT && !f->sub)
-        return bad_table(c, n, "OBJECT needs .sub");
+        return cz__bind_bad_table(c, n, "OBJECT needs .sub");
     if (f->type == CZ_BIND_ARRAY) {
         if (f->elem_type == CZ_BIND_ARRAY || f->elem_type > CZ_BIND_OBJECT)
-            return bad_table(c, n, "unsupported array element type");
+            return cz__bind_bad_table(c, n, "unsupported array element type");
         if (f->elem_type == CZ_BIND_OBJECT && (!f->sub || !f->elem_size))
-            return bad_table(c, n, "array of OBJECT needs .sub and .elem_size");
-    }
-    return 0;
-}
-
-/* The fields of one JSON object (obj NULL: absent, apply defaults). At the top only the JSON
- * fields are this pass's; nested tables are JSON throughout. */
-static int bind_object(bctx_t *c, const cz_bind_field_t *fields, const json_t *obj, void *out,
-                       const nm_t *up, bool top, int depth)
-{
-    if (depth > MAX_DEPTH)
-        return bad_table(c, up, "tables nested too deep");
-    for (const cz_bind_field_t *f = fields; f->name; f++) {
-        if (top && f->src != CZ_BIND_JSON)
-            continue;
-        nm_t n = {up, f->name, 0};
-        int rc = check_field(c, f, &n);
-        if (rc)
-            return rc;
-        if (f->env && f->type != CZ_BIND_OBJECT && f->type != CZ_BIND_ARRAY) {
-            const char *e = getenv(f->env);
-            if (e && *e) {
-                cz_str_t one = cz_str_c(e);
-                if ((rc = bind_text_values(c, f, &n, (tvals_t){&one, 1}, out)) != 0)
-                    return rc;
-                continue;
-            }
-        }
-        const json_t *v = obj ? json_object_get(obj, f->name) : NULL;
-        rc = v ? bind_json_value(c, f, &n, v, out, depth) : absent(c, f, &n, out, depth);
-        if (rc)
-            return rc;
+            return cz__bind_bad_table(c, n, "array of OBJECT needs .sub and .elem_size");
     }
     return 0;
 }
@@ -826,11 +623,11 @@ static int bind_object(bctx_t *c, const cz_bind_field_t *fields, const json_t *o
 
 int cz_bind(cz_req_t *req, const cz_bind_field_t *fields, void *out, char *err, size_t errlen)
 {
-    bctx_t c = {req, req ? cz_req_arena(req) : NULL, err, errlen};
+    cz__bctx_t c = {req, req ? cz_req_arena(req) : NULL, err, errlen};
     if (err && errlen)
         err[0] = '\0';
     if (!req || !fields || !out)
-        return fail(&c, CZ_EARG, "cz_bind: NULL argument");
+        return cz__bind_fail(&c, CZ_EARG, "cz_bind: NULL argument");
 
     cz_str_t fp[2];
     int nfp = -1;
@@ -838,9 +635,9 @@ int cz_bind(cz_req_t *req, const cz_bind_field_t *fields, void *out, char *err, 
     static const cz_bind_source_t order[] = {CZ_BIND_PATH, CZ_BIND_FORM, CZ_BIND_HEADER};
     for (size_t o = 0; o < sizeof order / sizeof order[0]; o++) {
         for (const cz_bind_field_t *f = fields; f->name; f++) {
-            nm_t n = {NULL, f->name, 0};
+            cz__bname_t n = {NULL, f->name, 0};
             int rc;
-            if (o == 0 && (rc = check_field(&c, f, &n)) != 0)
+            if (o == 0 && (rc = cz__bind_check_field(&c, f, &n)) != 0)
                 return rc;
             if (f->src == CZ_BIND_JSON) {
                 has_json = true;
@@ -864,15 +661,15 @@ int cz_bind(cz_req_t *req, const cz_bind_field_t *fields, void *out, char *err, 
         json_error_t je;
         root = json_loadb(body.p, body.n, 0, &je);
         if (!root)
-            return fail(&c, CZ_EPARSE, "invalid JSON body: %s", je.text);
+            return cz__bind_fail(&c, CZ_EPARSE, "invalid JSON body: %s", je.text);
         if (!json_is_object(root)) {
-            int rc = fail(&c, CZ_EPARSE, "invalid JSON body: expect an object, got %s",
-                          jtype(root));
+            int rc = cz__bind_fail(&c, CZ_EPARSE, "invalid JSON body: expect an object, got %s",
+                          cz__bind_jtype(root));
             json_decref(root);
             return rc;
         }
     }
-    int rc = bind_object(&c, fields, root, out, NULL, true, 0);
+    int rc = cz__bind_object(&c, fields, root, out, NULL, true, 0);
     json_decref(root);
     return rc;
 }
@@ -888,81 +685,4 @@ int cz_bind_or_400(cz_req_t *req, cz_res_t *res, const cz_bind_field_t *fields, 
     else if (rc)
         cz_res_error(res, 500, cz_status_text(500));
     return rc;
-}
-
-/* ---- struct to JSON ---- */
-
-static json_t *scalar_json(cz_bind_type_t t, const void *p)
-{
-    switch (t) {
-    case CZ_BIND_STRING: {
-        const char *s;
-        memcpy(&s, p, sizeof s);
-        return json_string(s ? s : "");
-    }
-    case CZ_BIND_INT: {
-        int64_t v;
-        memcpy(&v, p, sizeof v);
-        return json_integer((json_int_t)v);
-    }
-    case CZ_BIND_UINT: {
-        uint64_t v;
-        memcpy(&v, p, sizeof v);
-        return v > (uint64_t)INT64_MAX ? json_real((double)v) : json_integer((json_int_t)v);
-    }
-    case CZ_BIND_FLOAT: {
-        double v;
-        memcpy(&v, p, sizeof v);
-        return isfinite(v) ? json_real(v) : json_null(); /* JSON has no inf/nan */
-    }
-    case CZ_BIND_BOOL: {
-        bool v;
-        memcpy(&v, p, sizeof v);
-        return json_boolean(v);
-    }
-    default:
-        return NULL;
-    }
-}
-
-static json_t *to_json(const cz_bind_field_t *fields, const void *in, int depth)
-{
-    if (!fields || depth > MAX_DEPTH)
-        return NULL;
-    json_t *o = json_object();
-    for (const cz_bind_field_t *f = fields; o && f->name; f++) {
-        if ((f->flags & CZ_BIND_HAS) && !*(const bool *)((const char *)in + f->has_offset))
-            continue;
-        const char *p = (const char *)in + f->offset;
-        json_t *v = NULL;
-        if (f->type == CZ_BIND_OBJECT) {
-            v = to_json(f->sub, p, depth + 1);
-        } else if (f->type == CZ_BIND_ARRAY) {
-            cz_bind_array_t arr;
-            memcpy(&arr, p, sizeof arr);
-            size_t es = elem_size(f);
-            v = es && f->elem_type != CZ_BIND_ARRAY ? json_array() : NULL;
-            for (size_t i = 0; v && i < arr.n; i++) {
-                const char *ep = (const char *)arr.items + i * es;
-                json_t *e = f->elem_type == CZ_BIND_OBJECT ? to_json(f->sub, ep, depth + 1)
-                                                           : scalar_json(f->elem_type, ep);
-                if (json_array_append_new(v, e) != 0) {
-                    json_decref(v);
-                    v = NULL;
-                }
-            }
-        } else {
-            v = scalar_json(f->type, p);
-        }
-        if (json_object_set_new(o, f->name, v) != 0) {
-            json_decref(o);
-            o = NULL;
-        }
-    }
-    return o;
-}
-
-json_t *cz_bind_to_json(const cz_bind_field_t *fields, const void *in)
-{
-    return in ? to_json(fields, in, 0) : NULL;
 }

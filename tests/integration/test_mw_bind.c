@@ -54,7 +54,8 @@ typedef struct search_req {
 static const char *const sorts[] = {"new", "old", NULL};
 
 static const cz_bind_field_t search_req_fields[] = {
-    {.name = "org", .src = CZ_BIND_PATH, .type = CZ_BIND_INT, .offset = offsetof(search_req_t, org)},
+    {.name = "org", .src = CZ_BIND_PATH, .type = CZ_BIND_INT,
+     .offset = offsetof(search_req_t, org)},
     {.name = "tag", .src = CZ_BIND_FORM, .type = CZ_BIND_ARRAY, .elem_type = CZ_BIND_STRING,
      .offset = offsetof(search_req_t, tags), .flags = CZ_BIND_OPTIONAL},
     {.name = "sort", .src = CZ_BIND_FORM, .type = CZ_BIND_STRING,
@@ -104,7 +105,8 @@ TestSuite(mw_bind, .init = setup, .fini = teardown, .timeout = 30);
 static void post_users(const char *ctype, const char *body, int status, const char *want)
 {
     tc_resp_t r;
-    tc_sendf(&C, "POST /users HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: %zu\r\n\r\n%s",
+    tc_sendf(&C,
+             "POST /users HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: %zu\r\n\r\n%s",
              ctype, strlen(body), body);
     cr_assert_eq(tc_read(&C, &r, false), 0);
     cr_assert_eq(r.status, status, "%s -> %d %s", body, r.status, r.body);

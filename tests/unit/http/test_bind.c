@@ -55,7 +55,10 @@ static void set_json(const char *body)
     req->body = cz_str_c(body);
 }
 
-static int do_bind(const cz_bind_field_t *t, void *out) { return cz_bind(req, t, out, err, sizeof err); }
+static int do_bind(const cz_bind_field_t *t, void *out)
+{
+    return cz_bind(req, t, out, err, sizeof err);
+}
 
 static void bind_fails(const cz_bind_field_t *t, void *out, const char *msg)
 {
@@ -199,17 +202,20 @@ Test(bind, text_sources_errors)
     bind_fails(mixed_fields, &m, "field \"id\": strconv.ParseInt: parsing \"abc\": invalid syntax");
     req->match.params[0].value = CZ_STR("99999999999999999999");
     bind_fails(mixed_fields, &m,
-               "field \"id\": strconv.ParseInt: parsing \"99999999999999999999\": value out of range");
+               "field \"id\": strconv.ParseInt: parsing \"99999999999999999999\": "
+               "value out of range");
     req->match.params[0].value = CZ_STR("-9223372036854775808");
     bind_fails(mixed_fields, &m, "field \"page\" is not set");
     cr_assert_eq(m.id, INT64_MIN);
     set_query("page=-1");
-    bind_fails(mixed_fields, &m, "field \"page\": strconv.ParseUint: parsing \"-1\": invalid syntax");
+    bind_fails(mixed_fields, &m,
+               "field \"page\": strconv.ParseUint: parsing \"-1\": invalid syntax");
     set_query("page=1&ratio=1e999");
     bind_fails(mixed_fields, &m,
                "field \"ratio\": strconv.ParseFloat: parsing \"1e999\": value out of range");
     set_query("page=1&ratio=%201");
-    bind_fails(mixed_fields, &m, "field \"ratio\": strconv.ParseFloat: parsing \" 1\": invalid syntax");
+    bind_fails(mixed_fields, &m,
+               "field \"ratio\": strconv.ParseFloat: parsing \" 1\": invalid syntax");
     set_query("page=1&verbose=yes");
     bind_fails(mixed_fields, &m, "type mismatch for field \"verbose\"");
     set_query("page=1");
@@ -311,10 +317,12 @@ Test(bind, array_errors)
     lists_t l = {0};
     bind_fails(list_fields, &l, "field \"name\" is not set");
     set_query("name=x&age=1&age=x");
-    bind_fails(list_fields, &l, "field \"age[1]\": strconv.ParseInt: parsing \"x\": invalid syntax");
+    bind_fails(list_fields, &l,
+               "field \"age[1]\": strconv.ParseInt: parsing \"x\": invalid syntax");
     set_query("name=x");
     set_json("{\"flags\":true}");
-    bind_fails(list_fields, &l, "type mismatch for field \"flags\", expect \"slice\", actual \"bool\"");
+    bind_fails(list_fields, &l,
+               "type mismatch for field \"flags\", expect \"slice\", actual \"bool\"");
     req->body = CZ_STR("{\"flags\":[true, 1]}");
     bind_fails(list_fields, &l, "type mismatch for field \"flags[1]\"");
     req->body = CZ_STR("{\"nums\":[[1]]}");
@@ -346,7 +354,8 @@ typedef struct order {
 
 static const cz_bind_field_t addr_fields[] = {
     {.name = "city", .type = CZ_BIND_STRING, .offset = offsetof(addr_t, city)},
-    {.name = "zip", .type = CZ_BIND_INT, .offset = offsetof(addr_t, zip), .flags = CZ_BIND_OPTIONAL},
+    {.name = "zip", .type = CZ_BIND_INT, .offset = offsetof(addr_t, zip),
+     .flags = CZ_BIND_OPTIONAL},
     {0},
 };
 static const cz_bind_field_t item_fields[] = {
@@ -557,7 +566,8 @@ Test(bind, to_json)
     cr_assert_eq(do_bind(order_fields, &o), 0, "%s", err);
     j = cz_bind_to_json(order_fields, &o);
     s = json_dumps(j, JSON_COMPACT);
-    cr_assert_str_eq(s, "{\"ship\":{\"city\":\"Oslo\",\"zip\":0},\"bill\":{\"city\":\"\",\"zip\":0},"
+    cr_assert_str_eq(s, "{\"ship\":{\"city\":\"Oslo\",\"zip\":0},"
+                        "\"bill\":{\"city\":\"\",\"zip\":0},"
                         "\"meta\":{\"note\":\"none\",\"prio\":5},"
                         "\"items\":[{\"sku\":\"a\",\"qty\":1}]}");
     free(s);
