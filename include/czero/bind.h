@@ -25,7 +25,8 @@
  *
  * Sources follow go-zero: the passes run path, form, header, then JSON, and the first error
  * wins. The JSON body is read only when it is non-empty and Content-Type contains
- * "application/json"; otherwise JSON fields are absent. Unknown JSON keys are ignored; wrong
+ * "application/json"; otherwise JSON fields are absent. A table without JSON fields never
+ * parses the body (go-zero parses it anyway and may fail on a malformed one). Unknown JSON keys are ignored; wrong
  * JSON types are errors (an integer field takes only JSON integers, a float field any number);
  * path, form and header values are text converted like Go's strconv (bool: 1/0/true/false in
  * any case). Form values come from an x-www-form-urlencoded body (POST/PUT/PATCH) then the
