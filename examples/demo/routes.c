@@ -10,6 +10,8 @@
 #include <uv.h>
 #include "czero/czero.h"
 #include "demo.h"
+#include "czero/bind.h"
+#include "czero/jwt.h"
 
 static int hello(cz_req_t *req, cz_res_t *res, void *ud)
 {
@@ -121,6 +123,80 @@ static int stream(cz_req_t *req, cz_res_t *res, void *ud)
     return CZ_DONE;
 }
 
+/* POST /users: go-zero's httpx.Parse on a declared request type. */
+typedef struct user_req {
+    char *name;   /* json:"name" */
+    int64_t age;  /* json:"age,range=[0:150]" */
+    char *email;  /* json:"email,optional" */
+    bool has_email;
+} user_req_t;
+
+static const cz_bind_field_t user_req_fields[] = {
+    {.name = "name", .type = CZ_BIND_STRING, .offset = offsetof(user_req_t, name)},
+    {.name = "age", .type = CZ_BIND_INT, .offset = offsetof(user_req_t, age), .has_range = true,
+     .lo = 0, .hi = 150},
+    {.name = "email", .type = CZ_BIND_STRING, .offset = offsetof(user_req_t, email),
+     .flags = CZ_BIND_OPTIONAL | CZ_BIND_HAS, .has_offset = offsetof(user_req_t, has_email)},
+    {0},
+};
+
+static int create_user(cz_req_t *req, cz_res_t *res, void *ud)
+{
+    (void)ud;
+    user_req_t u = {0};
+    if (cz_bind_or_400(req, res, user_req_fields, &u) != 0)
+        return CZ_DONE; /* 400 naming the field, already written */
+    json_t *v = cz_bind_to_json(user_req_fields, &u);
+    cz_res_ok_json(res, v);
+    json_decref(v);
+    return CZ_DONE;
+}
+
+/* GET /api/me (JWT group): the verified token's claims. */
+int demo_me(cz_req_t *req, cz_res_t *res, void *ud)
+{
+    (void)ud;
+    json_t *claims = cz_req_claims(req);
+    if (!claims)
+        return cz_res_error(res, 401, "no claims"), CZ_DONE;
+    cz_res_ok_json(res, claims);
+    return CZ_DONE;
+}
+
+/* POST /login {"user": "..."}: a token for /api/me, signed with Auth.AccessSecret (ud). */
+typedef struct login_req {
+    char *user;
+} login_req_t;
+
+static const cz_bind_field_t login_fields[] = {
+    {.name = "user", .type = CZ_BIND_STRING, .offset = offsetof(login_req_t, user)},
+    {0},
+};
+
+int demo_login(cz_req_t *req, cz_res_t *res, void *ud)
+{
+    const demo_auth_t *auth = ud;
+    login_req_t in = {0};
+    if (cz_bind_or_400(req, res, login_fields, &in) != 0)
+        return CZ_DONE;
+    json_int_t now = (json_int_t)(cz_wallclock_ns() / 1000000000u);
+    json_t *claims = json_pack("{s:s, s:I, s:I}", "user", in.user, "iat", now, "exp",
+                               now + (json_int_t)auth->access_expire);
+    char *token = NULL;
+    if (!claims || cz_jwt_sign(CZ_JWT_HS256, auth->access_secret, strlen(auth->access_secret),
+                               claims, &token) != 0) {
+        json_decref(claims);
+        return cz_res_error(res, 500, "cannot sign"), CZ_DONE;
+    }
+    json_t *out = json_pack("{s:s, s:I}", "accessToken", token, "accessExpire",
+                            now + (json_int_t)auth->access_expire);
+    cz_res_ok_json(res, out);
+    json_decref(out);
+    json_decref(claims);
+    free(token);
+    return CZ_DONE;
+}
+
 const cz_route_t demo_routes[] = {
     {"GET", "/hello", hello, NULL, 0},
     {"GET", "/users/:id", user, NULL, 0},
@@ -128,6 +204,7 @@ const cz_route_t demo_routes[] = {
     {"GET", "/slow", slow, NULL, 0},
     {"GET", "/block", block, NULL, CZ_ROUTE_BLOCKING},
     {"GET", "/stream", stream, NULL, 0},
+    {"POST", "/users", create_user, NULL, 0},
 };
 
 const size_t demo_nroutes = sizeof demo_routes / sizeof demo_routes[0];

@@ -8,7 +8,9 @@ tmp=$(mktemp -d)
 trap 'kill $pid 2>/dev/null; rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port=$(free_port)
+devport=$(free_port)
 cat > "$tmp/ok.yaml" <<YAML
 Name: demo-test
 Host: 127.0.0.1
@@ -18,6 +20,12 @@ Log:
   Mode: file
   Path: $tmp/logs
   Encoding: json
+Auth:
+  AccessSecret: test-secret-of-enough-length-123
+DevServer:
+  Enabled: true
+  Host: 127.0.0.1
+  Port: $devport
 YAML
 "$BIN" -f "$tmp/ok.yaml" > "$tmp/out" 2>&1 &
 pid=$!
@@ -25,6 +33,23 @@ for _ in $(seq 50); do curl -s "http://127.0.0.1:$port/hello" >/dev/null && brea
 [ "$(curl -s "http://127.0.0.1:$port/hello")" = '{"message":"hello"}' ] || fail "/hello"
 [ "$(curl -s "http://127.0.0.1:$port/users/7")" = '{"id":"7"}' ] || fail "/users/7"
 [ "$(curl -s -d 'xyz' "http://127.0.0.1:$port/echo")" = 'xyz' ] || fail "/echo"
+# issue 4's demo routes: binding, JWT, CORS, the dev server
+u="http://127.0.0.1:$port"
+j=(-H 'Content-Type: application/json')
+[ "$(curl -s "${j[@]}" -d '{"name":"ann","age":30}' "$u/users")" = '{"name":"ann","age":30}' ] || fail "POST /users"
+out=$(curl -s -w ' %{http_code}' "${j[@]}" -d '{"name":"ann","age":300}' "$u/users")
+case "$out" in *'field "age"'*' 400') ;; *) fail "POST /users out of range: $out";; esac
+out=$(curl -s -w ' %{http_code}' "${j[@]}" -d '{"age":3}' "$u/users")
+case "$out" in *'field "name"'*' 400') ;; *) fail "POST /users missing name: $out";; esac
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$u/api/me")" = 401 ] || fail "/api/me without a token"
+tok=$(curl -s "${j[@]}" -d '{"user":"ann"}' "$u/login" | python3 -c 'import sys,json; print(json.load(sys.stdin)["accessToken"])')
+curl -s -H "Authorization: Bearer $tok" "$u/api/me" | grep -q '"user":"ann"' || fail "/api/me with a token"
+pre=$(curl -s -D - -o /dev/null -X OPTIONS -H 'Origin: http://a.example' -H 'Access-Control-Request-Method: POST' "$u/users")
+case "$pre" in *"204"*"Access-Control-Allow-Origin: *"*) ;; *) fail "CORS preflight: $pre";; esac
+[ "$(curl -s "http://127.0.0.1:$devport/healthz")" = OK ] || fail "dev server /healthz"
+curl -s "http://127.0.0.1:$devport/metrics" | grep -q 'http_server_requests_code_total{path="/users",method="POST",code="400"} 2' \
+  || fail "dev server /metrics"
+
 # a request in flight when SIGTERM arrives is still answered, then the process exits 0
 curl -s "http://127.0.0.1:$port/slow?ms=500" > "$tmp/slow" &
 cpid=$!

@@ -11,37 +11,7 @@
 #include "http_client.h"
 #include "test_server.h"
 
-typedef struct user_req {
-    char *name;
-    int64_t age;
-    char *email;
-    bool has_email;
-} user_req_t;
-
-/* what czctl generates for: type UserReq { Name string `json:"name"`;
- * Age int64 `json:"age,range=[0:150]"`; Email string `json:"email,optional"` } */
-static const cz_bind_field_t user_req_fields[] = {
-    {.name = "name", .src = CZ_BIND_JSON, .type = CZ_BIND_STRING,
-     .offset = offsetof(user_req_t, name)},
-    {.name = "age", .src = CZ_BIND_JSON, .type = CZ_BIND_INT, .offset = offsetof(user_req_t, age),
-     .has_range = true, .lo = 0, .hi = 150},
-    {.name = "email", .src = CZ_BIND_JSON, .type = CZ_BIND_STRING,
-     .offset = offsetof(user_req_t, email), .flags = CZ_BIND_OPTIONAL | CZ_BIND_HAS,
-     .has_offset = offsetof(user_req_t, has_email)},
-    {0},
-};
-
-static int create_user(cz_req_t *req, cz_res_t *res, void *ud)
-{
-    (void)ud;
-    user_req_t u = {0};
-    if (cz_bind_or_400(req, res, user_req_fields, &u) != 0)
-        return CZ_DONE;
-    json_t *j = cz_bind_to_json(user_req_fields, &u);
-    cz_res_ok_json(res, j);
-    json_decref(j);
-    return CZ_DONE;
-}
+/* POST /users is the demo's own handler (examples/demo/routes.c), served by ts_start. */
 
 typedef struct search_req {
     int64_t org;
@@ -80,7 +50,6 @@ static int search(cz_req_t *req, cz_res_t *res, void *ud)
 }
 
 static const cz_route_t routes[] = {
-    {"POST", "/users", create_user, NULL, 0},
     {"GET", "/orgs/:org/search", search, NULL, 0},
 };
 
