@@ -20,12 +20,30 @@
 static const struct {
     const char *name, *digest;
     unsigned bit;
-    size_t mac_n;
+    /* the segments of the usual headers {"alg":A,"typ":"JWT"}, {"typ":"JWT","alg":A} and
+     * {"alg":A}, so that most tokens skip a JSON parse (python3 base64.urlsafe_b64encode) */
+    const char *common[3];
 } algs[] = {
-    {"HS256", "SHA256", CZ_JWT_HS256, 32},
-    {"HS384", "SHA384", CZ_JWT_HS384, 48},
-    {"HS512", "SHA512", CZ_JWT_HS512, 64},
+    {"HS256", "SHA256", CZ_JWT_HS256,
+     {"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9", "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9",
+      "eyJhbGciOiJIUzI1NiJ9"}},
+    {"HS384", "SHA384", CZ_JWT_HS384,
+     {"eyJhbGciOiJIUzM4NCIsInR5cCI6IkpXVCJ9", "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzM4NCJ9",
+      "eyJhbGciOiJIUzM4NCJ9"}},
+    {"HS512", "SHA512", CZ_JWT_HS512,
+     {"eyJhbGciOiJIUzUxMiIsInR5cCI6IkpXVCJ9", "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzUxMiJ9",
+      "eyJhbGciOiJIUzUxMiJ9"}},
 };
+#define NALGS (int)(sizeof algs / sizeof algs[0])
+
+static int common_header(const char *p, size_t n)
+{
+    for (int i = 0; i < NALGS; i++)
+        for (int j = 0; j < 3; j++)
+            if (strlen(algs[i].common[j]) == n && memcmp(algs[i].common[j], p, n) == 0)
+                return i;
+    return -1;
+}
 
 /* Decode one segment into a malloc'd buffer (NUL-terminated for convenience). */
 static int segment(const char *p, size_t n, uint8_t **out, size_t *out_n)
@@ -149,14 +167,18 @@ int cz_jwt_verify2(const char *token, size_t n, const cz_jwt_keys_t *keys,
         return *why = "token contains an invalid number of segments", CZ_JWT_EMALFORMED;
     const char *end = token + n;
 
-    json_t *hdr = json_object_of(token, (size_t)(d1 - token), true);
-    if (!hdr)
-        return *why = "malformed token header", CZ_JWT_EMALFORMED;
-    const char *alg = json_string_value(json_object_get(hdr, "alg"));
-    int ai = -1;
-    for (int i = 0; alg && i < (int)(sizeof algs / sizeof algs[0]); i++)
-        if (strcmp(alg, algs[i].name) == 0)
-            ai = i;
+    int ai = common_header(token, (size_t)(d1 - token));
+    const char *alg = ai >= 0 ? algs[ai].name : NULL;
+    json_t *hdr = NULL;
+    if (ai < 0) {
+        hdr = json_object_of(token, (size_t)(d1 - token), true);
+        if (!hdr)
+            return *why = "malformed token header", CZ_JWT_EMALFORMED;
+        alg = json_string_value(json_object_get(hdr, "alg"));
+        for (int i = 0; alg && i < NALGS; i++)
+            if (strcmp(alg, algs[i].name) == 0)
+                ai = i;
+    }
     unsigned allowed = keys->algs ? keys->algs : CZ_JWT_HMAC;
     int rc = 0;
     if (!alg)
@@ -171,11 +193,12 @@ int cz_jwt_verify2(const char *token, size_t n, const cz_jwt_keys_t *keys,
     if (rc)
         return rc;
 
-    uint8_t *sig = NULL;
-    size_t sig_n = 0;
-    rc = segment(d2 + 1, (size_t)(end - d2 - 1), &sig, &sig_n);
-    if (rc)
-        return *why = "malformed token signature", rc;
+    /* the longest MAC (64 bytes) is 86 base64url characters: decode on the stack */
+    uint8_t sig[cz_base64_decoded_max(86)];
+    size_t sig_n = 0, sig_len = (size_t)(end - d2 - 1);
+    if (sig_len > 86 ||
+        cz_base64_decode(sig, &sig_n, d2 + 1, sig_len, CZ_B64_URL | CZ_B64_NOPAD) != 0)
+        return *why = "malformed token signature", CZ_JWT_EMALFORMED;
     int which = -1;
     if (mac_matches(algs[ai].digest, keys->secret, keys->secret_n, token, (size_t)(d2 - token),
                     sig, sig_n))
@@ -183,7 +206,6 @@ int cz_jwt_verify2(const char *token, size_t n, const cz_jwt_keys_t *keys,
     else if (keys->prev && mac_matches(algs[ai].digest, keys->prev, keys->prev_n, token,
                                        (size_t)(d2 - token), sig, sig_n))
         which = 1;
-    free(sig);
     if (which < 0)
         return *why = "signature is invalid", CZ_JWT_EREJECTED;
 
@@ -220,7 +242,7 @@ int cz_jwt_sign(unsigned alg, const void *secret, size_t secret_n, const json_t 
         return CZ_EARG;
     *token = NULL;
     int ai = -1;
-    for (int i = 0; i < (int)(sizeof algs / sizeof algs[0]); i++)
+    for (int i = 0; i < NALGS; i++)
         if (alg == algs[i].bit)
             ai = i;
     if (ai < 0)

@@ -16,16 +16,31 @@
 #include <openssl/rsa.h>
 #include "czero/codec.h"
 
-static EVP_MAC *hmac_impl;
-static EVP_MD *md_sha256, *md_sha384, *md_sha512;
+static EVP_MD *md_sha256;
+/* One HMAC context per digest with the digest already set: EVP_MAC_init with a digest name
+ * fetches the digest again on every call (a locked name lookup), which was most of the cost
+ * of a short MAC. A call duplicates the template and keys the copy; the templates are only
+ * read after fetch_once, so threads share them safely. */
+static EVP_MAC_CTX *hmac_tpl[3];
+static const char *const hmac_digests[3] = {"SHA256", "SHA384", "SHA512"};
 static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
 
 static void fetch_impls(void)
 {
-    hmac_impl = EVP_MAC_fetch(NULL, "HMAC", NULL);
     md_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-    md_sha384 = EVP_MD_fetch(NULL, "SHA384", NULL);
-    md_sha512 = EVP_MD_fetch(NULL, "SHA512", NULL);
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    for (int i = 0; mac && i < 3; i++) {
+        OSSL_PARAM params[] = {
+            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)hmac_digests[i], 0),
+            OSSL_PARAM_construct_end(),
+        };
+        hmac_tpl[i] = EVP_MAC_CTX_new(mac);
+        if (hmac_tpl[i] && !EVP_MAC_CTX_set_params(hmac_tpl[i], params)) {
+            EVP_MAC_CTX_free(hmac_tpl[i]);
+            hmac_tpl[i] = NULL;
+        }
+    }
+    EVP_MAC_free(mac); /* the contexts hold their own references */
 }
 
 int cz_hmac(const char *digest, const void *key, size_t key_n, const void *data, size_t n,
@@ -33,23 +48,22 @@ int cz_hmac(const char *digest, const void *key, size_t key_n, const void *data,
 {
     if (!digest || (!key && key_n) || (!data && n) || !out || !out_n)
         return CZ_EARG;
-    if (strcmp(digest, "SHA256") != 0 && strcmp(digest, "SHA384") != 0 &&
-        strcmp(digest, "SHA512") != 0)
+    int di = -1;
+    for (int i = 0; i < 3; i++)
+        if (strcmp(digest, hmac_digests[i]) == 0)
+            di = i;
+    if (di < 0)
         return CZ_EARG;
     pthread_once(&fetch_once, fetch_impls);
-    if (!hmac_impl)
+    if (!hmac_tpl[di])
         return CZ_ENOMEM;
-    EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(hmac_impl);
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(hmac_tpl[di]);
     if (!ctx)
         return CZ_ENOMEM;
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)digest, 0),
-        OSSL_PARAM_construct_end(),
-    };
     static const uint8_t empty[1];
     int rc = CZ_ENOMEM;
     /* an empty key is legal HMAC; OpenSSL wants a non-NULL pointer for it */
-    if (EVP_MAC_init(ctx, key_n ? key : empty, key_n, params) &&
+    if (EVP_MAC_init(ctx, key_n ? key : empty, key_n, NULL) &&
         EVP_MAC_update(ctx, n ? data : empty, n) && EVP_MAC_final(ctx, out, out_n, 64))
         rc = 0;
     EVP_MAC_CTX_free(ctx);

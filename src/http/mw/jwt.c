@@ -30,8 +30,8 @@ typedef struct jwt_link {
     int64_t leeway_s;
     cz_unauthorized_fn unauthorized;
     void *unauthorized_ud;
-    atomic_ullong uses[2]; /* tokens verified by secret, by prev */
-    atomic_ullong reset_at;
+    _Atomic uint64_t uses[2]; /* tokens verified by secret, by prev */
+    _Atomic uint64_t reset_at;
 } jwt_link_t;
 
 typedef struct jwt_ctx {
