@@ -13,12 +13,13 @@
 #include "http_client.h"
 #include "test_server.h"
 
-/* gzip of data[0..n) repeated `times` times; *out malloc'd. */
+/* gzip of data[0..n) repeated `times` times; *out malloc'd. Z_RLE: a 100 MB bomb compresses
+ * in a fraction of the time the default strategy takes, at the same ~1000:1 ratio. */
 static size_t gz(const void *data, size_t n, size_t times, char **out)
 {
     z_stream zs;
     memset(&zs, 0, sizeof zs);
-    cr_assert_eq(deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 9, Z_DEFAULT_STRATEGY), Z_OK);
+    cr_assert_eq(deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 9, Z_RLE), Z_OK);
     size_t cap = deflateBound(&zs, (uLong)(n * times)) + 64, len = 0;
     char *buf = malloc(cap);
     for (size_t i = 0; i < times; i++) {
@@ -204,6 +205,7 @@ Test(gunzip, bomb_is_413_quickly_with_bounded_memory)
     tc_resp_t r;
     cr_assert_eq(post(t.port, "/echo", "gzip", z, zn, &r), 0);
     long ms = tc_now_ms() - t0, grew_kb = maxrss_kb() - rss0;
+    cr_log_info("bomb (%zu bytes) refused in %ld ms, peak RSS +%ld KiB", zn, ms, grew_kb);
     cr_assert_eq(r.status, 413);
     cr_assert_lt(ms, 2000, "refused after inflating about MaxBytes, not 100 MB (%ld ms)", ms);
     cr_assert_lt(grew_kb, 32 * 1024, "peak memory grew by %ld KiB", grew_kb);
