@@ -9,10 +9,10 @@
  * reader's position in the chain is made explicit here: the INFLATED size is bounded by the
  * route's body limit, and inflating stops as soon as the limit is passed, so a gzip bomb costs at
  * most about twice the limit in memory and the time to inflate that much (413). With the MaxBytes
- * switch off a route has no limit, and then neither does inflating (go-zero's behaviour too). A body that is
- * not valid gzip is 400, as go-zero's gzip.NewReader failure is. Concatenated gzip members are
- * read as one stream (Go's gzip.Reader multistream default). The handler then sees no
- * Content-Encoding header and a Content-Length that matches the new body.
+ * switch off a route has no limit, and then neither does inflating (go-zero's behaviour too).
+ * A body that is not valid gzip is 400, as go-zero's gzip.NewReader failure is. Concatenated
+ * gzip members are read as one stream (Go's gzip.Reader multistream default). The handler then
+ * sees no Content-Encoding header and a Content-Length that matches the new body.
  */
 #include <string.h>
 #include <zlib.h>
