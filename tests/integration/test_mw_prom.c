@@ -382,3 +382,23 @@ Test(prom, exact_durations_fill_buckets_and_percentiles, .init = start_exact, .f
                                     "99.9th: 1998.8ms\n"),
                        "%s", line);
 }
+
+Test(prom, prometheus_agent_serves_its_path_only, .timeout = 30)
+{
+    ts_init(&T);
+    T.conf.prometheus.host = strdup("127.0.0.1"); /* go-zero core/prometheus.StartAgent */
+    T.conf.prometheus.port = 0;
+    free(T.conf.prometheus.path);
+    T.conf.prometheus.path = strdup("/prom");
+    ts_start(&T, NULL, 0);
+    int dev = cz_server_dev_port(T.srv);
+    cr_assert_gt(dev, 0);
+    get(T.port, "/hello", 200);
+    tc_resp_t r;
+    cr_assert_eq(tc_get(dev, "/prom", &r), 0);
+    cr_assert_eq(r.status, 200);
+    cr_assert_eq(sample(r.body, "http_server_requests_code_total", LBL("/hello", "200")), 1);
+    tc_resp_free(&r);
+    get(dev, "/healthz", 404); /* health is the DevServer's, not the agent's */
+    ts_stop(&T);
+}
