@@ -27,6 +27,7 @@
 typedef struct demo_conf {
     cz_rest_conf_t rest; /* go-zero: embeds rest.RestConf */
     demo_auth_t auth;    /* Auth */
+    bool cors;           /* Cors: CORS for any origin (go-zero rest.WithCors()), default on */
 } demo_conf_t;
 
 static const cz_conf_field_t auth_fields[] = {
@@ -41,6 +42,7 @@ static const cz_conf_field_t demo_conf_fields[] = {
     {.key = "", .type = CZ_CONF_INLINE, .offset = offsetof(demo_conf_t, rest),
      .sub = cz_rest_conf_fields},
     {.key = "Auth", .type = CZ_CONF_OBJECT, .offset = offsetof(demo_conf_t, auth), .sub = auth_fields},
+    {.key = "Cors", .type = CZ_CONF_BOOL, .offset = offsetof(demo_conf_t, cors), .def = "true"},
     {0},
 };
 
@@ -70,7 +72,8 @@ int main(int argc, char **argv)
     cz_route_opts_t api = {.prefix = "/api", .jwt = {.secret = c.auth.access_secret}};
     if (!srv || cz_server_add_routes(srv, demo_routes, demo_nroutes, NULL, &d) != 0 ||
         cz_server_add_route(srv, &login, &d) != 0 ||
-        cz_server_add_routes(srv, &me, 1, &api, &d) != 0 || cz_server_cors(srv, NULL, 0) != 0) {
+        cz_server_add_routes(srv, &me, 1, &api, &d) != 0 ||
+        (c.cors && cz_server_cors(srv, NULL, 0) != 0)) {
         fprintf(stderr, "%s\n", cz_diag_format(&d, msg, sizeof msg));
         return 1;
     }

@@ -341,7 +341,7 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n)
 
 /* tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~"
  *         / DIGIT / ALPHA */
-static const bool is_token[256] = {
+const bool cz__is_token[256] = {
     ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
     ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
     ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
@@ -366,7 +366,7 @@ static int on_headers_complete(llhttp_t *p)
     r->nheaders = c->nh;
     for (uint32_t i = 0; i < c->nh; i++) {
         for (uint32_t k = 0; k < c->hnl[i]; k++) {
-            if (!is_token[(unsigned char)base[c->hno[i] + k]]) { /* RFC 9110 field-name */
+            if (!cz__is_token[(unsigned char)base[c->hno[i] + k]]) { /* RFC 9110 field-name */
                 c->err_status = 400;
                 return HPE_USER;
             }

@@ -198,6 +198,7 @@ struct cz_server {
 };
 
 /* conn.c */
+extern const bool cz__is_token[256]; /* RFC 9110 tchar */
 void cz__conn_accept(cz_worker_t *w);
 /* Serve an already connected stream socket (tests and the parser fuzz target use socketpairs). */
 cz_conn_t *cz__conn_open_fd(cz_worker_t *w, int fd);

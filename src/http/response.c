@@ -99,10 +99,16 @@ static inline cz_req_t *req_of(cz_res_t *res) { return cz__container_of(res, cz_
 void cz_res_status(cz_res_t *res, int status) { res->status = status; }
 int cz_res_get_status(const cz_res_t *res) { return res->status ? res->status : 200; }
 
+/* Headers the server writes itself; compared only when the length matches. */
 static bool reserved_header(cz_str_t n)
 {
-    return cz_str_ieq(n, CZ_STR("Content-Length")) || cz_str_ieq(n, CZ_STR("Date")) ||
-           cz_str_ieq(n, CZ_STR("Transfer-Encoding")) || cz_str_ieq(n, CZ_STR("Connection"));
+    switch (n.n) {
+    case 4: return strncasecmp(n.p, "Date", 4) == 0;
+    case 10: return strncasecmp(n.p, "Connection", 10) == 0;
+    case 14: return strncasecmp(n.p, "Content-Length", 14) == 0;
+    case 17: return strncasecmp(n.p, "Transfer-Encoding", 17) == 0;
+    default: return false;
+    }
 }
 
 int cz_res_header_n(cz_res_t *res, cz_str_t name, cz_str_t value)
@@ -110,11 +116,12 @@ int cz_res_header_n(cz_res_t *res, cz_str_t name, cz_str_t value)
     if (name.n == 0)
         return CZ_EARG;
     for (size_t i = 0; i < name.n; i++)
-        if (name.p[i] <= ' ' || name.p[i] == ':' || name.p[i] == 127)
+        if (!cz__is_token[(unsigned char)name.p[i]])
             return CZ_EARG;
-    for (size_t i = 0; i < value.n; i++)
-        if (value.p[i] == '\r' || value.p[i] == '\n' || value.p[i] == '\0')
-            return CZ_EARG; /* header injection */
+    /* header injection: no CR, LF or NUL in a value (memchr is vectorised) */
+    if (value.n && (memchr(value.p, '\r', value.n) || memchr(value.p, '\n', value.n) ||
+                    memchr(value.p, '\0', value.n)))
+        return CZ_EARG;
     if (reserved_header(name))
         return 0;
     cz_req_t *r = req_of(res);
@@ -131,7 +138,7 @@ int cz_res_header_n(cz_res_t *res, cz_str_t name, cz_str_t value)
     *p++ = '\r';
     *p++ = '\n';
     res->hdrs_len = (size_t)(p - res->hdrs);
-    if (cz_str_ieq(name, CZ_STR("Content-Type")))
+    if (name.n == 12 && strncasecmp(name.p, "Content-Type", 12) == 0)
         res->has_ctype = true;
     return 0;
 }
