@@ -82,7 +82,8 @@ typedef struct cz_api_type {
     cz_api_pos_t pos;
 } cz_api_type_t;
 
-/* One option of a tag value: `optional` (value NULL), `default=5`, `options=a|b`, `range=[1:10]`. */
+/* One option of a tag value: `optional` (value NULL), `default=5`, `options=a|b`,
+ * `range=[1:10]`. */
 typedef struct cz_api_tag_opt {
     struct cz_api_tag_opt *next;
     const char *key;

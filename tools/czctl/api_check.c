@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
- * api_check.c: loading an .api file with its imports, and the checks that span statements.
+ * api_check.c: the entry points (parse text, load a file with its imports, free) and the checks
+ * that span statements.
  *
  * Imports follow goctl (tools/goctl/pkg/parser/api/parser/api.go parseImportedAPI): a relative
  * path is joined to the importing file's directory, each file is read once however often it is
@@ -97,8 +98,8 @@ static int load_file(loader_t *L, const char *path, const cz_api_import_t *from)
     me->next = L->seen;
     L->seen = me;
 
-    char *src;
-    size_t len;
+    char *src = NULL;
+    size_t len = 0;
     int rc = read_all(path, &src, &len);
     if (rc) {
         cz__api_err(L->d, file, line, col, "cannot read %s: %s", path, cz_strerror(rc));
@@ -127,6 +128,32 @@ static int load_file(loader_t *L, const char *path, const cz_api_import_t *from)
     }
     me->open = 0;
     return 0;
+}
+
+int cz_api_parse(cz_api_t **out, const char *name, const char *src, size_t len, cz_diag_t *d)
+{
+    *out = NULL;
+    cz_api_t *api = calloc(1, sizeof *api);
+    if (!api)
+        return CZ_ENOMEM;
+    cz_arena_init(&api->arena, 16384);
+    int rc = cz__api_parse_into(api, name, src, len, NULL, d);
+    if (rc) {
+        if (rc == CZ_ENOMEM)
+            cz__api_err(d, name, 0, 0, "out of memory");
+        cz_api_free(api);
+        return rc;
+    }
+    *out = api;
+    return 0;
+}
+
+void cz_api_free(cz_api_t *api)
+{
+    if (!api)
+        return;
+    cz_arena_dispose(&api->arena);
+    free(api);
 }
 
 int cz_api_load(cz_api_t **out, const char *path, cz_diag_t *d)

@@ -43,7 +43,10 @@ void cz__api_lex_init(cz__api_lex_t *lx, cz_arena_t *a, const char *file, const 
     lx->d = d;
 }
 
-static int cur(const cz__api_lex_t *lx) { return lx->i < lx->n ? (unsigned char)lx->src[lx->i] : -1; }
+static int cur(const cz__api_lex_t *lx)
+{
+    return lx->i < lx->n ? (unsigned char)lx->src[lx->i] : -1;
+}
 static int at(const cz__api_lex_t *lx, size_t k)
 {
     return lx->i + k < lx->n ? (unsigned char)lx->src[lx->i + k] : -1;

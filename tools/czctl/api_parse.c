@@ -4,7 +4,7 @@
  *
  * It accepts what goctl accepts today: the newer grammar (tools/goctl/pkg/parser/api/parser/
  * parser.go: `@doc "x"`, multi-name fields, `[N]T` arrays, `returns ([]*T)`) and the older one
- * goctl still uses by default (tools/goctl/api/parser/g4/ApiParser.g4: `Foo struct {}`, line
+ * goctl still has behind GOCTL_EXPERIMENTAL=off (api/parser/g4/ApiParser.g4: `Foo struct {}`, line
  * values such as `title: my api`, `@doc("x")`, a per-route `@server(handler: x)`, `time.Time`).
  * It stops at the first error and reports it as "file:line:col: expected X, got Y"; it does not
  * look at other files or at names across statements (api_check.c does). Hand written rather than
@@ -598,9 +598,9 @@ static int route_line(parser_t *p, cz_api_route_t *r)
         TRY(peek(p, &t));
     }
     if (t->k != T_RBRACE && t->k != T_AT_DOC && t->k != T_AT_HANDLER && t->k != T_AT_SERVER)
-        return expected(p, t, r->response ? "end of route" : r->request ? "'returns' or end of route"
-                                                                        : "'(', 'returns' or end "
-                                                                          "of route");
+        return expected(p, t, r->response  ? "end of route"
+                              : r->request ? "'returns' or end of route"
+                                           : "'(', 'returns' or end of route");
     return tail(p, &r->notes.tail, p->last_end);
 }
 
@@ -778,6 +778,13 @@ int cz__api_parse_into(cz_api_t *api, const char *name, const char *src, size_t 
         return CZ_ENOMEM;
     p.file->path = fname.p;
     cz__api_lex_init(&p.lx, &api->arena, fname.p, text.p, text.n, d);
+    /* strings and comments become C strings: a NUL byte would cut them short */
+    const char *nul = memchr(text.p, '\0', text.n);
+    if (nul) {
+        cz__api_tok_t whole = {.p = text.p, .n = text.n, .line = 1, .col = 1};
+        int line, col = cz__api_col_at(&whole, (size_t)(nul - text.p), &line);
+        return cz__api_err(d, fname.p, line, col, "NUL byte in input");
+    }
     int rc = parse_file(&p);
     if (rc)
         return rc;
@@ -788,30 +795,4 @@ int cz__api_parse_into(cz_api_t *api, const char *name, const char *src, size_t 
     if (out)
         *out = p.file;
     return 0;
-}
-
-int cz_api_parse(cz_api_t **out, const char *name, const char *src, size_t len, cz_diag_t *d)
-{
-    *out = NULL;
-    cz_api_t *api = calloc(1, sizeof *api);
-    if (!api)
-        return CZ_ENOMEM;
-    cz_arena_init(&api->arena, 16384);
-    int rc = cz__api_parse_into(api, name, src, len, NULL, d);
-    if (rc) {
-        if (rc == CZ_ENOMEM)
-            cz__api_err(d, name, 0, 0, "out of memory");
-        cz_api_free(api);
-        return rc;
-    }
-    *out = api;
-    return 0;
-}
-
-void cz_api_free(cz_api_t *api)
-{
-    if (!api)
-        return;
-    cz_arena_dispose(&api->arena);
-    free(api);
 }

@@ -77,8 +77,8 @@ static int known_key(const char *k)
 }
 
 /* Split value (unquoted, at raw offset voff in t) into name and options. */
-static int split_value(cz_arena_t *a, const char *file, const cz__api_tok_t *t, size_t voff, const char *v,
-                       cz_api_tag_t *tag, cz_diag_t *d)
+static int split_value(cz_arena_t *a, const char *file, const cz__api_tok_t *t, size_t voff,
+                       const char *v, cz_api_tag_t *tag, cz_diag_t *d)
 {
     cz_api_tag_opt_t **link = &tag->opts;
     size_t n = strlen(v), segstart = 0;
@@ -126,8 +126,9 @@ static int split_value(cz_arena_t *a, const char *file, const cz__api_tok_t *t, 
             at++;
         size_t off = voff + at;
         if (!strcmp(o->key, "range") && (!o->value || !valid_range(o->value)))
-            return tag_err(d, file, t, off, "invalid range '%s': expected [min:max], bounds optional,"
-                                      " brackets [ ( ] )", o->value ? o->value : "");
+            return tag_err(d, file, t, off,
+                           "invalid range '%s': expected [min:max], bounds optional, brackets "
+                           "[ ( ] )", o->value ? o->value : "");
         if (!strcmp(o->key, "options") && (!o->value || !o->value[0]))
             return tag_err(d, file, t, off, "empty %s: expected options=a|b", "options");
         if ((!strcmp(o->key, "default") || !strcmp(o->key, "env") ||

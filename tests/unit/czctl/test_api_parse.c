@@ -410,9 +410,11 @@ Test(api_parse, crlf_and_empty_input)
     cz_api_t *bad = NULL;
     cr_assert_eq(cz_api_parse(&bad, "x.api", "type", 4, NULL), CZ_EPARSE);
     cr_assert_null(bad);
-    /* NUL bytes are not tokens */
-    cr_assert_eq(cz_api_parse(&bad, "x.api", "type A\0{}", 9, &d), CZ_EPARSE);
-    cr_assert_eq(d.col, 7);
+    /* NUL bytes are refused anywhere, comments included */
+    cr_assert_eq(cz_api_parse(&bad, "x.api", "type A\n/* \0 */{}", 16, &d), CZ_EPARSE);
+    cr_assert_eq(d.line, 2);
+    cr_assert_eq(d.col, 4);
+    cr_assert_str_eq(d.msg, "NUL byte in input");
 }
 
 Test(api_check, checks_run_on_parsed_text)
