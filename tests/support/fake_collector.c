@@ -32,8 +32,7 @@ static bool read_request(fc_t *f, int fd)
 {
     size_t cap = 1 << 16, len = 0;
     char *buf = malloc(cap + 1);
-    char *hend = NULL;
-    size_t clen = 0;
+    size_t hl = 0, clen = 0; /* header length once known (an offset: buf moves on realloc) */
     for (;;) {
         struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = f->wake[0], .events = POLLIN}};
         if (poll(p, 2, 10000) <= 0 || (p[1].revents & POLLIN))
@@ -47,12 +46,13 @@ static bool read_request(fc_t *f, int fd)
             break;
         len += (size_t)r;
         buf[len] = '\0';
-        if (!hend && (hend = strstr(buf, "\r\n\r\n"))) {
+        char *hend;
+        if (!hl && (hend = strstr(buf, "\r\n\r\n"))) {
+            hl = (size_t)(hend + 4 - buf);
             char *cl = strcasestr(buf, "\r\nContent-Length:");
             clen = cl && cl < hend ? strtoul(cl + 17, NULL, 10) : 0;
         }
-        if (hend && len >= (size_t)(hend + 4 - buf) + clen) {
-            size_t hl = (size_t)(hend + 4 - buf);
+        if (hl && len >= hl + clen) {
             char *sp1 = strchr(buf, ' '), *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
             pthread_mutex_lock(&f->mu);
             if (f->n < FC_MAX && sp2) {
