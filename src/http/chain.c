@@ -28,11 +28,14 @@
 
 static const struct {
     const cz__mw_module_t *module;
-    size_t sw; /* offset of the bool in cz_middlewares_conf_t */
+    size_t sw;        /* offset of the bool in cz_middlewares_conf_t */
+    bool init_always; /* server-wide part runs even when the link is off */
 } chain_order[] = {
     {&cz__mw_trace, SWITCH(trace)},
     {&cz__mw_log, SWITCH(log)},
-    {&cz__mw_prometheus, SWITCH(prometheus)},
+    /* the module also runs the DevServer / Prometheus listener, which go-zero starts whatever
+     * Middlewares.Prometheus says (/healthz must answer) */
+    {&cz__mw_prometheus, SWITCH(prometheus), true},
     {&cz__mw_maxconns, SWITCH(max_conns)},
     {&cz__mw_breaker, SWITCH(breaker)},
     {&cz__mw_shedding, SWITCH(shedding)},
@@ -53,6 +56,11 @@ static bool module_on(const cz_server_t *s, size_t i)
     return *(const bool *)((const char *)&s->conf.middlewares + chain_order[i].sw);
 }
 
+static bool module_inited(const cz_server_t *s, size_t i)
+{
+    return chain_order[i].init_always || module_on(s, i);
+}
+
 int cz__chain_build(cz_server_t *s, cz_diag_t *d)
 {
     s->mw_state = calloc(NMODULES, sizeof *s->mw_state);
@@ -60,7 +68,7 @@ int cz__chain_build(cz_server_t *s, cz_diag_t *d)
         return CZ_ENOMEM;
     for (size_t i = 0; i < NMODULES; i++) {
         const cz__mw_module_t *m = chain_order[i].module;
-        if (module_on(s, i) && m->init) {
+        if (module_inited(s, i) && m->init) {
             int rc = m->init(s, &s->mw_state[i], d);
             if (rc)
                 return rc;
@@ -114,7 +122,7 @@ void cz__chain_stop(cz_server_t *s)
     if (!s->mw_state)
         return;
     for (size_t i = 0; i < NMODULES; i++)
-        if (module_on(s, i) && chain_order[i].module->stop)
+        if (module_inited(s, i) && chain_order[i].module->stop)
             chain_order[i].module->stop(s, s->mw_state[i]);
 }
 
@@ -141,7 +149,7 @@ void cz__chain_free(cz_server_t *s)
     free(s->use);
     if (s->mw_state) {
         for (size_t i = 0; i < NMODULES; i++)
-            if (module_on(s, i) && chain_order[i].module->free)
+            if (module_inited(s, i) && chain_order[i].module->free)
                 chain_order[i].module->free(s, s->mw_state[i]);
         free(s->mw_state);
         s->mw_state = NULL;

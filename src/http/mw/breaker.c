@@ -8,6 +8,7 @@
  */
 #include <stdio.h>
 #include "mw_int.h"
+#include "metrics_int.h"
 #include "czero/breaker.h"
 #include "czero/log.h"
 
@@ -21,6 +22,7 @@ static cz_mw_step_t breaker_enter(cz_mw_t *mw, cz_req_t *r, cz_res_t *res, void 
     if (cz_breaker_allow(mw->data, &bc->promise) != 0) {
         cz__mw_log_dropped(r);
         cz__mw_answer(res, 503, NULL);
+        cz__mw_metrics_drop(r, res); /* go-zero: metrics.AddDrop() */
         return CZ_MW_DONE;
     }
     return CZ_MW_NEXT;

@@ -3,9 +3,8 @@
  * metrics_int.h: what the prometheus and metrics links and the dev server share (private).
  *
  * The metrics link (go-zero's stat line) sits after breaker and shedding in the chain, so it
- * never sees the requests they drop; the prometheus link sits before them and tells it
- * (cz__mw_metrics_drop), which is how go-zero's BreakerHandler/SheddingHandler AddDrop() reach
- * the same stat.Metrics.
+ * never sees the requests they drop; they tell it (cz__mw_metrics_drop), as go-zero's
+ * BreakerHandler/SheddingHandler call metrics.AddDrop() on the same stat.Metrics.
  */
 #ifndef CZERO_MW_METRICS_INT_H
 #define CZERO_MW_METRICS_INT_H
@@ -13,8 +12,8 @@
 #include "mw_int.h"
 #include "czero/metrics.h"
 
-/* Count r as dropped when it was answered 503 before reaching the route's metrics link
- * (maxconns, breaker or shedding refused it). Loop thread of r. */
+/* Count r as dropped by the breaker or the shedder (they call this when they refuse it).
+ * Loop thread of r. */
 void cz__mw_metrics_drop(cz_req_t *r, cz_res_t *res);
 /* The stat line's period for servers started from now on (go-zero stat.logInterval, a minute);
  * 0 restores the default. For tests. */

@@ -110,8 +110,6 @@ static void prom_leave(cz_mw_t *mw, cz_req_t *r, cz_res_t *res, void *ctx)
 {
     prom_route_t *pr = mw->data;
     int status = cz_res_get_status(res);
-    if (cz__unlikely(status == 503))
-        cz__mw_metrics_drop(r, res);
     uint64_t now = cz__mw_metrics_leave_ns(r);
     if (!now)
         now = cz_clock_now_ns(pr->clock);
@@ -125,20 +123,6 @@ static void prom_leave(cz_mw_t *mw, cz_req_t *r, cz_res_t *res, void *ctx)
     bump(&s->count, 1);
     bump(&s->sum_ms, ms);
     bump(&s->b[b], 1);
-}
-
-/* Drop accounting only, when nothing exposes Prometheus but the metrics link is on. */
-static cz_mw_step_t drops_enter(cz_mw_t *mw, cz_req_t *r, cz_res_t *res, void *ctx)
-{
-    (void)mw, (void)r, (void)res, (void)ctx;
-    return CZ_MW_NEXT;
-}
-
-static void drops_leave(cz_mw_t *mw, cz_req_t *r, cz_res_t *res, void *ctx)
-{
-    (void)mw, (void)ctx;
-    if (cz__unlikely(cz_res_get_status(res) == 503))
-        cz__mw_metrics_drop(r, res);
 }
 
 static void route_free(prom_route_t *pr)
@@ -159,8 +143,6 @@ static const cz_mw_ops_t prom_ops = {.name = "prometheus",
                                      .ctx_size = sizeof(prom_ctx_t),
                                      .enter = prom_enter,
                                      .leave = prom_leave};
-static const cz_mw_ops_t drops_ops = {.name = "prometheus", .enter = drops_enter,
-                                      .leave = drops_leave};
 
 /* ---- scrape time ---- */
 
@@ -345,11 +327,8 @@ static int prom_route(cz_server_t *s, void *state, const cz__route_t *rt, cz_mw_
 {
     (void)d;
     prom_state_t *ps = state;
-    if (!ps->exposed) {
-        if (s->conf.middlewares.metrics)
-            out->ops = &drops_ops;
+    if (!ps->exposed) /* nothing serves /metrics: record nothing (go-zero) */
         return 0;
-    }
     if (ps->nroutes == ps->cap) {
         size_t cap = ps->cap ? ps->cap * 2 : 16;
         prom_route_t **nr = realloc(ps->routes, cap * sizeof *nr);

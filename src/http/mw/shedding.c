@@ -7,6 +7,7 @@
  * A dropped request gets 503; a 503 answer fails the promise, anything else passes it.
  */
 #include "mw_int.h"
+#include "metrics_int.h"
 #include "czero/log.h"
 
 typedef struct shed_ctx {
@@ -19,6 +20,7 @@ static cz_mw_step_t shed_enter(cz_mw_t *mw, cz_req_t *r, cz_res_t *res, void *ct
     if (cz_shedder_allow(mw->data, &sc->promise) != 0) {
         cz__mw_log_dropped(r);
         cz__mw_answer(res, 503, NULL);
+        cz__mw_metrics_drop(r, res); /* go-zero: metrics.AddDrop() */
         return CZ_MW_DONE;
     }
     return CZ_MW_NEXT;
