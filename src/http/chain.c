@@ -390,7 +390,8 @@ static void timeout_fire(cz_req_t *r)
         return;
     }
     r->res.streaming = false;
-    r->res.hdrs_len = 0;
+    r->res.hdrs_len = r->res.hdrs_mark; /* the handler's headers go, the middlewares' stay */
+    r->res.has_ctype = false;
     cz__res_complete(r, 503, "Request Timeout");
     cz__conn_flush(c);
     r->cancelled = true;

@@ -61,6 +61,7 @@ struct cz_res {
     int status;
     char *hdrs; /* "Name: value\r\n"... in the arena */
     size_t hdrs_len, hdrs_cap;
+    size_t hdrs_mark; /* headers set before the handler ran (middlewares'): kept on a timeout */
     char *body;
     size_t body_len, body_cap;
     bool streaming, head_sent, ended, has_ctype, finish_deferred;

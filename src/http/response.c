@@ -284,7 +284,7 @@ static int write_head(cz_conn_t *c, cz_req_t *r, int status, bool chunked, size_
     if (chunked) {
         if (r->version >= 11)
             p = put(p, "Transfer-Encoding: chunked\r\n", 28);
-    } else if (body_allowed(status) || status == 304) {
+    } else if (body_allowed(status)) { /* a 304 must not claim a zero-length representation */
         p = put(p, "Content-Length: ", 16);
         p = put_u64(p, clen);
         p = put(p, "\r\n", 2);
@@ -478,6 +478,8 @@ void cz__res_finish(cz_req_t *r)
     if (r->timed_out) { /* a blocking handler outlived its timeout: go-zero answers 503 */
         res->status = 503;
         res->body_len = 0;
+        res->hdrs_len = res->hdrs_mark;
+        res->has_ctype = false;
         cz_res_write(res, "Request Timeout", 15);
     }
     if (serialise(r) != 0)

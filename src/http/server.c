@@ -197,6 +197,7 @@ void cz__run_handler(cz_req_t *r)
     const cz__route_t *rt = r->route;
     cz_res_t *res = &r->res;
     r->in_handler = true;
+    res->hdrs_mark = res->hdrs_len;
     if (rt->flags & CZ_ROUTE_BLOCKING) {
         r->blocking = true;
         if (cz__pool_submit(r->w->srv->pool, r) == 0)
