@@ -383,3 +383,37 @@ Test(mw_trace, stalled_collector_never_blocks_requests_and_drops_are_counted)
     cr_assert_lt(tc_now_ms() - s0, 2500);
     fc_free(f);
 }
+
+Test(mw_trace, refused_collector_counts_failed_posts)
+{
+    setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "1", 1); /* post each span at once */
+    fc_t *f = fc_start(FC_OK);
+    int dead_port = fc_port(f);
+    fc_free(f); /* nothing listens there any more */
+    ts_t t;
+    ts_init(&t);
+    char ep[64];
+    snprintf(ep, sizeof ep, "127.0.0.1:%d", dead_port);
+    set_str(&t.conf.telemetry.endpoint, ep);
+    start(&t);
+    for (int i = 0; i < 5; i++) {
+        tc_resp_t r;
+        get(t.port, "/users/1", NULL, &r);
+        cr_assert_eq(r.status, 200);
+        cr_assert_not_null(tc_header(&r, "traceparent"));
+        tc_resp_free(&r);
+    }
+    cz_exporter_stats_t st = {0};
+    long t0 = tc_now_ms();
+    while (tc_now_ms() - t0 < 5000) { /* the exporter thread works asynchronously */
+        cr_assert_eq(cz_server_trace_stats(t.srv, &st), 0);
+        if (st.failed + st.dropped == 5)
+            break;
+        usleep(1000);
+    }
+    cr_assert_eq(st.queued, 5);
+    cr_assert_eq(st.exported, 0);
+    cr_assert_eq(st.failed, 5, "every refused post is counted (%llu)",
+                 (unsigned long long)st.failed);
+    ts_stop(&t);
+}

@@ -165,9 +165,11 @@ Test(exporter, batches_of_batch_size)
         cr_assert_eq(cz_exporter_push(e, &s), 0);
     }
     cz_exporter_flush(e);
-    cr_assert_eq(fc_count(f), 3);
+    /* how the thread splits them depends on when it wakes, but never more than 4 a post */
+    size_t posts = fc_count(f);
+    cr_assert_geq(posts, 3);
     size_t total = 0;
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < posts; i++) {
         json_t *root = json_loads(fc_body(f, i), 0, NULL);
         cr_assert_leq(json_array_size(root), 4);
         total += json_array_size(root);
