@@ -1,4 +1,6 @@
-/* Integration tests of the trace link (src/http/mw/trace.c) on a real server: W3C traceparent
+/* SPDX-License-Identifier: MIT
+ *
+ * Integration tests of the trace link (src/http/mw/trace.c) on a real server: W3C traceparent
  * continued or started, traceparent/tracestate on the response, the request accessors, the
  * sampler, TraceIgnorePaths, the access log's ids, and export of finished spans to a fake
  * collector as OTLP/HTTP JSON and Zipkin v2 JSON, with a stalled collector that never blocks

@@ -1,4 +1,7 @@
-/* The fake trace collector (see fake_collector.h). */
+/* SPDX-License-Identifier: MIT
+ *
+ * fake_collector.c: the fake trace collector of the tracing tests (see fake_collector.h).
+ */
 #include "fake_collector.h"
 #include <arpa/inet.h>
 #include <errno.h>
@@ -74,7 +77,8 @@ static void *run(void *arg)
 {
     fc_t *f = arg;
     for (;;) {
-        struct pollfd p[2] = {{.fd = f->lfd, .events = POLLIN}, {.fd = f->wake[0], .events = POLLIN}};
+        struct pollfd p[2] = {{.fd = f->lfd, .events = POLLIN},
+                              {.fd = f->wake[0], .events = POLLIN}};
         if (poll(p, 2, -1) < 0 && errno != EINTR)
             return NULL;
         if (p[1].revents & POLLIN)
@@ -90,10 +94,11 @@ static void *run(void *arg)
             continue;
         }
         if (ok) {
-            const char *ans = f->mode == FC_OK
-                                  ? "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                                  : "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
-                                    "Connection: close\r\n\r\n";
+            const char *ans =
+                f->mode == FC_OK
+                    ? "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    : "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
+                      "Connection: close\r\n\r\n";
             ssize_t w = write(fd, ans, strlen(ans));
             (void)w;
         }

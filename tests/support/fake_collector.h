@@ -1,4 +1,6 @@
-/* A fake trace collector for the tracing tests: a real loopback listener on its own thread that
+/* SPDX-License-Identifier: MIT
+ *
+ * A fake trace collector for the tracing tests: a real loopback listener on its own thread that
  * accepts HTTP/1.1 POSTs one connection at a time, keeps each request's path and body, and
  * answers 200 (FC_OK), 500 (FC_FAIL), or nothing at all until fc_stop (FC_HANG: a collector that
  * accepted the connection and then stalled). */

@@ -539,6 +539,11 @@ void cz_exporter_stop(cz_exporter_t *e)
     pthread_mutex_unlock(&e->mu);
     pthread_join(e->thread, NULL);
     e->joined = true;
+    /* a push that raced with `closed` may have landed after the last drain: count it */
+    uint64_t late = 0;
+    while (pop(e, &e->scratch[0]))
+        late++;
+    atomic_fetch_add_explicit(&e->dropped, late, memory_order_relaxed);
 }
 
 void cz_exporter_free(cz_exporter_t *e)

@@ -1,4 +1,6 @@
-/* Unit tests of src/core/trace/span.c: W3C traceparent parse/format vectors (valid and invalid),
+/* SPDX-License-Identifier: MIT
+ *
+ * Unit tests of src/core/trace/span.c: W3C traceparent parse/format vectors (valid and invalid),
  * hex, id uniqueness and non-zero ids across threads, and the OpenTelemetry ratio sampler. */
 #include <criterion/criterion.h>
 #include <pthread.h>

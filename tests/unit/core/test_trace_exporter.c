@@ -1,4 +1,6 @@
-/* Unit tests of src/core/trace/exporter.c against a fake collector on loopback: OTLP/HTTP JSON
+/* SPDX-License-Identifier: MIT
+ *
+ * Unit tests of src/core/trace/exporter.c against a fake collector on loopback: OTLP/HTTP JSON
  * and Zipkin v2 JSON bodies (parsed with jansson), batching, flush on stop, endpoint forms,
  * failed posts, and a full queue that drops and counts instead of blocking. */
 #include <criterion/criterion.h>
