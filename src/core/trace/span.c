@@ -14,37 +14,42 @@
 #include <unistd.h>
 #include "czero/trace.h"
 
-static const char hexd[] = "0123456789abcdef";
+/* Two characters per byte value, so formatting is one 2-byte copy per byte. */
+static const char hex_pairs[513] =
+    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+    "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+    "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+    "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+    "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+    "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+    "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+    "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
 
 void cz_trace_hex(const uint8_t *b, size_t n, char *out)
 {
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hexd[b[i] >> 4];
-        out[2 * i + 1] = hexd[b[i] & 15];
-    }
+    for (size_t i = 0; i < n; i++)
+        memcpy(out + 2 * i, hex_pairs + 2 * b[i], 2);
 }
 
-/* Lower-case hex only: the spec's HEXDIGLC. -1 otherwise. */
-static inline int hexv(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
+/* Lower-case hex digit value + 1 (the spec's HEXDIGLC); 0 for anything else. */
+static const uint8_t hex_val1[256] = {
+    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,
+    ['6'] = 7,  ['7'] = 8,  ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12,
+    ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+};
+
+static inline int hexv(char c) { return (int)hex_val1[(unsigned char)c] - 1; }
 
 static bool unhex(const char *p, size_t n, uint8_t *out)
 {
-    unsigned any = 0;
+    unsigned bad = 0, any = 0;
     for (size_t i = 0; i < n; i++) {
-        int hi = hexv(p[2 * i]), lo = hexv(p[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return false;
-        out[i] = (uint8_t)(hi << 4 | lo);
+        unsigned hi = hex_val1[(unsigned char)p[2 * i]], lo = hex_val1[(unsigned char)p[2 * i + 1]];
+        bad |= (hi == 0) | (lo == 0); /* no branch per digit: one check at the end */
+        out[i] = (uint8_t)((hi - 1) << 4 | ((lo - 1) & 15));
         any |= out[i];
     }
-    return any != 0; /* all-zero ids are invalid */
+    return !bad && any != 0; /* all-zero ids are invalid */
 }
 
 int cz_traceparent_parse(cz_str_t s, cz_span_ctx_t *out)
