@@ -102,7 +102,7 @@ static int numeric_date(const json_t *claims, const char *name, int64_t *out)
     if (json_is_real(v)) {
         double d = json_real_value(v);
         *out = d >= 9.2e18 ? INT64_MAX : d <= -9.2e18 ? INT64_MIN : (int64_t)d;
-        if ((double)*out > d) /* floor, not toward zero, for pre-1970 times */
+        if ((double)*out > d && *out > INT64_MIN) /* floor, not toward zero, pre-1970 */
             (*out)--;
         return 0;
     }
