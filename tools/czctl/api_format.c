@@ -67,6 +67,20 @@ static void closing(FILE *o, const cz_api_notes_t *n, int level, int empty_block
     heads(o, &c, level, empty_block);
 }
 
+/* An unquoted value the parser read whole (it starts a comment only after white space) may
+ * hold "//" or "/" "*" that would start a comment once the formatter puts a space after the
+ * colon: such a value is written quoted so the file reads back the same. */
+static int needs_quotes(const char *raw)
+{
+    if (raw[0] == '"' || raw[0] == '`')
+        return 0;
+    for (const char *p = raw; *p; p++)
+        if (*p == '/' && (p[1] == '/' || p[1] == '*') &&
+            (p == raw || p[-1] == ' ' || p[-1] == '\t'))
+            return 1;
+    return 0;
+}
+
 static void kvs(FILE *o, const cz_api_kv_t *kv, int level)
 {
     size_t w = 0;
@@ -76,7 +90,11 @@ static void kvs(FILE *o, const cz_api_kv_t *kv, int level)
     for (const cz_api_kv_t *k = kv; k; k = k->next) {
         heads(o, &k->notes, level, k == kv);
         ind(o, level);
-        fprintf(o, "%s:%*s %s", k->key, (int)(w - strlen(k->key)), "", k->raw);
+        fprintf(o, "%s:%*s ", k->key, (int)(w - strlen(k->key)), "");
+        if (needs_quotes(k->raw))
+            quoted(o, k->value);
+        else
+            fputs(k->raw, o);
         tails(o, k->notes.tail);
         fputc('\n', o);
     }

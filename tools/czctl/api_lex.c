@@ -91,14 +91,14 @@ static int comment(cz__api_lex_t *lx)
     if (at(lx, 1) == '/') {
         while (cur(lx) != -1 && cur(lx) != '\n')
             adv(lx);
-        /* a CRLF file's \r belongs to the line break, not to the comment */
-        if (lx->src + lx->i > t.p && lx->src[lx->i - 1] == '\r') {
-            lx->i--;
-            finish(lx, &t);
-            lx->i++;
-        } else {
-            finish(lx, &t);
-        }
+        /* a CRLF file's \r (and any stray ones before it) belong to the line break, not to
+         * the comment: the formatter writes plain \n, so keeping them would not be idempotent */
+        size_t end = lx->i, back = 0;
+        while (lx->src + end - back > t.p && lx->src[end - back - 1] == '\r')
+            back++;
+        lx->i -= back;
+        finish(lx, &t);
+        lx->i += back;
     } else {
         adv(lx);
         adv(lx);
