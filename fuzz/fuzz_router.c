@@ -10,6 +10,7 @@
  */
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include "czero/router.h"
 
@@ -57,9 +58,13 @@ static void check_find(const cz_router_t *r, const char *method, const char *p, 
     if (rc == 0) {
         if (!m.pattern || m.nparams > CZ_ROUTER_MAX_PARAMS || an == 0)
             __builtin_trap();
+        /* a trailing "*name" segment captures the rest of the path, slashes included */
+        const char *last = strrchr(m.pattern, '/');
+        bool wildcard = last && last[1] == '*';
         for (unsigned i = 0; i < m.nparams; i++) {
             cz_str_t v = m.params[i].value;
-            if (v.n == 0 || v.p < p || v.p + v.n > p + n || memchr(v.p, '/', v.n))
+            bool may_slash = wildcard && i + 1 == m.nparams;
+            if (v.n == 0 || v.p < p || v.p + v.n > p + n || (!may_slash && memchr(v.p, '/', v.n)))
                 __builtin_trap();
         }
     } else if (rc == CZ_ROUTER_NOT_ALLOWED) {
