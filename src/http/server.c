@@ -125,18 +125,19 @@ int cz_server_add_routes(cz_server_t *s, const cz_route_t *routes, size_t n,
                 }
             }
         }
-        if (r->method && r->pattern && copied)
-            rc = cz_router_add(s->router, r->method, r->pattern, r, d);
-        if (rc == 0 && s->nroutes == s->routes_cap) {
+        /* room in the route array first: once the router holds r, r must be kept */
+        if (copied && s->nroutes == s->routes_cap) {
             size_t cap = s->routes_cap ? s->routes_cap * 2 : 16;
             cz__route_t **nr = realloc(s->routes, cap * sizeof *nr);
             if (nr) {
                 s->routes = nr;
                 s->routes_cap = cap;
             } else {
-                rc = CZ_ENOMEM; /* the router keeps a dangling entry: the server is unusable */
+                copied = false;
             }
         }
+        if (r->method && r->pattern && copied)
+            rc = cz_router_add(s->router, r->method, r->pattern, r, d);
         if (rc != 0) {
             if (d) /* name the route the way the user wrote it, with its group prefix */
                 snprintf(d->key, sizeof d->key, "%s %s", rt->method, r->pattern ? r->pattern : "");

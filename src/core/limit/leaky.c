@@ -41,13 +41,7 @@ static int local(const cz_limiter_t *l, cz__limit_entry_t *e, int fresh, uint64_
 
 static void redis_args(const cz_limiter_t *l, cz_str_t pk, uint64_t n, cz__limit_args_t *a)
 {
-    a->nkeys = 1;
-    a->argc = 5;
-    cz__limit_arg_key(a, 0, 0, pk, ".leaky");
-    cz__limit_arg_u64(a, 1, 0, l->conf.rate);
-    cz__limit_arg_u64(a, 2, 1, l->conf.burst);
-    cz__limit_arg_u64(a, 3, 2, cz__limit_wall_ns(l) / CZ_NS_PER_MS);
-    cz__limit_arg_u64(a, 4, 3, n);
+    cz__limit_bucket_args(l, pk, n, ".leaky", a);
 }
 
 const cz__limit_kind_t cz__limit_leaky = {

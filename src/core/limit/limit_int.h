@@ -81,6 +81,10 @@ void cz__limit_arg_u64(cz__limit_args_t *a, int i, int slot, uint64_t v);
 /* Set a->argv[i] to "{pk}suffix", or pk alone when suffix is NULL (uses a->keys[slot]);
  * the braces are go-zero's cluster hash tag. */
 void cz__limit_arg_key(cz__limit_args_t *a, int i, int slot, cz_str_t pk, const char *suffix);
+/* The bucket scripts' arguments (token and leaky): KEYS[1] = pk + suffix, ARGV = rate, burst,
+ * wall time in ms, n. */
+void cz__limit_bucket_args(const cz_limiter_t *l, cz_str_t pk, uint64_t n, const char *suffix,
+                           cz__limit_args_t *a);
 
 /* Nano-units gained/lost over dt ns at rate units/s, saturating at cap. */
 static inline uint64_t cz__limit_flow(uint64_t dt, uint64_t rate, uint64_t cap)

@@ -90,6 +90,18 @@ void cz__limit_arg_key(cz__limit_args_t *a, int i, int slot, cz_str_t pk, const 
     a->len[i] = n;
 }
 
+void cz__limit_bucket_args(const cz_limiter_t *l, cz_str_t pk, uint64_t n, const char *suffix,
+                           cz__limit_args_t *a)
+{
+    a->nkeys = 1;
+    a->argc = 5;
+    cz__limit_arg_key(a, 0, 0, pk, suffix);
+    cz__limit_arg_u64(a, 1, 0, l->conf.rate);
+    cz__limit_arg_u64(a, 2, 1, l->conf.burst);
+    cz__limit_arg_u64(a, 3, 2, cz__limit_wall_ns(l) / CZ_NS_PER_MS);
+    cz__limit_arg_u64(a, 4, 3, n);
+}
+
 const char *cz_limit_result_name(int result)
 {
     switch (result) {

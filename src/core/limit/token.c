@@ -44,13 +44,7 @@ static void redis_args(const cz_limiter_t *l, cz_str_t pk, uint64_t n, cz__limit
 {
     /* go-zero keeps "{key}.tokens" and "{key}.ts"; one key holds both here (redis_lua.h). The
      * braces stay: Redis Cluster hashes only the tag, as go-zero intends. */
-    a->nkeys = 1;
-    a->argc = 5;
-    cz__limit_arg_key(a, 0, 0, pk, ".bucket");
-    cz__limit_arg_u64(a, 1, 0, l->conf.rate);
-    cz__limit_arg_u64(a, 2, 1, l->conf.burst);
-    cz__limit_arg_u64(a, 3, 2, cz__limit_wall_ns(l) / CZ_NS_PER_MS);
-    cz__limit_arg_u64(a, 4, 3, n);
+    cz__limit_bucket_args(l, pk, n, ".bucket", a);
 }
 
 const cz__limit_kind_t cz__limit_token = {
