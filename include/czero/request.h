@@ -59,6 +59,36 @@ CZ_EXTERN bool cz_req_cancelled(const cz_req_t *r);
  *  work and call cz_res_end(). Registering again replaces the callback. */
 CZ_EXTERN void cz_req_on_cancel(cz_req_t *r, void (*cb)(cz_req_t *r, void *ud), void *ud);
 
+/* ---- streamed request bodies (routes with CZ_ROUTE_STREAM_BODY) ---- */
+
+/** Body delivery callback. n > 0: a piece of the (de-chunked) body, valid only during the call.
+ *  data NULL, n 0, err 0: the body ended (called once; a request without a body ends at once).
+ *  err < 0: the body will not complete: CZ_ECLOSED (the client went away), CZ_ETIMEOUT (no
+ *  progress within ReadTimeout), CZ_EFULL (over MaxBytes: the engine answers 413 when nothing was
+ *  sent yet, else closes the connection), CZ_EPARSE (bad chunk framing). After an end or an
+ *  error the callback is not called again. Runs on the request's loop thread. */
+typedef void (*cz_body_fn)(cz_req_t *r, const void *data, size_t n, int err, void *ud);
+
+/** Start delivering the body of a stream route to cb: bytes already in the read buffer first
+ *  (possibly before this returns), then from the socket. Sends "100 Continue" when the client
+ *  asked for it. Once per request; CZ_EARG when the route does not stream or it was called
+ *  before. Loop thread only. */
+CZ_EXTERN int cz_req_body_read(cz_req_t *r, cz_body_fn cb, void *ud);
+/** Stop reading the socket (back-pressure, e.g. while the upstream is slow): no callback runs
+ *  until cz_req_body_resume(). The body read timeout does not run while paused. */
+CZ_EXTERN void cz_req_body_pause(cz_req_t *r);
+/** Resume delivery after cz_req_body_pause(); pieces already buffered may arrive from within
+ *  this call. */
+CZ_EXTERN void cz_req_body_resume(cz_req_t *r);
+/** The request's Content-Length, 0 when it has no body, -1 when chunked. */
+CZ_EXTERN int64_t cz_req_content_length(const cz_req_t *r);
+
+struct cz_client;
+/** The HTTP client (client.h) of the worker running this request: created on first use on
+ *  the request's loop, closed by the server when the worker stops. NULL on ENOMEM. Owned by the
+ *  server; loop thread only. */
+CZ_EXTERN struct cz_client *cz_req_client(cz_req_t *r);
+
 #ifdef __cplusplus
 }
 #endif

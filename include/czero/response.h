@@ -50,6 +50,14 @@ CZ_EXTERN int cz_res_stream_begin(cz_res_t *res);
 CZ_EXTERN int cz_res_stream_write(cz_res_t *res, const void *data, size_t n);
 /** Send the last chunk and finish the response (same as cz_res_end for a streamed response). */
 CZ_EXTERN void cz_res_stream_end(cz_res_t *res);
+/** Bytes of a streamed response (cz_res_stream_write) handed to the socket but not yet written:
+ *  a proxy pauses its source while this is high (a slow client). */
+CZ_EXTERN size_t cz_res_stream_pending(const cz_res_t *res);
+/** Call cb(res, ud) once, on the loop thread, when the streamed bytes pending reach 0; when
+ *  nothing is pending it runs before this returns. Registering again replaces it; cb NULL
+ *  cancels. Not called after the response ended or once the client went away (cz_req_on_cancel
+ *  tells that). */
+CZ_EXTERN void cz_res_on_drain(cz_res_t *res, void (*cb)(cz_res_t *res, void *ud), void *ud);
 /** Reason phrase for a status code ("Not Found"); "Unknown" for unknown codes. */
 CZ_EXTERN const char *cz_status_text(int status);
 

@@ -36,6 +36,13 @@ typedef int (*cz_handler_fn)(cz_req_t *req, cz_res_t *res, void *ud);
 /* CZ_AGAIN is defined in error.h */
 
 #define CZ_ROUTE_BLOCKING 0x1u /* run on the blocking pool, not on the loop */
+/* The chain and handler run as soon as the header block is parsed; the handler reads the body
+ * with cz_req_body_read() (request.h) instead of cz_req_body(), which stays empty. Meant for
+ * proxies and large uploads: the body is never held whole. MaxBytes still applies (413 when
+ * nothing was sent yet, else the connection is closed). Middlewares that need the whole body
+ * (gunzip, signature / content-security) are skipped on these routes. Not with
+ * CZ_ROUTE_BLOCKING. */
+#define CZ_ROUTE_STREAM_BODY 0x2u
 
 typedef struct cz_route {
     const char *method;  /* "GET", "POST", ...; HEAD is served by the GET route when none is given */
