@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * upstream.h: upstream clusters (a balanced, health-checked set of backend nodes) and the
+ * reverse-proxy handler built on them.
+ *
+ * A cz_upstream_t holds the nodes of one named backend service in a balancer (balancer.h) of the
+ * configured policy; each node carries a per-node SRE breaker (breaker.h), passive outlier
+ * ejection state (consecutive failures -> down for base * 2^k, capped, as Envoy's outlier
+ * detection; then one trial) and active health-check counters (healthy/unhealthy thresholds as
+ * Envoy). Discovery (static Nodes, Dns re-resolved on an interval, or an Etcd key prefix) and the
+ * active checks run on a background thread with its own uv loop; they add, remove and set_down
+ * nodes in the balancer, which is thread-safe, so every worker loop may call through the same
+ * upstream. cz_upstream_call() is the asynchronous "call another service through a named upstream"
+ * API for handlers; cz_proxy_handler() is the gateway's reverse-proxy handler on top of it.
+ *
+ * It is not an HTTP client (client.h does the connections and parsing) nor service discovery
+ * (discovery.h): it joins those two with balancing, health and retries.
+ */
+#ifndef CZERO_UPSTREAM_H
+#define CZERO_UPSTREAM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "client.h"
+#include "config.h"
+#include "discovery.h"
+#include "error.h"
+#include "str.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cz_req cz_req_t;
+typedef struct cz_res cz_res_t;
+
+/** Upstream.Policy values (CZ_CONF_ENUM order of cz_upstream_conf_fields). */
+enum {
+    CZ_UP_P2C_EWMA = 0,    /* "p2c_ewma" (default): go-zero's P2C over EWMA latency */
+    CZ_UP_ROUND_ROBIN,     /* "round_robin" */
+    CZ_UP_RANDOM,          /* "random" (weighted) */
+    CZ_UP_WEIGHTED,        /* "weighted": nginx smooth weighted round robin */
+    CZ_UP_CONSISTENT_HASH, /* "consistent_hash": bounded-load (0.25) hash on HashKey */
+};
+
+/** One static node: Nodes: [{Addr: 127.0.0.1:8001, Weight: 1}]. */
+typedef struct cz_upstream_node_conf {
+    char *addr;     /* Addr (required): "ip:port" or "host:port" */
+    int64_t weight; /* Weight, 1..1000, default 1 */
+} cz_upstream_node_conf_t;
+
+/** Health: active checks. Off unless Path is given. */
+typedef struct cz_upstream_health_conf {
+    bool enabled;          /* set by validation when Path is given (no YAML key) */
+    char *path;            /* Path: GET target, e.g. /healthz */
+    int64_t interval_ms;   /* Interval, default 5s */
+    int64_t timeout_ms;    /* Timeout, default 1s */
+    int64_t expect_status; /* ExpectStatus, default 200 */
+    int64_t healthy;       /* HealthyThreshold, default 2 (Envoy) */
+    int64_t unhealthy;     /* UnhealthyThreshold, default 3 (Envoy) */
+} cz_upstream_health_conf_t;
+
+/** Outlier: passive ejection. */
+typedef struct cz_upstream_outlier_conf {
+    int64_t max_fails;         /* MaxFails: consecutive failures that eject, default 1 (nginx);
+                                  0 = passive ejection off */
+    int64_t base_ejection_ms;  /* BaseEjection, default 1s; doubles per consecutive ejection */
+    int64_t max_ejection_ms;   /* MaxEjection, default 30s */
+    bool on_5xx;               /* On5xx: a 5xx answer counts as a failure, default true */
+} cz_upstream_outlier_conf_t;
+
+typedef struct cz_upstream_conf {            /* YAML, table cz_upstream_conf_fields */
+    char *name;                              /* Name (required) */
+    int policy;                              /* Policy: p2c_ewma | round_robin | random | weighted |
+                                                consistent_hash */
+    char *hash_key;                          /* HashKey: "header:X-User" | "cookie:sid" |
+                                                "query:uid" | "path" (default path) */
+    cz_conf_array_t nodes;                   /* Nodes: cz_upstream_node_conf_t */
+    char *dns;                               /* Dns: "name:port" */
+    int64_t dns_interval_ms;                 /* DnsInterval, default 5s */
+    cz_etcd_conf_t etcd;                     /* Etcd: {Hosts, Key} */
+    struct {
+        int64_t size;                        /* Pool.Size, default 64 */
+        int64_t idle_timeout_ms;             /* Pool.IdleTimeout, default 60s */
+    } pool;
+    int64_t connect_timeout_ms;              /* ConnectTimeout, default 1s */
+    cz_upstream_health_conf_t health;        /* Health */
+    cz_upstream_outlier_conf_t outlier;      /* Outlier */
+    bool breaker;                            /* Breaker: per-node SRE breakers, default true */
+    /* Not from YAML: tests inject a clock (NULL = cz_clock_system()). */
+    const cz_clock_t *clock;
+} cz_upstream_conf_t;
+
+CZ_EXTERN extern const cz_conf_field_t cz_upstream_conf_fields[];
+
+/** Check a loaded cz_upstream_conf_t beyond what the table checks (exactly one of Nodes / Dns /
+ *  Etcd, HashKey syntax, thresholds) and set derived fields (health.enabled). key_prefix names
+ *  the element in messages ("Upstreams[0]"); may be NULL. Returns 0 or CZ_EINVAL_CONF with d set
+ *  ("Upstreams[0].HashKey: must be header:<name>, cookie:<name>, query:<name> or path"). */
+CZ_EXTERN int cz_upstream_conf_check(cz_upstream_conf_t *conf, const char *key_prefix,
+                                     cz_diag_t *d);
+
+typedef struct cz_upstream cz_upstream_t; /* shared by all worker loops */
+
+/** Create an upstream from conf (checked with cz_upstream_conf_check first; conf is copied, the
+ *  caller keeps ownership of it) and start its discovery and health checks on a background
+ *  thread. Static nodes are in the balancer when this returns. Returns NULL with d set (config
+ *  errors) or on out of memory. Any thread. */
+CZ_EXTERN cz_upstream_t *cz_upstream_new(const cz_upstream_conf_t *conf, cz_diag_t *d);
+
+/** Stop discovery and health checks, join the background thread and free u. No call through u may
+ *  be running or follow (close the worker clients first). Any thread but u's own. */
+CZ_EXTERN void cz_upstream_free(cz_upstream_t *u);
+
+/** The upstream's name (Name). Owned by u. */
+CZ_EXTERN const char *cz_upstream_name(const cz_upstream_t *u);
+
+/** Per-node snapshot for tests, metrics and the admin view. */
+typedef struct cz_upstream_node_stat {
+    char addr[64];
+    bool usable;          /* would be picked now: not down, not ejected, not unhealthy */
+    bool ejected;         /* passive ejection in force */
+    bool unhealthy;       /* active checks say down */
+    uint32_t ejections;   /* consecutive ejections (the back-off exponent) */
+    uint32_t fails;       /* consecutive failures since the last success */
+    uint64_t requests;    /* calls sent to this node */
+} cz_upstream_node_stat_t;
+
+/** Copy up to max node snapshots into out; returns the number of live nodes. Thread-safe. */
+CZ_EXTERN size_t cz_upstream_nodes(cz_upstream_t *u, cz_upstream_node_stat_t *out, size_t max);
+
+/** Replace the node set (what discovery does; exposed for tests and programs that discover by
+ *  other means). Nodes not in eps are removed (calls in flight to them finish), new ones are added,
+ *  weights of kept nodes are left as they were. 0, CZ_ENOMEM or CZ_EFULL. Thread-safe. */
+CZ_EXTERN int cz_upstream_set_nodes(cz_upstream_t *u, const cz_endpoint_t *eps, size_t n);
+
+/** One call through the cluster. http.addr is ignored (the upstream picks it). key feeds the
+ *  consistent hash. retries: how many more nodes to try after the first. idempotent: a failure
+ *  before the response began may be retried (else only connect failures are). */
+typedef struct cz_upstream_req {
+    cz_client_req_t http;
+    cz_str_t key;
+    int retries;
+    bool idempotent;
+} cz_upstream_req_t;
+
+/** Call through the cluster from a worker loop: pick a node (key for consistent hash; a node whose
+ *  breaker drops the call counts as tried and another is picked), call it with client c (this
+ *  loop's client), feed the balancer (latency, failure), the node's breaker (5xx and transport
+ *  errors reject) and passive ejection, and retry on an untried node when the connect failed, or
+ *  when rq->idempotent and nothing of the response arrived, while the request body can still be
+ *  replayed (none, whole, or no byte of a streamed body written yet) and rq->retries allows.
+ *  Retries are invisible to cbs. No usable node: on_done(CZ_ENOSERVICE) (on the loop, never
+ *  inside this call). *out is the handle for cz_call_write/pause/resume/cancel; it stays the same
+ *  across retries. Returns 0 (cbs will run) or CZ_EARG / CZ_ENOMEM (no callback). Loop thread of c
+ *  only. rq's strings must stay valid until on_done (they are replayed on retry). */
+CZ_EXTERN int cz_upstream_call(cz_upstream_t *u, cz_client_t *c, const cz_upstream_req_t *rq,
+                               const cz_call_cbs_t *cbs, void *ud, cz_call_t **out);
+
+/** A route of the reverse proxy (the ud of cz_proxy_handler). strip_prefix is removed from the
+ *  front of the path; rewrite_prefix (may be NULL) is put in its place. retries: extra nodes to try
+ *  for idempotent requests (and for any request whose connect failed). timeout_ms bounds the
+ *  whole upstream call (0 = the client's default). */
+typedef struct cz_proxy_route {
+    cz_upstream_t *up;
+    const char *strip_prefix, *rewrite_prefix;
+    int retries;
+    uint64_t timeout_ms;
+} cz_proxy_route_t;
+
+/** The reverse-proxy handler (cz_handler_fn; register the route with CZ_ROUTE_STREAM_BODY). Sends
+ *  the request on through route->up: hop-by-hop headers removed (Connection and what it names,
+ *  Keep-Alive, Proxy-*, TE, Trailer, Transfer-Encoding, Upgrade), X-Forwarded-For appended,
+ *  X-Forwarded-Proto and -Host set, X-Request-Id kept or generated, traceparent set to the
+ *  gateway's span; streams bodies both ways with backpressure. Answers 503 when no node is usable,
+ *  502 on connect failure or a broken upstream, 504 on upstream timeout; a failure after the
+ *  response began closes the client connection. Returns CZ_AGAIN (or a status when it answered at
+ *  once). Loop thread. */
+CZ_EXTERN int cz_proxy_handler(cz_req_t *req, cz_res_t *res, void *ud);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
