@@ -10,8 +10,9 @@
 
 BEGIN {
     FS = "\t"
-    subject = "czero"
-    base = "nginx"
+    # -v subject=... -v base=... compare another pair (the proxy workload: czero-gateway/nginx-proxy)
+    if (subject == "") subject = "czero"
+    if (base == "") base = "nginx"
     npeers = 0
     # -v peers="a b c" fixes the row order; peers not listed follow in order of appearance.
     n = split(peers, pre, " ")
@@ -74,8 +75,8 @@ END {
         m_util[p] = median(t, n)
     }
     has_base = (base in m_cpu)
-    printf "| server | req/s | p99 µs | server CPU µs/req | server CPU %% | CPU vs nginx "
-    print "| p99 vs nginx | errors | runs |"
+    printf "| server | req/s | p99 µs | server CPU µs/req | server CPU %% | CPU vs %s ", base
+    print "| p99 vs " base " | errors | runs |"
     print "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     for (i = 1; i <= npeers; i++) {
         p = order[i]

@@ -12,7 +12,8 @@
 #
 # Environment (defaults in brackets): BENCH_SECONDS [10] measured seconds per run, BENCH_CONNS [64]
 # wrk connections, BENCH_WARMUP [2] warm-up seconds before each run, BENCH_ROUNDS [3] interleaved
-# rounds (each column is the median), BENCH_PEERS ["nginx go go-chain czero"], BENCH_SERVER_CPU [0],
+# rounds (each column is the median), BENCH_PEERS ["nginx go go-chain czero"], BENCH_PROXY_PEERS
+# ["nginx-proxy czero-gateway"] (the proxy workload; empty skips it), BENCH_SERVER_CPU [0],
 # BENCH_CLIENT_CPU [1], BENCH_PORT_BASE [18180], BENCH_MICRO_TIMEOUT [60], BENCH_OUT
 # [docs/benchmarks.md], BENCH_RAW [docs/bench-raw, git-ignored: raw wrk output], BENCH_KEEP_TMP [0],
 # BENCH_NICE [0] nice level for servers and wrk (e.g. -10 as root, to cut the noise from other work
@@ -37,6 +38,7 @@ CONNS=${BENCH_CONNS:-64}
 WARMUP=${BENCH_WARMUP:-2}
 ROUNDS=${BENCH_ROUNDS:-3}
 PEERS=${BENCH_PEERS:-nginx go go-chain czero}
+PROXY_PEERS=${BENCH_PROXY_PEERS-nginx-proxy czero-gateway}
 SERVER_CPU=${BENCH_SERVER_CPU:-0}
 CLIENT_CPU=${BENCH_CLIENT_CPU:-1}
 PORT_BASE=${BENCH_PORT_BASE:-18180}
@@ -199,8 +201,28 @@ start_peer() {
         (cd "$dir" && exec nice -n "$NICE" taskset -c "$SERVER_CPU" "$bin" -f "$dir/czero.yaml") \
             >"$dir/stdout.log" 2>&1 &
         ;;
+    nginx-proxy)
+        bin=$(find_nginx)
+        [ -n "$bin" ] || { skip "$peer" "nginx not installed"; return 0; }
+        [ -n "$BACKENDS" ] || { skip "$peer" "the backends did not start"; return 0; }
+        fill_backends "$HERE/nginx-proxy.conf.in" | sed -e "s|@DIR@|$dir|g" -e "s|@PORT@|$port|g" \
+            >"$dir/nginx.conf"
+        (cd "$dir" && exec nice -n "$NICE" taskset -c "$SERVER_CPU" "$bin" -p "$dir" \
+            -c "$dir/nginx.conf" -e "$dir/error.log") >"$dir/stdout.log" 2>&1 &
+        ;;
+    czero-gateway)
+        bin=$BUILD/czero-gateway
+        [ -x "$bin" ] || { skip "$peer" "czero-gateway not built"; return 0; }
+        [ -n "$BACKENDS" ] || { skip "$peer" "the backends did not start"; return 0; }
+        mkdir -p "$dir/logs"
+        fill_backends "$HERE/czero-gateway-bench.yaml" |
+            sed -e "s|^Host:.*|Host: 127.0.0.1|" -e "s|^Port:.*|Port: $port|" \
+                -e "s|^\([[:space:]]*Path:\).*|\1 $dir/logs|" >"$dir/gateway.yaml"
+        (cd "$dir" && exec nice -n "$NICE" taskset -c "$SERVER_CPU" "$bin" -f "$dir/gateway.yaml") \
+            >"$dir/stdout.log" 2>&1 &
+        ;;
     *)
-        skip "$peer" "unknown peer (known: nginx go go-chain czero)"
+        skip "$peer" "unknown peer (known: nginx go go-chain czero nginx-proxy czero-gateway)"
         return 0
         ;;
     esac
@@ -214,6 +236,32 @@ start_peer() {
         return 0
     fi
     check_answer "$peer" || unset "PORT[$peer]"
+}
+
+# The proxy workload's three backends: one nginx process listening on three ports, pinned to wrk's
+# CPU (the same load for every proxy peer; only the proxy's CPU is measured). Sets BACKENDS to
+# "port1 port2 port3", or leaves it empty (the proxy peers are then skipped with the reason).
+B=()
+fill_backends() { sed -e "s|@B1@|${B[0]}|g" -e "s|@B2@|${B[1]}|g" -e "s|@B3@|${B[2]}|g" "$1"; }
+start_backends() {
+    local bin dir=$TMP/backends _
+    bin=$(find_nginx)
+    [ -n "$bin" ] || { note "nginx not installed: no backends for the proxy workload"; return 0; }
+    mkdir -p "$dir"
+    for _ in 1 2 3; do free_port; B+=("$FREE_PORT"); done
+    fill_backends "$HERE/nginx-backends.conf.in" | sed -e "s|@DIR@|$dir|g" >"$dir/nginx.conf"
+    (cd "$dir" && exec nice -n "$NICE" taskset -c "$CLIENT_CPU" "$bin" -p "$dir" \
+        -c "$dir/nginx.conf" -e "$dir/error.log") >"$dir/stdout.log" 2>&1 &
+    PID[backends]=$!
+    STARTED+=(backends)
+    for _ in $(seq 1 50); do
+        if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:${B[2]}/hello"; then
+            BACKENDS="${B[*]}"
+            return 0
+        fi
+        sleep 0.1
+    done
+    note "backends did not start: $(tail -c 200 "$dir/error.log" 2>/dev/null)"
 }
 
 wait_ready() {
@@ -312,9 +360,11 @@ T0=$(date +%s)
 LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
 note "server on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU; ${ROUNDS} x (${WARMUP}s warm-up +" \
     "${DURATION}s) per peer, $CONNS connections"
-for peer in $PEERS; do start_peer "$peer"; done
+BACKENDS=
+[ -n "$PROXY_PEERS" ] && start_backends
+for peer in $PEERS $PROXY_PEERS; do start_peer "$peer"; done
 MEASURED=()
-for peer in $PEERS; do
+for peer in $PEERS $PROXY_PEERS; do
     if [ -n "${PORT[$peer]:-}" ]; then MEASURED+=("$peer"); fi
 done
 for round in $(seq 1 "$ROUNDS"); do
@@ -351,7 +401,15 @@ for b in "$BUILD"/bench_*; do
 done
 [ -s "$MICRO" ] || echo "No micro benchmark executables (bench_*) in $BUILD." >"$MICRO"
 
-TABLE=$(awk -v peers="$PEERS" -f "$HERE/report.awk" "$RESULTS") || die "report.awk failed"
+# Each workload's rows go to its own table (a peer belongs to exactly one list).
+rows_of() { awk -F'\t' -v list="$1" 'BEGIN { n = split(list, l, " "); for (i = 1; i <= n; i++) want[l[i]] = 1 }
+    ($1 in want)' "$RESULTS"; }
+TABLE=$(rows_of "$PEERS" | awk -v peers="$PEERS" -f "$HERE/report.awk") || die "report.awk failed"
+PTABLE=
+if [ -n "$PROXY_PEERS" ]; then
+    PTABLE=$(rows_of "$PROXY_PEERS" | awk -v peers="$PROXY_PEERS" -v subject=czero-gateway \
+        -v base=nginx-proxy -f "$HERE/report.awk") || die "report.awk failed"
+fi
 ELAPSED=$(($(date +%s) - T0))
 COMMIT=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
 CPU_MODEL=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
@@ -391,6 +449,23 @@ mkdir -p "$(dirname "$OUT")"
     echo
     echo "$TABLE"
     echo
+    if [ -n "$PROXY_PEERS" ]; then
+        echo "## Proxy: GET /hello through a reverse proxy to three backends"
+        echo
+        echo "Same method and pinning as above; the measured server is the proxy. The three" \
+            "backends are one nginx process listening on three ports (bench/nginx-backends.conf.in)," \
+            "pinned to wrk's CPU $CLIENT_CPU, so they load both proxies alike and are not counted."
+        echo
+        echo "- nginx-proxy: nginx, one process, \`proxy_pass\` to an upstream of the three" \
+            "backends (round robin) with \`keepalive 64\`, HTTP/1.1 upstream, X-Forwarded-* and" \
+            "X-Request-Id set, the same JSON access log (bench/nginx-proxy.conf.in)."
+        echo "- czero-gateway: \`czero-gateway -f bench/czero-gateway-bench.yaml\`: one worker," \
+            "the whole default middleware chain, JSON access log to a file, p2c_ewma over the three" \
+            "backends with an upstream keep-alive pool."
+        echo
+        echo "$PTABLE"
+        echo
+    fi
     echo "## Micro benchmarks"
     echo
     echo "Every line printed by each \`$1/bench_*\` (not pinned, ${MICRO_TIMEOUT} s timeout" \
@@ -403,6 +478,7 @@ mv "$OUT.tmp" "$OUT"
 echo
 echo "$TABLE"
 echo
+if [ -n "$PTABLE" ]; then echo "$PTABLE"; echo; fi
 grep -v '^```' "$MICRO" | grep -v '^$' || true
 echo
 echo "bench: wrote $OUT (raw wrk output in $RAW) in ${ELAPSED} s"

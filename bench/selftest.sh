@@ -152,6 +152,24 @@ expect "nginx.conf.in placeholders" "@DIR@ @PORT@" \
 expect "czero-bench.yaml keys" "Host Log Name Path Port Workers" \
     "$(grep -oE '^(Name|Host|Port|Workers|Log):|^  Path:' "$HERE/czero-bench.yaml" | tr -d ' :' |
         sort | tr '\n' ' ' | sed 's/ $//')"
+placeholders() { grep -o '@[A-Z0-9]*@' "$1" | sort -u | tr '\n' ' ' | sed 's/ $//'; }
+expect "nginx-proxy.conf.in placeholders" "@B1@ @B2@ @B3@ @DIR@ @PORT@" \
+    "$(placeholders "$HERE/nginx-proxy.conf.in")"
+expect "nginx-backends.conf.in placeholders" "@B1@ @B2@ @B3@ @DIR@" \
+    "$(placeholders "$HERE/nginx-backends.conf.in")"
+expect "czero-gateway-bench.yaml placeholders" "@B1@ @B2@ @B3@" \
+    "$(placeholders "$HERE/czero-gateway-bench.yaml")"
+expect "czero-gateway-bench.yaml one worker" "Workers: 1" \
+    "$(grep -E '^Workers:' "$HERE/czero-gateway-bench.yaml")"
+# A proxy table names its own baseline.
+out=$(awk -v peers="nginx-proxy czero-gateway" -v subject=czero-gateway -v base=nginx-proxy \
+    -f "$HERE/report.awk" <<R
+$(row nginx-proxy 1 1000 100 500 4000000 0)
+$(row czero-gateway 1 1000 100 400 3000000 0)
+R
+)
+expect_grep "report proxy header" '\| CPU vs nginx-proxy \| p99 vs nginx-proxy \|' "$out"
+expect_grep "report proxy verdict" '^- CPU per request czero-gateway/nginx-proxy = 0\.75 .*: PASS$' "$out"
 expect "czero-bench.yaml one worker" "Workers: 1" "$(grep -E '^Workers:' "$HERE/czero-bench.yaml")"
 
 [ "$fails" -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
