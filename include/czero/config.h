@@ -146,6 +146,14 @@ typedef struct cz_signature_conf { /* go-zero rest.SignatureConf */
     cz_conf_array_t private_keys; /* PrivateKeys: cz_signature_key_t */
 } cz_signature_conf_t;
 
+/* ---- go-zero's discov.EtcdConf (the etcd client config; used by discovery.h) ---- */
+typedef struct cz_etcd_conf {
+    cz_conf_strings_t hosts; /* Hosts: ["127.0.0.1:2379", ...]; empty = no etcd */
+    char *key;           /* Key: the service's key prefix; nodes live under "Key/<id>" */
+    int64_t id;          /* ID: when > 0 the publisher uses "Key/<ID>" instead of the lease id */
+    int64_t ttl_s;       /* TTL: lease time to live in seconds, default 10 (go-zero TimeToLive) */
+} cz_etcd_conf_t;
+
 typedef struct cz_rest_conf {
     char *name;                /* Name (required) */
     char *mode;                /* Mode: dev|test|rt|pre|pro, default pro */
@@ -177,10 +185,12 @@ typedef struct cz_rest_conf {
                                   read and discard what the client still sends (nginx) */
     int64_t blocking_threads;  /* BlockingThreads: pool for blocking handlers, default 16 */
     int64_t blocking_queue;    /* BlockingQueue: queued blocking requests before 503, default 1024 */
+    cz_etcd_conf_t etcd;       /* Etcd: {Hosts, Key}: register Host:Port there (absent = don't) */
 } cz_rest_conf_t;
 
 CZ_EXTERN extern const cz_conf_field_t cz_log_conf_fields[];
 CZ_EXTERN extern const cz_conf_field_t cz_rest_conf_fields[];
+CZ_EXTERN extern const cz_conf_field_t cz_etcd_conf_fields[];
 
 #ifdef __cplusplus
 }

@@ -113,6 +113,17 @@ static const cz_conf_field_t signature_fields[] = {
     {0},
 };
 
+/* go-zero discov.EtcdConf. Hosts and Key are not marked required because an absent Etcd block
+ * (no registration) still gets this table's defaults; cz_etcd_conf_check() validates a present
+ * one. TLS and auth keys are not implemented, so they stay unknown keys (errors), not ignored. */
+const cz_conf_field_t cz_etcd_conf_fields[] = {
+    F("Hosts", CZ_CONF_STRINGS, cz_etcd_conf_t, hosts, NULL),
+    F("Key", CZ_CONF_STRING, cz_etcd_conf_t, key, NULL),
+    RANGE("ID", CZ_CONF_INT, cz_etcd_conf_t, id, "0", 0, INT64_MAX),
+    RANGE("TTL", CZ_CONF_INT, cz_etcd_conf_t, ttl_s, "10", 1, 3600),
+    {0},
+};
+
 #define DUR(k, m, d) RANGE(k, CZ_CONF_DURATION, cz_rest_conf_t, m, d, 1, 24 * 3600 * 1000)
 
 const cz_conf_field_t cz_rest_conf_fields[] = {
@@ -163,5 +174,7 @@ const cz_conf_field_t cz_rest_conf_fields[] = {
     DUR("LingerTimeout", linger_timeout_ms, "5s"),
     RANGE("BlockingThreads", CZ_CONF_INT, cz_rest_conf_t, blocking_threads, "16", 1, 1024),
     RANGE("BlockingQueue", CZ_CONF_INT, cz_rest_conf_t, blocking_queue, "1024", 0, 1 << 20),
+    {.key = "Etcd", .type = CZ_CONF_OBJECT, .offset = offsetof(cz_rest_conf_t, etcd),
+     .sub = cz_etcd_conf_fields},
     {0},
 };
