@@ -12,8 +12,12 @@
  *   POST /login        -> {"accessToken": ...} for {"user": "..."}, signed with Auth.AccessSecret
  *   GET  /api/me       -> the JWT's claims (Authorization: Bearer <token>), 401 without one
  * CORS is on for any origin; the dev server (DevServer) serves /metrics and /healthz.
+ * Every answer carries X-Instance naming the instance, so the gateway's balancing is visible.
  *
- * Usage: czero-demo -f etc/demo.yaml
+ * Usage: czero-demo [-f etc/demo.yaml] [-p port] [-n name] [-d delay_ms]
+ *   -p  listen on this port instead of the config's Port (run several instances from one file)
+ *   -n  the X-Instance value (default "<Host>:<Port>")
+ *   -d  delay every answer by this many ms, without blocking the loop (a slow node, for tests)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,20 +50,80 @@ static const cz_conf_field_t demo_conf_fields[] = {
     {0},
 };
 
+/* The instance middleware: names the instance on every answer and, with -d, delays the request
+ * on a timer (the request is parked, so the loop keeps serving; a parked request always resumes,
+ * which is what the engine requires even when the client has gone). */
+typedef struct instance_mw {
+    char name[128];
+    uint64_t delay_ms;
+} instance_mw_t;
+
+typedef struct delay_ctx {
+    uv_timer_t timer;
+    cz_req_t *req;
+} delay_ctx_t;
+
+static void delay_closed(uv_handle_t *h) { free(h->data); }
+
+static void delay_fire(uv_timer_t *t)
+{
+    delay_ctx_t *dc = t->data;
+    cz_mw_resume(dc->req, CZ_MW_NEXT);
+    uv_close((uv_handle_t *)t, delay_closed);
+}
+
+static cz_mw_step_t instance_enter(cz_mw_t *mw, cz_req_t *req, cz_res_t *res, void *ctx)
+{
+    const instance_mw_t *im = mw->data;
+    (void)ctx;
+    cz_res_header(res, "X-Instance", im->name);
+    if (!im->delay_ms)
+        return CZ_MW_NEXT;
+    delay_ctx_t *dc = malloc(sizeof *dc);
+    if (!dc)
+        return CZ_MW_NEXT; /* no memory for the timer: answer at once rather than fail */
+    dc->req = req;
+    uv_timer_init(cz_req_loop(req), &dc->timer);
+    dc->timer.data = dc;
+    uv_timer_start(&dc->timer, delay_fire, im->delay_ms, 0);
+    return CZ_MW_AGAIN;
+}
+
+static const cz_mw_ops_t instance_ops = {.name = "instance", .enter = instance_enter};
+
 int main(int argc, char **argv)
 {
-    const char *file = "etc/demo.yaml";
+    const char *file = "etc/demo.yaml", *name = NULL;
+    long port = 0, delay = 0;
     int opt;
-    while ((opt = getopt(argc, argv, "f:")) != -1) {
+    while ((opt = getopt(argc, argv, "f:p:n:d:")) != -1) {
+        char *end = NULL;
         if (opt == 'f') {
             file = optarg;
+        } else if (opt == 'n') {
+            name = optarg;
+        } else if (opt == 'p' && (port = strtol(optarg, &end, 10), *end == 0) && port > 0 &&
+                   port < 65536) {
+        } else if (opt == 'd' && (delay = strtol(optarg, &end, 10), *end == 0) && delay >= 0 &&
+                   delay <= 600000) {
         } else {
-            fprintf(stderr, "usage: %s [-f config.yaml]\n", argv[0]);
+            fprintf(stderr, "usage: %s [-f config.yaml] [-p port] [-n name] [-d delay_ms]\n",
+                    argv[0]);
             return 2;
         }
     }
     demo_conf_t c;
     cz_conf_must_load(file, demo_conf_fields, &c);
+    if (port)
+        c.rest.port = port;
+    static instance_mw_t inst;
+    inst.delay_ms = (uint64_t)delay;
+    if (name)
+        snprintf(inst.name, sizeof inst.name, "%s", name);
+    else
+        snprintf(inst.name, sizeof inst.name, "%s:%ld", c.rest.host ? c.rest.host : "0.0.0.0",
+                 (long)c.rest.port);
+    cz_mw_t inst_mw = {&instance_ops, &inst};
     cz_diag_t d = {0};
     char msg[512];
     if (cz_log_setup(&c.rest.log, &d) != 0) {
@@ -70,7 +134,8 @@ int main(int argc, char **argv)
     cz_route_t login = {"POST", "/login", demo_login, &c.auth, 0};
     cz_route_t me = {"GET", "/me", demo_me, NULL, 0};
     cz_route_opts_t api = {.prefix = "/api", .jwt = {.secret = c.auth.access_secret}};
-    if (!srv || cz_server_add_routes(srv, demo_routes, demo_nroutes, NULL, &d) != 0 ||
+    if (!srv || cz_server_use(srv, &inst_mw) != 0 ||
+        cz_server_add_routes(srv, demo_routes, demo_nroutes, NULL, &d) != 0 ||
         cz_server_add_route(srv, &login, &d) != 0 ||
         cz_server_add_routes(srv, &me, 1, &api, &d) != 0 ||
         (c.cors && cz_server_cors(srv, NULL, 0) != 0)) {
