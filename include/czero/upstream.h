@@ -144,18 +144,38 @@ typedef struct cz_upstream_req {
     bool idempotent;
 } cz_upstream_req_t;
 
+typedef struct cz_upcall cz_upcall_t; /* one call through an upstream, across its retries */
+
 /** Call through the cluster from a worker loop: pick a node (key for consistent hash; a node whose
  *  breaker drops the call counts as tried and another is picked), call it with client c (this
  *  loop's client), feed the balancer (latency, failure), the node's breaker (5xx and transport
- *  errors reject) and passive ejection, and retry on an untried node when the connect failed, or
- *  when rq->idempotent and nothing of the response arrived, while the request body can still be
- *  replayed (none, whole, or no byte of a streamed body written yet) and rq->retries allows.
- *  Retries are invisible to cbs. No usable node: on_done(CZ_ENOSERVICE) (on the loop, never
- *  inside this call). *out is the handle for cz_call_write/pause/resume/cancel; it stays the same
- *  across retries. Returns 0 (cbs will run) or CZ_EARG / CZ_ENOMEM (no callback). Loop thread of c
- *  only. rq's strings must stay valid until on_done (they are replayed on retry). */
+ *  errors reject) and passive ejection, and retry on an untried node when the connect failed (or
+ *  nothing was sent), or when rq->idempotent and nothing of the response arrived, while the
+ *  request body can still be replayed (none, whole, or a streamed body whose bytes so far fit the
+ *  64 KiB replay buffer) and rq->retries allows. Retries are invisible to cbs: they see one call.
+ *  The cz_call_t passed to cbs is the current attempt's (cz_call_pause/resume on it from inside a
+ *  callback are fine); outside callbacks use *out with the cz_upcall_* functions below, because an
+ *  attempt's call changes on retry. rq's strings and header arrays must stay valid until on_done
+ *  (they are replayed on retry). Returns 0 (on_done will run exactly once, never inside this call),
+ *  CZ_ENOSERVICE (no usable node), CZ_EARG, CZ_ENOMEM or CZ_ECLOSED (client closing); no callback
+ *  runs on error. Loop thread of c only. */
 CZ_EXTERN int cz_upstream_call(cz_upstream_t *u, cz_client_t *c, const cz_upstream_req_t *rq,
-                               const cz_call_cbs_t *cbs, void *ud, cz_call_t **out);
+                               const cz_call_cbs_t *cbs, void *ud, cz_upcall_t **out);
+
+/** Body bytes of a body_stream call (copied; also kept for a replay while they fit 64 KiB).
+ *  0, 1 (above high water: wait for on_drain), or CZ_ECLOSED / CZ_EARG as cz_call_write. */
+CZ_EXTERN int cz_upcall_write(cz_upcall_t *uc, const void *data, size_t n);
+/** End a body_stream request body. 0 or CZ_ECLOSED / CZ_EARG as cz_call_write_end. */
+CZ_EXTERN int cz_upcall_write_end(cz_upcall_t *uc);
+/** Stop / resume reading the response (back-pressure). */
+CZ_EXTERN void cz_upcall_pause(cz_upcall_t *uc);
+CZ_EXTERN void cz_upcall_resume(cz_upcall_t *uc);
+/** Abandon the call: no callback after this; uc is freed. Not from inside on_done. */
+CZ_EXTERN void cz_upcall_cancel(cz_upcall_t *uc);
+/** The node ("ip:port") the current attempt went to; valid until on_done returns. */
+CZ_EXTERN const char *cz_upcall_addr(const cz_upcall_t *uc);
+/** Attempts made so far (1 + retries). */
+CZ_EXTERN int cz_upcall_attempts(const cz_upcall_t *uc);
 
 /** A route of the reverse proxy (the ud of cz_proxy_handler). strip_prefix is removed from the
  *  front of the path; rewrite_prefix (may be NULL) is put in its place. retries: extra nodes to try
