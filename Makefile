@@ -1,12 +1,13 @@
 # The three commands of the README. CMake does the real work; this file only wraps it.
 #   make run    install what is missing, build, start the demo service on 127.0.0.1:8888
+#   make run-gateway  three demo instances on 127.0.0.1:8001-8003 behind czero-gateway on :8080
 #   make test   install what is missing, build, run every test (release + ASan/UBSan + fuzz)
 #   make bench  side-by-side benchmark against nginx and Go; writes docs/benchmarks.md
 JOBS ?= $(shell nproc)
 BUILD ?= build
 PREFIX ?= /usr/local
 
-.PHONY: all deps build run test bench install clean
+.PHONY: all deps build run run-gateway test bench install clean
 
 all: build
 
@@ -19,6 +20,9 @@ build: deps
 
 run: build
 	./$(BUILD)/czero-demo -f etc/demo.yaml
+
+run-gateway: build
+	@bash scripts/run-gateway.sh $(BUILD)
 
 test: deps
 	@bash scripts/test.sh

@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * gw_conf.c: the gateway's configuration: field tables (RestConf inline + Upstreams + Routes) and
+ * the checks a table cannot express (an Upstream that names a defined upstream, Path xor Prefix, a
+ * StripPrefix that is a prefix of the route, rate-limit parameters that fit the Kind...).
+ *
+ * The generic loader places its own errors at file:line:col; errors found after loading are
+ * placed here by walking the YAML once more to the node the key path names ("Routes[2].Upstream"),
+ * so every message reads "gw.yaml:12:15: Routes[2].Upstream: no upstream named 'x'" like nginx's.
+ * This file never starts anything: the fuzz target runs it on arbitrary input.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+#include "gw.h"
+
+#define F(k, t, st, m, d) {.key = k, .type = t, .offset = offsetof(st, m), .def = d}
+#define FB(k, t, st, m, d, lo, hi)                                                                 \
+    {.key = k, .type = t, .offset = offsetof(st, m), .def = d,                                     \
+     .flags = CZ_CONF_HAS_MIN | CZ_CONF_HAS_MAX, .min = lo, .max = hi}
+
+static const cz_conf_field_t jwt_fields[] = {
+    F("Secret", CZ_CONF_STRING, gw_jwt_conf_t, secret, NULL),
+    F("PrevSecret", CZ_CONF_STRING, gw_jwt_conf_t, prev_secret, NULL),
+    {0},
+};
+
+static const cz_conf_field_t cors_fields[] = {
+    F("AllowOrigins", CZ_CONF_STRINGS, gw_cors_conf_t, allow_origins, NULL),
+    {0},
+};
+
+static const cz_conf_field_t redis_fields[] = {
+    F("Host", CZ_CONF_STRING, gw_redis_conf_t, host, NULL),
+    F("Pass", CZ_CONF_STRING, gw_redis_conf_t, pass, NULL),
+    FB("Timeout", CZ_CONF_DURATION, gw_redis_conf_t, timeout_ms, "100ms", 1, 60000),
+    FB("ConnectTimeout", CZ_CONF_DURATION, gw_redis_conf_t, connect_timeout_ms, "500ms", 1, 60000),
+    {0},
+};
+
+static const char *const rl_kinds[] = {"none", "period", "token", "leaky", NULL};
+
+static const cz_conf_field_t ratelimit_fields[] = {
+    {.key = "Kind", .type = CZ_CONF_ENUM, .offset = offsetof(gw_ratelimit_conf_t, kind),
+     .def = "none", .enums = rl_kinds},
+    FB("Rate", CZ_CONF_INT, gw_ratelimit_conf_t, rate, "0", 0, 100000000),
+    FB("Burst", CZ_CONF_INT, gw_ratelimit_conf_t, burst, "0", 0, 100000000),
+    FB("Period", CZ_CONF_DURATION, gw_ratelimit_conf_t, period_ms, "1s", 1, 366LL * 86400000),
+    FB("Quota", CZ_CONF_INT, gw_ratelimit_conf_t, quota, "0", 0, 1000000000),
+    F("Key", CZ_CONF_STRING, gw_ratelimit_conf_t, key, "ip"),
+    F("KeyPrefix", CZ_CONF_STRING, gw_ratelimit_conf_t, key_prefix, NULL),
+    {.key = "Redis", .type = CZ_CONF_OBJECT, .offset = offsetof(gw_ratelimit_conf_t, redis),
+     .sub = redis_fields},
+    {0},
+};
+
+static const cz_conf_field_t route_fields[] = {
+    F("Method", CZ_CONF_STRING, gw_route_conf_t, method, NULL),
+    F("Path", CZ_CONF_STRING, gw_route_conf_t, path, NULL),
+    F("Prefix", CZ_CONF_STRING, gw_route_conf_t, prefix, NULL),
+    F("StripPrefix", CZ_CONF_STRING, gw_route_conf_t, strip_prefix, NULL),
+    F("Rewrite", CZ_CONF_STRING, gw_route_conf_t, rewrite, NULL),
+    {.key = "Upstream", .type = CZ_CONF_STRING, .offset = offsetof(gw_route_conf_t, upstream),
+     .flags = CZ_CONF_REQUIRED},
+    FB("Timeout", CZ_CONF_DURATION, gw_route_conf_t, timeout_ms, "0", 0, 3600000),
+    FB("Retries", CZ_CONF_INT, gw_route_conf_t, retries, "1", 0, 16),
+    FB("MaxBytes", CZ_CONF_SIZE, gw_route_conf_t, max_bytes, "0", 0, 1LL << 40),
+    {.key = "Jwt", .type = CZ_CONF_OBJECT, .offset = offsetof(gw_route_conf_t, jwt),
+     .sub = jwt_fields},
+    {.key = "Cors", .type = CZ_CONF_OBJECT, .offset = offsetof(gw_route_conf_t, cors),
+     .sub = cors_fields},
+    {.key = "RateLimit", .type = CZ_CONF_OBJECT, .offset = offsetof(gw_route_conf_t, rate_limit),
+     .sub = ratelimit_fields},
+    {0},
+};
+
+const cz_conf_field_t gw_conf_fields[] = {
+    {.key = "", .type = CZ_CONF_INLINE, .offset = offsetof(gw_conf_t, rest),
+     .sub = cz_rest_conf_fields},
+    {.key = "Upstreams", .type = CZ_CONF_ARRAY, .offset = offsetof(gw_conf_t, upstreams),
+     .sub = cz_upstream_conf_fields, .elem_size = sizeof(cz_upstream_conf_t)},
+    {.key = "Routes", .type = CZ_CONF_ARRAY, .offset = offsetof(gw_conf_t, routes),
+     .sub = route_fields, .elem_size = sizeof(gw_route_conf_t)},
+    {0},
+};
+
+/* ---- placing a key path in the YAML text ---- */
+
+static yaml_node_t *map_get(yaml_document_t *doc, yaml_node_t *map, const char *k, size_t kn)
+{
+    if (!map || map->type != YAML_MAPPING_NODE)
+        return NULL;
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *key = yaml_document_get_node(doc, p->key);
+        if (key && key->type == YAML_SCALAR_NODE && key->data.scalar.length == kn &&
+            memcmp(key->data.scalar.value, k, kn) == 0)
+            return yaml_document_get_node(doc, p->value);
+    }
+    return NULL;
+}
+
+/* Set d's position to the deepest node of `path` ("Routes[2].Jwt.Secret") that exists. */
+static void place(const char *name, const char *yaml, size_t len, const char *path, cz_diag_t *d)
+{
+    yaml_parser_t p;
+    yaml_document_t doc;
+    if (!yaml_parser_initialize(&p))
+        return;
+    yaml_parser_set_input_string(&p, (const unsigned char *)yaml, len);
+    if (!yaml_parser_load(&p, &doc)) {
+        yaml_parser_delete(&p);
+        return;
+    }
+    yaml_node_t *n = yaml_document_get_root_node(&doc), *best = n;
+    const char *s = path;
+    while (n && *s) {
+        size_t kn = strcspn(s, ".[");
+        if (kn) {
+            n = map_get(&doc, n, s, kn);
+            s += kn;
+        } else if (*s == '[') {
+            char *end;
+            unsigned long i = strtoul(s + 1, &end, 10);
+            if (*end != ']' || n->type != YAML_SEQUENCE_NODE ||
+                i >= (size_t)(n->data.sequence.items.top - n->data.sequence.items.start)) {
+                n = NULL;
+                break;
+            }
+            n = yaml_document_get_node(&doc, n->data.sequence.items.start[i]);
+            s = end + 1;
+        } else {
+            s++; /* '.' */
+            continue;
+        }
+        if (n)
+            best = n;
+    }
+    snprintf(d->file, sizeof d->file, "%s", name);
+    if (best) {
+        d->line = (int)best->start_mark.line + 1;
+        d->col = (int)best->start_mark.column + 1;
+    }
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&p);
+}
+
+typedef struct vctx {
+    const char *name, *yaml;
+    size_t len;
+    cz_diag_t *d;
+} vctx_t;
+
+__attribute__((format(printf, 3, 4))) static int fail(const vctx_t *v, const char *key,
+                                                       const char *fmt, ...)
+{
+    cz_diag_t *d = v->d;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(d->msg, sizeof d->msg, fmt, ap);
+    va_end(ap);
+    snprintf(d->key, sizeof d->key, "%s", key);
+    d->line = d->col = 0;
+    place(v->name, v->yaml, v->len, key, d);
+    return CZ_EINVAL_CONF;
+}
+
+/* ---- checks ---- */
+
+static bool is_token(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!isupper((unsigned char)*s))
+            return false;
+    return true;
+}
+
+static int check_ratelimit(const vctx_t *v, const char *rk, gw_ratelimit_conf_t *rl)
+{
+    char key[128];
+    if (rl->kind == GW_RL_NONE)
+        return 0;
+    if (rl->kind == GW_RL_PERIOD && rl->quota <= 0) {
+        snprintf(key, sizeof key, "%s.RateLimit.Quota", rk);
+        return fail(v, key, "a period limit needs a Quota >= 1");
+    }
+    if (rl->kind != GW_RL_PERIOD && (rl->rate <= 0 || rl->burst <= 0)) {
+        snprintf(key, sizeof key, "%s.RateLimit.%s", rk, rl->rate <= 0 ? "Rate" : "Burst");
+        return fail(v, key, "a %s bucket needs Rate >= 1 and Burst >= 1",
+                    rl->kind == GW_RL_TOKEN ? "token" : "leaky");
+    }
+    const char *k = rl->key ? rl->key : "ip";
+    if (strcmp(k, "ip") == 0) {
+        rl->key_kind = GW_KEY_IP;
+    } else if (strncmp(k, "header:", 7) == 0 && k[7]) {
+        rl->key_kind = GW_KEY_HEADER;
+        rl->key_name = k + 7;
+    } else if (strncmp(k, "claim:", 6) == 0 && k[6]) {
+        rl->key_kind = GW_KEY_CLAIM;
+        rl->key_name = k + 6;
+    } else {
+        snprintf(key, sizeof key, "%s.RateLimit.Key", rk);
+        return fail(v, key, "must be ip, header:<Name> or claim:<name>, got '%s'", k);
+    }
+    if (rl->redis.host) {
+        const char *colon = strrchr(rl->redis.host, ':');
+        char *end = NULL;
+        long port = colon ? strtol(colon + 1, &end, 10) : 0;
+        if (!colon || colon == rl->redis.host || *end || port < 1 || port > 65535) {
+            snprintf(key, sizeof key, "%s.RateLimit.Redis.Host", rk);
+            return fail(v, key, "must be ip:port, got '%s'", rl->redis.host);
+        }
+    }
+    return 0;
+}
+
+static int check_route(const vctx_t *v, const gw_conf_t *c, size_t i, gw_route_conf_t *r)
+{
+    char rk[32], key[128];
+    snprintf(rk, sizeof rk, "Routes[%zu]", i);
+    if (r->method && !is_token(r->method)) {
+        snprintf(key, sizeof key, "%s.Method", rk);
+        return fail(v, key, "must be an upper-case method like GET, got '%s'", r->method);
+    }
+    if (!r->path == !r->prefix) {
+        snprintf(key, sizeof key, "%s%s", rk, r->path ? ".Prefix" : "");
+        return fail(v, key, r->path ? "give Path or Prefix, not both" : "needs Path or Prefix");
+    }
+    const char *p = r->path ? r->path : r->prefix;
+    if (p[0] != '/') {
+        snprintf(key, sizeof key, "%s.%s", rk, r->path ? "Path" : "Prefix");
+        return fail(v, key, "must start with '/', got '%s'", p);
+    }
+    if (r->prefix && (strchr(p, ':') || strchr(p, '*'))) {
+        snprintf(key, sizeof key, "%s.Prefix", rk);
+        return fail(v, key, "a prefix is literal: no ':' or '*' segments");
+    }
+    if (r->strip_prefix && (r->strip_prefix[0] != '/' ||
+                            strncmp(p, r->strip_prefix, strlen(r->strip_prefix)) != 0)) {
+        snprintf(key, sizeof key, "%s.StripPrefix", rk);
+        return fail(v, key, "must be a leading part of the route's %s '%s'",
+                    r->path ? "Path" : "Prefix", p);
+    }
+    if (r->rewrite && r->rewrite[0] != '/') {
+        snprintf(key, sizeof key, "%s.Rewrite", rk);
+        return fail(v, key, "must start with '/', got '%s'", r->rewrite);
+    }
+    r->upstream_index = -1;
+    const cz_upstream_conf_t *ups = c->upstreams.items;
+    for (size_t u = 0; u < c->upstreams.n; u++)
+        if (ups[u].name && strcmp(ups[u].name, r->upstream) == 0)
+            r->upstream_index = (int)u;
+    if (r->upstream_index < 0) {
+        snprintf(key, sizeof key, "%s.Upstream", rk);
+        return fail(v, key, "no upstream named '%s'", r->upstream);
+    }
+    if (r->jwt.prev_secret && !r->jwt.secret) {
+        snprintf(key, sizeof key, "%s.Jwt.Secret", rk);
+        return fail(v, key, "PrevSecret needs a Secret");
+    }
+    if (r->rate_limit.key && strncmp(r->rate_limit.key, "claim:", 6) == 0 && !r->jwt.secret) {
+        snprintf(key, sizeof key, "%s.RateLimit.Key", rk);
+        return fail(v, key, "a claim key needs Jwt on the route");
+    }
+    return check_ratelimit(v, rk, &r->rate_limit);
+}
+
+static int validate(const vctx_t *v, gw_conf_t *c)
+{
+    cz_upstream_conf_t *ups = c->upstreams.items;
+    char key[64];
+    for (size_t i = 0; i < c->upstreams.n; i++) {
+        snprintf(key, sizeof key, "Upstreams[%zu]", i);
+        if (cz_upstream_conf_check(&ups[i], key, v->d) != 0) {
+            if (!v->d->key[0])
+                snprintf(v->d->key, sizeof v->d->key, "%s", key);
+            if (v->d->line == 0)
+                place(v->name, v->yaml, v->len, v->d->key, v->d);
+            return CZ_EINVAL_CONF;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(ups[i].name, ups[j].name) == 0) {
+                snprintf(key, sizeof key, "Upstreams[%zu].Name", i);
+                return fail(v, key, "duplicate upstream name '%s'", ups[i].name);
+            }
+    }
+    if (c->routes.n == 0)
+        return fail(v, "Routes", "needs at least one route");
+    gw_route_conf_t *routes = c->routes.items;
+    for (size_t i = 0; i < c->routes.n; i++)
+        if (check_route(v, c, i, &routes[i]) != 0)
+            return CZ_EINVAL_CONF;
+    return 0;
+}
+
+int gw_conf_load_string(const char *name, const char *yaml, size_t len, gw_conf_t *c,
+                        cz_diag_t *d)
+{
+    cz_diag_t local;
+    if (!d)
+        d = &local;
+    memset(d, 0, sizeof *d);
+    int rc = cz_conf_load_string(name, yaml, len, gw_conf_fields, c, d);
+    if (rc != 0)
+        return rc;
+    vctx_t v = {name, yaml, len, d};
+    if (validate(&v, c) != 0) {
+        gw_conf_free(c);
+        return CZ_EINVAL_CONF;
+    }
+    return 0;
+}
+
+int gw_conf_load(const char *file, gw_conf_t *c, cz_diag_t *d)
+{
+    FILE *f = fopen(file, "rb");
+    if (!f) {
+        memset(c, 0, sizeof *c);
+        return cz_diag_set(d, file, 0, 0, "", "cannot open: %s", strerror(errno));
+    }
+    char *buf = NULL;
+    size_t len = 0, cap = 0, got;
+    do {
+        if (cap - len < 4096) {
+            char *nb = realloc(buf, cap = cap * 2 + 8192);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return cz_diag_set(d, file, 0, 0, "", "out of memory");
+            }
+            buf = nb;
+        }
+        got = fread(buf + len, 1, cap - len, f);
+        len += got;
+    } while (got > 0);
+    fclose(f);
+    int rc = gw_conf_load_string(file, buf, len, c, d);
+    free(buf);
+    return rc;
+}
+
+void gw_conf_free(gw_conf_t *c) { cz_conf_free(gw_conf_fields, c); }

@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * gw_routes.c: a checked gateway config turned into a running instance: one cz_server_t (the
+ * whole default chain from Middlewares in front), one cz_upstream_t per Upstreams entry, and per
+ * route the proxy handler (upstream.h) with the route's Jwt, Cors, RateLimit and MaxBytes links.
+ *
+ * A Prefix route is registered as the prefix itself and as the prefix followed by a "*rest"
+ * segment, so a Path route under the same prefix still wins (static and ':' segments beat '*').
+ * A route without Method is registered for every common method (HEAD comes with GET, as the
+ * engine serves it); a CORS route also gets OPTIONS so its CORS link answers the preflight.
+ *
+ * An instance owns its config (jwt secrets, prefixes and names stay valid while it serves) and
+ * frees everything once its server has stopped, so SIGHUP can run two instances side by side.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "gw.h"
+
+enum { MW_CORS, MW_RATELIMIT };
+
+typedef struct route_mws {
+    cz_mw_t mw[2];
+    int kind[2];
+    size_t n;
+} route_mws_t;
+
+struct gw_instance {
+    gw_conf_t conf; /* owned: moved in by gw_instance_start */
+    cz_server_t *srv;
+    cz_upstream_t **ups;
+    size_t nups;
+    cz_proxy_route_t *proutes;
+    route_mws_t *mws;
+    size_t nroutes;
+    bool shut;
+};
+
+static const char *const all_methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+
+/* Move a diagnostic from a library call under "Routes[i]" / "Upstreams[i]" (the library knows no
+ * file position; the key is enough to find the entry). */
+static void rekey(cz_diag_t *d, const char *file, const char *key)
+{
+    char msg[sizeof d->msg];
+    if (d->key[0] && strncmp(d->key, key, strlen(key)) != 0)
+        snprintf(msg, sizeof msg, "%s: %s", d->key, d->msg);
+    else
+        snprintf(msg, sizeof msg, "%s", d->msg);
+    cz_diag_set(d, file, 0, 0, key, "%s", msg);
+}
+
+static int add_route(gw_instance_t *g, size_t i, const char *file, cz_diag_t *d)
+{
+    gw_route_conf_t *rc = &((gw_route_conf_t *)g->conf.routes.items)[i];
+    cz_proxy_route_t *pr = &g->proutes[i];
+    route_mws_t *m = &g->mws[i];
+    char key[32];
+    snprintf(key, sizeof key, "Routes[%zu]", i);
+    const char *base = rc->path ? rc->path : rc->prefix;
+    pr->up = g->ups[rc->upstream_index];
+    pr->strip_prefix = rc->strip_prefix ? rc->strip_prefix : rc->rewrite ? base : NULL;
+    pr->rewrite_prefix = rc->rewrite;
+    pr->retries = (int)rc->retries;
+    pr->timeout_ms = (uint64_t)rc->timeout_ms;
+
+    if (rc->cors.allow_origins.n) {
+        if (gw_cors_mw(&rc->cors, &m->mw[m->n]) != 0)
+            return cz_diag_set(d, file, 0, 0, key, "out of memory");
+        m->kind[m->n++] = MW_CORS;
+    }
+    if (rc->rate_limit.kind != GW_RL_NONE) {
+        if (gw_ratelimit_mw(&rc->rate_limit, base, &m->mw[m->n], d) != 0) {
+            rekey(d, file, key);
+            return CZ_EINVAL_CONF;
+        }
+        m->kind[m->n++] = MW_RATELIMIT;
+    }
+
+    /* patterns x methods */
+    char rest[CZ_ROUTER_MAX_PREFIX + 8];
+    const char *patterns[2] = {base, NULL};
+    size_t npat = 1;
+    if (rc->prefix) {
+        size_t bn = strlen(base);
+        snprintf(rest, sizeof rest, "%.*s/*rest", (int)(bn && base[bn - 1] == '/' ? bn - 1 : bn),
+                 base);
+        patterns[npat++] = rest;
+    }
+    const char *methods[8];
+    size_t nm = 0;
+    if (rc->method) {
+        methods[nm++] = rc->method;
+        if (rc->cors.allow_origins.n && strcmp(rc->method, "OPTIONS") != 0)
+            methods[nm++] = "OPTIONS";
+    } else {
+        for (size_t k = 0; k < sizeof all_methods / sizeof *all_methods; k++)
+            methods[nm++] = all_methods[k];
+    }
+    cz_route_t routes[16];
+    size_t n = 0;
+    for (size_t p = 0; p < npat; p++)
+        for (size_t k = 0; k < nm; k++)
+            routes[n++] = (cz_route_t){methods[k], patterns[p], cz_proxy_handler, pr,
+                                       CZ_ROUTE_STREAM_BODY};
+    cz_route_opts_t opts = {
+        .timeout_ms = rc->timeout_ms,
+        .max_bytes = rc->max_bytes,
+        .jwt = {.secret = rc->jwt.secret, .prev_secret = rc->jwt.prev_secret},
+        .middlewares = m->n ? m->mw : NULL,
+        .nmiddlewares = m->n,
+    };
+    if (cz_server_add_routes(g->srv, routes, n, &opts, d) != 0) {
+        rekey(d, file, key);
+        return CZ_EINVAL_CONF;
+    }
+    return 0;
+}
+
+static void free_parts(gw_instance_t *g)
+{
+    if (g->srv)
+        cz_server_free(g->srv);
+    for (size_t i = 0; g->mws && i < g->nroutes; i++)
+        for (size_t k = 0; k < g->mws[i].n; k++) {
+            if (g->mws[i].kind[k] == MW_CORS)
+                gw_cors_free(&g->mws[i].mw[k]);
+            else
+                gw_ratelimit_free(&g->mws[i].mw[k]);
+        }
+    for (size_t i = 0; i < g->nups; i++)
+        if (g->ups[i])
+            cz_upstream_free(g->ups[i]);
+    free(g->ups);
+    free(g->proutes);
+    free(g->mws);
+    gw_conf_free(&g->conf);
+    free(g);
+}
+
+gw_instance_t *gw_instance_start(gw_conf_t *c, const char *file, cz_diag_t *d)
+{
+    gw_instance_t *g = calloc(1, sizeof *g);
+    if (!g) {
+        cz_diag_set(d, file, 0, 0, "", "out of memory");
+        return NULL;
+    }
+    g->conf = *c;
+    memset(c, 0, sizeof *c);
+    g->nroutes = g->conf.routes.n;
+    g->nups = g->conf.upstreams.n;
+    g->ups = calloc(g->nups + 1, sizeof *g->ups);
+    g->proutes = calloc(g->nroutes + 1, sizeof *g->proutes);
+    g->mws = calloc(g->nroutes + 1, sizeof *g->mws);
+    if (!g->ups || !g->proutes || !g->mws) {
+        cz_diag_set(d, file, 0, 0, "", "out of memory");
+        goto fail;
+    }
+    if (!(g->srv = cz_server_new(&g->conf.rest, d)))
+        goto fail;
+    cz_upstream_conf_t *ups = g->conf.upstreams.items;
+    for (size_t i = 0; i < g->nups; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "Upstreams[%zu]", i);
+        if (!(g->ups[i] = cz_upstream_new(&ups[i], d))) {
+            rekey(d, file, key);
+            goto fail;
+        }
+    }
+    for (size_t i = 0; i < g->nroutes; i++)
+        if (add_route(g, i, file, d) != 0)
+            goto fail;
+    int rc = cz_server_start(g->srv);
+    if (rc != 0) {
+        cz_diag_set(d, file, 0, 0, "Port", "cannot serve %s:%ld: %s",
+                    g->conf.rest.host ? g->conf.rest.host : "0.0.0.0", (long)g->conf.rest.port,
+                    cz_strerror(rc));
+        goto fail;
+    }
+    return g;
+fail:
+    free_parts(g);
+    return NULL;
+}
+
+void gw_instance_shutdown(gw_instance_t *g)
+{
+    if (g->shut)
+        return;
+    g->shut = true;
+    cz_server_shutdown(g->srv);
+    for (size_t i = 0; i < g->nroutes; i++)
+        for (size_t k = 0; k < g->mws[i].n; k++)
+            if (g->mws[i].kind[k] == MW_RATELIMIT)
+                gw_ratelimit_detach(&g->mws[i].mw[k]);
+}
+
+void gw_instance_free(gw_instance_t *g)
+{
+    if (!g)
+        return;
+    gw_instance_shutdown(g);
+    cz_server_wait(g->srv);
+    free_parts(g);
+}
+
+int gw_instance_port(const gw_instance_t *g) { return cz_server_port(g->srv); }
