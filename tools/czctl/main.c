@@ -7,7 +7,8 @@
  * canonical layout; `czctl api format -dir DIR` rewrites every .api file under DIR. The code
  * generators `api new` and `api c` come later and answer "not implemented yet";
  * `api openapi`, `docker` and `kube` live in gen_openapi.c, gen_docker.c and gen_kube.c.
- * Flags take one or two dashes, as goctl's do. Exit codes: 0 success, 1 the input is wrong (a diagnostic on stderr as file:line:col: message), 2 usage.
+ * Flags take one or two dashes, as goctl's do. Exit codes: 0 success, 1 the input is wrong (a
+ * diagnostic on stderr as file:line:col: message), 2 usage.
  */
 #define _GNU_SOURCE
 #include <errno.h>
