@@ -9,7 +9,7 @@
  * (DNS error, etcd unreachable, watch broken) the last known set stays in force: nothing is
  * reported, the failure is logged and the source retries with capped exponential backoff.
  *
- * cz_etcd_publish is go-zero's discov.Publisher: grant a lease, put "Key/<lease id hex>" =
+ * cz_etcd_publish is go-zero's discov.Publisher: grant a lease, put "Key/<lease id>" =
  * value under it, keep the lease alive every TTL/3, grant and put again when the lease is lost
  * (etcd restarted, lease expired), revoke it on unpublish.
  *
@@ -96,7 +96,8 @@ CZ_EXTERN void cz_discovery_free(cz_discovery_t *d, void (*done)(void *ud), void
 /* ---- registration (go-zero discov.Publisher) ---- */
 typedef struct cz_etcd_publisher cz_etcd_publisher_t;
 
-/** Register value (usually "host:port") under "<Key>/<lease id hex>" (or "<Key>/<ID>") with a
+/** Register value (usually "host:port") under "<Key>/<lease id>" (decimal, as go-zero's
+ *  makeEtcdKey; or "<Key>/<ID>") with a
  *  lease of conf->ttl_s seconds (<= 0 -> 10) on loop, keep it alive and re-register after a lost
  *  lease. Runs until cz_etcd_unpublish. conf and value are copied. NULL on ENOMEM or invalid
  *  conf. Call from the loop thread. */

@@ -18,7 +18,9 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include "http_int.h"
+#include "czero/client.h"
 #include "czero/log.h"
+#include "discov/discov_int.h"
 
 static int64_t or_default(int64_t v, int64_t def) { return v > 0 ? v : def; }
 
@@ -96,6 +98,10 @@ int cz_server_add_routes(cz_server_t *s, const cz_route_t *routes, size_t n,
         const cz_route_t *rt = &routes[i];
         if (!rt->method || !rt->path || !rt->handler)
             return cz_diag_set(d, NULL, 0, 0, NULL, "route %zu: method, path and handler are required", i);
+        if ((rt->flags & CZ_ROUTE_BLOCKING) && (rt->flags & CZ_ROUTE_STREAM_BODY))
+            return cz_diag_set(d, NULL, 0, 0, NULL,
+                               "route %s %s: a streamed body is read on the loop, not on the "
+                               "blocking pool", rt->method, rt->path);
         cz__route_t *r = calloc(1, sizeof *r);
         if (!r)
             return CZ_ENOMEM;
@@ -284,6 +290,10 @@ static void worker_maybe_exit(cz_worker_t *w)
     if (w->nconns == 0 && !uv_is_closing((uv_handle_t *)&w->tick)) {
         uv_close((uv_handle_t *)&w->tick, close_cb_noop);
         uv_close((uv_handle_t *)&w->wake, close_cb_noop);
+        if (w->client) { /* its pooled upstream connections must not keep the loop alive */
+            cz_client_close(w->client, NULL, NULL);
+            w->client = NULL;
+        }
     }
 }
 
@@ -349,6 +359,7 @@ static void *worker_main(void *arg)
     }
     free(w->timeouts);
     w->timeouts = NULL;
+    cz__chunks_free(w);
     atomic_fetch_sub(&w->srv->running_workers, 1);
     return NULL;
 }
@@ -445,6 +456,7 @@ int cz_server_start(cz_server_t *s)
         }
     }
     cz_log_info("Starting server at %s:%d (%d workers)...", s->host, port, s->nworkers);
+    cz__discov_server_start(s, &s->conf.etcd, s->host, port); /* Etcd: register (logs errors) */
     return 0;
 }
 
@@ -452,6 +464,7 @@ void cz_server_shutdown(cz_server_t *s)
 {
     if (!s->started || atomic_exchange(&s->stopping, 1))
         return;
+    cz__discov_server_stop(s); /* leave etcd before the listeners close */
     cz__chain_stop(s);
     for (int i = 0; i < s->nworkers; i++)
         uv_async_send(&s->workers[i].wake);
@@ -520,6 +533,7 @@ void cz_server_free(cz_server_t *s)
 {
     if (!s)
         return;
+    cz__discov_server_stop(s);
     if (s->pool)
         cz__pool_free(s->pool);
     if (s->workers)

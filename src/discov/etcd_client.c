@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * etcd_client.c: the transport shared by the etcd subscriber and publisher.
+ *
+ * One czero HTTP client (client.h) per subscriber/publisher, on its loop; requests are JSON
+ * POSTs to the gateway of the current host, and a failure moves to the next host (go-zero's
+ * etcd client balances over Hosts the same way: any member answers for the cluster). Also
+ * cz_etcd_opts_init and cz_etcd_conf_check.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "discov_int.h"
+
+void cz_etcd_opts_init(cz_etcd_opts_t *o)
+{
+    *o = (cz_etcd_opts_t){
+        .backoff_min_ms = 200,
+        .backoff_max_ms = 10000,
+        .request_timeout_ms = 3000,
+        .connect_timeout_ms = 1000,
+    };
+}
+
+int cz_etcd_conf_check(const cz_etcd_conf_t *conf)
+{
+    if (!conf || conf->hosts.n == 0 || !conf->key || !conf->key[0])
+        return CZ_EINVAL_CONF;
+    for (size_t i = 0; i < conf->hosts.n; i++)
+        if (!conf->hosts.items[i] || !conf->hosts.items[i][0])
+            return CZ_EINVAL_CONF;
+    return 0;
+}
+
+int cz__etcd_setup(cz__etcd_t *e, const cz_etcd_conf_t *conf, const cz_etcd_opts_t *opts)
+{
+    *e = (cz__etcd_t){0};
+    if (opts)
+        e->opts = *opts;
+    else
+        cz_etcd_opts_init(&e->opts);
+    e->hosts = calloc(conf->hosts.n, sizeof *e->hosts);
+    if (!e->hosts)
+        return CZ_ENOMEM;
+    e->nhosts = conf->hosts.n;
+    for (size_t i = 0; i < e->nhosts; i++) {
+        if (!(e->hosts[i] = cz__etcd_host(conf->hosts.items[i]))) {
+            cz__etcd_close(e, NULL, NULL);
+            return CZ_ENOMEM;
+        }
+    }
+    return 0;
+}
+
+int cz__etcd_open(cz__etcd_t *e, uv_loop_t *loop)
+{
+    cz_client_opts_t co;
+    cz_client_opts_init(&co);
+    co.pool_size = 2;
+    co.connect_timeout_ms = e->opts.connect_timeout_ms;
+    co.header_timeout_ms = e->opts.request_timeout_ms;
+    e->client = cz_client_new(loop, &co);
+    return e->client ? 0 : CZ_ENOMEM;
+}
+
+typedef struct close_ctx {
+    void (*done)(void *ud);
+    void *ud;
+} close_ctx_t;
+
+static void client_closed(void *ud)
+{
+    close_ctx_t c = *(close_ctx_t *)ud;
+    free(ud);
+    if (c.done)
+        c.done(c.ud);
+}
+
+void cz__etcd_close(cz__etcd_t *e, void (*done)(void *ud), void *ud)
+{
+    for (size_t i = 0; i < e->nhosts; i++)
+        free(e->hosts[i]);
+    free(e->hosts);
+    e->hosts = NULL;
+    e->nhosts = 0;
+    cz_client_t *c = e->client;
+    e->client = NULL;
+    close_ctx_t *cc = c ? malloc(sizeof *cc) : NULL;
+    if (!cc) { /* no client, or no memory for the context: the client's own done suffices */
+        if (c)
+            cz_client_close(c, NULL, NULL);
+        if (done)
+            done(ud);
+        return;
+    }
+    *cc = (close_ctx_t){done, ud};
+    cz_client_close(c, client_closed, cc);
+}
+
+const char *cz__etcd_cur(const cz__etcd_t *e) { return e->nhosts ? e->hosts[e->cur] : ""; }
+
+void cz__etcd_rotate(cz__etcd_t *e)
+{
+    if (e->nhosts)
+        e->cur = (e->cur + 1) % e->nhosts;
+}
+
+int cz__etcd_post(cz__etcd_t *e, const char *path, const char *body, uint64_t timeout_ms,
+                  cz_fetch_fn cb, void *ud)
+{
+    static const cz_str_t hn[] = {{"Content-Type", 12}};
+    static const cz_str_t hv[] = {{"application/json", 16}};
+    cz_client_req_t rq = {
+        .addr = cz__etcd_cur(e),
+        .method = {"POST", 4},
+        .target = {path, strlen(path)},
+        .hname = hn,
+        .hvalue = hv,
+        .nheaders = 1,
+        .body = {body, strlen(body)},
+        .total_timeout_ms = timeout_ms ? timeout_ms : e->opts.request_timeout_ms,
+    };
+    return cz_client_fetch(e->client, &rq, 1 << 20, cb, ud);
+}
