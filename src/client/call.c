@@ -1,0 +1,761 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * call.c: one upstream HTTP/1.1 exchange: serialising the request, writing it (uv_try_write
+ * first, one uv_write for what is left), parsing the response with llhttp in response mode and
+ * the call API (write, pause, resume, cancel).
+ *
+ * The request head and a whole body go out in one write from the connection's output buffer.
+ * Body bytes of the response are delivered straight from the read buffer; only the header block
+ * is copied (it may span reads). The parser is paused at the end of each response so that bytes
+ * after it (a misbehaving upstream) keep the connection out of the pool. A reused connection that
+ * fails before any response byte had been closed by the peer while idle: the request, kept in the
+ * output buffer until the response begins, is re-sent once on a fresh connection (as nginx and
+ * Go's transport do); info.stale_retry tells the caller.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "client_int.h"
+
+enum { CB_NONE, CB_FIELD, CB_VALUE };
+
+static void call_finish(cz__cconn_t *k, int err, bool poolable);
+
+/* ---- calls ---- */
+
+static cz_call_t *call_alloc(cz_client_t *c)
+{
+    cz_call_t *call = c->free_calls;
+    if (call) {
+        c->free_calls = call->fnext;
+        c->nfree_calls--;
+    } else {
+        call = malloc(sizeof *call);
+        if (!call)
+            return NULL;
+    }
+    memset(call, 0, sizeof *call);
+    call->c = c;
+    return call;
+}
+
+static void call_release(cz_call_t *call)
+{
+    cz_client_t *c = call->c;
+    if (c->nfree_calls >= 256) {
+        free(call);
+        return;
+    }
+    call->fnext = c->free_calls;
+    c->free_calls = call;
+    c->nfree_calls++;
+}
+
+/* ---- output buffer ---- */
+
+static int obuf_reserve(cz__cconn_t *k, size_t extra)
+{
+    if (k->olen + extra <= k->ocap)
+        return 0;
+    size_t cap = k->ocap ? k->ocap : 4096;
+    while (cap < k->olen + extra)
+        cap *= 2;
+    char *nb = malloc(cap);
+    if (!nb)
+        return CZ_ENOMEM;
+    if (k->olen)
+        memcpy(nb, k->obuf, k->olen);
+    if (k->obuf != k->wbase) /* a uv_write in flight still reads the old one */
+        free(k->obuf);
+    k->obuf = nb;
+    k->ocap = cap;
+    return 0;
+}
+
+/* Drop written bytes, unless they may be needed to replay the request on a fresh connection. */
+static void obuf_compact(cz__cconn_t *k)
+{
+    cz_call_t *call = k->call;
+    if (k->writing || k->ooff == 0)
+        return;
+    if (call && call->replay) {
+        if (k->olen <= CZ__CL_HIGH_WATER)
+            return;
+        call->replay = false; /* too much to keep: a failure now is reported, not replayed */
+    }
+    if (k->ooff == k->olen) {
+        k->olen = k->ooff = 0;
+    } else if (k->ooff >= k->olen / 2 || k->ooff >= 65536) {
+        memmove(k->obuf, k->obuf + k->ooff, k->olen - k->ooff);
+        k->olen -= k->ooff;
+        k->ooff = 0;
+    }
+}
+
+static void header_deadline(cz__cconn_t *k)
+{
+    cz_call_t *call = k->call;
+    if (k->state == CC_ACTIVE && !call->head_done && call->header_to) {
+        k->dl_phase = uv_now(k->c->loop) + call->header_to;
+        cz__cconn_arm(k);
+    }
+}
+
+/* A write failed: stop sending, keep reading. The peer has closed or reset the connection, so
+ * the read side reports it promptly (and a complete early response is still delivered). */
+static void write_failed(cz__cconn_t *k)
+{
+    cz_call_t *call = k->call;
+    if (!call || call->send_stopped)
+        return;
+    call->send_stopped = true;
+    if (!call->head_done && !k->dl_phase)
+        header_deadline(k);
+}
+
+static void on_write(uv_write_t *req, int status);
+
+/* Tell a writer waiting for room that there is some (never from inside cz_call_write). */
+static void drain_check(cz__cconn_t *k)
+{
+    cz_call_t *call = k->call;
+    if (call && call->want_drain && k->olen - k->ooff < CZ__CL_LOW_WATER && !call->send_stopped) {
+        call->want_drain = false;
+        if (call->cbs->on_drain)
+            call->cbs->on_drain(call, call->ud); /* may cancel: touch nothing after */
+    }
+}
+
+static void flush(cz__cconn_t *k)
+{
+    cz_call_t *call = k->call;
+    if (k->writing || k->state != CC_ACTIVE || !call || call->send_stopped)
+        return;
+    size_t n = k->olen - k->ooff;
+    if (!n)
+        return;
+    uv_buf_t b = uv_buf_init(k->obuf + k->ooff, (unsigned)n);
+    int r = uv_try_write((uv_stream_t *)&k->tcp, &b, 1);
+    if (r == UV_EAGAIN || r == UV_ENOSYS)
+        r = 0;
+    if (r < 0) {
+        write_failed(k);
+        return;
+    }
+    if (r > 0) {
+        call->info.sent_any = true;
+        k->ooff += (size_t)r;
+    }
+    if (k->ooff < k->olen) {
+        k->wbase = k->obuf;
+        k->wlen = k->olen - k->ooff;
+        b = uv_buf_init(k->obuf + k->ooff, (unsigned)k->wlen);
+        if (uv_write(&k->wreq, (uv_stream_t *)&k->tcp, &b, 1, on_write) != 0) {
+            k->wbase = NULL;
+            write_failed(k);
+            return;
+        }
+        k->writing = true;
+    } else {
+        obuf_compact(k);
+    }
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+    cz__cconn_t *k = cz__container_of(req, cz__cconn_t, wreq);
+    k->writing = false;
+    if (k->wbase != k->obuf)
+        free(k->wbase);
+    k->wbase = NULL;
+    if (k->state == CC_CLOSING || !k->call)
+        return;
+    cz_call_t *call = k->call;
+    if (status < 0) {
+        write_failed(k);
+        return;
+    }
+    call->info.sent_any = true;
+    k->ooff += k->wlen;
+    obuf_compact(k);
+    flush(k);
+    drain_check(k);
+}
+
+/* ---- serialising ---- */
+
+static bool has_crlf(cz_str_t s)
+{
+    return s.n && (memchr(s.p, '\r', s.n) || memchr(s.p, '\n', s.n) || memchr(s.p, 0, s.n));
+}
+
+/* Framing headers are the client's to write, from the body it is given. */
+static bool is_framing(cz_str_t name)
+{
+    return cz_str_ieq(name, CZ_STR("Content-Length")) ||
+           cz_str_ieq(name, CZ_STR("Transfer-Encoding"));
+}
+
+static int request_size(const cz_client_req_t *rq, size_t alen, size_t *out, bool *has_host)
+{
+    if (!rq->method.n || !rq->target.n || has_crlf(rq->method) || has_crlf(rq->target) ||
+        memchr(rq->method.p, ' ', rq->method.n) || memchr(rq->target.p, ' ', rq->target.n))
+        return CZ_EARG;
+    if (rq->nheaders && (!rq->hname || !rq->hvalue))
+        return CZ_EARG;
+    size_t n = rq->method.n + 1 + rq->target.n + 11 + 2;
+    *has_host = false;
+    for (size_t i = 0; i < rq->nheaders; i++) {
+        cz_str_t hn = rq->hname[i], hv = rq->hvalue[i];
+        if (!hn.n || has_crlf(hn) || has_crlf(hv) || memchr(hn.p, ':', hn.n))
+            return CZ_EARG;
+        if (cz_str_ieq(hn, CZ_STR("Host")))
+            *has_host = true;
+        n += hn.n + 2 + hv.n + 2;
+    }
+    if (!*has_host)
+        n += 6 + alen + 2;
+    n += 48; /* framing header */
+    if (!rq->body_stream)
+        n += rq->body.n;
+    *out = n;
+    return 0;
+}
+
+static inline char *put(char *w, const void *s, size_t n)
+{
+    memcpy(w, s, n);
+    return w + n;
+}
+
+static void serialise(cz__cconn_t *k, cz_call_t *call, const cz_client_req_t *rq, bool has_host)
+{
+    char *w = k->obuf + k->olen;
+    w = put(w, rq->method.p, rq->method.n);
+    *w++ = ' ';
+    w = put(w, rq->target.p, rq->target.n);
+    w = put(w, " HTTP/1.1\r\n", 11);
+    for (size_t i = 0; i < rq->nheaders; i++) {
+        if (is_framing(rq->hname[i]))
+            continue;
+        w = put(w, rq->hname[i].p, rq->hname[i].n);
+        *w++ = ':';
+        *w++ = ' ';
+        w = put(w, rq->hvalue[i].p, rq->hvalue[i].n);
+        *w++ = '\r';
+        *w++ = '\n';
+    }
+    if (!has_host) {
+        w = put(w, "Host: ", 6);
+        w = put(w, rq->addr, strlen(rq->addr));
+        *w++ = '\r';
+        *w++ = '\n';
+    }
+    if (call->chunked) {
+        w = put(w, "Transfer-Encoding: chunked\r\n", 28);
+    } else {
+        uint64_t len = call->stream ? (uint64_t)call->body_len : rq->body.n;
+        bool want = call->stream || rq->body.n || cz_str_eq(rq->method, CZ_STR("POST")) ||
+                    cz_str_eq(rq->method, CZ_STR("PUT")) || cz_str_eq(rq->method, CZ_STR("PATCH"));
+        if (want)
+            w += sprintf(w, "Content-Length: %llu\r\n", (unsigned long long)len);
+    }
+    *w++ = '\r';
+    *w++ = '\n';
+    if (!call->stream && rq->body.n)
+        w = put(w, rq->body.p, rq->body.n);
+    k->olen = (size_t)(w - k->obuf);
+}
+
+/* ---- the call API ---- */
+
+int cz_client_call(cz_client_t *c, const cz_client_req_t *rq, const cz_call_cbs_t *cbs, void *ud,
+                   cz_call_t **out)
+{
+    if (!c || !rq || !cbs || !cbs->on_done || !rq->addr)
+        return CZ_EARG;
+    if (c->closing)
+        return CZ_ECLOSED;
+    size_t alen = strlen(rq->addr), need;
+    bool has_host;
+    int rc = request_size(rq, alen, &need, &has_host);
+    if (rc != 0)
+        return rc;
+    cz__pool_t *p = cz__pool_get(c, rq->addr);
+    if (!p)
+        return CZ_EARG;
+    cz_call_t *call = call_alloc(c);
+    if (!call)
+        return CZ_ENOMEM;
+    call->cbs = cbs;
+    call->ud = ud;
+    call->start_hr = uv_hrtime();
+    uint64_t now = uv_now(c->loop);
+    uint64_t total = rq->total_timeout_ms ? rq->total_timeout_ms : c->o.total_timeout_ms;
+    call->dl_total = total ? now + total : 0;
+    call->connect_to = rq->connect_timeout_ms ? rq->connect_timeout_ms : c->o.connect_timeout_ms;
+    call->header_to = rq->header_timeout_ms ? rq->header_timeout_ms : c->o.header_timeout_ms;
+    call->stream = rq->body_stream;
+    call->body_len = rq->body_stream ? rq->body_len : (int64_t)rq->body.n;
+    call->chunked = rq->body_stream && rq->body_len < 0;
+    call->body_done = !rq->body_stream;
+    call->is_head = cz_str_eq(rq->method, CZ_STR("HEAD"));
+
+    cz__cconn_t *k = cz__pool_take(p);
+    if (k) {
+        k->reused = true;
+        call->info.reused = true;
+        call->replay = true;
+        c->st.reuses++;
+    } else {
+        call->connect_hr = call->start_hr;
+        k = cz__cconn_open(c, p, call->connect_to ? now + call->connect_to : 0, &rc);
+        if (!k) {
+            call_release(call);
+            return rc;
+        }
+        k->reused = false;
+    }
+    if (obuf_reserve(k, need) != 0) {
+        if (k->state == CC_ACTIVE)
+            cz__cconn_pool(k);
+        else
+            cz__cconn_close(k);
+        call_release(call);
+        return CZ_ENOMEM;
+    }
+    k->call = call;
+    call->conn = k;
+    serialise(k, call, rq, has_host);
+    c->st.active++;
+    if (k->state == CC_ACTIVE) {
+        k->dl_phase = 0;
+        if (call->body_done)
+            header_deadline(k);
+        cz__cconn_arm(k);
+        flush(k);
+    } else {
+        cz__cconn_arm(k);
+    }
+    if (out)
+        *out = call;
+    return 0;
+}
+
+int cz_call_write(cz_call_t *call, const void *data, size_t n)
+{
+    if (!call || !call->stream || call->body_done)
+        return CZ_EARG;
+    if (call->send_stopped)
+        return CZ_ECLOSED;
+    if (call->body_len >= 0 && call->body_written + (int64_t)n > call->body_len)
+        return CZ_EARG;
+    if (n == 0)
+        return 0;
+    cz__cconn_t *k = call->conn;
+    if (obuf_reserve(k, n + 20) != 0)
+        return CZ_ENOMEM;
+    if (call->chunked)
+        k->olen += (size_t)sprintf(k->obuf + k->olen, "%zx\r\n", n);
+    memcpy(k->obuf + k->olen, data, n);
+    k->olen += n;
+    if (call->chunked) {
+        k->obuf[k->olen++] = '\r';
+        k->obuf[k->olen++] = '\n';
+    }
+    call->body_written += (int64_t)n;
+    flush(k);
+    if (k->olen - k->ooff >= CZ__CL_HIGH_WATER) {
+        call->want_drain = true;
+        return 1;
+    }
+    return 0;
+}
+
+int cz_call_write_end(cz_call_t *call)
+{
+    if (!call || !call->stream || call->body_done)
+        return CZ_EARG;
+    if (call->send_stopped)
+        return CZ_ECLOSED;
+    if (call->body_len >= 0 && call->body_written != call->body_len)
+        return CZ_EARG;
+    cz__cconn_t *k = call->conn;
+    if (call->chunked) {
+        if (obuf_reserve(k, 5) != 0)
+            return CZ_ENOMEM;
+        memcpy(k->obuf + k->olen, "0\r\n\r\n", 5);
+        k->olen += 5;
+    }
+    call->body_done = true;
+    header_deadline(k);
+    flush(k);
+    return 0;
+}
+
+void cz_call_pause(cz_call_t *call)
+{
+    if (!call || call->paused)
+        return;
+    call->paused = true;
+    cz__cconn_t *k = call->conn;
+    /* inside the parser the callback's return value pauses it, and parse() stops reading */
+    if (!k->in_parse && k->reading && k->state == CC_ACTIVE) {
+        uv_read_stop((uv_stream_t *)&k->tcp);
+        k->reading = false;
+    }
+}
+
+void cz_call_resume(cz_call_t *call)
+{
+    if (!call || !call->paused)
+        return;
+    call->paused = false;
+    cz__cconn_t *k = call->conn;
+    if (k->in_parse || k->state != CC_ACTIVE)
+        return;
+    if (k->rlen)
+        cz__cconn_kick(k); /* parse() restarts reading once the buffer is consumed */
+    else
+        cz__cconn_read_start(k);
+}
+
+void cz_call_cancel(cz_call_t *call)
+{
+    if (!call || call->cancelled)
+        return;
+    call->cancelled = true;
+    cz__cconn_t *k = call->conn;
+    if (k->in_parse)
+        return; /* parse() ends it when llhttp returns */
+    k->call = NULL;
+    call->c->st.active--;
+    cz__cconn_close(k);
+    call_release(call);
+}
+
+/* ---- completion ---- */
+
+static void call_finish(cz__cconn_t *k, int err, bool poolable)
+{
+    cz_call_t *call = k->call;
+    cz_client_t *c = k->c;
+    k->call = NULL;
+    call->conn = NULL;
+    bool pool = err == 0 && poolable && k->keep && call->body_done && !call->send_stopped &&
+                !k->writing && k->olen == k->ooff && k->state == CC_ACTIVE;
+    if (pool) {
+        llhttp_reset(&k->parser);
+        k->rlen = 0;
+        k->hlen = k->nh = 0;
+        k->raw_head = 0;
+        k->keep = false;
+        cz__cconn_pool(k);
+    } else {
+        cz__cconn_close(k);
+    }
+    c->st.active--;
+    if (!call->cancelled)
+        call->cbs->on_done(call, err, &call->info, call->ud);
+    call_release(call);
+}
+
+void cz__call_fail(cz_call_t *call, int err)
+{
+    call_finish(call->conn, err, false);
+}
+
+/* The reused connection k died before any response byte: send the request again, once, on a
+ * fresh connection. */
+static void stale_retry(cz__cconn_t *old)
+{
+    cz_call_t *call = old->call;
+    cz_client_t *c = call->c;
+    int rc;
+    uint64_t now = uv_now(c->loop);
+    cz__cconn_t *k = cz__cconn_open(c, old->pool, call->connect_to ? now + call->connect_to : 0,
+                                    &rc);
+    if (!k || (rc = obuf_reserve(k, old->olen)) != 0) {
+        if (k)
+            cz__cconn_close(k);
+        cz__call_fail(call, rc);
+        return;
+    }
+    memcpy(k->obuf, old->obuf, old->olen);
+    k->olen = old->olen;
+    old->call = NULL;
+    cz__cconn_close(old);
+    k->call = call;
+    call->conn = k;
+    call->replay = false;
+    call->send_stopped = false;
+    call->connect_hr = uv_hrtime();
+    call->info.reused = false;
+    call->info.sent_any = false;
+    call->info.stale_retry = true;
+    c->st.stale++;
+    cz__cconn_arm(k);
+}
+
+void cz__call_connected(cz__cconn_t *k, int status)
+{
+    cz_call_t *call = k->call;
+    if (!call)
+        return;
+    if (status != 0) {
+        cz__call_fail(call, status);
+        return;
+    }
+    call->info.connected = true;
+    call->info.connect_ns = uv_hrtime() - call->connect_hr;
+    k->dl_phase = 0;
+    if (call->body_done)
+        header_deadline(k);
+    flush(k);
+    drain_check(k);
+}
+
+void cz__call_on_timer(cz__cconn_t *k)
+{
+    cz__call_fail(k->call, CZ_ETIMEOUT);
+}
+
+void cz__call_on_read(cz__cconn_t *k, ssize_t nread)
+{
+    cz_call_t *call = k->call;
+    if (!call) {
+        cz__cconn_close(k);
+        return;
+    }
+    if (nread > 0) {
+        k->rlen += (uint32_t)nread;
+        cz__call_parse(k);
+        return;
+    }
+    if (nread == UV_EOF && call->info.response_started) {
+        /* a body delimited by the close ends here */
+        k->in_parse = true;
+        llhttp_finish(&k->parser);
+        k->in_parse = false;
+        if (k->call != call || k->state == CC_CLOSING)
+            return;
+        if (call->cancelled) {
+            call->aborted = true;
+            cz__call_fail(call, CZ_ECLOSED);
+            return;
+        }
+        if (call->msg_done) {
+            call_finish(k, 0, false);
+            return;
+        }
+    }
+    if (!call->info.response_started && call->replay && !call->info.stale_retry) {
+        stale_retry(k);
+        return;
+    }
+    cz__call_fail(call, nread == UV_EOF ? CZ_ECLOSED : (int)nread);
+}
+
+void cz__call_parse(cz__cconn_t *k)
+{
+    cz_call_t *call = k->call;
+    if (!k->rlen || !call)
+        return;
+    if (!call->info.response_started) {
+        call->info.response_started = true;
+        call->info.ttfb_ns = uv_hrtime() - call->start_hr;
+        if (call->replay) {
+            call->replay = false;
+            obuf_compact(k);
+        }
+    }
+    if (!call->head_done) {
+        k->raw_head += k->rlen;
+        if (k->raw_head > k->c->o.max_header_bytes + CZ__CL_RBUF) {
+            cz__call_fail(call, CZ_EPARSE);
+            return;
+        }
+    }
+    k->in_parse = true;
+    llhttp_errno_t e = llhttp_execute(&k->parser, k->rbuf, k->rlen);
+    k->in_parse = false;
+    if (k->call != call || k->state == CC_CLOSING)
+        return; /* the client was closed from a callback */
+    if (call->cancelled) {
+        k->call = NULL;
+        call->c->st.active--;
+        cz__cconn_close(k);
+        call_release(call);
+        return;
+    }
+    if (e == HPE_OK) {
+        k->rlen = 0;
+        cz__cconn_read_start(k);
+        return;
+    }
+    if (e == HPE_PAUSED) {
+        size_t used = (size_t)(llhttp_get_error_pos(&k->parser) - k->rbuf);
+        if (call->msg_done) {
+            call_finish(k, 0, used == k->rlen);
+            return;
+        }
+        llhttp_resume(&k->parser);
+        memmove(k->rbuf, k->rbuf + used, k->rlen - used);
+        k->rlen -= (uint32_t)used;
+        if (call->paused) {
+            if (k->reading) {
+                uv_read_stop((uv_stream_t *)&k->tcp);
+                k->reading = false;
+            }
+        } else {
+            cz__cconn_kick(k); /* paused and resumed inside the callback */
+        }
+        return;
+    }
+    cz__call_fail(call, call->aborted ? CZ_ECLOSED : CZ_EPARSE);
+}
+
+/* ---- llhttp callbacks ---- */
+
+static int hb_append(cz__cconn_t *k, const char *at, size_t n)
+{
+    k->head_bytes += (uint32_t)n;
+    if (k->head_bytes > k->c->o.max_header_bytes)
+        return -1;
+    if (k->hlen + n > k->hcap) {
+        uint32_t cap = k->hcap ? k->hcap : 2048;
+        while (cap < k->hlen + n)
+            cap *= 2;
+        char *nb = realloc(k->hbuf, cap);
+        if (!nb)
+            return -1;
+        k->hbuf = nb;
+        k->hcap = cap;
+    }
+    memcpy(k->hbuf + k->hlen, at, n);
+    k->hlen += (uint32_t)n;
+    return 0;
+}
+
+static int p_message_begin(llhttp_t *p)
+{
+    cz__cconn_t *k = p->data;
+    if (!k->call || k->call->cancelled)
+        return HPE_USER;
+    k->hlen = k->nh = k->head_bytes = 0;
+    k->last_cb = CB_NONE;
+    return 0;
+}
+
+static int p_status(llhttp_t *p, const char *at, size_t n)
+{
+    cz__cconn_t *k = p->data;
+    k->head_bytes += (uint32_t)n;
+    return k->head_bytes > k->c->o.max_header_bytes ? -1 : 0;
+}
+
+static int p_header_field(llhttp_t *p, const char *at, size_t n)
+{
+    cz__cconn_t *k = p->data;
+    if (k->last_cb != CB_FIELD) {
+        if (k->nh == CZ__CL_MAX_HEADERS)
+            return -1;
+        k->hno[k->nh] = k->hlen;
+        k->hnl[k->nh] = k->hvo[k->nh] = k->hvl[k->nh] = 0;
+        k->nh++;
+        k->last_cb = CB_FIELD;
+        k->head_bytes += 4; /* ": " and CRLF */
+    }
+    if (hb_append(k, at, n) != 0)
+        return -1;
+    k->hnl[k->nh - 1] += (uint32_t)n;
+    return 0;
+}
+
+static int p_header_value(llhttp_t *p, const char *at, size_t n)
+{
+    cz__cconn_t *k = p->data;
+    if (!k->nh)
+        return -1;
+    if (k->last_cb != CB_VALUE) {
+        k->hvo[k->nh - 1] = k->hlen;
+        k->last_cb = CB_VALUE;
+    }
+    if (hb_append(k, at, n) != 0)
+        return -1;
+    k->hvl[k->nh - 1] += (uint32_t)n;
+    return 0;
+}
+
+static int p_headers_complete(llhttp_t *p)
+{
+    cz__cconn_t *k = p->data;
+    cz_call_t *call = k->call;
+    int status = p->status_code;
+    if (!call || call->cancelled)
+        return HPE_USER;
+    if (status < 200) {
+        if (status == 101 || status < 100)
+            return -1; /* no upgrades through this client */
+        call->interim = true;
+        return 0;
+    }
+    call->head_done = true;
+    call->info.status = status;
+    k->dl_phase = 0;
+    if (call->cbs->on_head) {
+        cz_str_t hn[CZ__CL_MAX_HEADERS], hv[CZ__CL_MAX_HEADERS];
+        for (uint32_t i = 0; i < k->nh; i++) {
+            hn[i] = (cz_str_t){k->hbuf + k->hno[i], k->hnl[i]};
+            hv[i] = (cz_str_t){k->hbuf + k->hvo[i], k->hvl[i]};
+        }
+        int r = call->cbs->on_head(call, status, hn, hv, k->nh, call->ud);
+        if (call->cancelled || k->call != call)
+            return HPE_USER;
+        if (r != 0) {
+            call->aborted = true;
+            return HPE_USER;
+        }
+    }
+    if (call->is_head)
+        return 1; /* no body follows, whatever the framing headers say */
+    return call->paused ? HPE_PAUSED : 0;
+}
+
+static int p_body(llhttp_t *p, const char *at, size_t n)
+{
+    cz__cconn_t *k = p->data;
+    cz_call_t *call = k->call;
+    if (!call || call->cancelled)
+        return HPE_USER;
+    if (call->cbs->on_body)
+        call->cbs->on_body(call, at, n, call->ud);
+    if (k->call != call || call->cancelled)
+        return HPE_USER;
+    return call->paused ? HPE_PAUSED : 0;
+}
+
+static int p_message_complete(llhttp_t *p)
+{
+    cz__cconn_t *k = p->data;
+    cz_call_t *call = k->call;
+    if (!call)
+        return HPE_USER;
+    if (call->interim) {
+        call->interim = false;
+        return 0;
+    }
+    call->msg_done = true;
+    k->keep = llhttp_should_keep_alive(p);
+    return HPE_PAUSED;
+}
+
+const llhttp_settings_t cz__client_parser_settings = {
+    .on_message_begin = p_message_begin,
+    .on_status = p_status,
+    .on_header_field = p_header_field,
+    .on_header_value = p_header_value,
+    .on_headers_complete = p_headers_complete,
+    .on_body = p_body,
+    .on_message_complete = p_message_complete,
+};

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * client_int.h: private structures of the upstream HTTP client, shared by client.c (the client,
+ * address pools, connections, timers, name resolution) and call.c (serialising requests,
+ * writing, parsing responses with llhttp, the call API). Nothing here is public.
+ *
+ * Ownership: the client owns its pools; a pool owns its idle connections (a LIFO list); an
+ * active connection carries exactly one call. A connection's memory is freed only in its handles'
+ * close callbacks, so a pointer to it stays valid for the rest of the current loop iteration even
+ * after cz__cconn_close (callbacks that re-enter the client cannot free what the caller holds).
+ */
+#ifndef CZERO_CLIENT_INT_H
+#define CZERO_CLIENT_INT_H
+
+#include <llhttp.h>
+#include <netinet/in.h>
+#include "czero/client.h"
+#include "internal.h"
+
+#define CZ__CL_MAX_HEADERS 128
+#define CZ__CL_RBUF 16384u           /* per-connection read buffer */
+#define CZ__CL_OBUF_KEEP 65536u      /* output buffers above this are freed between calls */
+#define CZ__CL_HIGH_WATER (256u * 1024u)
+#define CZ__CL_LOW_WATER (64u * 1024u)
+#define CZ__CL_DNS_TTL_MS 5000u
+#define CZ__CL_POOL_BUCKETS 64u
+
+typedef struct cz__cconn cz__cconn_t;
+typedef struct cz__pool cz__pool_t;
+
+struct cz__pool {
+    cz__pool_t *hnext;        /* hash chain */
+    char *addr;               /* the key, as given */
+    char *host;               /* for uv_getaddrinfo when not a literal */
+    char port[8];
+    struct sockaddr_storage sa;
+    bool literal;             /* sa is fixed */
+    uint64_t resolved_ms;     /* loop time of the cached resolution (names), 0 = none */
+    cz__cconn_t *idle;        /* LIFO: most recently used first */
+    uint32_t nidle;
+};
+
+enum { CC_RESOLVING, CC_CONNECTING, CC_ACTIVE, CC_IDLE, CC_CLOSING };
+
+struct cz__cconn {
+    uv_tcp_t tcp;             /* first */
+    uv_timer_t timer;
+    uv_connect_t creq;
+    uv_write_t wreq;
+    uv_getaddrinfo_t gai;
+    cz_client_t *c;
+    cz__pool_t *pool;
+    cz_call_t *call;
+    cz__cconn_t *inext, *iprev; /* pool idle list */
+    cz__cconn_t *anext, *aprev; /* client's list of all connections */
+    cz__cconn_t *knext;         /* client's kick list (deferred parsing after resume) */
+    llhttp_t parser;
+    /* read buffer: [0, rlen) holds bytes read but not parsed (only while the call is paused) */
+    char *rbuf;
+    uint32_t rlen;
+    /* output: [ooff, olen) not yet written; wbase/wlen: the buffer and length of a uv_write in
+     * flight (obuf may be replaced while it runs, the old one is freed in the write callback) */
+    char *obuf, *wbase;
+    size_t olen, ocap, ooff, wlen;
+    /* response header block, copied while parsing (it may span reads) */
+    char *hbuf;
+    uint32_t hlen, hcap, head_bytes, nh;
+    uint32_t hno[CZ__CL_MAX_HEADERS], hnl[CZ__CL_MAX_HEADERS];
+    uint32_t hvo[CZ__CL_MAX_HEADERS], hvl[CZ__CL_MAX_HEADERS];
+    uint64_t raw_head;        /* bytes fed to the parser before the head completed */
+    uint64_t dl_phase;        /* loop-time deadline of connect/header phase, 0 = none */
+    uint64_t dl_idle;
+    uint64_t armed;           /* loop time the timer fires at, 0 = not armed */
+    uint8_t state, last_cb;
+    uint8_t nhandles;         /* handles still open */
+    bool reading, writing, gai_pending, in_parse, kicked;
+    bool keep;                /* the response allowed keep-alive */
+    bool reused;
+};
+
+struct cz_call {
+    cz_client_t *c;
+    cz__cconn_t *conn;
+    const cz_call_cbs_t *cbs;
+    void *ud;
+    cz_call_info_t info;
+    uint64_t start_hr;        /* uv_hrtime at call start */
+    uint64_t connect_hr;
+    uint64_t dl_total;        /* loop-time deadline, 0 = none */
+    uint64_t connect_to, header_to;
+    int64_t body_len, body_written;
+    cz_call_t *fnext;         /* free list */
+    bool stream, chunked, body_done, is_head;
+    bool want_drain, head_done, interim, msg_done, send_stopped, paused;
+    bool cancelled, aborted, replay;  /* replay: obuf still holds the whole request from 0 */
+};
+
+struct cz_client {
+    uv_loop_t *loop;
+    cz_client_opts_t o;
+    cz__pool_t *buckets[CZ__CL_POOL_BUCKETS];
+    cz__cconn_t *all;
+    cz__cconn_t *kick;        /* connections whose buffered bytes must be parsed */
+    uv_idle_t idle;           /* runs the kick list */
+    cz_call_t *free_calls;
+    uint32_t nfree_calls;
+    cz_client_stats_t st;
+    uint32_t nhandles;        /* open handles (connections' and the idle handle) */
+    bool closing;
+    void (*done)(void *);
+    void *done_ud;
+};
+
+/* client.c */
+cz__pool_t *cz__pool_get(cz_client_t *c, const char *addr);
+cz__cconn_t *cz__pool_take(cz__pool_t *p);
+cz__cconn_t *cz__cconn_open(cz_client_t *c, cz__pool_t *p, uint64_t connect_dl, int *err);
+void cz__cconn_close(cz__cconn_t *k);
+void cz__cconn_pool(cz__cconn_t *k);
+void cz__cconn_arm(cz__cconn_t *k);
+void cz__cconn_kick(cz__cconn_t *k);
+int cz__cconn_read_start(cz__cconn_t *k);
+
+/* call.c */
+void cz__call_connected(cz__cconn_t *k, int status);
+void cz__call_on_read(cz__cconn_t *k, ssize_t nread);
+void cz__call_on_timer(cz__cconn_t *k);
+void cz__call_parse(cz__cconn_t *k);
+void cz__call_fail(cz_call_t *call, int err);
+extern const llhttp_settings_t cz__client_parser_settings;
+
+#endif
