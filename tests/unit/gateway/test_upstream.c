@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * test_upstream.c: the upstream cluster without a network: its config table and checks, passive
+ * ejection with doubling back-off on a manual clock, active-check thresholds, and node-set
+ * changes as discovery would make them. Calls over real sockets are in
+ * tests/integration/test_upstream.c.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+#include "czero/czero.h"
+#include "czero/upstream.h"
+#include "gateway/gw_int.h"
+
+static int load(const char *yaml, cz_upstream_conf_t *c, cz_diag_t *d)
+{
+    memset(d, 0, sizeof *d);
+    int rc = cz_conf_load_string("up.yaml", yaml, strlen(yaml), cz_upstream_conf_fields, c, d);
+    if (rc == 0)
+        rc = cz_upstream_conf_check(c, "Upstreams[0]", d);
+    return rc;
+}
+
+Test(upstream_conf, defaults_follow_nginx_and_envoy)
+{
+    cz_upstream_conf_t c;
+    cz_diag_t d;
+    cr_assert_eq(load("Name: users\nNodes:\n  - Addr: 127.0.0.1:8001\n", &c, &d), 0, "%s",
+                 d.msg);
+    cr_expect_eq(c.policy, CZ_UP_P2C_EWMA);
+    cr_expect_eq(c.pool.size, 64);
+    cr_expect_eq(c.pool.idle_timeout_ms, 60000);
+    cr_expect_eq(c.connect_timeout_ms, 1000);
+    cr_expect_not(c.health.enabled);
+    cr_expect_eq(c.health.interval_ms, 5000);
+    cr_expect_eq(c.health.timeout_ms, 1000);
+    cr_expect_eq(c.health.expect_status, 200);
+    cr_expect_eq(c.health.healthy, 2);
+    cr_expect_eq(c.health.unhealthy, 3);
+    cr_expect_eq(c.outlier.max_fails, 1);
+    cr_expect_eq(c.outlier.base_ejection_ms, 1000);
+    cr_expect_eq(c.outlier.max_ejection_ms, 30000);
+    cr_expect(c.outlier.on_5xx);
+    cr_expect(c.breaker);
+    cr_expect_str_eq(c.hash_key, "path");
+    cz_upstream_node_conf_t *n = c.nodes.items;
+    cr_expect_eq(n[0].weight, 1);
+    cz_conf_free(cz_upstream_conf_fields, &c);
+}
+
+Test(upstream_conf, full_example_loads)
+{
+    cz_upstream_conf_t c;
+    cz_diag_t d;
+    const char *y = "Name: users\nPolicy: consistent_hash\nHashKey: header:X-User\n"
+                    "Nodes: [{Addr: 127.0.0.1:8001, Weight: 2}, {Addr: 127.0.0.1:8002}]\n"
+                    "Pool: {Size: 8, IdleTimeout: 5s}\nConnectTimeout: 250ms\n"
+                    "Health: {Path: /healthz, Interval: 2s, UnhealthyThreshold: 5}\n"
+                    "Outlier: {MaxFails: 3, BaseEjection: 500ms, MaxEjection: 10s, On5xx: false}\n"
+                    "Breaker: false\n";
+    cr_assert_eq(load(y, &c, &d), 0, "%s: %s", d.key, d.msg);
+    cr_expect_eq(c.policy, CZ_UP_CONSISTENT_HASH);
+    cr_expect_eq(c.nodes.n, 2);
+    cr_expect_eq(((cz_upstream_node_conf_t *)c.nodes.items)[0].weight, 2);
+    cr_expect_eq(c.pool.size, 8);
+    cr_expect_eq(c.pool.idle_timeout_ms, 5000);
+    cr_expect_eq(c.connect_timeout_ms, 250);
+    cr_expect(c.health.enabled);
+    cr_expect_eq(c.health.interval_ms, 2000);
+    cr_expect_eq(c.health.unhealthy, 5);
+    cr_expect_eq(c.outlier.max_fails, 3);
+    cr_expect_eq(c.outlier.base_ejection_ms, 500);
+    cr_expect_not(c.outlier.on_5xx);
+    cr_expect_not(c.breaker);
+    cz_conf_free(cz_upstream_conf_fields, &c);
+}
+
+Test(upstream_conf, errors_name_the_key)
+{
+    static const struct {
+        const char *yaml, *key, *msg;
+    } cases[] = {
+        {"Name: a\nPolicy: fastest\nNodes: [{Addr: 127.0.0.1:1}]\n", "Policy", "p2c_ewma"},
+        {"Name: a\n", "Upstreams[0].Nodes", "one of Nodes, Dns or Etcd"},
+        {"Name: a\nNodes: [{Addr: 127.0.0.1:1}]\nDns: x:80\n", "Upstreams[0].Nodes", "only one"},
+        {"Name: a\nNodes: [{Addr: nohost}]\n", "Upstreams[0].Nodes[0].Addr", "host:port"},
+        {"Name: a\nNodes: [{Addr: a:1}, {Addr: a:1}]\n", "Upstreams[0].Nodes[1].Addr", "dupl"},
+        {"Name: a\nNodes: [{Addr: a:1}]\nHashKey: body\n", "Upstreams[0].HashKey", "header:"},
+        {"Name: a\nNodes: [{Addr: a:1, Weight: 0}]\n", "Weight", ""},
+        {"Name: a\nNodes: [{Addr: a:1}]\nHealth: {Path: healthz}\n", "Upstreams[0].Health.Path",
+         "/"},
+        {"Name: a\nNodes: [{Addr: a:1}]\nOutlier: {BaseEjection: 5s, MaxEjection: 1s}\n",
+         "Upstreams[0].Outlier.MaxEjection", "BaseEjection"},
+        {"Name: a\nEtcd: {Hosts: [127.0.0.1:2379]}\n", "Upstreams[0].Etcd", "Key"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cz_upstream_conf_t c;
+        cz_diag_t d;
+        cr_expect_eq(load(cases[i].yaml, &c, &d), CZ_EINVAL_CONF, "case %zu loaded", i);
+        cr_expect(strstr(d.key, cases[i].key) != NULL, "case %zu: key %s", i, d.key);
+        cr_expect(strstr(d.msg, cases[i].msg) != NULL, "case %zu: msg %s", i, d.msg);
+        cz_conf_free(cz_upstream_conf_fields, &c);
+    }
+}
+
+/* ---- a cluster on a manual clock ---- */
+
+static cz_clock_manual_t clk;
+
+static cz_upstream_t *cluster(const char *extra, int policy)
+{
+    char y[512];
+    snprintf(y, sizeof y, "Name: t\nNodes: [{Addr: 127.0.0.1:1}, {Addr: 127.0.0.1:2}]\n%s",
+             extra ? extra : "");
+    cz_upstream_conf_t c;
+    cz_diag_t d;
+    cr_assert_eq(load(y, &c, &d), 0, "%s", d.msg);
+    c.policy = policy;
+    cz_clock_manual_init(&clk, 1000 * CZ_NS_PER_SEC);
+    c.clock = &clk.clock;
+    cz_upstream_t *u = cz_upstream_new(&c, &d);
+    cz_conf_free(cz_upstream_conf_fields, &c);
+    cr_assert_not_null(u, "%s", d.msg);
+    return u;
+}
+
+static cz__up_node_t *node(cz_upstream_t *u, const char *addr)
+{
+    for (cz__up_node_t *n = u->nodes; n; n = n->next)
+        if (strcmp(n->addr, addr) == 0)
+            return n;
+    cr_assert_fail("no node %s", addr);
+    return NULL;
+}
+
+static cz_upstream_node_stat_t stat_of(cz_upstream_t *u, const char *addr)
+{
+    cz_upstream_node_stat_t st[8];
+    size_t n = cz_upstream_nodes(u, st, 8);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(st[i].addr, addr) == 0)
+            return st[i];
+    cr_assert_fail("no stat for %s", addr);
+    return st[0];
+}
+
+/* How many of 20 round-robin picks land on addr. */
+static int picks_of(cz_upstream_t *u, const char *addr)
+{
+    int k = 0;
+    for (int i = 0; i < 20; i++) {
+        size_t idx;
+        if (cz_lb_pick(u->lb, CZ_STR_NULL, NULL, &idx) != 0)
+            continue;
+        if (strcmp(cz_lb_node_name(u->lb, idx), addr) == 0)
+            k++;
+        cz_lb_done(u->lb, idx, 0, 1000);
+    }
+    return k;
+}
+
+static uint64_t now(void) { return cz_clock_now_ns(&clk.clock); }
+
+static void advance_ms(cz_upstream_t *u, uint64_t ms)
+{
+    cz_clock_manual_advance(&clk, ms * CZ_NS_PER_MS);
+    cz__outlier_tick(u, now());
+}
+
+Test(outlier, ejection_doubles_up_to_the_cap_and_a_success_clears_it)
+{
+    cz_upstream_t *u = cluster(NULL, CZ_UP_ROUND_ROBIN);
+    cz__up_node_t *a = node(u, "127.0.0.1:1");
+    const uint64_t expect[] = {1000, 2000, 4000, 8000, 16000, 30000, 30000};
+    for (size_t k = 0; k < sizeof expect / sizeof expect[0]; k++) {
+        cz__outlier_result(u, a, true, now()); /* MaxFails 1 (or the trial) ejects at once */
+        cr_assert(stat_of(u, "127.0.0.1:1").ejected, "ejection %zu", k);
+        cr_assert_eq(stat_of(u, "127.0.0.1:1").ejections, k + 1);
+        cr_assert_eq(picks_of(u, "127.0.0.1:1"), 0, "an ejected node is not picked");
+        advance_ms(u, expect[k] - 1);
+        cr_assert(stat_of(u, "127.0.0.1:1").ejected, "still out 1 ms before %lu ms",
+                  (unsigned long)expect[k]);
+        advance_ms(u, 1);
+        cr_assert_not(stat_of(u, "127.0.0.1:1").ejected, "back after %lu ms",
+                      (unsigned long)expect[k]);
+        cr_assert_eq(picks_of(u, "127.0.0.1:1"), 10, "on trial it gets its share again");
+    }
+    /* the trial succeeds: the record is clear and the next failure costs base time again */
+    cz__outlier_result(u, a, false, now());
+    cr_assert_eq(stat_of(u, "127.0.0.1:1").ejections, 0);
+    cz__outlier_result(u, a, true, now());
+    advance_ms(u, 1000);
+    cr_assert_not(stat_of(u, "127.0.0.1:1").ejected);
+    cz_upstream_free(u);
+}
+
+Test(outlier, max_fails_counts_consecutive_failures)
+{
+    cz_upstream_t *u = cluster("Outlier: {MaxFails: 3}\n", CZ_UP_ROUND_ROBIN);
+    cz__up_node_t *a = node(u, "127.0.0.1:1");
+    cz__outlier_result(u, a, true, now());
+    cz__outlier_result(u, a, true, now());
+    cz__outlier_result(u, a, false, now()); /* a success in between starts the count again */
+    cz__outlier_result(u, a, true, now());
+    cz__outlier_result(u, a, true, now());
+    cr_assert_not(stat_of(u, "127.0.0.1:1").ejected);
+    cr_assert_eq(stat_of(u, "127.0.0.1:1").fails, 2);
+    cz__outlier_result(u, a, true, now());
+    cr_assert(stat_of(u, "127.0.0.1:1").ejected);
+    /* failures of calls still in flight when it was ejected do not extend the ejection */
+    cz__outlier_result(u, a, true, now());
+    advance_ms(u, 1000);
+    cr_assert_not(stat_of(u, "127.0.0.1:1").ejected);
+    /* on trial one failure is enough, and the time doubles */
+    cz__outlier_result(u, a, true, now());
+    advance_ms(u, 1999);
+    cr_assert(stat_of(u, "127.0.0.1:1").ejected);
+    cz_upstream_free(u);
+}
+
+Test(outlier, max_fails_zero_turns_ejection_off)
+{
+    cz_upstream_t *u = cluster("Outlier: {MaxFails: 0}\n", CZ_UP_ROUND_ROBIN);
+    for (int i = 0; i < 10; i++)
+        cz__outlier_result(u, node(u, "127.0.0.1:1"), true, now());
+    cr_assert_not(stat_of(u, "127.0.0.1:1").ejected);
+    cz_upstream_free(u);
+}
+
+Test(outlier, all_ejected_are_released_together)
+{
+    cz_upstream_t *u = cluster(NULL, CZ_UP_P2C_EWMA);
+    cz__outlier_result(u, node(u, "127.0.0.1:1"), true, now());
+    cr_assert_eq(cz__outlier_release_all(u), 0, "one node still serves: nothing released");
+    cz__outlier_result(u, node(u, "127.0.0.1:2"), true, now());
+    size_t idx;
+    cr_assert_eq(cz_lb_pick(u->lb, CZ_STR_NULL, NULL, &idx), CZ_ENOSERVICE);
+    cr_assert_eq(cz__outlier_release_all(u), 2);
+    cr_assert_eq(cz_lb_pick(u->lb, CZ_STR_NULL, NULL, &idx), 0);
+    cz_lb_done(u->lb, idx, 0, 0);
+    cz_upstream_free(u);
+}
+
+Test(health, thresholds_take_a_node_down_and_back)
+{
+    cz_upstream_t *u = cluster("Health: {Path: /healthz, Interval: 1h}\n", CZ_UP_ROUND_ROBIN);
+    cz__up_node_t *b = node(u, "127.0.0.1:2");
+    cz__health_result(u, b, false);
+    cz__health_result(u, b, false);
+    cr_assert_not(stat_of(u, "127.0.0.1:2").unhealthy, "2 failures < UnhealthyThreshold 3");
+    cz__health_result(u, b, true); /* a pass resets the failure run */
+    cz__health_result(u, b, false);
+    cz__health_result(u, b, false);
+    cr_assert_not(stat_of(u, "127.0.0.1:2").unhealthy);
+    cz__health_result(u, b, false);
+    cr_assert(stat_of(u, "127.0.0.1:2").unhealthy);
+    cr_assert_eq(picks_of(u, "127.0.0.1:2"), 0);
+    cz__health_result(u, b, true);
+    cr_assert(stat_of(u, "127.0.0.1:2").unhealthy, "1 pass < HealthyThreshold 2");
+    cz__health_result(u, b, true);
+    cr_assert_not(stat_of(u, "127.0.0.1:2").unhealthy);
+    cr_assert_eq(picks_of(u, "127.0.0.1:2"), 10);
+    cz_upstream_free(u);
+}
+
+Test(nodes, set_nodes_adds_removes_and_keeps)
+{
+    cz_upstream_t *u = cluster(NULL, CZ_UP_ROUND_ROBIN);
+    cz__up_node_t *a = node(u, "127.0.0.1:1");
+    cz__outlier_result(u, a, true, now());
+    cz_endpoint_t eps[] = {{"127.0.0.1:2", 1}, {"127.0.0.1:3", 1}};
+    cr_assert_eq(cz_upstream_set_nodes(u, eps, 2), 0);
+    cz_upstream_node_stat_t st[8];
+    cr_assert_eq(cz_upstream_nodes(u, st, 8), 2);
+    cr_assert_eq(picks_of(u, "127.0.0.1:1"), 0);
+    cr_assert_eq(picks_of(u, "127.0.0.1:3"), 10);
+    /* a node that comes back starts with a clean record */
+    cz_endpoint_t back[] = {{"127.0.0.1:1", 1}};
+    cr_assert_eq(cz_upstream_set_nodes(u, back, 1), 0);
+    cr_assert_eq(cz_upstream_nodes(u, st, 8), 1);
+    cr_assert_not(stat_of(u, "127.0.0.1:1").ejected);
+    cr_assert_eq(picks_of(u, "127.0.0.1:1"), 20);
+    cr_assert_eq(cz_upstream_set_nodes(u, NULL, 0), 0);
+    size_t idx;
+    cr_assert_eq(cz_lb_pick(u->lb, CZ_STR_NULL, NULL, &idx), CZ_ENOSERVICE);
+    cz_upstream_free(u);
+}
