@@ -269,8 +269,8 @@ static void serialise(cz__cconn_t *k, cz_call_t *call, const cz_client_req_t *rq
 
 /* ---- the call API ---- */
 
-int cz_client_call(cz_client_t *c, const cz_client_req_t *rq, const cz_call_cbs_t *cbs, void *ud,
-                   cz_call_t **out)
+static int call_start(cz_client_t *c, const cz_client_req_t *rq, const cz_call_cbs_t *cbs,
+                      void *ud, cz_call_t **out, int fd)
 {
     if (!c || !rq || !cbs || !cbs->on_done || !rq->addr)
         return CZ_EARG;
@@ -301,8 +301,15 @@ int cz_client_call(cz_client_t *c, const cz_client_req_t *rq, const cz_call_cbs_
     call->body_done = !rq->body_stream;
     call->is_head = cz_str_eq(rq->method, CZ_STR("HEAD"));
 
-    cz__cconn_t *k = cz__pool_take(p);
-    if (k) {
+    cz__cconn_t *k = fd >= 0 ? NULL : cz__pool_take(p);
+    if (fd >= 0) {
+        k = cz__cconn_open_fd(c, p, fd, &rc);
+        if (!k) {
+            call_release(call);
+            return rc;
+        }
+        call->info.connected = true;
+    } else if (k) {
         k->reused = true;
         call->info.reused = true;
         call->replay = true;
@@ -432,6 +439,20 @@ void cz_call_cancel(cz_call_t *call)
     call->c->st.active--;
     cz__cconn_close(k);
     call_release(call);
+}
+
+int cz_client_call(cz_client_t *c, const cz_client_req_t *rq, const cz_call_cbs_t *cbs, void *ud,
+                   cz_call_t **out)
+{
+    return call_start(c, rq, cbs, ud, out, -1);
+}
+
+int cz__client_call_fd(cz_client_t *c, int fd, const cz_client_req_t *rq, const cz_call_cbs_t *cbs,
+                       void *ud, cz_call_t **out)
+{
+    if (fd < 0)
+        return CZ_EARG;
+    return call_start(c, rq, cbs, ud, out, fd);
 }
 
 /* ---- completion ---- */

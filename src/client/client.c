@@ -10,6 +10,7 @@
  * reused and the cold ones reach their idle timeout. What this file is not: requests, responses
  * and the call API (call.c).
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,7 @@ cz_client_t *cz_client_new(uv_loop_t *loop, const cz_client_opts_t *o)
         cz_client_opts_init(&c->o);
     if (c->o.max_header_bytes == 0)
         c->o.max_header_bytes = 64 * 1024;
+    signal(SIGPIPE, SIG_IGN); /* a vanished upstream is an error code, not a process kill */
     uv_idle_init(loop, &c->idle);
     c->idle.data = c;
     c->nhandles = 1;
@@ -366,12 +368,51 @@ cz__cconn_t *cz__cconn_open(cz_client_t *c, cz__pool_t *p, uint64_t connect_dl, 
     return k;
 }
 
+/* A connection over a stream someone else connected (tests, fuzzing); never pooled. */
+cz__cconn_t *cz__cconn_open_fd(cz_client_t *c, cz__pool_t *p, int fd, int *err)
+{
+    cz__cconn_t *k = calloc(1, sizeof *k);
+    char *rbuf = malloc(CZ__CL_RBUF);
+    if (!k || !rbuf) {
+        free(k);
+        free(rbuf);
+        *err = CZ_ENOMEM;
+        return NULL;
+    }
+    k->rbuf = rbuf;
+    k->c = c;
+    k->pool = p;
+    k->nopool = true;
+    uv_tcp_init(c->loop, &k->tcp);
+    uv_timer_init(c->loop, &k->timer);
+    k->tcp.data = k->timer.data = k;
+    k->nhandles = 2;
+    c->nhandles++;
+    k->anext = c->all;
+    if (c->all)
+        c->all->aprev = k;
+    c->all = k;
+    llhttp_init(&k->parser, HTTP_RESPONSE, &cz__client_parser_settings);
+    k->parser.data = k;
+    k->state = CC_ACTIVE;
+    int rc = uv_tcp_open(&k->tcp, fd);
+    if (rc == 0)
+        rc = cz__cconn_read_start(k);
+    if (rc != 0) {
+        *err = rc;
+        cz__cconn_close(k);
+        return NULL;
+    }
+    return k;
+}
+
 /* Park k (ACTIVE, no call, everything written and read) in its pool, or close it. */
 void cz__cconn_pool(cz__cconn_t *k)
 {
     cz_client_t *c = k->c;
     cz__pool_t *p = k->pool;
-    if (c->closing || c->o.pool_size == 0 || p->nidle >= c->o.pool_size || !k->reading) {
+    if (c->closing || c->o.pool_size == 0 || p->nidle >= c->o.pool_size || !k->reading ||
+        k->nopool) {
         cz__cconn_close(k);
         return;
     }

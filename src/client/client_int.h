@@ -76,6 +76,7 @@ struct cz__cconn {
     bool reading, writing, gai_pending, in_parse, kicked;
     bool keep;                /* the response allowed keep-alive */
     bool reused;
+    bool nopool;              /* over a borrowed fd (cz__client_call_fd) */
 };
 
 struct cz_call {
@@ -119,6 +120,7 @@ void cz__cconn_close(cz__cconn_t *k);
 void cz__cconn_pool(cz__cconn_t *k);
 void cz__cconn_arm(cz__cconn_t *k);
 void cz__cconn_kick(cz__cconn_t *k);
+cz__cconn_t *cz__cconn_open_fd(cz_client_t *c, cz__pool_t *p, int fd, int *err);
 int cz__cconn_read_start(cz__cconn_t *k);
 
 /* call.c */
@@ -127,6 +129,10 @@ void cz__call_on_read(cz__cconn_t *k, ssize_t nread);
 void cz__call_on_timer(cz__cconn_t *k);
 void cz__call_parse(cz__cconn_t *k);
 void cz__call_fail(cz_call_t *call, int err);
+/** Test and fuzz hook: a call over an already-connected stream fd (one end of a socketpair),
+ *  which the connection then owns and closes. Otherwise as cz_client_call. */
+int cz__client_call_fd(cz_client_t *c, int fd, const cz_client_req_t *rq, const cz_call_cbs_t *cbs,
+                       void *ud, cz_call_t **out);
 extern const llhttp_settings_t cz__client_parser_settings;
 
 #endif
