@@ -85,7 +85,8 @@ typedef struct cz__watch_msg {
     int64_t compact_revision; /* > 0: the start revision was compacted, range again */
     int changed;              /* the events changed the set */
 } cz__watch_msg_t;
-/* One /v3/watch stream message: apply its PUT/DELETE events to set. 0, CZ_EPARSE, CZ_ENOMEM. */
+/* One /v3/watch stream message: apply its PUT/DELETE events to set. 0, CZ_ECLOSED (an error
+ * object: the stream is over), CZ_EPARSE, CZ_ENOMEM. */
 int cz__etcd_parse_watch(const char *json, size_t n, cz__kvset_t *set, cz__watch_msg_t *msg);
 
 /* Length of the first complete top-level JSON object in buf after *skip bytes of leading

@@ -138,8 +138,10 @@ static void on_resolved(int err, const char *const *addrs, size_t n, void *ud)
     }
     if (err) {
         free_set(set, m);
+        /* getaddrinfo's codes are libuv's UV_EAI_* range, unknown to cz_strerror */
+        const char *why = err <= -3000 && err >= -3014 ? uv_strerror(err) : cz_strerror(err);
         cz_log_error("dns discovery %s:%s: %s; keeping the last %zu endpoints", s->host, s->port,
-                     cz_strerror(err), s->nset);
+                     why, s->nset);
     } else {
         qsort(set, m, sizeof *set, str_cmp);
         size_t w = 0;

@@ -403,8 +403,11 @@ int cz__etcd_parse_watch(const char *json, size_t n, cz__kvset_t *set, cz__watch
         return CZ_EPARSE;
     int rc = CZ_EPARSE;
     json_t *r = json_object_get(j, "result");
-    if (!json_is_object(r))
+    if (!json_is_object(r)) {
+        if (json_object_get(j, "error")) /* the gateway ends a stream this way (etcd stopping) */
+            rc = CZ_ECLOSED;
         goto out;
+    }
     json_t *hdr = json_object_get(r, "header");
     if (hdr && (!json_is_object(hdr) || get_i64(hdr, "revision", &msg->revision)))
         goto out;

@@ -113,8 +113,8 @@ static void on_watch_body(cz_call_t *call, const void *data, size_t n, void *ud)
         int rc = len < 0 ? (int)len
                          : cz__etcd_parse_watch(s->buf + off + skip, (size_t)len, &s->set, &msg);
         if (rc) {
-            cz_log_error("etcd discovery %s: bad watch message (%s); ranging again", s->key,
-                         cz_strerror(rc));
+            cz_log_error("etcd discovery %s: %s; ranging again", s->key,
+                         rc == CZ_ECLOSED ? "watch ended by etcd" : "bad watch message");
             restart_now(s);
             return;
         }

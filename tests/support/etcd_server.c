@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * etcd_server.c: runs etcd as a child process for tests (see etcd_server.h).
+ * Waiting with short sleeps is fine here: this is process setup, not the behaviour under test.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <jansson.h>
+#include "czero/codec.h"
+#include "etcd_server.h"
+#include "http_client.h"
+
+int cz_test_etcd_available(void)
+{
+    const char *path = getenv("PATH");
+    char buf[4096];
+    if (!path)
+        path = "/usr/local/bin:/usr/bin:/bin";
+    while (*path) {
+        const char *end = strchr(path, ':');
+        size_t n = end ? (size_t)(end - path) : strlen(path);
+        snprintf(buf, sizeof(buf), "%.*s/etcd", (int)n, path);
+        if (access(buf, X_OK) == 0)
+            return 1;
+        path += n + (end ? 1 : 0);
+    }
+    return 0;
+}
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -errno;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static void nap_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* One blocking JSON POST (or GET when body is NULL); the response in *r. 0 or -1. */
+static int request(int port, const char *path, const char *body, tc_resp_t *r)
+{
+    memset(r, 0, sizeof *r);
+    tc_conn_t *c = malloc(sizeof *c);
+    if (!c || tc_connect(c, port, 1000) != 0) {
+        free(c);
+        return -1;
+    }
+    int rc;
+    if (body)
+        rc = tc_sendf(c, "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                         "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                      path, strlen(body), body);
+    else
+        rc = tc_sendf(c, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
+    if (rc == 0)
+        rc = tc_read(c, r, false);
+    else
+        memset(r, 0, sizeof *r);
+    tc_close(c);
+    free(c);
+    return rc;
+}
+
+static int healthy(int port)
+{
+    tc_resp_t r;
+    int ok = request(port, "/health", NULL, &r) == 0 && r.status == 200 &&
+             strstr(r.body, "\"true\"") != NULL;
+    tc_resp_free(&r);
+    return ok;
+}
+
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(p);
+}
+
+int cz_test_etcd_restart(cz_test_etcd_t *e, int wipe)
+{
+    if (!cz_test_etcd_available())
+        return -ENOENT;
+    char data[192], log[192], client[64], peer[64], cluster[96];
+    snprintf(data, sizeof data, "%s/data", e->dir);
+    snprintf(log, sizeof log, "%s/etcd.log", e->dir);
+    if (wipe)
+        nftw(data, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    snprintf(client, sizeof client, "http://127.0.0.1:%d", e->port);
+    snprintf(peer, sizeof peer, "http://127.0.0.1:%d", e->peer_port);
+    snprintf(cluster, sizeof cluster, "default=%s", peer);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -errno;
+    if (pid == 0) {
+        int in = open("/dev/null", O_RDONLY), out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (in >= 0)
+            dup2(in, 0);
+        if (out >= 0) {
+            dup2(out, 1);
+            dup2(out, 2);
+        }
+        execlp("etcd", "etcd", "--name", "default", "--data-dir", data, "--listen-client-urls",
+               client, "--advertise-client-urls", client, "--listen-peer-urls", peer,
+               "--initial-advertise-peer-urls", peer, "--initial-cluster", cluster,
+               "--logger", "zap", "--log-level", "warn", (char *)NULL);
+        _exit(127);
+    }
+    e->pid = pid;
+    for (int i = 0; i < 1000; i++) {
+        if (healthy(e->port))
+            return 0;
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            e->pid = 0;
+            return -ECHILD;
+        }
+        nap_ms(10);
+    }
+    cz_test_etcd_kill(e);
+    return -ETIMEDOUT;
+}
+
+int cz_test_etcd_start(cz_test_etcd_t *e)
+{
+    memset(e, 0, sizeof *e);
+    if (!cz_test_etcd_available())
+        return -ENOENT;
+    snprintf(e->dir, sizeof e->dir, "/tmp/cz-etcd-XXXXXX");
+    if (!mkdtemp(e->dir))
+        return -errno;
+    int rc = -1;
+    for (int tries = 0; tries < 5 && rc < 0; tries++) { /* another process may grab a port */
+        e->port = free_port();
+        e->peer_port = free_port();
+        if (e->port < 0 || e->peer_port < 0 || e->port == e->peer_port)
+            continue;
+        snprintf(e->host, sizeof e->host, "127.0.0.1:%d", e->port);
+        rc = cz_test_etcd_restart(e, 1);
+    }
+    return rc;
+}
+
+static void signal_and_reap(cz_test_etcd_t *e, int sig)
+{
+    if (e->pid <= 0)
+        return;
+    kill(e->pid, sig);
+    waitpid(e->pid, NULL, 0);
+    e->pid = 0;
+}
+
+void cz_test_etcd_stop(cz_test_etcd_t *e) { signal_and_reap(e, SIGTERM); }
+void cz_test_etcd_kill(cz_test_etcd_t *e) { signal_and_reap(e, SIGKILL); }
+
+void cz_test_etcd_free(cz_test_etcd_t *e)
+{
+    cz_test_etcd_stop(e);
+    if (e->dir[0])
+        nftw(e->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    e->dir[0] = 0;
+}
+
+static char *b64(const char *s)
+{
+    char *o = malloc(cz_base64_encoded_len(strlen(s), 0) + 1);
+    cz_base64_encode(o, s, strlen(s), 0);
+    return o;
+}
+
+int cz_test_etcd_values(const cz_test_etcd_t *e, const char *prefix, char (*out)[64], int max)
+{
+    char *k = b64(prefix), *end = strdup(prefix);
+    end[strlen(end) - 1]++;
+    char *ke = b64(end), body[512];
+    snprintf(body, sizeof body, "{\"key\":\"%s\",\"range_end\":\"%s\"}", k, ke);
+    free(k);
+    free(end);
+    free(ke);
+    tc_resp_t r;
+    int n = -1;
+    if (request(e->port, "/v3/kv/range", body, &r) == 0 && r.status == 200) {
+        json_t *j = json_loads(r.body, 0, NULL);
+        json_t *kvs = json_object_get(j, "kvs"), *kv;
+        size_t i;
+        n = 0;
+        json_array_foreach(kvs, i, kv) {
+            const char *v = json_string_value(json_object_get(kv, "value"));
+            size_t dn = 0;
+            char tmp[256];
+            if (n < max && v && strlen(v) < 300 && cz_base64_decode(tmp, &dn, v, strlen(v), 0) == 0 &&
+                dn < 64) {
+                memcpy(out[n], tmp, dn);
+                out[n][dn] = 0;
+                n++;
+            }
+        }
+        json_decref(j);
+    }
+    tc_resp_free(&r);
+    return n;
+}
+
+int cz_test_etcd_put(const cz_test_etcd_t *e, const char *key, const char *value)
+{
+    char *k = b64(key), *v = b64(value), body[512];
+    snprintf(body, sizeof body, "{\"key\":\"%s\",\"value\":\"%s\"}", k, v);
+    free(k);
+    free(v);
+    tc_resp_t r;
+    int rc = request(e->port, "/v3/kv/put", body, &r) == 0 && r.status == 200 ? 0 : -1;
+    tc_resp_free(&r);
+    return rc;
+}
