@@ -87,7 +87,8 @@ typedef struct cz_upstream_conf {            /* YAML, table cz_upstream_conf_fie
     cz_upstream_health_conf_t health;        /* Health */
     cz_upstream_outlier_conf_t outlier;      /* Outlier */
     bool breaker;                            /* Breaker: per-node SRE breakers, default true */
-    /* Not from YAML: tests inject a clock (NULL = cz_clock_system()). */
+    /* Not from YAML (the loader leaves it alone: zero the struct before loading): tests inject
+     * a clock (NULL = cz_clock_system()). */
     const cz_clock_t *clock;
 } cz_upstream_conf_t;
 

@@ -14,6 +14,7 @@
 static int load(const char *yaml, cz_upstream_conf_t *c, cz_diag_t *d)
 {
     memset(d, 0, sizeof *d);
+    memset(c, 0, sizeof *c); /* the loader zeroes only what its table describes, not .clock */
     int rc = cz_conf_load_string("up.yaml", yaml, strlen(yaml), cz_upstream_conf_fields, c, d);
     if (rc == 0)
         rc = cz_upstream_conf_check(c, "Upstreams[0]", d);

@@ -1,0 +1,533 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * test_upstream.c: cz_upstream_call against real czero servers on loopback, each answering with
+ * its name in X-Instance: weights, consistent hashing and node removal, retries past a dead node,
+ * no retry of a POST that reached a node, the per-node breaker, active health checks, timeouts.
+ * The calls run on a uv loop in the test thread with a czero client, as a handler would.
+ */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+#include "czero/client.h"
+#include "czero/czero.h"
+#include "czero/upstream.h"
+#include "gateway/gw_int.h"
+#include "http_client.h"
+#include "test_server.h"
+
+/* ---- backends ---- */
+
+typedef struct backend {
+    ts_t ts;
+    char name[16];
+    atomic_int status;  /* what /who answers */
+    atomic_int healthy; /* /healthz: 200 or 503 */
+    atomic_int delay_ms;
+    char addr[32];
+} backend_t;
+
+typedef struct delayed {
+    uv_timer_t t;
+    cz_res_t *res;
+} delayed_t;
+
+static void delayed_closed(uv_handle_t *h) { free(h->data); }
+
+static void delayed_fire(uv_timer_t *t)
+{
+    delayed_t *dl = t->data;
+    cz_res_end(dl->res);
+    t->data = dl;
+    uv_close((uv_handle_t *)t, delayed_closed);
+}
+
+static int who(cz_req_t *req, cz_res_t *res, void *ud)
+{
+    backend_t *b = ud;
+    cz_res_status(res, atomic_load(&b->status));
+    cz_res_header(res, "X-Instance", b->name);
+    cz_res_write(res, b->name, strlen(b->name));
+    int ms = atomic_load(&b->delay_ms);
+    if (ms <= 0)
+        return CZ_DONE;
+    delayed_t *dl = calloc(1, sizeof *dl);
+    dl->res = res;
+    uv_timer_init(cz_req_loop(req), &dl->t);
+    dl->t.data = dl;
+    uv_timer_start(&dl->t, delayed_fire, (uint64_t)ms, 0);
+    return CZ_AGAIN;
+}
+
+static int healthz(cz_req_t *req, cz_res_t *res, void *ud)
+{
+    backend_t *b = ud;
+    (void)req;
+    cz_res_status(res, atomic_load(&b->healthy) ? 200 : 503);
+    return CZ_DONE;
+}
+
+static void backend_start(backend_t *b, const char *name)
+{
+    memset(b, 0, sizeof *b);
+    snprintf(b->name, sizeof b->name, "%s", name);
+    atomic_store(&b->status, 200);
+    atomic_store(&b->healthy, 1);
+    ts_init(&b->ts);
+    b->ts.conf.middlewares.breaker = false;
+    b->ts.conf.middlewares.shedding = false;
+    cz_route_t r[] = {
+        {.method = "GET", .path = "/who", .handler = who, .ud = b},
+        {.method = "POST", .path = "/who", .handler = who, .ud = b},
+        {.method = "GET", .path = "/healthz", .handler = healthz, .ud = b},
+    };
+    ts_start(&b->ts, r, 3);
+    snprintf(b->addr, sizeof b->addr, "127.0.0.1:%d", b->ts.port);
+}
+
+/* A port nothing listens on. */
+static int dead_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t l = sizeof a;
+    getsockname(fd, (struct sockaddr *)&a, &l);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static cz_upstream_t *upstream(const char *policy, const char *extra, const char **addrs,
+                               const int *weights, size_t n)
+{
+    char y[2048];
+    int k = snprintf(y, sizeof y, "Name: t\nPolicy: %s\nNodes:\n", policy);
+    for (size_t i = 0; i < n; i++)
+        k += snprintf(y + k, sizeof y - (size_t)k, "  - {Addr: \"%s\", Weight: %d}\n", addrs[i],
+                      weights ? weights[i] : 1);
+    snprintf(y + k, sizeof y - (size_t)k, "%s", extra ? extra : "");
+    cz_upstream_conf_t c;
+    memset(&c, 0, sizeof c); /* the loader zeroes only what its table describes, not .clock */
+    cz_diag_t d;
+    cr_assert_eq(cz_conf_load_string("t.yaml", y, strlen(y), cz_upstream_conf_fields, &c, &d), 0,
+                 "%s: %s", d.key, d.msg);
+    cz_upstream_t *u = cz_upstream_new(&c, &d);
+    cz_conf_free(cz_upstream_conf_fields, &c);
+    cr_assert_not_null(u, "%s: %s", d.key, d.msg);
+    return u;
+}
+
+/* ---- the calling side: a loop, a client, N calls with `conc` in flight ---- */
+
+typedef struct drv drv_t;
+typedef struct slot {
+    drv_t *d;
+    int i;
+    char key[32];
+    char inst[16];
+    cz_upstream_req_t rq;
+} slot_t;
+
+struct drv {
+    uv_loop_t loop;
+    cz_client_t *c;
+    cz_upstream_t *u;
+    const char *method;
+    bool idempotent;
+    int retries;
+    uint64_t timeout_ms;
+    int next, total, done;
+    int ok, failed, retried, last_err;
+    char inst[2000][16]; /* per call index: who answered ("" on failure) */
+    int status[2000];
+    void (*on_each)(drv_t *d, int i); /* after call i ended */
+    slot_t slots[8];
+};
+
+static void start_one(drv_t *d, slot_t *s);
+
+static int d_head(cz_call_t *call, int status, const cz_str_t *hn, const cz_str_t *hv, size_t n,
+                  void *ud)
+{
+    slot_t *s = ud;
+    (void)call;
+    s->d->status[s->i] = status;
+    for (size_t i = 0; i < n; i++)
+        if (cz_str_ieq(hn[i], CZ_STR("X-Instance")))
+            snprintf(s->inst, sizeof s->inst, "%.*s", (int)hv[i].n, hv[i].p);
+    return 0;
+}
+
+static void d_done(cz_call_t *call, int err, const cz_call_info_t *info, void *ud)
+{
+    slot_t *s = ud;
+    drv_t *d = s->d;
+    (void)call, (void)info;
+    if (err == 0) {
+        d->ok++;
+        snprintf(d->inst[s->i], sizeof d->inst[0], "%s", s->inst);
+    } else {
+        d->failed++;
+        d->last_err = err;
+    }
+    d->done++;
+    if (d->on_each)
+        d->on_each(d, s->i);
+    if (d->next < d->total)
+        start_one(d, s);
+}
+
+static const cz_call_cbs_t d_cbs = {.on_head = d_head, .on_done = d_done};
+
+static void start_one(drv_t *d, slot_t *s)
+{
+    s->d = d;
+    s->i = d->next++;
+    s->inst[0] = '\0';
+    snprintf(s->key, sizeof s->key, "user-%d", s->i % 1000);
+    s->rq = (cz_upstream_req_t){
+        .http = {.method = cz_str_c(d->method), .target = CZ_STR("/who"),
+                 .total_timeout_ms = d->timeout_ms},
+        .key = cz_str_c(s->key),
+        .retries = d->retries,
+        .idempotent = d->idempotent,
+    };
+    cz_upcall_t *uc;
+    int rc = cz_upstream_call(d->u, d->c, &s->rq, &d_cbs, s, &uc);
+    if (rc != 0) {
+        d->failed++;
+        d->last_err = rc;
+        d->done++;
+        if (d->next < d->total)
+            start_one(d, s);
+    }
+}
+
+static drv_t *drv_new(cz_upstream_t *u)
+{
+    drv_t *d = calloc(1, sizeof *d);
+    uv_loop_init(&d->loop);
+    d->c = cz_client_new(&d->loop, NULL);
+    cr_assert_not_null(d->c);
+    d->u = u;
+    d->method = "GET";
+    d->idempotent = true;
+    d->retries = 2;
+    return d;
+}
+
+static void drv_run(drv_t *d, int n, int conc)
+{
+    d->next = d->done = d->ok = d->failed = 0;
+    d->total = n;
+    memset(d->inst, 0, sizeof d->inst);
+    for (int k = 0; k < conc && d->next < n; k++)
+        start_one(d, &d->slots[k]);
+    while (d->done < n)
+        uv_run(&d->loop, UV_RUN_ONCE);
+}
+
+static void drv_free(drv_t *d)
+{
+    cz_client_close(d->c, NULL, NULL);
+    uv_run(&d->loop, UV_RUN_DEFAULT);
+    cr_assert_eq(uv_loop_close(&d->loop), 0);
+    free(d);
+}
+
+static int count(drv_t *d, const char *name)
+{
+    int k = 0;
+    for (int i = 0; i < d->total; i++)
+        k += strcmp(d->inst[i], name) == 0;
+    return k;
+}
+
+Test(upstream, weighted_is_smooth_wrr_exact)
+{
+    backend_t b[3];
+    const char *names[] = {"a", "b", "c"}, *addrs[3];
+    for (int i = 0; i < 3; i++) {
+        backend_start(&b[i], names[i]);
+        addrs[i] = b[i].addr;
+    }
+    const int w[] = {1, 2, 7};
+    cz_upstream_t *u = upstream("weighted", NULL, addrs, w, 3);
+    drv_t *d = drv_new(u);
+    drv_run(d, 1000, 1);
+    cr_expect_eq(d->ok, 1000, "failed %d (%s)", d->failed, cz_strerror(d->last_err));
+    cr_expect_eq(count(d, "a"), 100);
+    cr_expect_eq(count(d, "b"), 200);
+    cr_expect_eq(count(d, "c"), 700);
+    drv_free(d);
+    cz_upstream_free(u);
+    for (int i = 0; i < 3; i++)
+        ts_stop(&b[i].ts);
+}
+
+Test(upstream, consistent_hash_keeps_keys_and_moves_a_quarter_on_removal)
+{
+    backend_t b[4];
+    const char *names[] = {"a", "b", "c", "d"}, *addrs[4];
+    for (int i = 0; i < 4; i++) {
+        backend_start(&b[i], names[i]);
+        addrs[i] = b[i].addr;
+    }
+    cz_upstream_t *u = upstream("consistent_hash", NULL, addrs, NULL, 4);
+    drv_t *d = drv_new(u);
+    static char first[1000][16];
+    drv_run(d, 1000, 1);
+    cr_assert_eq(d->ok, 1000);
+    memcpy(first, d->inst, sizeof first);
+    drv_run(d, 1000, 1);
+    for (int i = 0; i < 1000; i++)
+        cr_assert_str_eq(d->inst[i], first[i], "key user-%d moved without a node change", i);
+    for (int i = 0; i < 4; i++)
+        cr_expect_gt(count(d, names[i]), 100, "node %s holds %d of 1000 keys", names[i],
+                     count(d, names[i]));
+    cz_endpoint_t eps[] = {{addrs[0], 1}, {addrs[1], 1}, {addrs[2], 1}};
+    cr_assert_eq(cz_upstream_set_nodes(u, eps, 3), 0);
+    drv_run(d, 1000, 1);
+    cr_assert_eq(d->ok, 1000);
+    int moved = 0;
+    for (int i = 0; i < 1000; i++) {
+        cr_assert_str_neq(d->inst[i], "d");
+        moved += strcmp(d->inst[i], first[i]) != 0;
+    }
+    cr_log_info("removing 1 of 4 nodes moved %d of 1000 keys", moved);
+    cr_expect(moved >= 150 && moved <= 350, "moved %d of 1000 keys", moved);
+    drv_free(d);
+    cz_upstream_free(u);
+    for (int i = 0; i < 4; i++)
+        ts_stop(&b[i].ts);
+}
+
+static backend_t *kill_me;
+static void kill_at_100(drv_t *d, int i)
+{
+    (void)i;
+    if (d->done == 100 && kill_me) {
+        ts_stop(&kill_me->ts);
+        kill_me = NULL;
+    }
+}
+
+Test(upstream, dead_and_dying_nodes_cost_no_failed_get)
+{
+    backend_t b[3];
+    const char *names[] = {"a", "b", "c"}, *addrs[4];
+    for (int i = 0; i < 3; i++) {
+        backend_start(&b[i], names[i]);
+        addrs[i] = b[i].addr;
+    }
+    char dead[32];
+    snprintf(dead, sizeof dead, "127.0.0.1:%d", dead_port());
+    addrs[3] = dead;
+    cz_upstream_t *u = upstream("p2c_ewma", NULL, addrs, NULL, 4);
+    drv_t *d = drv_new(u);
+    kill_me = &b[2];
+    d->on_each = kill_at_100;
+    drv_run(d, 600, 4);
+    cr_expect_eq(d->failed, 0, "%d failed, last %s", d->failed, cz_strerror(d->last_err));
+    cr_expect_eq(d->ok, 600);
+    cr_expect_gt(count(d, "a") + count(d, "b"), 450);
+    drv_free(d);
+    cz_upstream_free(u);
+    ts_stop(&b[0].ts);
+    ts_stop(&b[1].ts);
+}
+
+/* A node that reads one request per connection and closes without answering. */
+typedef struct rawsrv {
+    int fd, port;
+    atomic_int requests;
+    pthread_t th;
+} rawsrv_t;
+
+static void *raw_main(void *arg)
+{
+    rawsrv_t *r = arg;
+    for (;;) {
+        int c = accept(r->fd, NULL, NULL);
+        if (c < 0)
+            return NULL;
+        char buf[4096];
+        ssize_t n = read(c, buf, sizeof buf);
+        if (n > 0)
+            atomic_fetch_add(&r->requests, 1);
+        close(c);
+    }
+}
+
+static void raw_start(rawsrv_t *r)
+{
+    memset(r, 0, sizeof *r);
+    r->fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(bind(r->fd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t l = sizeof a;
+    getsockname(r->fd, (struct sockaddr *)&a, &l);
+    r->port = ntohs(a.sin_port);
+    listen(r->fd, 64);
+    pthread_create(&r->th, NULL, raw_main, r);
+}
+
+static void raw_stop(rawsrv_t *r)
+{
+    shutdown(r->fd, SHUT_RDWR);
+    close(r->fd);
+    pthread_join(r->th, NULL);
+}
+
+Test(upstream, post_that_reached_a_node_is_not_retried_get_is)
+{
+    backend_t good;
+    backend_start(&good, "good");
+    rawsrv_t raw;
+    raw_start(&raw);
+    char rawaddr[32];
+    snprintf(rawaddr, sizeof rawaddr, "127.0.0.1:%d", raw.port);
+    const char *addrs[] = {good.addr, rawaddr};
+    /* no ejection and no breaker, so round robin keeps sending every other call to the bad node */
+    cz_upstream_t *u = upstream("round_robin", "Outlier: {MaxFails: 0}\nBreaker: false\n", addrs,
+                                NULL, 2);
+    drv_t *d = drv_new(u);
+    d->method = "POST";
+    d->idempotent = false;
+    drv_run(d, 10, 1);
+    cr_expect_eq(d->failed, 5, "POSTs that reached the closing node fail: %d", d->failed);
+    cr_expect_eq(atomic_load(&raw.requests), 5, "and each reached it once");
+    d->method = "GET";
+    d->idempotent = true;
+    drv_run(d, 10, 1);
+    cr_expect_eq(d->failed, 0, "GETs are retried on the good node");
+    cr_expect_eq(count(d, "good"), 10);
+    int seen = atomic_load(&raw.requests);
+    cr_expect(seen > 5 && seen <= 15, "each GET reached the bad node at most once: %d", seen);
+    drv_free(d);
+    cz_upstream_free(u);
+    raw_stop(&raw);
+    ts_stop(&good.ts);
+}
+
+Test(upstream, connect_refused_post_is_retried)
+{
+    backend_t good;
+    backend_start(&good, "good");
+    char dead[32];
+    snprintf(dead, sizeof dead, "127.0.0.1:%d", dead_port());
+    const char *addrs[] = {good.addr, dead};
+    cz_upstream_t *u = upstream("round_robin", "Outlier: {MaxFails: 0}\n", addrs, NULL, 2);
+    drv_t *d = drv_new(u);
+    d->method = "POST";
+    d->idempotent = false;
+    d->retries = 1;
+    drv_run(d, 10, 1);
+    cr_expect_eq(d->failed, 0, "nothing was sent, so a POST may go elsewhere");
+    drv_free(d);
+    cz_upstream_free(u);
+    ts_stop(&good.ts);
+}
+
+Test(upstream, breaker_opens_on_a_node_answering_500)
+{
+    backend_t good, bad;
+    backend_start(&good, "good");
+    backend_start(&bad, "bad");
+    atomic_store(&bad.status, 500);
+    const char *addrs[] = {good.addr, bad.addr};
+    cz_upstream_t *u = upstream("round_robin", "Outlier: {MaxFails: 0}\n", addrs, NULL, 2);
+    drv_t *d = drv_new(u);
+    drv_run(d, 400, 1);
+    int nbad = count(d, "bad"), ngood = count(d, "good");
+    cr_log_info("breaker: bad node answered %d of 400, good %d", nbad, ngood);
+    cr_expect_lt(nbad, 60, "the breaker drops most calls to the failing node: %d", nbad);
+    cr_expect_eq(nbad + ngood, 400, "a dropped call goes to the other node, not to the client");
+    cz_breaker_stat_t st;
+    cz__up_node_t *n = u->nodes;
+    while (n && strcmp(n->addr, bad.addr) != 0)
+        n = n->next;
+    cr_assert_not_null(n);
+    cz_breaker_stat(n->breaker, &st);
+    cr_expect_gt(st.drops, 100);
+    drv_free(d);
+    cz_upstream_free(u);
+    ts_stop(&good.ts);
+    ts_stop(&bad.ts);
+}
+
+static bool wait_unhealthy(cz_upstream_t *u, const char *addr, bool want, int ms)
+{
+    for (int t = 0; t < ms; t += 10) {
+        cz_upstream_node_stat_t st[4];
+        size_t n = cz_upstream_nodes(u, st, 4);
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(st[i].addr, addr) == 0 && st[i].unhealthy == want)
+                return true;
+        usleep(10000);
+    }
+    return false;
+}
+
+Test(upstream, active_health_checks_take_a_node_out_and_back)
+{
+    backend_t a, b;
+    backend_start(&a, "a");
+    backend_start(&b, "b");
+    const char *addrs[] = {a.addr, b.addr};
+    cz_upstream_t *u = upstream(
+        "round_robin",
+        "Health: {Path: /healthz, Interval: 50ms, Timeout: 500ms, UnhealthyThreshold: 3, "
+        "HealthyThreshold: 2}\n",
+        addrs, NULL, 2);
+    usleep(300000);
+    cr_assert(wait_unhealthy(u, b.addr, false, 10), "healthy while /healthz answers 200");
+    long t0 = tc_now_ms();
+    atomic_store(&b.healthy, 0);
+    cr_assert(wait_unhealthy(u, b.addr, true, 3000), "marked down after failing checks");
+    long down_ms = tc_now_ms() - t0;
+    cr_expect_geq(down_ms, 100, "not before 3 failed checks 50 ms apart (%ld ms)", down_ms);
+    drv_t *d = drv_new(u);
+    drv_run(d, 20, 1);
+    cr_expect_eq(count(d, "a"), 20, "an unhealthy node gets no calls");
+    atomic_store(&b.healthy, 1);
+    cr_assert(wait_unhealthy(u, b.addr, false, 3000), "back after passing checks");
+    drv_run(d, 20, 1);
+    cr_expect_eq(count(d, "b"), 10);
+    drv_free(d);
+    cz_upstream_free(u);
+    ts_stop(&a.ts);
+    ts_stop(&b.ts);
+}
+
+Test(upstream, timeout_and_no_node)
+{
+    backend_t slow;
+    backend_start(&slow, "slow");
+    atomic_store(&slow.delay_ms, 1000);
+    const char *addrs[] = {slow.addr};
+    cz_upstream_t *u = upstream("p2c_ewma", NULL, addrs, NULL, 1);
+    drv_t *d = drv_new(u);
+    d->timeout_ms = 200;
+    long t0 = tc_now_ms();
+    drv_run(d, 1, 1);
+    long took = tc_now_ms() - t0;
+    cr_expect_eq(d->failed, 1);
+    cr_expect_eq(d->last_err, CZ_ETIMEOUT, "got %s", cz_strerror(d->last_err));
+    cr_expect(took >= 190 && took < 900, "the call's deadline holds across retries: %ld ms",
+              took);
+    cr_assert_eq(cz_upstream_set_nodes(u, NULL, 0), 0);
+    cz_upstream_req_t rq = {.http = {.method = CZ_STR("GET"), .target = CZ_STR("/who")}};
+    cz_upcall_t *uc;
+    cr_expect_eq(cz_upstream_call(u, d->c, &rq, &d_cbs, &d->slots[0], &uc), CZ_ENOSERVICE);
+    drv_free(d);
+    cz_upstream_free(u);
+    ts_stop(&slow.ts);
+}
