@@ -22,7 +22,7 @@ typedef struct dns_src {
     uint64_t interval_ms;
     char **set; /* last reported "addr:port", sorted */
     size_t nset;
-    int have_set, pending, timer_open;
+    int have_set, pending, timer_open, failing; /* failing: logged once per failure streak */
 } dns_src_t;
 
 /* ---- the default resolver ---- */
@@ -140,9 +140,14 @@ static void on_resolved(int err, const char *const *addrs, size_t n, void *ud)
         free_set(set, m);
         /* getaddrinfo's codes are libuv's UV_EAI_* range, unknown to cz_strerror */
         const char *why = err <= -3000 && err >= -3014 ? uv_strerror(err) : cz_strerror(err);
-        cz_log_error("dns discovery %s:%s: %s; keeping the last %zu endpoints", s->host, s->port,
-                     why, s->nset);
+        if (!s->failing)
+            cz_log_error("dns discovery %s:%s: %s; keeping the last %zu endpoints", s->host,
+                         s->port, why, s->nset);
+        s->failing = 1;
     } else {
+        if (s->failing)
+            cz_log_info("dns discovery %s:%s resolves again", s->host, s->port);
+        s->failing = 0;
         qsort(set, m, sizeof *set, str_cmp);
         size_t w = 0;
         for (size_t i = 0; i < m; i++) {

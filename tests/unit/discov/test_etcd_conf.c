@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * The Etcd block of a service's YAML (go-zero discov.EtcdConf inside RestConf): keys and
+ * defaults, absence meaning "do not register", and file:line errors for what czero does not
+ * implement (TLS and auth keys are refused, not silently ignored).
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+#include "czero/config.h"
+#include "czero/discovery.h"
+
+static int load(const char *yaml, cz_rest_conf_t *c, cz_diag_t *d)
+{
+    return cz_conf_load_string("svc.yaml", yaml, strlen(yaml), cz_rest_conf_fields, c, d);
+}
+
+Test(etcd_conf, etcd_block_loads_hosts_key_id_and_ttl)
+{
+    cz_rest_conf_t c;
+    cz_diag_t d = {0};
+    const char *y = "Name: demo\nPort: 8888\nEtcd:\n  Hosts: [127.0.0.1:2379, 127.0.0.1:2380]\n"
+                    "  Key: demo.api\n  ID: 7\n  TTL: 5\n";
+    cr_assert_eq(load(y, &c, &d), 0, "%s: %s", d.key, d.msg);
+    cr_assert_eq(c.etcd.hosts.n, 2);
+    cr_assert_str_eq(c.etcd.hosts.items[1], "127.0.0.1:2380");
+    cr_assert_str_eq(c.etcd.key, "demo.api");
+    cr_assert_eq(c.etcd.id, 7);
+    cr_assert_eq(c.etcd.ttl_s, 5);
+    cr_assert_eq(cz_etcd_conf_check(&c.etcd), 0);
+    cz_conf_free(cz_rest_conf_fields, &c);
+}
+
+Test(etcd_conf, absent_etcd_means_no_registration)
+{
+    cz_rest_conf_t c;
+    cz_diag_t d = {0};
+    cr_assert_eq(load("Name: demo\nPort: 8888\n", &c, &d), 0, "%s: %s", d.key, d.msg);
+    cr_assert_eq(c.etcd.hosts.n, 0);
+    cr_assert_null(c.etcd.key);
+    cr_assert_eq(c.etcd.ttl_s, 10, "go-zero's TimeToLive");
+    cr_assert_eq(cz_etcd_conf_check(&c.etcd), CZ_EINVAL_CONF);
+    cz_conf_free(cz_rest_conf_fields, &c);
+}
+
+Test(etcd_conf, unsupported_keys_are_errors_with_a_line)
+{
+    cz_rest_conf_t c;
+    cz_diag_t d = {0};
+    const char *y = "Name: demo\nPort: 8888\nEtcd:\n  Hosts: [127.0.0.1:2379]\n  Key: k\n"
+                    "  User: root\n";
+    cr_assert_eq(load(y, &c, &d), CZ_EINVAL_CONF);
+    cr_assert_eq(d.line, 6);
+    cr_assert(strstr(d.key, "User") != NULL, "key %s", d.key);
+    const char *ttl = "Name: demo\nPort: 8888\nEtcd:\n  Hosts: [h:1]\n  Key: k\n  TTL: 0\n";
+    cr_assert_eq(load(ttl, &c, &d), CZ_EINVAL_CONF);
+    cr_assert_eq(d.line, 6);
+}
