@@ -18,22 +18,6 @@
 #include "czero/limiter.h"
 #include "czero/upstream.h"
 
-/* Layer D (src/gateway: upstreams and the proxy handler) is being written alongside this
- * program. Until it is in every build its symbols are weak references, so the program still
- * links; gw_conf_load() refuses to run when they are missing (gw_have_upstreams()). */
-#pragma weak cz_upstream_conf_fields
-#pragma weak cz_upstream_conf_check
-#pragma weak cz_upstream_new
-#pragma weak cz_upstream_free
-#pragma weak cz_proxy_handler
-static inline bool gw_have_upstreams(void)
-{
-    /* volatile: the compiler may not fold a weak address to non-NULL */
-    const void *volatile f = cz_upstream_conf_fields, *volatile n = (const void *)cz_upstream_new,
-                         *volatile h = (const void *)cz_proxy_handler;
-    return f && n && h;
-}
-
 /* Routes[i].Jwt: go-zero rest.WithJwt / WithJwtTransition. */
 typedef struct gw_jwt_conf {
     char *secret;      /* Secret: HMAC key; absent = no JWT on this route */

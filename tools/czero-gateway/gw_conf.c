@@ -306,10 +306,6 @@ int gw_conf_load_string(const char *name, const char *yaml, size_t len, gw_conf_
     if (!d)
         d = &local;
     memset(d, 0, sizeof *d);
-    if (!gw_have_upstreams()) {
-        memset(c, 0, sizeof *c);
-        return cz_diag_set(d, name, 0, 0, "", "built without src/gateway (upstreams)");
-    }
     int rc = cz_conf_load_string(name, yaml, len, gw_conf_fields, c, d);
     if (rc != 0)
         return rc;

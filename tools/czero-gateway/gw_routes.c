@@ -44,9 +44,9 @@ static void rekey(cz_diag_t *d, const char *file, const char *key)
 {
     char msg[sizeof d->msg];
     if (d->key[0] && strncmp(d->key, key, strlen(key)) != 0)
-        snprintf(msg, sizeof msg, "%s: %s", d->key, d->msg);
+        snprintf(msg, sizeof msg, "%.100s: %.150s", d->key, d->msg);
     else
-        snprintf(msg, sizeof msg, "%s", d->msg);
+        snprintf(msg, sizeof msg, "%.250s", d->msg);
     cz_diag_set(d, file, 0, 0, key, "%s", msg);
 }
 
