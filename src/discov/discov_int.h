@@ -122,6 +122,9 @@ const char *cz__etcd_cur(const cz__etcd_t *e);
 
 /* ---- server self-registration (server_reg.c; called by src/http/server.c) ---- */
 struct cz_server;
+/* 0 when conf is absent (no Hosts, no Key) or complete; CZ_EINVAL_CONF (logged) when only
+ * half of it is there, so a service meant to register does not start unregistered. */
+int cz__discov_server_check(const cz_etcd_conf_t *conf);
 /* When conf has Etcd hosts: publish host:port (0.0.0.0/:: -> the first non-loopback IPv4,
  * else 127.0.0.1) from a background thread with its own loop. 0 when nothing to do or started;
  * CZ_EINVAL_CONF / CZ_ENOMEM otherwise (logged). */

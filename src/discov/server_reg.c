@@ -70,15 +70,26 @@ static void *reg_main(void *arg)
     return NULL;
 }
 
+static int absent(const cz_etcd_conf_t *conf)
+{
+    return !conf || (conf->hosts.n == 0 && (!conf->key || !conf->key[0]));
+}
+
+int cz__discov_server_check(const cz_etcd_conf_t *conf)
+{
+    if (absent(conf) || cz_etcd_conf_check(conf) == 0)
+        return 0;
+    cz_log_error("Etcd: both Hosts and Key are needed to register the service");
+    return CZ_EINVAL_CONF;
+}
+
 int cz__discov_server_start(const struct cz_server *s, const cz_etcd_conf_t *conf,
                             const char *host, int port)
 {
-    if (!conf || (conf->hosts.n == 0 && !conf->key))
+    if (absent(conf))
         return 0; /* no Etcd block: no registration */
-    if (cz_etcd_conf_check(conf) != 0) {
-        cz_log_error("Etcd: both Hosts and Key are needed to register the service");
+    if (cz__discov_server_check(conf) != 0)
         return CZ_EINVAL_CONF;
-    }
     char value[96];
     int rc = cz__discov_server_addr(host, port, value, sizeof value);
     if (rc)

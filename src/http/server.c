@@ -407,6 +407,8 @@ int cz_server_start(cz_server_t *s)
 {
     if (s->started)
         return CZ_EARG;
+    if (cz__discov_server_check(&s->conf.etcd) != 0) /* Etcd given but incomplete (logged) */
+        return CZ_EINVAL_CONF;
     signal(SIGPIPE, SIG_IGN); /* a peer that went away is an error code, not a process kill */
     cz_diag_t d = {0};
     int brc = cz__chain_build(s, &d);

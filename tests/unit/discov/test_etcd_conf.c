@@ -8,6 +8,7 @@
 #include <string.h>
 #include "czero/config.h"
 #include "czero/discovery.h"
+#include "czero/server.h"
 
 static int load(const char *yaml, cz_rest_conf_t *c, cz_diag_t *d)
 {
@@ -54,4 +55,16 @@ Test(etcd_conf, unsupported_keys_are_errors_with_a_line)
     const char *ttl = "Name: demo\nPort: 8888\nEtcd:\n  Hosts: [h:1]\n  Key: k\n  TTL: 0\n";
     cr_assert_eq(load(ttl, &c, &d), CZ_EINVAL_CONF);
     cr_assert_eq(d.line, 6);
+}
+
+Test(etcd_conf, server_refuses_to_start_with_half_an_etcd_block)
+{
+    cz_rest_conf_t c;
+    cz_diag_t d = {0};
+    cr_assert_eq(load("Name: demo\nHost: 127.0.0.1\nPort: 1\nEtcd:\n  Key: demo.api\n", &c, &d), 0);
+    cz_server_t *s = cz_server_new(&c, &d);
+    cr_assert_not_null(s);
+    cr_assert_eq(cz_server_start(s), CZ_EINVAL_CONF, "a service meant to register started without");
+    cz_server_free(s);
+    cz_conf_free(cz_rest_conf_fields, &c);
 }
