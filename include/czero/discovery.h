@@ -71,6 +71,10 @@ typedef struct cz_etcd_opts {
     uint64_t backoff_max_ms;  /* cap of the doubling delay, default 10 s */
     uint64_t request_timeout_ms; /* one etcd request (not the watch stream), default 3 s */
     uint64_t connect_timeout_ms; /* default 1 s */
+    uint64_t resync_ms;       /* subscriber: range again and renew the watch this often, default
+                                 30 s; a stalled watch stream (partitioned or frozen member) looks
+                                 exactly like a quiet one, so this bounds how stale the set can
+                                 get (go-zero relies on gRPC keep-alives for the same); 0 = never */
 } cz_etcd_opts_t;
 CZ_EXTERN void cz_etcd_opts_init(cz_etcd_opts_t *o);
 

@@ -18,6 +18,7 @@ void cz_etcd_opts_init(cz_etcd_opts_t *o)
         .backoff_max_ms = 10000,
         .request_timeout_ms = 3000,
         .connect_timeout_ms = 1000,
+        .resync_ms = 30000,
     };
 }
 

@@ -7,7 +7,8 @@
  * full set after each change. Any failure (etcd unreachable, non-200, junk, the stream ending,
  * a compacted start revision) keeps the last set, is logged, moves to the next host and starts
  * the cycle again after a capped exponential backoff; re-ranging rather than resuming the watch
- * means events missed while disconnected can never leave a stale node behind.
+ * means events missed while disconnected can never leave a stale node behind. The cycle is also
+ * renewed every resync_ms, because a watch on a partitioned or frozen member just goes quiet.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,19 @@ static void report(etcd_src_t *s)
 }
 
 static void on_timer(uv_timer_t *t) { do_range(t->data); }
+
+/* Periodic renewal: drop the watch and go round the cycle again. The range reports only a
+ * changed set, so a healthy resync is invisible to the user. */
+static void on_resync(uv_timer_t *t)
+{
+    etcd_src_t *s = t->data;
+    if (s->watch) {
+        cz_call_cancel(s->watch);
+        s->watch = NULL;
+        s->blen = 0;
+    }
+    do_range(s);
+}
 
 static void fail(etcd_src_t *s, const char *what, int err, int status)
 {
@@ -130,6 +144,8 @@ static void on_watch_body(cz_call_t *call, const void *data, size_t n, void *ud)
         if (msg.created) {
             s->failing = 0;
             s->backoff = 0;
+            if (s->opts.resync_ms)
+                uv_timer_start(&s->timer, on_resync, s->opts.resync_ms, 0);
         }
         if (msg.changed || !s->reported)
             report(s);

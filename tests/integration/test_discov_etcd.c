@@ -4,8 +4,9 @@
  * etcd_server.c): a publisher's key reaches a subscriber within 1 s and leaves within 1 s of a
  * revoke; a SIGKILLed publisher's key goes with its TTL; a subscriber keeps its set while etcd
  * is down; after etcd comes back as a brand-new cluster the publisher registers again and the
- * subscriber sees it; two publishers are two endpoints; a dead first host is skipped; a czero
- * server with an Etcd block registers Host:Port and leaves on shutdown. Skipped without etcd.
+ * subscriber sees it; two publishers are two endpoints; a dead first host is skipped; periodic
+ * resync does not re-report an unchanged set and rides out a frozen member; a czero server with
+ * an Etcd block registers Host:Port and leaves on shutdown. Skipped without etcd.
  */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -301,4 +302,33 @@ Test(discov_etcd, wildcard_host_registers_an_interface_address)
     cr_assert_str_eq(out, "[::1]:80");
     if (etcd.dir[0])
         uv_loop_close(&loop);
+}
+
+Test(discov_etcd, resync_is_silent_when_nothing_changed_and_survives_a_frozen_member)
+{
+    SKIP_WITHOUT_ETCD();
+    cz_etcd_conf_t c = conf_for("svc.e", 10);
+    cz_etcd_opts_t o = fast;
+    o.resync_ms = 150;
+    o.request_timeout_ms = 300;
+    seen_t s = {0};
+    cz_discovery_t *d = cz_discovery_etcd_ex(&c, &o);
+    cz_discovery_start(d, &loop, on_set, &s);
+    cr_assert_eq(cz_test_etcd_put(&etcd, "svc.e/1", "127.0.0.1:9006"), 0);
+    want_t w = {&s, "127.0.0.1:9006", 1};
+    cr_assert_geq(run_until(&loop, has_addr, &w, 2000), 0);
+    int before = s.reports;
+    run_for(&loop, 800); /* about five resyncs */
+    cr_assert_eq(s.reports, before, "an unchanged set was reported again by a resync");
+
+    cz_test_etcd_freeze(&etcd); /* resync ranges time out; the set must stay */
+    run_for(&loop, 1000);
+    cr_assert_eq(s.reports, before);
+    cr_assert(has(&s, "127.0.0.1:9006"));
+    cz_test_etcd_thaw(&etcd);
+    cr_assert_eq(cz_test_etcd_put(&etcd, "svc.e/2", "127.0.0.1:9007"), 0);
+    want_t w2 = {&s, "127.0.0.1:9007", 2};
+    cr_assert_geq(run_until(&loop, has_addr, &w2, 3000), 0, "no recovery after the thaw");
+    discovery_free_sync(d);
+    close_loop();
 }

@@ -174,7 +174,24 @@ static void signal_and_reap(cz_test_etcd_t *e, int sig)
     e->pid = 0;
 }
 
-void cz_test_etcd_stop(cz_test_etcd_t *e) { signal_and_reap(e, SIGTERM); }
+void cz_test_etcd_stop(cz_test_etcd_t *e)
+{
+    if (e->pid > 0)
+        kill(e->pid, SIGCONT); /* a frozen member must be able to act on SIGTERM */
+    signal_and_reap(e, SIGTERM);
+}
+
+void cz_test_etcd_freeze(cz_test_etcd_t *e)
+{
+    if (e->pid > 0)
+        kill(e->pid, SIGSTOP);
+}
+
+void cz_test_etcd_thaw(cz_test_etcd_t *e)
+{
+    if (e->pid > 0)
+        kill(e->pid, SIGCONT);
+}
 void cz_test_etcd_kill(cz_test_etcd_t *e) { signal_and_reap(e, SIGKILL); }
 
 void cz_test_etcd_free(cz_test_etcd_t *e)

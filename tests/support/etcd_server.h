@@ -33,6 +33,9 @@ int cz_test_etcd_restart(cz_test_etcd_t *e, int wipe);
 void cz_test_etcd_stop(cz_test_etcd_t *e);
 /** SIGKILL and reap. */
 void cz_test_etcd_kill(cz_test_etcd_t *e);
+/** SIGSTOP / SIGCONT: a member that accepts connections but never answers (a partition). */
+void cz_test_etcd_freeze(cz_test_etcd_t *e);
+void cz_test_etcd_thaw(cz_test_etcd_t *e);
 /** Stop if running and remove the temp dir. */
 void cz_test_etcd_free(cz_test_etcd_t *e);
 
