@@ -12,6 +12,7 @@
 #ifndef CZERO_GW_H
 #define CZERO_GW_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include "czero/czero.h"
@@ -100,6 +101,14 @@ void gw_instance_shutdown(gw_instance_t *g);
 void gw_instance_free(gw_instance_t *g);
 /** The bound port. */
 int gw_instance_port(const gw_instance_t *g);
+
+/** Start draining: from now on every answer closes its connection (the instance keeps
+ *  accepting until shut down). Any thread. */
+void gw_instance_drain(gw_instance_t *g);
+/** Open client connections of the instance's server (approximate while it changes). */
+size_t gw_instance_connections(const gw_instance_t *g);
+/** Add the drain link (gw_drain.c) to srv: answers close their connection while *retiring. */
+int gw_drain_mw(cz_server_t *srv, atomic_bool *retiring);
 
 /* Per-route middlewares. The caller frees each once with gw_*_free() after the server is freed
  * (the engine would free a link once per registered route, and a route spans several methods). */

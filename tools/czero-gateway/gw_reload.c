@@ -5,15 +5,29 @@
  *
  * A reload loads and checks the file again; a bad file is logged (file:line:col: key: message)
  * and the running instance keeps serving. A good one is started as a second server on the same
- * port (every listener has SO_REUSEPORT, so both accept for a moment), then the old instance is
- * shut down: it stops accepting, finishes its in-flight requests and is freed on a libuv work
- * thread, since waiting for its workers blocks. Log settings are read once at start.
+ * port (every listener has SO_REUSEPORT, so both accept for a moment) and the old one drains:
+ * its answers close their connections (gw_drain.c) until it holds none, or DRAIN_MAX_MS passed.
+ * Only then is it shut down (it stops accepting, finishes in-flight requests, closes what is
+ * idle) and freed on a libuv work thread, since waiting for its workers blocks. Closing idle
+ * keep-alive connections straight away would reset clients whose next request is on the wire.
+ * Log settings are read once at start.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 #include "gw_reload.h"
+
+#define DRAIN_POLL_MS 10
+#define DRAIN_MAX_MS 2000
+
+typedef struct drain {
+    uv_timer_t timer;
+    struct proc *p;
+    gw_instance_t *g;
+    uint64_t deadline;
+    struct drain *next;
+} drain_t;
 
 typedef struct proc {
     uv_loop_t *loop;
@@ -22,6 +36,7 @@ typedef struct proc {
     uv_signal_t hup, term, intr;
     bool stopping;
     unsigned reloads;
+    drain_t *draining;
 } proc_t;
 
 typedef struct retire {
@@ -51,6 +66,45 @@ static void retire(proc_t *p, gw_instance_t *g)
     uv_queue_work(p->loop, &r->work, retire_work, retire_done);
 }
 
+static void drain_closed(uv_handle_t *h) { free(h->data); }
+
+static void drain_end(drain_t *dr)
+{
+    for (drain_t **pp = &dr->p->draining; *pp; pp = &(*pp)->next)
+        if (*pp == dr) {
+            *pp = dr->next;
+            break;
+        }
+    retire(dr->p, dr->g);
+    uv_close((uv_handle_t *)&dr->timer, drain_closed);
+}
+
+static void drain_tick(uv_timer_t *t)
+{
+    drain_t *dr = t->data;
+    if (gw_instance_connections(dr->g) == 0 || uv_now(t->loop) >= dr->deadline)
+        drain_end(dr);
+}
+
+/* Let g's clients move to the new instance, then retire it (see the file comment). */
+static void drain(proc_t *p, gw_instance_t *g)
+{
+    drain_t *dr = calloc(1, sizeof *dr);
+    if (!dr) {
+        retire(p, g);
+        return;
+    }
+    gw_instance_drain(g);
+    dr->p = p;
+    dr->g = g;
+    dr->deadline = uv_now(p->loop) + DRAIN_MAX_MS;
+    dr->timer.data = dr;
+    dr->next = p->draining;
+    p->draining = dr;
+    uv_timer_init(p->loop, &dr->timer);
+    uv_timer_start(&dr->timer, drain_tick, DRAIN_POLL_MS, DRAIN_POLL_MS);
+}
+
 static void on_hup(uv_signal_t *s, int sig)
 {
     proc_t *p = s->data;
@@ -74,7 +128,7 @@ static void on_hup(uv_signal_t *s, int sig)
     gw_instance_t *old = p->cur;
     p->cur = g;
     p->reloads++;
-    retire(p, old);
+    drain(p, old);
     cz_log_info("reloaded %s (reload %u): serving on port %d", p->file, p->reloads,
                 gw_instance_port(g));
 }
@@ -88,6 +142,8 @@ static void on_stop(uv_signal_t *s, int sig)
     cz_log_info("signal %d: shutting down", sig);
     retire(p, p->cur);
     p->cur = NULL;
+    while (p->draining) /* stopping: no new instance to move to */
+        drain_end(p->draining);
     uv_close((uv_handle_t *)&p->hup, NULL);
     uv_close((uv_handle_t *)&p->term, NULL);
     uv_close((uv_handle_t *)&p->intr, NULL);

@@ -34,6 +34,7 @@ struct gw_instance {
     route_mws_t *mws;
     size_t nroutes;
     bool shut;
+    atomic_bool retiring; /* read by the drain link on every request */
 };
 
 static const char *const all_methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
@@ -158,6 +159,10 @@ gw_instance_t *gw_instance_start(gw_conf_t *c, const char *file, cz_diag_t *d)
     }
     if (!(g->srv = cz_server_new(&g->conf.rest, d)))
         goto fail;
+    if (gw_drain_mw(g->srv, &g->retiring) != 0) {
+        cz_diag_set(d, file, 0, 0, "", "out of memory");
+        goto fail;
+    }
     cz_upstream_conf_t *ups = g->conf.upstreams.items;
     for (size_t i = 0; i < g->nups; i++) {
         char key[32];
@@ -203,5 +208,9 @@ void gw_instance_free(gw_instance_t *g)
     cz_server_wait(g->srv);
     free_parts(g);
 }
+
+void gw_instance_drain(gw_instance_t *g) { atomic_store(&g->retiring, true); }
+
+size_t gw_instance_connections(const gw_instance_t *g) { return cz_server_connections(g->srv); }
 
 int gw_instance_port(const gw_instance_t *g) { return cz_server_port(g->srv); }
