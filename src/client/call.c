@@ -421,10 +421,9 @@ void cz_call_resume(cz_call_t *call)
     cz__cconn_t *k = call->conn;
     if (k->in_parse || k->state != CC_ACTIVE)
         return;
-    if (k->rlen)
-        cz__cconn_kick(k); /* parse() restarts reading once the buffer is consumed */
-    else
-        cz__cconn_read_start(k);
+    /* Parse from the loop even with nothing buffered: a pause at the last body byte leaves
+     * llhttp one step short of the end of the message. parse() then restarts reading. */
+    cz__cconn_kick(k);
 }
 
 void cz_call_cancel(cz_call_t *call)
@@ -580,9 +579,9 @@ void cz__call_on_read(cz__cconn_t *k, ssize_t nread)
 void cz__call_parse(cz__cconn_t *k)
 {
     cz_call_t *call = k->call;
-    if (!k->rlen || !call)
+    if (!call)
         return;
-    if (!call->info.response_started) {
+    if (!call->info.response_started && k->rlen) {
         call->info.response_started = true;
         call->info.ttfb_ns = uv_hrtime() - call->start_hr;
         if (call->replay) {
@@ -749,6 +748,8 @@ static int p_body(llhttp_t *p, const char *at, size_t n)
     cz_call_t *call = k->call;
     if (!call || call->cancelled)
         return HPE_USER;
+    if (n == 0) /* llhttp re-opens the body span on every execute; an empty piece is no news */
+        return 0;
     if (call->cbs->on_body)
         call->cbs->on_body(call, at, n, call->ud);
     if (k->call != call || call->cancelled)

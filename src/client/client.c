@@ -411,8 +411,9 @@ void cz__cconn_pool(cz__cconn_t *k)
 {
     cz_client_t *c = k->c;
     cz__pool_t *p = k->pool;
-    if (c->closing || c->o.pool_size == 0 || p->nidle >= c->o.pool_size || !k->reading ||
-        k->nopool) {
+    /* idle connections keep reading: that is how a close by the peer is noticed */
+    if (c->closing || c->o.pool_size == 0 || p->nidle >= c->o.pool_size || k->nopool ||
+        cz__cconn_read_start(k) != 0) {
         cz__cconn_close(k);
         return;
     }

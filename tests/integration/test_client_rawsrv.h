@@ -126,6 +126,7 @@ static void *rs_conn(void *arg)
     r->fd = fd;
     for (int nth = 0;; nth++) {
         memset(q, 0, offsetof(rs_req_t, body));
+        q->chunked = false;
         q->fd = fd;
         q->nth = nth;
         size_t hl = 0;
