@@ -172,7 +172,8 @@ static void write_dockerfile(const docker_t *d, FILE *f)
                 d->prefix ? "installed prefix" : "source tree",
                 d->prefix ? d->prefix : "/path/to/czero", n);
     fprintf(f,
-            "# Run (the config's Host must be 0.0.0.0, and its DevServer enabled on 0.0.0.0:%ld for\n"
+            "# Run (the config's Host must be 0.0.0.0, and its DevServer enabled on "
+            "0.0.0.0:%ld for\n"
             "# the health check):\n"
             "#   docker run -p %ld:%ld -v \"$PWD/%s:/app/etc:ro\" %s:latest\n\n"
             "ARG DEBIAN_VERSION=%s\n\n"

@@ -359,7 +359,9 @@ static void oa_path(char *out, size_t size, const char *prefix, const char *path
     size_t pl = prefix ? strlen(prefix) : 0;
     while (pl && prefix[pl - 1] == '/')
         pl--;
-    snprintf(joined, sizeof joined, "%.*s%s", (int)pl, pl ? prefix : "", path);
+    /* goctl joins "/", prefix and path: `prefix: v1` still means /v1 */
+    snprintf(joined, sizeof joined, "%s%.*s%s", pl && prefix[0] != '/' ? "/" : "", (int)pl,
+             pl ? prefix : "", path);
     size_t o = 0;
     for (const char *p = joined; *p && o + 4 < size;) {
         if (*p == ':' && (p == joined || p[-1] == '/')) {
@@ -435,11 +437,34 @@ static json_t *operation(oa_t *o, const cz_api_service_t *svc, const cz_api_rout
     json_t *op = json_object();
     const char *group = cz_api_kv_get(svc->server, "group");
     const char *jwt = cz_api_kv_get(svc->server, "jwt");
-    if (group) {
-        json_object_set_new(op, "tags", json_pack("[s]", group));
-        if (!json_object_get(o->tags, group))
-            json_object_set_new(o->tags, group, json_pack("{ss}", "name", group));
+    /* goctl swagger's tags: @doc(tags:), then @server(tags:), here also the group */
+    const char *tags = cz_api_kv_get(r->doc_kv, "tags");
+    if (!tags || !*tags)
+        tags = cz_api_kv_get(svc->server, "tags");
+    if (!tags || !*tags)
+        tags = group;
+    json_t *list = json_array();
+    for (const char *p = tags; p && *p;) {
+        size_t l = strcspn(p, ",");
+        char tag[256];
+        size_t a = 0, b = l;
+        while (a < b && p[a] == ' ')
+            a++;
+        while (b > a && p[b - 1] == ' ')
+            b--;
+        if (b > a && b - a < sizeof tag) {
+            memcpy(tag, p + a, b - a);
+            tag[b - a] = 0;
+            json_array_append_new(list, json_string(tag));
+            if (!json_object_get(o->tags, tag))
+                json_object_set_new(o->tags, tag, json_pack("{ss}", "name", tag));
+        }
+        p += l + (p[l] == ',');
     }
+    if (json_array_size(list))
+        json_object_set_new(op, "tags", list);
+    else
+        json_decref(list);
     const char *summary = r->doc ? r->doc : cz_api_kv_get(r->doc_kv, "summary");
     if (summary && *summary)
         json_object_set_new(op, "summary", json_string(summary));
@@ -565,9 +590,10 @@ static json_t *build(const cz_api_t *api, const char *server_url)
     if (!server_url) {
         const char *host = cz_api_kv_get(kv, "host"), *base = cz_api_kv_get(kv, "basePath");
         const char *scheme = cz_api_kv_get(kv, "schemes");
-        if (host && *host)
-            snprintf(url, sizeof url, "%s://%s%s", scheme && *scheme ? scheme : "http", host,
-                     base ? base : "");
+        if (host && *host) /* schemes: "http,https": the first one */
+            snprintf(url, sizeof url, "%.*s://%s%s",
+                     scheme && *scheme ? (int)strcspn(scheme, ", ") : 4,
+                     scheme && *scheme ? scheme : "http", host, base ? base : "");
         else
             snprintf(url, sizeof url, "%s", base && *base ? base : "/");
         server_url = url;
@@ -735,7 +761,8 @@ int cz_cmd_openapi(int argc, char **argv)
         return 1;
     }
     size_t ol = out ? strlen(out) : 0;
-    int yaml = (ol > 5 && !strcmp(out + ol - 5, ".yaml")) || (ol > 4 && !strcmp(out + ol - 4, ".yml"));
+    int yaml = (ol > 5 && !strcmp(out + ol - 5, ".yaml")) ||
+               (ol > 4 && !strcmp(out + ol - 4, ".yml"));
     FILE *f = out ? fopen(out, "w") : stdout;
     int rc = f ? 0 : -errno;
     if (f && yaml)

@@ -229,23 +229,32 @@ Test(openapi, options_defaults_and_optional, .init = setup, .fini = teardown)
 
 Test(openapi, jwt_routes_need_a_bearer_token, .init = setup, .fini = teardown)
 {
-    openapi("info(\n\ttitle: \"shop\"\n\tversion: \"1.0\"\n)\n"
-            "@server(\n\tgroup: open\n)\nservice shop {\n\t@doc \"who am I\"\n\t@handler ping\n"
-            "\tget /ping\n}\n"
+    openapi("info(\n\ttitle: \"shop\"\n\tversion: \"1.0\"\n\thost: \"api.example.com\"\n"
+            "\tbasePath: \"/v1\"\n\tschemes: \"https,http\"\n)\n"
+            "@server(\n\tgroup: open\n\tprefix: v2\n)\nservice shop {\n\t@doc \"who am I\"\n"
+            "\t@handler ping\n\tget /ping\n\t@doc(\n\t\tsummary: \"tagged route\"\n"
+            "\t\ttags: \"a, b\"\n\t)\n\t@handler tagged\n\tget /tagged\n}\n"
             "@server(\n\tjwt: Auth\n\tgroup: user\n)\nservice shop {\n\t@handler me\n"
             "\tget /me\n}\n");
     cr_assert_str_eq(str_at("/info/version"), "1.0");
-    cr_assert_null(at("/paths/~1ping/get/security"), "no jwt: no requirement");
-    cr_assert_null(at("/paths/~1ping/get/responses/401"));
-    cr_assert_str_eq(str_at("/paths/~1ping/get/summary"), "who am I");
-    cr_assert_str_eq(str_at("/paths/~1ping/get/tags/0"), "open");
+    cr_assert_str_eq(str_at("/servers/0/url"), "https://api.example.com/v1",
+                     "goctl swagger's host, basePath and first scheme");
+    cr_assert_not_null(at("/paths/~1v2~1ping/get"), "prefix v2 means /v2");
+    cr_assert_null(at("/paths/~1v2~1ping/get/security"), "no jwt: no requirement");
+    cr_assert_null(at("/paths/~1v2~1ping/get/responses/401"));
+    cr_assert_str_eq(str_at("/paths/~1v2~1ping/get/summary"), "who am I");
+    cr_assert_str_eq(str_at("/paths/~1v2~1ping/get/tags/0"), "open");
     cr_assert(json_is_array(at("/paths/~1me/get/security/0/Auth")),
               "the requirement names the scheme after the jwt key");
     cr_assert_str_eq(str_at("/components/securitySchemes/Auth/type"), "http");
     cr_assert_str_eq(str_at("/components/securitySchemes/Auth/scheme"), "bearer");
     cr_assert_str_eq(str_at("/components/securitySchemes/Auth/bearerFormat"), "JWT");
     cr_assert_not_null(at("/paths/~1me/get/responses/401"));
-    cr_assert_str_eq(str_at("/tags/1/name"), "user", "top-level tags list the groups");
+    cr_assert_str_eq(str_at("/tags/3/name"), "user", "top-level tags: open, a, b, user");
+    cr_assert_str_eq(str_at("/paths/~1me/get/tags/0"), "user");
+    cr_assert_str_eq(str_at("/paths/~1v2~1tagged/get/tags/0"), "a", "@doc(tags:) first");
+    cr_assert_str_eq(str_at("/paths/~1v2~1tagged/get/tags/1"), "b");
+    cr_assert_str_eq(str_at("/paths/~1v2~1tagged/get/summary"), "tagged route");
 }
 
 #define P "/components/schemas/Out/properties"
