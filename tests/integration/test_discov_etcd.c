@@ -78,7 +78,11 @@ typedef struct want {
 } want_t;
 static int has_addr(void *a) { return has(((want_t *)a)->s, ((want_t *)a)->addr); }
 static int lacks_addr(void *a) { return !has_addr(a); }
-static int has_n(void *a) { return ((want_t *)a)->s->reports > 0 && ((want_t *)a)->s->n == ((want_t *)a)->n; }
+static int has_n(void *a)
+{
+    const want_t *w = a;
+    return w->s->reports > 0 && w->s->n == w->n;
+}
 static int reported(void *a) { return ((seen_t *)a)->reports > 0; }
 static int flag_set(void *a) { return *(int *)a; }
 static void set_flag(void *ud) { *(int *)ud = 1; }

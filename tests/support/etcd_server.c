@@ -229,8 +229,8 @@ int cz_test_etcd_values(const cz_test_etcd_t *e, const char *prefix, char (*out)
             const char *v = json_string_value(json_object_get(kv, "value"));
             size_t dn = 0;
             char tmp[256];
-            if (n < max && v && strlen(v) < 300 && cz_base64_decode(tmp, &dn, v, strlen(v), 0) == 0 &&
-                dn < 64) {
+            if (n < max && v && strlen(v) < 300 &&
+                cz_base64_decode(tmp, &dn, v, strlen(v), 0) == 0 && dn < 64) {
                 memcpy(out[n], tmp, dn);
                 out[n][dn] = 0;
                 n++;

@@ -17,7 +17,10 @@ static json_t *parse(const char *s)
     return j;
 }
 
-static const char *str_at(json_t *j, const char *k) { return json_string_value(json_object_get(j, k)); }
+static const char *str_at(json_t *j, const char *k)
+{
+    return json_string_value(json_object_get(j, k));
+}
 
 Test(etcd_proto, prefix_and_range_end_cover_exactly_the_key_directory)
 {
@@ -60,8 +63,6 @@ Test(etcd_proto, lease_bodies_carry_ids_as_strings)
     json_decref(j);
     free(b);
 }
-
-#define HDR "\"header\":{\"cluster_id\":\"1\",\"member_id\":\"2\",\"revision\":\"%s\",\"raft_term\":\"2\"}"
 
 Test(etcd_proto, range_answer_replaces_the_set_and_gives_the_revision)
 {
@@ -119,7 +120,8 @@ Test(etcd_proto, grant_keepalive_and_put_answers)
     const char *gerr = "{\"error\":\"etcdserver: too many requests\",\"code\":8}";
     cr_assert_eq(cz__etcd_parse_grant(gerr, strlen(gerr), &id, &ttl), CZ_EPARSE);
 
-    const char *alive = "{\"result\":{\"header\":{\"revision\":\"1\"},\"ID\":\"41\",\"TTL\":\"5\"}}";
+    const char *alive =
+        "{\"result\":{\"header\":{\"revision\":\"1\"},\"ID\":\"41\",\"TTL\":\"5\"}}";
     cr_assert_eq(cz__etcd_parse_keepalive(alive, strlen(alive), &ttl), 0);
     cr_assert_eq(ttl, 5);
     /* what etcd 3.4 answers for a lease it does not know: no TTL */
