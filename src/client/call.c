@@ -726,8 +726,12 @@ static int p_headers_complete(llhttp_t *p)
     if (call->cbs->on_head) {
         cz_str_t hn[CZ__CL_MAX_HEADERS], hv[CZ__CL_MAX_HEADERS];
         for (uint32_t i = 0; i < k->nh; i++) {
+            uint32_t vl = k->hvl[i];
+            const char *v = k->hbuf + k->hvo[i];
+            while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t')) /* trailing OWS is no value */
+                vl--;
             hn[i] = (cz_str_t){k->hbuf + k->hno[i], k->hnl[i]};
-            hv[i] = (cz_str_t){k->hbuf + k->hvo[i], k->hvl[i]};
+            hv[i] = (cz_str_t){v, vl};
         }
         int r = call->cbs->on_head(call, status, hn, hv, k->nh, call->ud);
         if (call->cancelled || k->call != call)
