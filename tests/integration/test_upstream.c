@@ -531,3 +531,104 @@ Test(upstream, timeout_and_no_node)
     cz_upstream_free(u);
     ts_stop(&slow.ts);
 }
+
+/* ---- discovery-fed clusters ---- */
+
+static cz_upstream_t *upstream_yaml(const char *y)
+{
+    cz_upstream_conf_t c;
+    memset(&c, 0, sizeof c);
+    cz_diag_t d;
+    cr_assert_eq(cz_conf_load_string("t.yaml", y, strlen(y), cz_upstream_conf_fields, &c, &d), 0,
+                 "%s: %s", d.key, d.msg);
+    cz_upstream_t *u = cz_upstream_new(&c, &d);
+    cz_conf_free(cz_upstream_conf_fields, &c);
+    cr_assert_not_null(u, "%s: %s", d.key, d.msg);
+    return u;
+}
+
+/* Run d's loop until u has `want` nodes, at most ms; returns the time it took or -1. */
+static long wait_nodes(drv_t *d, size_t want, long ms)
+{
+    long t0 = tc_now_ms();
+    cz_upstream_node_stat_t st[8];
+    while (tc_now_ms() - t0 <= ms) {
+        if (cz_upstream_nodes(d->u, st, 8) == want)
+            return tc_now_ms() - t0;
+        uv_run(&d->loop, UV_RUN_NOWAIT);
+        usleep(5000);
+    }
+    return -1;
+}
+
+Test(upstream, dns_name_is_resolved_into_nodes)
+{
+    backend_t a;
+    backend_start(&a, "a");
+    char y[256];
+    snprintf(y, sizeof y, "Name: t\nDns: \"localhost:%d\"\nDnsInterval: 100ms\n", a.ts.port);
+    cz_upstream_t *u = upstream_yaml(y);
+    drv_t *d = drv_new(u);
+    long t0 = tc_now_ms();
+    cz_upstream_node_stat_t st[8];
+    while (cz_upstream_nodes(u, st, 8) == 0 && tc_now_ms() - t0 < 2000)
+        usleep(5000);
+    cr_assert_gt(cz_upstream_nodes(u, st, 8), 0, "localhost resolved within 2 s");
+    /* localhost may also resolve to ::1, where nothing listens: retries cover it */
+    drv_run(d, 20, 1);
+    cr_expect_eq(d->ok, 20, "%s", cz_strerror(d->last_err));
+    cr_expect_eq(count(d, "a"), 20);
+    drv_free(d);
+    cz_upstream_free(u);
+    ts_stop(&a.ts);
+}
+
+#include "etcd_server.h"
+
+static void unpublished(void *ud) { *(int *)ud = 1; }
+
+Test(upstream, etcd_registered_nodes_join_and_leave_within_a_second)
+{
+    if (!cz_test_etcd_available())
+        cr_skip_test("no etcd binary on PATH");
+    cz_test_etcd_t e;
+    cr_assert_eq(cz_test_etcd_start(&e), 0);
+    backend_t a, b;
+    backend_start(&a, "a");
+    backend_start(&b, "b");
+    char y[256];
+    snprintf(y, sizeof y, "Name: t\nPolicy: round_robin\nEtcd: {Hosts: [\"%s\"], Key: svc}\n",
+             e.host);
+    cz_upstream_t *u = upstream_yaml(y);
+    drv_t *d = drv_new(u);
+    char *hosts[] = {e.host};
+    cz_etcd_conf_t ec = {.hosts = {.items = hosts, .n = 1}, .key = "svc", .ttl_s = 5};
+    cz_etcd_publisher_t *pa = cz_etcd_publish(&ec, a.addr, &d->loop);
+    cr_assert_not_null(pa);
+    long ms = wait_nodes(d, 1, 3000);
+    cr_log_info("etcd: registered node routed after %ld ms", ms);
+    cr_expect(ms >= 0 && ms < 1000, "registered -> in the cluster in %ld ms", ms);
+    drv_run(d, 10, 1);
+    cr_expect_eq(count(d, "a"), 10);
+    cz_etcd_publisher_t *pb = cz_etcd_publish(&ec, b.addr, &d->loop);
+    ms = wait_nodes(d, 2, 3000);
+    cr_expect(ms >= 0 && ms < 1000, "second node in %ld ms", ms);
+    drv_run(d, 10, 1);
+    cr_expect_eq(count(d, "a"), 5);
+    cr_expect_eq(count(d, "b"), 5);
+    int gone = 0;
+    cz_etcd_unpublish(pa, unpublished, &gone);
+    ms = wait_nodes(d, 1, 3000);
+    cr_log_info("etcd: withdrawn node left after %ld ms", ms);
+    cr_expect(ms >= 0 && ms < 1000, "withdrawn -> out in %ld ms", ms);
+    drv_run(d, 10, 1);
+    cr_expect_eq(count(d, "b"), 10, "no call to the withdrawn node");
+    cz_etcd_unpublish(pb, NULL, NULL);
+    while (!gone)
+        uv_run(&d->loop, UV_RUN_ONCE);
+    drv_free(d);
+    cz_upstream_free(u);
+    ts_stop(&a.ts);
+    ts_stop(&b.ts);
+    cz_test_etcd_free(&e);
+}
