@@ -4,10 +4,10 @@
  *
  * Today it reads go-zero .api files: `czctl api validate -api FILE` parses a file with its
  * imports and runs goctl's checks; `czctl api format -api FILE [-w]` prints (or rewrites) the
- * canonical layout; `czctl api format -dir DIR` rewrites every .api file under DIR. The code
- * generators `api new` and `api c` come later and answer "not implemented yet";
- * `api openapi`, `docker` and `kube` live in gen_openapi.c, gen_docker.c and gen_kube.c.
- * Flags take one or two dashes, as goctl's do. Exit codes: 0 success, 1 the input is wrong (a
+ * canonical layout; `czctl api format -dir DIR` rewrites every .api file under DIR;
+ * `czctl api new NAME` and `czctl api c -api FILE -dir DIR` generate a C project (gen_c*.c);
+ * `api openapi`, `docker` and `kube` live in gen_openapi.c, gen_docker.c, gen_kube.c. Flags
+ * take one or two dashes, as goctl's do. Exit codes: 0 success, 1 the input is wrong (a
  * diagnostic on stderr as file:line:col: message), 2 usage.
  */
 #define _GNU_SOURCE
@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include "api_ast.h"
 #include "cmd.h"
+#include "gen_c.h"
 
 static void usage(FILE *o)
 {
@@ -28,8 +29,8 @@ static void usage(FILE *o)
           "  api validate -api FILE        parse FILE and its imports, check them\n"
           "  api format -api FILE [-w]     print FILE in canonical form (-w: rewrite it)\n"
           "  api format -dir DIR           rewrite every .api file under DIR\n"
-          "  api new NAME                  (not implemented yet)\n"
-          "  api c -api FILE -dir DIR      (not implemented yet)\n"
+          "  api new NAME                  write NAME/NAME.api (goctl's greet) and its project\n"
+          "  api c -api FILE [-dir DIR]    generate (or regenerate) the C project of FILE\n"
           "  api openapi -api FILE [-o F]  OpenAPI 3.0.3 of the service (.json or .yaml)\n"
           "  docker -go NAME.c|-name NAME  write a multi-stage Dockerfile\n"
           "  kube deploy -name N ...       write Deployment, Service and HPA manifests\n",
@@ -136,6 +137,10 @@ static int cmd_api(int argc, char **argv)
     int write = 0;
     if (!strcmp(sub, "openapi"))
         return cz_cmd_openapi(argc - 1, argv + 1);
+    if (!strcmp(sub, "new"))
+        return cz_cmd_api_new(argc - 1, argv + 1);
+    if (!strcmp(sub, "c"))
+        return cz_cmd_api_c(argc - 1, argv + 1);
     if (!strcmp(sub, "new") || !strcmp(sub, "c") || !strcmp(sub, "go") ||
         !strcmp(sub, "openapi") || !strcmp(sub, "doc")) {
         fprintf(stderr, "czctl api %s: not implemented yet\n", sub);
