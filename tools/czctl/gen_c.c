@@ -234,8 +234,10 @@ static int gen_config(cz__gen_t *g)
     FILE *o = cz__gen_open(&buf, &n);
     if (!o)
         return CZ_ENOMEM;
-    fputs(CZ__SCAF_MARK "/*\n * config.h: the service's configuration (the YAML in etc/), go-zero's "
-          "config.Config:\n * rest.RestConf embedded, plus a section per jwt name of the .api.\n */\n"
+    fputs(CZ__SCAF_MARK "/*\n * config.h: the service's configuration (the YAML in etc/), "
+                        "go-zero's "
+          "config.Config:\n * rest.RestConf embedded, plus a section per jwt name of the .api.\n"
+          " */\n"
           "#ifndef CONFIG_CONFIG_H\n#define CONFIG_CONFIG_H\n\n#include <czero/config.h>\n\n"
           "/* go-zero's Auth section: the JWT secret and token lifetime (seconds) */\n"
           "typedef struct jwt_auth_conf {\n    char *access_secret; /* AccessSecret */\n"
@@ -256,7 +258,8 @@ static int gen_config(cz__gen_t *g)
     if (nj)
         fputs("static const cz_conf_field_t jwt_auth_fields[] = {\n"
               "    {.key = \"AccessSecret\", .type = CZ_CONF_STRING,\n"
-              "     .offset = offsetof(jwt_auth_conf_t, access_secret), .flags = CZ_CONF_REQUIRED},\n"
+              "     .offset = offsetof(jwt_auth_conf_t, access_secret), .flags = "
+              "CZ_CONF_REQUIRED},\n"
               "    {.key = \"AccessExpire\", .type = CZ_CONF_INT,\n"
               "     .offset = offsetof(jwt_auth_conf_t, access_expire), .def = \"86400\"},\n"
               "    {0},\n};\n\n",
@@ -276,7 +279,8 @@ static int gen_config(cz__gen_t *g)
     rc = cz__gen_close(g, o, &buf, &n, "internal/config/config.c", 1);
     if (rc || !(o = cz__gen_open(&buf, &n)))
         return rc ? rc : CZ_ENOMEM;
-    fprintf(o, "# %s's configuration (go-zero RestConf keys).\nName: %s\nHost: 0.0.0.0\n"
+    fprintf(o, "# Scaffolded by czctl. Safe to edit.\n# %s's configuration (go-zero RestConf "
+               "keys).\nName: %s\nHost: 0.0.0.0\n"
                "Port: 8888\nLog:\n  Mode: console\n  Encoding: plain\n",
             g->name, g->name);
     for (int i = 0; i < nj; i++)
@@ -303,10 +307,12 @@ static int gen_svc(cz__gen_t *g)
         return CZ_ENOMEM;
     fputs(CZ__SCAF_MARK "/*\n * service_context.h: what every handler and logic function shares "
           "(go-zero's\n * svc.ServiceContext): the configuration, and the clients you add "
-          "(redis, upstreams...).\n */\n#ifndef SVC_SERVICE_CONTEXT_H\n#define SVC_SERVICE_CONTEXT_H\n\n"
+          "(redis, upstreams...).\n */\n#ifndef SVC_SERVICE_CONTEXT_H\n#define "
+          "SVC_SERVICE_CONTEXT_H\n\n"
           "#include <czero/error.h>\n#include \"internal/config/config.h\"\n\n"
           "typedef struct service_context {\n    const config_t *config;\n} service_context_t;\n\n"
-          "/** Set up svc for c (which must outlive it). 0, or a negative CZ_E* code with d set. */\n"
+          "/** Set up svc for c (which must outlive it). 0, or a negative CZ_E* code with d "
+          "set. */\n"
           "int service_context_init(service_context_t *svc, const config_t *c, cz_diag_t *d);\n"
           "/** Release what service_context_init acquired. */\n"
           "void service_context_dispose(service_context_t *svc);\n\n#endif\n",
@@ -331,7 +337,8 @@ static int gen_main(cz__gen_t *g)
     if (!o)
         return CZ_ENOMEM;
     fprintf(o, CZ__SCAF_MARK "/*\n * %s.c: the %s service: load etc/%s.yaml, build the service "
-               "context, register\n * the routes of the .api file, serve until SIGTERM or SIGINT.\n */\n"
+               "context, register\n * the routes of the .api file, serve until SIGTERM or "
+               "SIGINT.\n */\n"
                "#include <stdio.h>\n#include <unistd.h>\n#include <czero/czero.h>\n"
                "#include \"internal/config/config.h\"\n#include \"internal/handler/routes.h\"\n"
                "#include \"internal/svc/service_context.h\"\n\n"
@@ -344,8 +351,10 @@ static int gen_main(cz__gen_t *g)
           "    config_t c;\n    cz_conf_must_load(file, config_fields, &c);\n"
           "    cz_diag_t d = {0};\n    char msg[512];\n    service_context_t svc = {0};\n"
           "    cz_server_t *srv = NULL;\n    int rc = 1;\n"
-          "    if (cz_log_setup(&c.rest.log, &d) != 0 || service_context_init(&svc, &c, &d) != 0 ||\n"
-          "        !(srv = cz_server_new(&c.rest, &d)) || register_handlers(srv, &svc, &d) != 0) {\n"
+          "    if (cz_log_setup(&c.rest.log, &d) != 0 || service_context_init(&svc, &c, &d) != "
+          "0 ||\n"
+          "        !(srv = cz_server_new(&c.rest, &d)) || register_handlers(srv, &svc, &d) != "
+          "0) {\n"
           "        fprintf(stderr, \"%s\\n\", cz_diag_format(&d, msg, sizeof msg));\n"
           "    } else {\n"
   
@@ -377,7 +386,8 @@ static int gen_build(cz__gen_t *g)
                "list(PREPEND CMAKE_PREFIX_PATH \"${CZERO_PREFIX}\")\n"
                "find_package(czero REQUIRED)\n\n"
                "# handlers and logic files appear as the .api grows: glob them\n"
-               "file(GLOB_RECURSE SRCS CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/internal/*.c)\n"
+               "file(GLOB_RECURSE SRCS CONFIGURE_DEPENDS "
+               "${CMAKE_CURRENT_SOURCE_DIR}/internal/*.c)\n"
                "add_executable(%s %s.c ${SRCS})\n"
                "target_include_directories(%s PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})\n"
                "target_compile_options(%s PRIVATE -Wall -Wextra -Werror)\n"

@@ -134,7 +134,8 @@ static int gen_handler(cz__gen_t *g, const cz_api_service_t *s, const groute_t *
         args = ", &in";
     } else if (gr->req_kind == REQ_RAW) {
         fputs("    cz_str_t body = cz_req_body(req);\n    json_error_t jerr;\n"
-              "    json_t *in = json_loadb(body.p ? body.p : \"\", body.n, JSON_DECODE_ANY, &jerr);\n"
+              "    json_t *in = json_loadb(body.p ? body.p : \"\", body.n, JSON_DECODE_ANY, "
+              "&jerr);\n"
               "    if (!in)\n"
               "        return cz_res_error(res, 400, \"invalid JSON body\"), CZ_DONE;\n",
               o);
@@ -156,7 +157,8 @@ static int gen_handler(cz__gen_t *g, const cz_api_service_t *s, const groute_t *
     else if (gr->res_kind == REQ_STRUCT)
         fprintf(o, "    if (rc != 0)\n        return logic_fail(res, rc);\n"
                    "    json_t *v = %s_to_json(&out);\n"
-                   "    if (!v)\n        return cz_res_error(res, 503, \"out of memory\"), CZ_DONE;\n"
+                   "    if (!v)\n        return cz_res_error(res, 503, \"out of memory\"), "
+                   "CZ_DONE;\n"
                    "    cz_res_ok_json(res, v);\n    json_decref(v);\n    return CZ_DONE;\n}\n",
                 gr->res->cname);
     else
@@ -262,7 +264,8 @@ static int gen_middleware(cz__gen_t *g, const mwset_t *m)
     FILE *o = cz__gen_open(&buf, &n);
     if (!o)
         return CZ_ENOMEM;
-    fputs(CZ__GEN_MARK "/* middleware.h: the middlewares the .api declares (@server middleware). */\n"
+    fputs(CZ__GEN_MARK "/* middleware.h: the middlewares the .api declares (@server "
+                       "middleware). */\n"
           "#ifndef MIDDLEWARE_MIDDLEWARE_H\n#define MIDDLEWARE_MIDDLEWARE_H\n\n"
           "#include <czero/czero.h>\n#include \"internal/svc/service_context.h\"\n\n",
           o);
@@ -278,10 +281,12 @@ static int gen_middleware(cz__gen_t *g, const mwset_t *m)
         const char *nm = m->names[i];
         fprintf(o, CZ__SCAF_MARK "/* %s_middleware.c: the %s middleware (runs before the "
                    "handlers of its groups). */\n#include \"internal/middleware/middleware.h\"\n\n"
-                   "static cz_mw_step_t enter(cz_mw_t *mw, cz_req_t *req, cz_res_t *res, void *ctx)\n"
+                   "static cz_mw_step_t enter(cz_mw_t *mw, cz_req_t *req, cz_res_t *res, void "
+                   "*ctx)\n"
                    "{\n    (void)mw;\n    (void)req;\n    (void)res;\n    (void)ctx;\n"
                    "    /* todo: generate middleware implement function, delete after code "
-                   "implementation */\n    return CZ_MW_NEXT; /* CZ_MW_DONE after answering on res */\n}\n\n"
+                   "implementation */\n    return CZ_MW_NEXT; /* CZ_MW_DONE after answering on "
+                   "res */\n}\n\n"
                    "static const cz_mw_ops_t ops = {.name = \"%s_middleware\", .enter = enter};\n\n"
                    "int %s_middleware_init(cz_mw_t *mw, service_context_t *svc)\n{\n"
                    "    mw->ops = &ops;\n    mw->data = svc;\n    return 0;\n}\n",
@@ -310,7 +315,8 @@ static void emit_group(cz__gen_t *g, FILE *o, const cz_api_service_t *s, groute_
     if (sv) {
         fputs("        /* @server:", o);
         for (const cz_api_kv_t *kv = sv; kv; kv = kv->next)
-            fprintf(o, " %s=%s%s", kv->key, kv->value, is_known_key(kv->key) ? "" : " (kept, unused)");
+            fprintf(o, " %s=%s%s", kv->key, kv->value, is_known_key(kv->key) ? "" : " (kept, "
+                       "unused)");
         fputs(" */\n", o);
     }
     int nmw = 0;
@@ -351,7 +357,8 @@ static void emit_group(cz__gen_t *g, FILE *o, const cz_api_service_t *s, groute_
     if (ftell(o) == mark)
         fputs("            .prefix = NULL, /* no @server options */\n", o);
     fputs("        };\n"
-          "        rc = cz_server_add_routes(srv, routes, sizeof routes / sizeof routes[0], &opts, d);\n"
+          "        rc = cz_server_add_routes(srv, routes, sizeof routes / sizeof routes[0], "
+          "&opts, d);\n"
           "        if (rc != 0)\n            return rc;\n    }\n",
           o);
 }
@@ -406,7 +413,8 @@ int cz__gen_routes(cz__gen_t *g)
 
     if (!(o = cz__gen_open(&buf, &n)))
         return CZ_ENOMEM;
-    fprintf(o, CZ__GEN_MARK "/* routes.c: every route group of the .api, with its @server options. */\n"
+    fprintf(o, CZ__GEN_MARK "/* routes.c: every route group of the .api, with its @server "
+                            "options. */\n"
                "#include \"internal/handler/routes.h\"\n%s\n"
                "int register_handlers(cz_server_t *srv, service_context_t *svc, cz_diag_t *d)\n{\n"
                "    int rc = 0;\n",

@@ -284,7 +284,8 @@ static const char *elem_ctype(const cz__gfield_t *f, cz_arena_t *a)
 
 static void emit_header(cz__gen_t *g, FILE *o)
 {
-    fputs(CZ__GEN_MARK "/*\n * types.h: the request and response types of the .api file, with their "
+    fputs(CZ__GEN_MARK "/*\n * types.h: the request and response types of the .api file, with "
+                       "their "
           "binding tables\n * (cz_bind, include/czero/bind.h) and JSON encoders.\n"
           " *\n * Strings and arrays filled by cz_bind live in the request's arena. json_t * "
           "members hold\n * what the binder cannot express (maps, interface{}, time.Time...): "
@@ -501,7 +502,8 @@ int cz__gen_types(cz__gen_t *g)
         return rc;
     if (!(o = cz__gen_open(&buf, &n)))
         return CZ_ENOMEM;
-    fputs(CZ__GEN_MARK "/* types.c: binding tables and JSON encoders of internal/types/types.h. */\n"
+    fputs(CZ__GEN_MARK "/* types.c: binding tables and JSON encoders of internal/types/types.h. "
+                       "*/\n"
           "#include <math.h>\n#include \"internal/types/types.h\"\n\n"
           "static inline json_t *str_json(const char *s)\n{\n"
           "    return json_string(s ? s : \"\");\n}\n\n"
