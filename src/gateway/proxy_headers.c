@@ -80,20 +80,15 @@ cz_str_t cz__proxy_target(cz_arena_t *a, cz_str_t t, const char *strip, const ch
         rest.n--;
         rest_slash = false;
     }
-    bool add_slash = (rn == 0 && !rest_slash) || (rn && !rw_slash && rest.n && !rest_slash &&
-                                                  rest.p[0] != '?');
+    bool add_slash = (rn == 0 && !rest_slash) ||
+                     (rn && !rw_slash && rest.n && !rest_slash && rest.p[0] != '?');
     size_t len = rn + add_slash + rest.n;
     char *p = cz_arena_alloc(a, len + 1);
     if (!p)
         return CZ_STR_NULL;
-    size_t k = 0;
-    if (rn) {
-        memcpy(p, rewrite, rn);
-        k = rn;
-    }
-    if (add_slash && rn == 0)
-        p[k++] = '/';
-    else if (add_slash)
+    memcpy(p, rewrite ? rewrite : "", rn);
+    size_t k = rn;
+    if (add_slash)
         p[k++] = '/';
     memcpy(p + k, rest.p, rest.n);
     k += rest.n;

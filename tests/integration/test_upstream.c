@@ -632,3 +632,25 @@ Test(upstream, etcd_registered_nodes_join_and_leave_within_a_second)
     ts_stop(&b.ts);
     cz_test_etcd_free(&e);
 }
+
+Test(upstream, p2c_gives_a_slow_node_a_small_share)
+{
+    backend_t b[3];
+    const char *names[] = {"a", "b", "slow"}, *addrs[3];
+    for (int i = 0; i < 3; i++) {
+        backend_start(&b[i], names[i]);
+        addrs[i] = b[i].addr;
+    }
+    atomic_store(&b[2].delay_ms, 50);
+    cz_upstream_t *u = upstream("p2c_ewma", NULL, addrs, NULL, 3);
+    drv_t *d = drv_new(u);
+    drv_run(d, 400, 4);
+    cr_expect_eq(d->ok, 400);
+    int slow = count(d, "slow");
+    cr_log_info("p2c: the 50 ms node answered %d of 400", slow);
+    cr_expect_lt(slow, 40, "a third would be 133; the slow node got %d", slow);
+    drv_free(d);
+    cz_upstream_free(u);
+    for (int i = 0; i < 3; i++)
+        ts_stop(&b[i].ts);
+}
