@@ -153,7 +153,8 @@ typedef struct cz_upcall cz_upcall_t; /* one call through an upstream, across it
  *  errors reject) and passive ejection, and retry on an untried node when the connect failed (or
  *  nothing was sent), or when rq->idempotent and nothing of the response arrived, while the
  *  request body can still be replayed (none, whole, or a streamed body whose bytes so far fit the
- *  64 KiB replay buffer) and rq->retries allows. Retries are invisible to cbs: they see one call.
+ *  512 KiB replay buffer (always
+ *  enough for a connect that failed)) and rq->retries allows. Retries are invisible to cbs: they see one call.
  *  The cz_call_t passed to cbs is the current attempt's (cz_call_pause/resume on it from inside a
  *  callback are fine); outside callbacks use *out with the cz_upcall_* functions below, because an
  *  attempt's call changes on retry. rq's strings and header arrays must stay valid until on_done
@@ -163,7 +164,7 @@ typedef struct cz_upcall cz_upcall_t; /* one call through an upstream, across it
 CZ_EXTERN int cz_upstream_call(cz_upstream_t *u, cz_client_t *c, const cz_upstream_req_t *rq,
                                const cz_call_cbs_t *cbs, void *ud, cz_upcall_t **out);
 
-/** Body bytes of a body_stream call (copied; also kept for a replay while they fit 64 KiB).
+/** Body bytes of a body_stream call (copied; also kept for a replay while they fit 512 KiB).
  *  0, 1 (above high water: wait for on_drain), or CZ_ECLOSED / CZ_EARG as cz_call_write. */
 CZ_EXTERN int cz_upcall_write(cz_upcall_t *uc, const void *data, size_t n);
 /** End a body_stream request body. 0 or CZ_ECLOSED / CZ_EARG as cz_call_write_end. */

@@ -9,7 +9,7 @@
  * no transport error and status < 500) and passive ejection (outlier.c). A failed attempt is
  * retried on another node, unseen by the caller, when nothing of the response arrived and either
  * nothing was sent (connect failed) or the request is idempotent, as long as the request body can
- * be sent again: none, a whole body, or a streamed body whose bytes so far are all in the 64 KiB
+ * be sent again: none, a whole body, or a streamed body whose bytes so far are all in the 512 KiB
  * replay buffer (Envoy's retry buffer idea). The budget is rq->retries and the whole call, retries
  * included, is bounded by rq->http.total_timeout_ms.
  */
@@ -18,7 +18,11 @@
 #include "czero/client.h"
 #include "gw_int.h"
 
-#define REPLAY_MAX (64u * 1024u)
+/* Bytes of a streamed body kept for a replay. Until a connection is up nothing drains, so the
+ * client's write buffer stops a proxy at its 256 KiB high-water mark plus one read piece: with
+ * room for that, a refused or timed-out connect can always be retried with the whole body so far
+ * (Envoy buffers up to 1 MiB for retries by default). */
+#define REPLAY_MAX (512u * 1024u)
 /* Latency reported to the balancer for a breaker drop: a P2C pick should shy away from the node,
  * as from one that answers slowly. */
 #define DROP_PENALTY_NS (1000ull * CZ_NS_PER_MS)
