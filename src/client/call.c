@@ -695,8 +695,8 @@ static int p_header_field(llhttp_t *p, const char *at, size_t n)
 static int p_header_value(llhttp_t *p, const char *at, size_t n)
 {
     cz__cconn_t *k = p->data;
-    if (!k->nh)
-        return -1;
+    if (k->last_cb == CB_NONE)
+        return -1; /* a value without a name (llhttp lets ": v" through) */
     if (k->last_cb != CB_VALUE) {
         k->hvo[k->nh - 1] = k->hlen;
         k->last_cb = CB_VALUE;
@@ -704,6 +704,12 @@ static int p_header_value(llhttp_t *p, const char *at, size_t n)
     if (hb_append(k, at, n) != 0)
         return -1;
     k->hvl[k->nh - 1] += (uint32_t)n;
+    return 0;
+}
+
+static int p_header_value_complete(llhttp_t *p)
+{
+    ((cz__cconn_t *)p->data)->last_cb = CB_NONE;
     return 0;
 }
 
@@ -720,6 +726,9 @@ static int p_headers_complete(llhttp_t *p)
         call->interim = true;
         return 0;
     }
+    for (uint32_t i = 0; i < k->nh; i++)
+        if (k->hnl[i] == 0)
+            return -1; /* a header without a name: refuse rather than forward it */
     call->head_done = true;
     call->info.status = status;
     k->dl_phase = 0;
@@ -781,6 +790,7 @@ const llhttp_settings_t cz__client_parser_settings = {
     .on_status = p_status,
     .on_header_field = p_header_field,
     .on_header_value = p_header_value,
+    .on_header_value_complete = p_header_value_complete,
     .on_headers_complete = p_headers_complete,
     .on_body = p_body,
     .on_message_complete = p_message_complete,
