@@ -176,6 +176,7 @@ static void on_cancel(cz_req_t *req, void *ud)
     }
     if (!p->finished) {
         p->finished = true;
+        cz_req_on_cancel(p->req, NULL, NULL);
         cz_res_end(p->res);
     }
 }
