@@ -49,7 +49,66 @@ static int stream(cz_req_t *req, cz_res_t *res, void *ud)
     return CZ_DONE;
 }
 
+/* Stream routes (CZ_ROUTE_STREAM_BODY): echo the body as it arrives; answer without reading;
+ * pause at the first piece and stay paused until the connection goes (cancel ends it). */
+static void sbody(cz_req_t *req, const void *data, size_t n, int err, void *ud)
+{
+    cz_res_t *res = ud;
+    if (n) {
+        cz_res_stream_write(res, data, n < 64 ? n : 64);
+        if (cz_req_content_length(req) == 7) /* some inputs pause and resume inside a piece */
+            cz_req_body_pause(req), cz_req_body_resume(req);
+        return;
+    }
+    (void)err;
+    cz_res_end(res);
+}
+
+static int supload(cz_req_t *req, cz_res_t *res, void *ud)
+{
+    (void)ud;
+    if (cz_req_body_read(req, sbody, res) != 0)
+        return CZ_DONE;
+    return CZ_AGAIN;
+}
+
+static int snread(cz_req_t *req, cz_res_t *res, void *ud)
+{
+    (void)req, (void)ud;
+    cz_res_write(res, "unread", 6);
+    return CZ_DONE;
+}
+
+static void spause_cancel(cz_req_t *req, void *ud)
+{
+    (void)req;
+    cz_res_end(ud);
+}
+
+static void spause_body(cz_req_t *req, const void *data, size_t n, int err, void *ud)
+{
+    (void)data;
+    if (n) {
+        cz_req_body_pause(req);
+        return;
+    }
+    (void)err;
+    cz_res_end(ud);
+}
+
+static int spause(cz_req_t *req, cz_res_t *res, void *ud)
+{
+    (void)ud;
+    cz_req_on_cancel(req, spause_cancel, res);
+    if (cz_req_body_read(req, spause_body, res) != 0)
+        return CZ_DONE;
+    return CZ_AGAIN;
+}
+
 static const cz_route_t routes[] = {
+    {"POST", "/sup", supload, NULL, CZ_ROUTE_STREAM_BODY},
+    {"POST", "/snread", snread, NULL, CZ_ROUTE_STREAM_BODY},
+    {"POST", "/spause", spause, NULL, CZ_ROUTE_STREAM_BODY},
     {"GET", "/hello", hello, NULL, 0},          {"GET", "/users/:id", user, NULL, 0},
     {"POST", "/echo", echo, NULL, 0},           {"PUT", "/users/:id/items/:item", echo, NULL, 0},
     {"GET", "/stream/:x", stream, NULL, 0},

@@ -92,6 +92,9 @@ int cz__chain_build(cz_server_t *s, cz_diag_t *d)
             const cz__mw_module_t *m = chain_order[i].module;
             if (!module_on(s, i) || !m->route)
                 continue;
+            /* a streamed body never sits whole in the request: skip the links that need it */
+            if ((rt->flags & CZ_ROUTE_STREAM_BODY) && (m == &cz__mw_gunzip || m == &cz__mw_signature))
+                continue;
             cz_mw_t mw = {0};
             int rc = m->route(s, s->mw_state[i], rt, &mw, d);
             if (rc) {

@@ -125,10 +125,14 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *out)
 {
     cz_conn_t *c = (cz_conn_t *)h;
     (void)hint;
-    if (c->state == CS_LINGER) { /* discard: reuse the whole buffer */
-        if (!c->buf)
-            c->buf = buf_get(c->w);
-        c->len = c->parsed = c->req_start = 0;
+    if (c->state >= CS_LINGER) {
+        if (c->state == CS_LINGER) { /* discard: reuse the whole buffer */
+            if (!c->buf)
+                c->buf = buf_get(c->w);
+            cz__linger_reset(c);
+        } else if (c->state == CS_DISCARD && c->parsed == c->len) {
+            c->len = c->parsed = c->req_start = 0;
+        }
     }
     if (!c->buf) {
         c->buf = buf_get(c->w);
@@ -142,7 +146,7 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *out)
     if (c->len == c->cap && c->state != CS_HANDLING) {
         /* Make room. Headers: move the request to the front (positions are relative to
          * req_start). Body: drop body bytes already copied out, keep the header block. */
-        if (c->state == CS_BODY) {
+        if (c->state == CS_BODY || c->state == CS_STREAM) {
             /* before the first body byte, everything parsed belongs to the header block */
             uint32_t keep = c->body_keep ? c->req_start + c->body_keep : c->parsed;
             if (c->parsed > keep) {
@@ -220,9 +224,11 @@ static void fail(cz_conn_t *c, int status)
     cz__send_simple(c, status, NULL);
 }
 
-static void start_reading(cz_conn_t *c)
+void cz__conn_start_reading(cz_conn_t *c)
 {
     if (!c->reading && !c->closed && !c->peer_eof) {
+        if (c->state == CS_STREAM && c->req.body_paused)
+            return;
         if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read) == 0)
             c->reading = true;
     }
@@ -233,10 +239,17 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     cz_conn_t *c = (cz_conn_t *)s;
     (void)buf;
     if (nread > 0) {
-        if (c->state == CS_LINGER) { /* discard; more data extends the wait, as nginx */
-            c->len = 0;
-            cz__tl_set(c, TL_LINGER);
-            return;
+        if (c->state >= CS_LINGER) {
+            if (c->state == CS_LINGER) { /* discard; more data extends the wait, as nginx */
+                cz__linger_reset(c);
+                cz__tl_set(c, TL_LINGER);
+                return;
+            }
+            if (c->state == CS_STREAM) {
+                c->len += (uint32_t)nread;
+                cz__body_pump(c);
+                return;
+            }
         }
         c->len += (uint32_t)nread;
         if (c->state == CS_IDLE && !c->writing) {
@@ -260,6 +273,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     uv_read_stop(s);
     c->reading = false;
     c->peer_eof = true;
+    if (c->state == CS_STREAM) { /* the body may still be complete in the buffer */
+        cz__stream_eof(c, nread == UV_EOF);
+        return;
+    }
     if (nread == UV_EOF && c->state == CS_HANDLING && !c->req.cancelled) {
         c->close_after = true;
         return;
@@ -380,6 +397,7 @@ static int on_headers_complete(llhttp_t *p)
     r->keep_alive = llhttp_should_keep_alive(p);
     r->head = llhttp_get_method(p) == HTTP_HEAD;
     r->start_ns = uv_hrtime();
+    r->content_length = (p->flags & F_CHUNKED) ? -1 : (int64_t)p->content_length;
 
     int st = cz__req_route(r);
     if (st) {
@@ -398,7 +416,10 @@ static int on_headers_complete(llhttp_t *p)
             c->err_status = 417;
             return HPE_USER;
         }
-        if (has_body && r->version >= 11) {
+        if (has_body && r->version >= 11 && r->route &&
+            (r->route->flags & CZ_ROUTE_STREAM_BODY)) {
+            r->expect_continue = true; /* sent when the handler starts reading */
+        } else if (has_body && r->version >= 11) {
             static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
             uv_buf_t b = uv_buf_init((char *)cont, sizeof cont - 1);
             /* a fresh connection's socket buffer is empty: this only fails if the peer is gone */
@@ -407,6 +428,18 @@ static int on_headers_complete(llhttp_t *p)
                 return HPE_USER;
             }
         }
+    }
+    if (r->route && (r->route->flags & CZ_ROUTE_STREAM_BODY)) {
+        /* the chain runs now (process() sees the pause in CS_STREAM); the body follows through
+         * cz_req_body_read. Without a body the request is dispatched as usual, complete. */
+        r->stream_body = true;
+        if (!has_body) {
+            r->body_complete = true;
+            return 0;
+        }
+        c->state = CS_STREAM;
+        cz__tl_set(c, TL_NONE);
+        return HPE_PAUSED;
     }
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length) {
         r->body_cap = p->content_length;
@@ -428,6 +461,8 @@ static int on_body(llhttp_t *p, const char *at, size_t n)
 {
     cz_conn_t *c = conn_of(p);
     cz_req_t *r = &c->req;
+    if (c->state != CS_BODY) /* CS_STREAM or CS_DISCARD */
+        return cz__stream_on_body(c, at, n);
     if (!c->body_keep) /* first body bytes: everything before them is the header block */
         c->body_keep = (uint32_t)(at - c->buf) - c->req_start;
     int64_t max = r->route ? r->route->body_limit : c->w->srv->conf.max_bytes;
@@ -462,6 +497,14 @@ static int on_body(llhttp_t *p, const char *at, size_t n)
 static int on_message_complete(llhttp_t *p)
 {
     cz_conn_t *c = conn_of(p);
+    if (c->state >= CS_STREAM) {
+        /* a streamed body ended: the handler goes on (CS_HANDLING) and gets the end from
+         * cz__body_pump; a discarded one ended: the next request may be parsed (CS_IDLE) */
+        c->req.body_complete = c->state == CS_STREAM;
+        c->state = c->state == CS_STREAM ? CS_HANDLING : CS_IDLE;
+        cz__tl_set(c, TL_NONE);
+        return HPE_PAUSED;
+    }
     c->state = CS_HANDLING;
     cz__tl_set(c, TL_NONE);
     return HPE_PAUSED;
@@ -487,6 +530,8 @@ static int status_for(llhttp_errno_t e, cz_conn_t *c)
     (void)e; /* a callback that refused the message said why in err_status */
     return c->err_status ? c->err_status : 400;
 }
+
+void cz__conn_process(cz_conn_t *c) { process(c); }
 
 static void process(cz_conn_t *c)
 {
@@ -518,8 +563,16 @@ static void process(cz_conn_t *c)
         if (e == HPE_PAUSED) {
             c->parsed = (uint32_t)(llhttp_get_error_pos(&c->parser) - c->buf);
             llhttp_resume(&c->parser);
+            if (c->state != CS_HANDLING) { /* a stream route's header block, or a discard's end */
+                cz__stream_paused(c);
+                continue;
+            }
             cz__dispatch(&c->req);
             continue;
+        }
+        if (c->state == CS_DISCARD) {
+            cz__discard_fail(c);
+            break;
         }
         fail(c, status_for(e, c));
         break;
@@ -527,7 +580,7 @@ static void process(cz_conn_t *c)
     c->in_process = false;
     cz__conn_flush(c);
     if (!c->closed && !c->reading && !c->close_after && c->state != CS_HANDLING)
-        start_reading(c);
+        cz__conn_start_reading(c);
 }
 
 /* Called when a response has been fully handed to the socket (or the request was cancelled). */
@@ -539,6 +592,8 @@ void cz__conn_request_done(cz_conn_t *c)
             uv_close((uv_handle_t *)&c->tcp, on_close);
         return;
     }
+    if (c->state >= CS_LINGER && cz__stream_request_done(c))
+        return;
     cz__req_reset(r);
     c->req_start = c->parsed;
     c->state = CS_IDLE;
@@ -562,7 +617,7 @@ void cz__conn_written(cz_conn_t *c)
             c->state = CS_LINGER;
             cz__tl_set(c, TL_LINGER);
             uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_shutdown);
-            start_reading(c);
+            cz__conn_start_reading(c);
         } else {
             cz__conn_close(c);
         }
@@ -574,6 +629,8 @@ void cz__conn_written(cz_conn_t *c)
     }
     if (c->state == CS_IDLE)
         cz__tl_set(c, c->parsed < c->len ? TL_HEADER : TL_IDLE);
+    else if (c->state == CS_DISCARD)
+        cz__tl_set(c, TL_BODY);
     if (!c->in_process)
         process(c);
 }
@@ -587,7 +644,9 @@ void cz__conn_tick(cz_worker_t *w, uint64_t now)
         while (l->head && l->head->deadline <= now) {
             cz_conn_t *c = l->head;
             cz__tl_set(c, TL_NONE);
-            if ((i == TL_HEADER || i == TL_BODY) && !c->writing)
+            if (c->state >= CS_STREAM)
+                cz__stream_timeout(c);
+            else if ((i == TL_HEADER || i == TL_BODY) && !c->writing)
                 fail(c, 408); /* slowloris: the header block or body did not arrive in time */
             else
                 cz__conn_close(c);
@@ -600,9 +659,9 @@ void cz__worker_start_stop(cz_worker_t *w)
     /* Idle keep-alive connections go now; the others finish their request and close after. */
     for (cz_conn_t *c = w->all, *next; c; c = next) {
         next = c->anext;
-        if (c->state == CS_IDLE && !c->writing)
+        if ((c->state == CS_IDLE || c->state == CS_DISCARD) && !c->writing)
             cz__conn_close(c);
         else
-            c->close_after = c->close_after || c->state == CS_HANDLING;
+            c->close_after = c->close_after || c->state == CS_HANDLING || c->state == CS_STREAM;
     }
 }

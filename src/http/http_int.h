@@ -65,6 +65,8 @@ struct cz_res {
     char *body;
     size_t body_len, body_cap;
     bool streaming, head_sent, ended, has_ctype, finish_deferred;
+    void (*drain_cb)(cz_res_t *, void *); /* cz_res_on_drain */
+    void *drain_ud;
 };
 
 typedef struct cz__qparam {
@@ -99,6 +101,16 @@ struct cz_req {
     cz_req_t *to_prev, *to_next; /* the worker's timeout list of the route */
     uint64_t to_deadline;
     bool in_to_list;
+    /* streamed request body (CZ_ROUTE_STREAM_BODY, conn.c): delivered to body_cb as parsed */
+    int64_t content_length; /* -1 chunked, 0 none */
+    uint64_t body_seen;     /* body bytes parsed so far */
+    cz_body_fn body_cb;     /* set by cz_req_body_read */
+    void *body_ud;
+    bool stream_body;       /* the route streams its body */
+    bool body_complete;     /* the parser reached the end of the message */
+    bool body_done;         /* the end or an error was delivered: no more callbacks */
+    bool body_paused, body_err, expect_continue;
+    bool engine_answered;   /* the engine answered (413/408/400) while the handler held it */
 };
 
 enum conn_state {
@@ -108,6 +120,9 @@ enum conn_state {
     CS_HANDLING, /* the handler runs (inline, async or on the pool) */
     CS_LINGER,   /* error answered; discarding input until EOF or timeout */
     CS_CLOSING,
+    /* kept last: `state >= CS_STREAM` is the one test the normal path pays */
+    CS_STREAM,   /* a stream route runs while its body is still being read */
+    CS_DISCARD,  /* answered before its body was read: parse and drop the rest of a small body */
 };
 
 struct cz_conn {
@@ -125,6 +140,8 @@ struct cz_conn {
     uint8_t state, last_cb, tl;
     bool url_done, reading, writing, close_after, linger, peer_eof, closed, in_process;
     bool done_pending; /* the request ends when the pending write completes */
+    bool pumping;      /* conn.c body_pump is on the stack */
+    uint32_t discard_left; /* CS_DISCARD: bytes still accepted before closing instead */
     uint32_t stream_writes; /* chunk writes of a streamed response in flight */
     int err_status; /* set by a parser callback before it fails the parse */
     uint64_t deadline;
@@ -164,6 +181,9 @@ struct cz_worker {
     cz_req_t *done;   /* blocking requests finished by the pool */
     int listen_fd;
     struct cz__rlist { cz_req_t *head, *tail; } *timeouts; /* per route, same timeout each */
+    struct cz_client *client; /* cz_req_client(): created on first use, closed at stop */
+    void *free_chunks;        /* recycled streamed-response chunk buffers (response.c) */
+    size_t nfree_chunks;
 };
 
 typedef struct cz__pool cz__pool_t;
@@ -209,7 +229,20 @@ void cz__conn_request_done(cz_conn_t *c);
 void cz__worker_start_stop(cz_worker_t *w);
 void cz__tl_set(cz_conn_t *c, int list);
 void cz__conn_written(cz_conn_t *c);
+/* Bytes of a stream route's body it may still drop to keep the connection (else it closes). */
+#define CZ__DISCARD_MAX 65536u
 void cz__parser_settings_init(llhttp_settings_t *st);
+void cz__conn_process(cz_conn_t *c);       /* parse and dispatch what the read buffer holds */
+void cz__conn_start_reading(cz_conn_t *c); /* unless closed, at EOF or a paused stream */
+/* stream.c: streamed request bodies (CZ_ROUTE_STREAM_BODY) */
+void cz__body_pump(cz_conn_t *c);          /* deliver buffered body bytes to the handler */
+int cz__stream_on_body(cz_conn_t *c, const char *at, size_t n); /* llhttp on_body, not CS_BODY */
+void cz__stream_paused(cz_conn_t *c);      /* process() saw a pause outside CS_HANDLING */
+void cz__stream_eof(cz_conn_t *c, bool clean);
+void cz__stream_timeout(cz_conn_t *c);     /* TL_BODY expired in CS_STREAM / CS_DISCARD */
+bool cz__stream_request_done(cz_conn_t *c); /* request done in CS_LINGER and later states */
+void cz__discard_fail(cz_conn_t *c);       /* a discarded body was too large or malformed */
+void cz__linger_reset(cz_conn_t *c);       /* empty the read buffer while lingering */
 /* response.c */
 void cz__res_reset(cz_req_t *r);
 void cz__res_finish(cz_req_t *r);
@@ -219,6 +252,9 @@ void cz__res_complete(cz_req_t *r, int status, const char *body);
 void cz__log_access(cz_req_t *r, int status, uint64_t bytes);
 void cz__send_simple(cz_conn_t *c, int status, const char *extra_headers);
 void cz__conn_flush(cz_conn_t *c);
+/* Send raw bytes ("100 Continue") in order behind whatever is already queued. */
+int cz__conn_send_raw(cz_conn_t *c, const char *data, size_t n);
+void cz__chunks_free(cz_worker_t *w);
 void cz__date_update(cz_worker_t *w);
 /* request.c */
 void cz__req_reset(cz_req_t *r);

@@ -33,6 +33,14 @@ void cz__req_reset(cz_req_t *r)
     r->mw_ctx = NULL;
     r->mw_i = 0;
     r->parked = r->timed_out = r->panicked = false;
+    if (r->stream_body) { /* only a stream route's request touched these */
+        r->content_length = 0;
+        r->body_seen = 0;
+        r->body_cb = NULL;
+        r->body_ud = NULL;
+        r->stream_body = r->body_complete = r->body_done = r->body_paused = false;
+        r->body_err = r->expect_continue = r->engine_answered = false;
+    }
     memset(&r->res, 0, sizeof r->res);
     r->conn = c;
     r->w = w;

@@ -298,10 +298,26 @@ static int write_head(cz_conn_t *c, cz_req_t *r, int status, bool chunked, size_
     return 0;
 }
 
+/* A stream route answered before its body ended keeps the connection only when the rest can
+ * be dropped cheaply (stream.c's CS_DISCARD): a known remainder up to CZ__DISCARD_MAX, or a
+ * chunked one that is given that much. Otherwise close, lingering so the client reads the
+ * answer (nginx's ngx_http_discard_request_body / lingering close). */
+static bool stream_must_close(const cz_req_t *r)
+{
+    if (r->body_err || (r->expect_continue && !r->body_cb)) /* no 100 sent: it may never come */
+        return true;
+    return r->content_length >= 0 &&
+           (uint64_t)r->content_length - r->body_seen > CZ__DISCARD_MAX;
+}
+
 static void decide_close(cz_conn_t *c, cz_req_t *r)
 {
     if (!r->keep_alive || c->w->stopping || c->peer_eof)
         c->close_after = true;
+    if (r->stream_body && !r->body_complete && stream_must_close(r)) {
+        c->close_after = true;
+        c->linger = true;
+    }
 }
 
 void cz__log_access(cz_req_t *r, int status, uint64_t bytes)
@@ -450,7 +466,8 @@ void cz__res_finish(cz_req_t *r)
     cz_conn_t *c = r->conn;
     cz_res_t *res = &r->res;
     if (res->ended) {
-        if (r->timed_out && r->in_handler) { /* a late answer after the timeout's 503 */
+        if ((r->timed_out || r->engine_answered) && r->in_handler) { /* a late answer after
+                                                                        * the engine's own */
             r->in_handler = false;
             cz__conn_request_done(c);
         }
@@ -533,14 +550,57 @@ void cz__send_simple(cz_conn_t *c, int status, const char *extra_headers)
 typedef struct chunk_write {
     uv_write_t req;
     cz_conn_t *c;
+    size_t size; /* of data[]: CHUNK_BUF for a recycled one */
     char data[];
 } chunk_write_t;
+
+/* Streamed pieces (a proxy's upstream reads) mostly fit one size: their write buffers are
+ * recycled per worker instead of a malloc/free per chunk. */
+#define CHUNK_BUF (16384 + 32)
+#define CHUNK_KEEP 64
+
+static chunk_write_t *chunk_get(cz_worker_t *w, size_t n)
+{
+    chunk_write_t *cw;
+    if (n <= CHUNK_BUF && w->free_chunks) {
+        cw = w->free_chunks;
+        w->free_chunks = *(void **)cw;
+        w->nfree_chunks--;
+        return cw;
+    }
+    size_t size = n <= CHUNK_BUF ? CHUNK_BUF : n;
+    cw = malloc(sizeof *cw + size);
+    if (cw)
+        cw->size = size;
+    return cw;
+}
+
+static void chunk_put(cz_worker_t *w, chunk_write_t *cw)
+{
+    if (cw->size != CHUNK_BUF || w->nfree_chunks >= CHUNK_KEEP) {
+        free(cw);
+        return;
+    }
+    *(void **)cw = w->free_chunks;
+    w->free_chunks = cw;
+    w->nfree_chunks++;
+}
+
+void cz__chunks_free(cz_worker_t *w)
+{
+    while (w->free_chunks) {
+        void *b = w->free_chunks;
+        w->free_chunks = *(void **)b;
+        free(b);
+    }
+    w->nfree_chunks = 0;
+}
 
 static void on_chunk_written(uv_write_t *wr, int status)
 {
     chunk_write_t *cw = cz__container_of(wr, chunk_write_t, req);
     cz_conn_t *c = cw->c;
-    free(cw);
+    chunk_put(c->w, cw);
     c->stream_writes--;
     if (c->closed)
         return;
@@ -548,11 +608,25 @@ static void on_chunk_written(uv_write_t *wr, int status)
         cz__conn_close(c);
         return;
     }
-    if (c->stream_writes == 0 && c->done_pending) {
-        c->done_pending = false;
-        cz__tl_set(c, TL_NONE);
-        cz__conn_request_done(c);
-        cz__conn_written(c);
+    if (c->stream_writes == 0) {
+        if (c->done_pending) {
+            c->done_pending = false;
+            cz__tl_set(c, TL_NONE);
+            cz__conn_request_done(c);
+            cz__conn_written(c);
+            return;
+        }
+        if (c->out_len || c->big) /* output that waited behind the queued pieces */
+            cz__conn_flush(c);
+        if (c->closed)
+            return;
+    }
+    cz_res_t *res = &c->req.res;
+    if (res->drain_cb && !res->ended && !c->req.cancelled &&
+        uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0) {
+        void (*cb)(cz_res_t *, void *) = res->drain_cb;
+        res->drain_cb = NULL;
+        cb(res, res->drain_ud);
     }
 }
 
@@ -560,7 +634,7 @@ static void on_chunk_written(uv_write_t *wr, int status)
 static int queue_copy(cz_conn_t *c, const char *prefix, size_t pn, const void *data, size_t n,
                       const char *suffix, size_t sn)
 {
-    chunk_write_t *cw = malloc(sizeof *cw + pn + n + sn);
+    chunk_write_t *cw = chunk_get(c->w, pn + n + sn);
     if (!cw)
         return CZ_ENOMEM;
     cw->c = c;
@@ -570,7 +644,7 @@ static int queue_copy(cz_conn_t *c, const char *prefix, size_t pn, const void *d
     memcpy(cw->data + pn + n, suffix, sn);
     uv_buf_t b = uv_buf_init(cw->data, (unsigned)(pn + n + sn));
     if (uv_write(&cw->req, (uv_stream_t *)&c->tcp, &b, 1, on_chunk_written) != 0) {
-        free(cw);
+        chunk_put(c->w, cw);
         return CZ_ECLOSED;
     }
     c->stream_writes++;
@@ -652,4 +726,49 @@ void cz_res_stream_end(cz_res_t *res)
         cz__conn_request_done(c);
         cz__conn_written(c);
     }
+}
+
+size_t cz_res_stream_pending(const cz_res_t *res)
+{
+    const cz_req_t *r = cz__container_of(res, cz_req_t, res);
+    if (r->conn->closed)
+        return 0;
+    return uv_stream_get_write_queue_size((const uv_stream_t *)&r->conn->tcp);
+}
+
+void cz_res_on_drain(cz_res_t *res, void (*cb)(cz_res_t *res, void *ud), void *ud)
+{
+    cz_req_t *r = req_of(res);
+    res->drain_cb = NULL;
+    if (!cb || res->ended || r->cancelled || r->conn->closed)
+        return;
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&r->conn->tcp) == 0) {
+        cb(res, ud);
+        return;
+    }
+    res->drain_cb = cb;
+    res->drain_ud = ud;
+}
+
+int cz__conn_send_raw(cz_conn_t *c, const char *data, size_t n)
+{
+    cz__conn_flush(c); /* answers to earlier pipelined requests go first */
+    if (c->closed)
+        return CZ_ECLOSED;
+    if (!c->writing && !c->stream_writes && !c->out_len && !c->big) {
+        uv_buf_t b = uv_buf_init((char *)data, (unsigned)n);
+        int w = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        if (w == (int)n)
+            return 0;
+        if (w < 0 && w != UV_EAGAIN)
+            return CZ_ECLOSED;
+        if (w > 0) {
+            data += w;
+            n -= (size_t)w;
+        }
+    }
+    int tl = c->tl; /* a queued write must not replace the body's read timeout */
+    int rc = queue_copy(c, "", 0, data, n, "", 0);
+    cz__tl_set(c, tl);
+    return rc;
 }
