@@ -101,24 +101,35 @@ jwt() {
     echo "$h.$p.$s"
 }
 TOKEN=$(jwt)
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+free_port() { # below the ephemeral range, nothing listening; serve() retries a lost race
+    local p lo
+    lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)
+    while :; do
+        p=$((10000 + RANDOM % (lo - 10000)))
+        (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+    done
 }
 
-serve() { # dir name -> sets PORT and SPID
-    local dir=$1 exe
+serve() { # dir -> sets PORT and SPID
+    local dir=$1 exe try
     exe=$(find "$dir/build" -maxdepth 1 -type f -perm -u+x | head -1)
-    PORT=$(free_port)
-    sed -i "s/^Port: .*/Port: $PORT/; s/^Host: .*/Host: 127.0.0.1/" "$dir"/etc/*.yaml
-    (cd "$dir" && exec "$exe" -f "$(ls etc/*.yaml | head -1)") >"$dir/server.log" 2>&1 &
-    SPID=$!
-    PIDS+=("$SPID")
-    for _ in $(seq 100); do
-        curl -s -o /dev/null "http://127.0.0.1:$PORT/" && return 0
-        kill -0 "$SPID" 2>/dev/null || { cat "$dir/server.log"; fail "$dir: server exited"; }
-        sleep 0.05
+    for try in 1 2 3 4 5; do
+        PORT=$(free_port)
+        sed -i "s/^Port: .*/Port: $PORT/; s/^Host: .*/Host: 127.0.0.1/" "$dir"/etc/*.yaml
+        (cd "$dir" && exec "$exe" -f "$(ls etc/*.yaml | head -1)") >"$dir/server.log" 2>&1 &
+        SPID=$!
+        PIDS+=("$SPID")
+        for _ in $(seq 200); do
+            curl -s -o /dev/null "http://127.0.0.1:$PORT/" && return 0
+            kill -0 "$SPID" 2>/dev/null || break
+            sleep 0.05
+        done
+        kill "$SPID" 2>/dev/null || true
+        wait "$SPID" 2>/dev/null || true
+        grep -q "Address already in use" "$dir/server.log" || break
     done
-    fail "$dir: server not listening"
+    cat "$dir/server.log"
+    fail "$dir: server not serving on $PORT"
 }
 
 stop() { # dir

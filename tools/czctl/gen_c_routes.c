@@ -84,18 +84,35 @@ static int fill(cz__gen_t *g, const cz_api_service_t *s, const cz_api_route_t *r
     return 0;
 }
 
-/* The logic function's signature (shared by logic.h and the stub). */
+/* The logic function's signature (shared by logic.h and the stub), broken after a comma when
+ * it would pass 100 columns. */
 static void logic_proto(FILE *o, const groute_t *gr)
 {
-    fprintf(o, "int %s_logic(service_context_t *svc, cz_req_t *req", gr->fn);
+    char args[4][160];
+    int n = 0;
+    snprintf(args[n++], sizeof args[0], "service_context_t *svc");
+    snprintf(args[n++], sizeof args[0], "cz_req_t *req");
     if (gr->req_kind == REQ_STRUCT)
-        fprintf(o, ", const %s_t *in", gr->req->cname);
+        snprintf(args[n++], sizeof args[0], "const %s_t *in", gr->req->cname);
     else if (gr->req_kind == REQ_RAW)
-        fputs(", const json_t *in", o);
+        snprintf(args[n++], sizeof args[0], "const json_t *in");
     if (gr->res_kind == REQ_STRUCT)
-        fprintf(o, ", %s_t *out", gr->res->cname);
+        snprintf(args[n++], sizeof args[0], "%s_t *out", gr->res->cname);
     else if (gr->res_kind == REQ_RAW)
-        fputs(", json_t **out", o);
+        snprintf(args[n++], sizeof args[0], "json_t **out");
+    int open = fprintf(o, "int %s_logic(", gr->fn), col = open;
+    for (int i = 0; i < n; i++) {
+        int w = (int)strlen(args[i]) + (i + 1 < n ? 1 : 2); /* "," or ");" */
+        if (i > 0 && col + 1 + w > 100) {
+            fprintf(o, "\n%*s", open, "");
+            col = open;
+        } else if (i > 0) {
+            fputc(' ', o);
+            col++;
+        }
+        fprintf(o, "%s%s", args[i], i + 1 < n ? "," : "");
+        col += w - (i + 1 < n ? 0 : 1);
+    }
     fputc(')', o);
 }
 
@@ -120,7 +137,8 @@ static int gen_handler(cz__gen_t *g, const cz_api_service_t *s, const groute_t *
     FILE *o = cz__gen_open(&buf, &n);
     if (!o)
         return CZ_ENOMEM;
-    fprintf(o, CZ__GEN_MARK "/* %s_handler.c: %s %s: bind the request, call %s_logic, answer. */\n"
+    fprintf(o, CZ__GEN_MARK "/* %s_handler.c: %s %s\n"
+               " * binds the request, calls %s_logic and answers. */\n"
                "#include \"internal/handler/routes.h\"\n#include \"internal/logic/logic.h\"\n\n"
                "int %s_handler(cz_req_t *req, cz_res_t *res, void *ud)\n{\n"
                "    service_context_t *svc = ud;\n",
@@ -284,9 +302,8 @@ static int gen_middleware(cz__gen_t *g, const mwset_t *m)
                    "static cz_mw_step_t enter(cz_mw_t *mw, cz_req_t *req, cz_res_t *res, void "
                    "*ctx)\n"
                    "{\n    (void)mw;\n    (void)req;\n    (void)res;\n    (void)ctx;\n"
-                   "    /* todo: generate middleware implement function, delete after code "
-                   "implementation */\n    return CZ_MW_NEXT; /* CZ_MW_DONE after answering on "
-                   "res */\n}\n\n"
+                   "    /* todo: your middleware; to stop the request here, answer on res "
+                   "and\n     * return CZ_MW_DONE */\n    return CZ_MW_NEXT;\n}\n\n"
                    "static const cz_mw_ops_t ops = {.name = \"%s_middleware\", .enter = enter};\n\n"
                    "int %s_middleware_init(cz_mw_t *mw, service_context_t *svc)\n{\n"
                    "    mw->ops = &ops;\n    mw->data = svc;\n    return 0;\n}\n",
@@ -314,9 +331,17 @@ static void emit_group(cz__gen_t *g, FILE *o, const cz_api_service_t *s, groute_
     fputs("    {\n", o);
     if (sv) {
         fputs("        /* @server:", o);
-        for (const cz_api_kv_t *kv = sv; kv; kv = kv->next)
-            fprintf(o, " %s=%s%s", kv->key, kv->value, is_known_key(kv->key) ? "" : " (kept, "
-                       "unused)");
+        int col = 19;
+        for (const cz_api_kv_t *kv = sv; kv; kv = kv->next) {
+            const char *note = is_known_key(kv->key) ? "" : " (kept, unused)";
+            int w = (int)(strlen(kv->key) + strlen(kv->value) + strlen(note)) + 2;
+            if (col + w > 96) { /* keep the comment within 100 columns */
+                fputs("\n         *", o);
+                col = 10;
+            }
+            fprintf(o, " %s=%s%s", kv->key, kv->value, note);
+            col += w;
+        }
         fputs(" */\n", o);
     }
     int nmw = 0;

@@ -400,6 +400,40 @@ static void emit_range(FILE *o, const char *v)
     emit_bound(o, hi, 0);
 }
 
+/* Print one table entry, "    {.a = 1, .b = 2},", breaking between members so that no line
+ * passes 100 columns (continuation lines start under the first member). */
+static void put_wrapped(FILE *o, const char *e)
+{
+    int col = 0, inq = 0;
+    const char *seg = e;
+    for (const char *p = e;; p++) {
+        if (inq && *p == '\\' && p[1]) {
+            p++;
+            continue;
+        }
+        if (*p == '"')
+            inq = !inq;
+        int end = !*p || (!inq && p[0] == ',' && p[1] == ' ' && p[2] == '.');
+        if (!end)
+            continue;
+        int len = (int)(p - seg);
+        if (seg != e && col + 2 + len > 98) {
+            fputs(",\n     ", o);
+            col = 5;
+        } else if (seg != e) {
+            fputs(", ", o);
+            col += 2;
+        }
+        fwrite(seg, 1, (size_t)len, o);
+        col += len;
+        if (!*p)
+            break;
+        seg = p + 2;
+        p++;
+    }
+    fputs("},\n", o);
+}
+
 static void emit_table(cz__gen_t *g, FILE *o, const cz__gtype_t *t)
 {
     const char *opts[256];
@@ -413,9 +447,17 @@ static void emit_table(cz__gen_t *g, FILE *o, const cz__gtype_t *t)
             fprintf(o, "    /* %s (%s) is raw JSON: not bound */\n", f->goname, f->gospell);
             continue;
         }
+        char *ebuf;
+        size_t elen;
+        FILE *out = o;
+        o = open_memstream(&ebuf, &elen);
+        if (!o) {
+            o = out;
+            continue;
+        }
         fputs("    {.name = ", o);
         cz__gen_cstr(o, f->key);
-        fprintf(o, ", .src = %s, .type = %s,\n     .offset = offsetof(%s_t, %s)",
+        fprintf(o, ", .src = %s, .type = %s, .offset = offsetof(%s_t, %s)",
                 src_name(f->src), f->array ? "CZ_BIND_ARRAY" : bind_type(f->kind), t->cname,
                 f->cname);
         if (f->array) {
@@ -443,7 +485,10 @@ static void emit_table(cz__gen_t *g, FILE *o, const cz__gtype_t *t)
                 (f->kind == CZ__GK_INT || f->kind == CZ__GK_UINT || f->kind == CZ__GK_FLOAT))
                 emit_range(o, op->value);
         }
-        fputs("},\n", o);
+        fclose(o);
+        o = out;
+        put_wrapped(o, ebuf);
+        free(ebuf);
     }
     fputs("    {0},\n};\n\n", o);
 }
