@@ -351,7 +351,7 @@ static int call_start(cz_client_t *c, const cz_client_req_t *rq, const cz_call_c
 
 int cz_call_write(cz_call_t *call, const void *data, size_t n)
 {
-    if (!call || !call->stream || call->body_done)
+    if (!call || !call->stream || call->body_done || !call->conn)
         return CZ_EARG;
     if (call->send_stopped)
         return CZ_ECLOSED;
@@ -381,7 +381,7 @@ int cz_call_write(cz_call_t *call, const void *data, size_t n)
 
 int cz_call_write_end(cz_call_t *call)
 {
-    if (!call || !call->stream || call->body_done)
+    if (!call || !call->stream || call->body_done || !call->conn)
         return CZ_EARG;
     if (call->send_stopped)
         return CZ_ECLOSED;
@@ -402,7 +402,7 @@ int cz_call_write_end(cz_call_t *call)
 
 void cz_call_pause(cz_call_t *call)
 {
-    if (!call || call->paused)
+    if (!call || call->paused || !call->conn) /* no conn: on_done is running */
         return;
     call->paused = true;
     cz__cconn_t *k = call->conn;
@@ -415,7 +415,7 @@ void cz_call_pause(cz_call_t *call)
 
 void cz_call_resume(cz_call_t *call)
 {
-    if (!call || !call->paused)
+    if (!call || !call->paused || !call->conn)
         return;
     call->paused = false;
     cz__cconn_t *k = call->conn;
@@ -428,7 +428,7 @@ void cz_call_resume(cz_call_t *call)
 
 void cz_call_cancel(cz_call_t *call)
 {
-    if (!call || call->cancelled)
+    if (!call || call->cancelled || !call->conn)
         return;
     call->cancelled = true;
     cz__cconn_t *k = call->conn;

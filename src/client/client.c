@@ -315,11 +315,12 @@ static void on_connect(uv_connect_t *req, int status)
         return;
     if (status == 0) {
         uv_tcp_nodelay(&k->tcp, 1);
-        status = uv_read_start((uv_stream_t *)&k->tcp, alloc_cb, on_read);
-        k->reading = status == 0;
-    }
-    if (status == 0)
         k->state = CC_ACTIVE;
+        if (!k->call || !k->call->paused) /* a paused call starts reading on resume */
+            status = cz__cconn_read_start(k);
+        if (status != 0)
+            k->state = CC_CONNECTING; /* fail it as a connect error */
+    }
     cz__call_connected(k, status);
 }
 

@@ -72,6 +72,9 @@ Test(client, keep_alive_reuses_one_connection)
         cr_assert_eq(t.status, 200);
         cr_assert_str_eq(t.body, "ok");
         cr_assert_eq(t.info.reused, i > 0);
+        cr_assert_eq(t.info.connect_ns > 0, i == 0, "connect time only for a new connection");
+        cr_assert_gt(t.info.ttfb_ns, 0);
+        cr_assert_eq(t.info.status, 200);
         tr_free(&t);
     }
     cr_assert_eq(atomic_load(&S.accepts), 1);
