@@ -13,13 +13,25 @@ GW="$BUILD/czero-gateway"
 DEMO="$BUILD/czero-demo"
 tmp=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$tmp"; }
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  rm -rf "$tmp"
+}
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; for f in "$tmp"/*.log; do echo "== $f"; tail -5 "$f"; done; exit 1; }
 passed=0
 ok() { echo "ok: $*"; passed=$((passed + 1)); }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.05; done; fail "not up: $1"; }
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+wait_up() {
+  for _ in $(seq 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.05; done
+  fail "not up: $1"
+}
+statuses() { # statuses URL N: "code:instance " for N GETs
+  for _ in $(seq "$2"); do curl -s -o /dev/null -w '%{http_code}:%header{x-instance} ' "$1"; done
+}
 now_ms() { date +%s%3N; }
 
 gw_start() { # gw_start NAME PORT TAIL
@@ -39,15 +51,19 @@ YAML
   fail "gateway $1 not up"
 }
 
-# ---- etcd -----------------------------------------------------------------------------------------
+# ---- etcd ----------------------------------------------------------------------------------
 if command -v etcd >/dev/null; then
   ec=$(free_port); ep=$(free_port)
   etcd --name default --data-dir "$tmp/etcd" --listen-client-urls "http://127.0.0.1:$ec" \
     --advertise-client-urls "http://127.0.0.1:$ec" --listen-peer-urls "http://127.0.0.1:$ep" \
-    --initial-advertise-peer-urls "http://127.0.0.1:$ep" --initial-cluster "default=http://127.0.0.1:$ep" \
+    --initial-advertise-peer-urls "http://127.0.0.1:$ep" \
+    --initial-cluster "default=http://127.0.0.1:$ep" \
     --logger zap --log-level warn > "$tmp/etcd.log" 2>&1 &
   pids+=($!)
-  for _ in $(seq 100); do curl -s "http://127.0.0.1:$ec/health" | grep -q true && break; sleep 0.1; done
+  for _ in $(seq 100); do
+    curl -s "http://127.0.0.1:$ec/health" | grep -q true && break
+    sleep 0.1
+  done
   curl -s "http://127.0.0.1:$ec/health" | grep -q true || fail "etcd did not start"
   gport=$(free_port)
   G="http://127.0.0.1:$gport"
@@ -57,7 +73,8 @@ if command -v etcd >/dev/null; then
     Outlier: {MaxFails: 1, BaseEjection: 200ms}
 Routes:
   - {Method: GET, Path: /hello, Upstream: svc, Retries: 2}"
-  [ "$(curl -s -o /dev/null -w '%{http_code}' "$G/hello")" = 503 ] || fail "no node registered: not 503"
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "$G/hello")" = 503 ] ||
+    fail "no node registered: not 503"
 
   instance() { # instance NAME: a demo registering in etcd with a 2 s lease
     local p; p=$(free_port)
@@ -92,17 +109,19 @@ YAML
   routed_to b 1000 || fail "instance b not routed within 1 s"
   kill -TERM "$pid_a"; wait "$pid_a"
   sleep 1
-  out=$(for i in $(seq 30); do curl -s -o /dev/null -w '%{http_code}:%header{x-instance} ' "$G/hello"; done)
+  out=$(statuses "$G/hello" 30)
   case "$out" in *a*|*' 5'*|5*) fail "after a's shutdown: $out";; esac
   ok "etcd: a shut down instance is no longer routed (30 of 30 from b)"
 
   instance c
   routed_to c 1000 || fail "instance c not routed within 1 s"
   kill -9 "$pid_b"
-  keys() { ETCDCTL_API=3 etcdctl --endpoints "127.0.0.1:$ec" get --prefix demo.svc --print-value-only; }
+  keys() {
+    ETCDCTL_API=3 etcdctl --endpoints "127.0.0.1:$ec" get --prefix demo.svc --print-value-only
+  }
   for _ in $(seq 60); do [ "$(keys | grep -c .)" -eq 1 ] && break; sleep 0.1; done
   [ "$(keys | grep -c .)" -eq 1 ] || fail "b's key outlived its lease: $(keys)"
-  out=$(for i in $(seq 30); do curl -s -o /dev/null -w '%{http_code}:%header{x-instance} ' "$G/hello"; done)
+  out=$(statuses "$G/hello" 30)
   case "$out" in *b*|*' 5'*|5*) fail "after b's lease expired: $out";; esac
   ok "etcd: a SIGKILLed instance leaves with its lease; 30 of 30 from c"
   kill -TERM "$pid_gwe" "$pid_c"
@@ -112,12 +131,15 @@ else
   echo "skip: etcd is not installed"
 fi
 
-# ---- Redis: one quota across two gateways ---------------------------------------------------------
+# ---- Redis: one quota across two gateways -------------------------------------------------
 if command -v redis-server >/dev/null; then
   rp=$(free_port)
   redis-server --port "$rp" --bind 127.0.0.1 --save '' --appendonly no > "$tmp/redis.log" 2>&1 &
   pids+=($!)
-  for _ in $(seq 100); do redis-cli -p "$rp" ping 2>/dev/null | grep -q PONG && break; sleep 0.05; done
+  for _ in $(seq 100); do
+    redis-cli -p "$rp" ping 2>/dev/null | grep -q PONG && break
+    sleep 0.05
+  done
   dp=$(free_port)
   cat > "$tmp/d.yaml" <<YAML
 Name: d
@@ -147,7 +169,8 @@ Routes:
   codes=""
   for i in $(seq 15); do
     for p in "$p1" "$p2"; do
-      codes+="$(curl -s -o /dev/null -w '%{http_code}' -H 'X-Client: k1' "http://127.0.0.1:$p/hello") "
+      codes+="$(curl -s -o /dev/null -w '%{http_code}' -H 'X-Client: k1' \
+        "http://127.0.0.1:$p/hello") "
     done
   done
   n200=$(echo "$codes" | grep -o 200 | wc -l); n429=$(echo "$codes" | grep -o 429 | wc -l)
@@ -156,9 +179,13 @@ Routes:
   ok "Redis period limit shared by two gateways: 20 of 30 admitted"
   # the workers' Redis clients are closed at shutdown, so both exit, cleanly (ASan: no leak)
   kill -TERM "$pid_gw1" "$pid_gw2"
-  for _ in $(seq 100); do kill -0 "$pid_gw1" 2>/dev/null || kill -0 "$pid_gw2" 2>/dev/null || break; sleep 0.1; done
+  for _ in $(seq 100); do
+    kill -0 "$pid_gw1" 2>/dev/null || kill -0 "$pid_gw2" 2>/dev/null || break
+    sleep 0.1
+  done
   wait "$pid_gw1"; rc1=$?; wait "$pid_gw2"; rc2=$?
-  [ $rc1 -eq 0 ] && [ $rc2 -eq 0 ] || fail "gateways with Redis limiters: exit $rc1 / $rc2 after SIGTERM"
+  [ $rc1 -eq 0 ] && [ $rc2 -eq 0 ] ||
+    fail "gateways with Redis limiters: exit $rc1 / $rc2 after SIGTERM"
   ok "gateways with Redis limiters stop on SIGTERM, exit 0"
 else
   echo "skip: redis-server is not installed"
