@@ -561,3 +561,96 @@ Test(client, host_names_are_resolved)
         cr_assert_str_eq(t.body, "ok");
     tr_free(&t);
 }
+
+/* Answers, then closes the kept-alive connection 50 ms later, as a server's idle timeout would. */
+static bool ok_then_idle_close(rs_t *s, rs_req_t *r)
+{
+    ok_2(s, r);
+    usleep(50 * 1000);
+    return false;
+}
+
+Test(client, idle_connection_closed_by_peer_is_dropped_from_pool)
+{
+    start(ok_then_idle_close, NULL);
+    tr_t t;
+    cr_assert_eq(get("/", &t), 0);
+    cr_assert_eq(t.err, 0);
+    tr_free(&t);
+    cz_client_stats_t st;
+    cz_client_stats(C, &st);
+    cr_assert_eq(st.idle, 1);
+    run_for(&L, 200); /* the close arrives while idle */
+    cz_client_stats(C, &st);
+    cr_assert_eq(st.idle, 0);
+    cr_assert_eq(get("/", &t), 0);
+    cr_assert_eq(t.err, 0);
+    cr_assert_not(t.info.reused);
+    cr_assert_not(t.info.stale_retry, "noticed while idle: no replay needed");
+    tr_free(&t);
+}
+
+Test(client, cancel_while_connecting)
+{
+    start(NULL, NULL);
+    int port, lfd = rs_listen(&port, 0);
+    int fill[8];
+    for (int i = 0; i < 8; i++) {
+        fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        connect(fill[i], (struct sockaddr *)&a, sizeof a);
+    }
+    snprintf(ADDR, sizeof ADDR, "127.0.0.1:%d", port);
+    cz_client_req_t rq = tr_get(ADDR, "/");
+    tr_t t;
+    tr_init(&L, &t);
+    cr_assert_eq(tr_call(C, &rq, &t), 0);
+    run_for(&L, 20);
+    cz_call_cancel(t.call);
+    run_for(&L, 1200); /* past the default connect timeout */
+    cr_assert_eq(t.done, 0, "no callback after a cancel");
+    cz_client_stats_t st;
+    cz_client_stats(C, &st);
+    cr_assert_eq(st.active, 0);
+    tr_free(&t);
+    for (int i = 0; i < 8; i++)
+        close(fill[i]);
+    close(lfd);
+}
+
+/* Reads the head, then closes without an answer while the client still streams a body. */
+static bool close_mid_upload(rs_t *s, rs_req_t *r)
+{
+    usleep(20 * 1000);
+    return false;
+}
+
+Test(client, peer_closing_during_upload_fails_the_call)
+{
+    start(close_mid_upload, NULL);
+    S.no_body = true;
+    cz_client_req_t rq = tr_get(ADDR, "/up");
+    rq.method = CZ_STR("PUT");
+    rq.body_stream = true;
+    rq.body_len = -1;
+    tr_t t;
+    tr_init(&L, &t);
+    cr_assert_eq(tr_call(C, &rq, &t), 0);
+    static char chunk[64 * 1024];
+    for (int i = 0; i < 400 && !t.done; i++) {
+        int rc = cz_call_write(t.call, chunk, sizeof chunk);
+        int d = t.drains;
+        while (rc == 1 && t.drains == d && !t.done)
+            uv_run(&L, UV_RUN_ONCE);
+        if (rc == CZ_ECLOSED)
+            break;
+    }
+    run_until(&L, &t.done, 5000);
+    cr_assert_eq(t.done, 1);
+    cr_assert(t.err == CZ_ECLOSED || t.err == UV_ECONNRESET || t.err == UV_EPIPE,
+              "%s", cz_strerror(t.err));
+    cr_assert(t.info.sent_any);
+    cr_assert_not(t.info.response_started);
+    tr_free(&t);
+}
