@@ -79,7 +79,11 @@ typedef struct cz_upstream_conf {            /* YAML, table cz_upstream_conf_fie
     char *dns;                               /* Dns: "name:port" */
     int64_t dns_interval_ms;                 /* DnsInterval, default 5s */
     cz_etcd_conf_t etcd;                     /* Etcd: {Hosts, Key} */
-    struct {
+    struct {                                 /* Pool: keep-alive pool per node. The pools belong
+                                                to the worker's client (client.h); the engine's
+                                                cz_req_client() uses the client defaults, which
+                                                equal these defaults, so other values are
+                                                validated but not yet applied. */
         int64_t size;                        /* Pool.Size, default 64 */
         int64_t idle_timeout_ms;             /* Pool.IdleTimeout, default 60s */
     } pool;
@@ -153,9 +157,8 @@ typedef struct cz_upcall cz_upcall_t; /* one call through an upstream, across it
  *  errors reject) and passive ejection, and retry on an untried node when the connect failed (or
  *  nothing was sent), or when rq->idempotent and nothing of the response arrived, while the
  *  request body can still be replayed (none, whole, or a streamed body whose bytes so far fit the
- *  512 KiB replay buffer (always
- *  enough for a connect that failed)) and rq->retries allows. Retries are invisible to cbs: they see one call.
- *  The cz_call_t passed to cbs is the current attempt's (cz_call_pause/resume on it from inside a
+ *  512 KiB replay buffer, always the case when the connect failed) and rq->retries allows.
+ *  Retries are invisible to cbs: they see one call. The cz_call_t passed to cbs is the current attempt's (cz_call_pause/resume on it from inside a
  *  callback are fine); outside callbacks use *out with the cz_upcall_* functions below, because an
  *  attempt's call changes on retry. rq's strings and header arrays must stay valid until on_done
  *  (they are replayed on retry). Returns 0 (on_done will run exactly once, never inside this call),
