@@ -160,10 +160,11 @@ typedef struct cz_upcall cz_upcall_t; /* one call through an upstream, across it
  *  512 KiB replay buffer, always the case when the connect failed) and rq->retries allows.
  *  Retries are invisible to cbs: they see one call. The cz_call_t passed to cbs is the current
  *  attempt's (cz_call_pause/resume on it from inside a callback are fine); outside callbacks use
- *  *out with the cz_upcall_* functions below, because an attempt's call changes on retry. rq's strings and header arrays must stay valid until on_done
- *  (they are replayed on retry). Returns 0 (on_done will run exactly once, never inside this call),
- *  CZ_ENOSERVICE (no usable node), CZ_EARG, CZ_ENOMEM or CZ_ECLOSED (client closing); no callback
- *  runs on error. Loop thread of c only. */
+ *  *out with the cz_upcall_* functions below, because an attempt's call changes on retry.
+ *  rq's strings and header arrays must stay valid until on_done (they are replayed on retry).
+ *  Returns 0 (on_done will run exactly once, never inside this call), CZ_ENOSERVICE (no usable
+ *  node), CZ_EARG, CZ_ENOMEM or CZ_ECLOSED (client closing); no callback runs on error. Loop
+ *  thread of c only. */
 CZ_EXTERN int cz_upstream_call(cz_upstream_t *u, cz_client_t *c, const cz_upstream_req_t *rq,
                                const cz_call_cbs_t *cbs, void *ud, cz_upcall_t **out);
 
