@@ -25,7 +25,8 @@
 #define ROUNDS 3
 #define CALLS 20000
 
-static const char RESP[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok";
+static const char RESP[] =
+    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok";
 
 static void *serve_conn(void *arg)
 {

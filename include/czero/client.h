@@ -27,12 +27,12 @@ extern "C" {
 typedef struct cz_client cz_client_t;
 
 typedef struct cz_client_opts {
-    uint32_t pool_size;          /* idle connections kept per address (default 64; 0 = no pooling) */
+    uint32_t pool_size;          /* idle connections kept per address (default 64; 0 = none) */
     uint64_t idle_timeout_ms;    /* an idle pooled connection is closed after this (default 60 s) */
     uint64_t connect_timeout_ms; /* default 1 s */
     uint64_t header_timeout_ms;  /* request sent -> end of response headers (default 10 s) */
     uint64_t total_timeout_ms;   /* whole call (default 0 = none) */
-    size_t max_header_bytes;     /* status line + header block (default 64 KiB); over it: CZ_EPARSE */
+    size_t max_header_bytes;     /* status line + headers (default 64 KiB); over it: CZ_EPARSE */
 } cz_client_opts_t;
 
 /** Fill o with the defaults above. */

@@ -2,7 +2,7 @@
  *
  * client_int.h: private structures of the upstream HTTP client, shared by client.c (the client,
  * address pools, connections, timers, name resolution) and call.c (serialising requests,
- * writing, parsing responses with llhttp, the call API). Nothing here is public.
+ * writing, the call API) and parse.c (llhttp callbacks). Nothing here is public.
  *
  * Ownership: the client owns its pools; a pool owns its idle connections (a LIFO list); an
  * active connection carries exactly one call. A connection's memory is freed only in its handles'
@@ -40,6 +40,7 @@ struct cz__pool {
     uint32_t nidle;
 };
 
+enum { CB_NONE, CB_FIELD, CB_VALUE }; /* the last header callback (parse.c) */
 enum { CC_RESOLVING, CC_CONNECTING, CC_ACTIVE, CC_IDLE, CC_CLOSING };
 
 struct cz__cconn {
@@ -123,7 +124,7 @@ void cz__cconn_kick(cz__cconn_t *k);
 cz__cconn_t *cz__cconn_open_fd(cz_client_t *c, cz__pool_t *p, int fd, int *err);
 int cz__cconn_read_start(cz__cconn_t *k);
 
-/* call.c */
+/* call.c and parse.c */
 void cz__call_connected(cz__cconn_t *k, int status);
 void cz__call_on_read(cz__cconn_t *k, ssize_t nread);
 void cz__call_on_timer(cz__cconn_t *k);

@@ -103,8 +103,8 @@ Test(client, host_added_framing_owned_by_client)
     run_until(&L, &t.done, 5000);
     cr_assert_eq(t.err, 0);
     char want[128];
-    snprintf(want, sizeof want, "POST /p?q=1 HTTP/1.1\r\nX-A: 1\r\nHost: %s\r\nContent-Length: 5\r\n\r\n",
-             ADDR);
+    snprintf(want, sizeof want,
+             "POST /p?q=1 HTTP/1.1\r\nX-A: 1\r\nHost: %s\r\nContent-Length: 5\r\n\r\n", ADDR);
     cr_assert_str_eq(S.last_head, want);
     tr_free(&t);
     /* CR/LF in a header value is refused before anything is sent */
@@ -337,7 +337,8 @@ static bool by_path(rs_t *s, rs_req_t *r)
         return true;
     }
     if (IS("/1xx")) {
-        rs_puts(r->fd, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </s>\r\n\r\n");
+        rs_puts(r->fd, "HTTP/1.1 100 Continue\r\n\r\n"
+                       "HTTP/1.1 103 Early Hints\r\nLink: </s>\r\n\r\n");
         usleep(10 * 1000);
         rs_puts(r->fd, "HTTP/1.1 200 OK\r\nX-Final: 1\r\nContent-Length: 2\r\n\r\nok");
         return true;
@@ -366,7 +367,8 @@ static bool by_path(rs_t *s, rs_req_t *r)
         return false;
     }
     if (IS("/upgrade")) {
-        rs_puts(r->fd, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\n");
+        rs_puts(r->fd, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n"
+                       "Connection: upgrade\r\n\r\n");
         return true;
     }
     return ok_2(s, r);
@@ -418,7 +420,10 @@ static void not_pooled_after(const char *path, int status, const char *body)
 
 Test(client, connection_close_is_honoured) { not_pooled_after("/close", 200, "ok"); }
 Test(client, http10_without_keepalive_is_not_pooled) { not_pooled_after("/http10", 200, "ok"); }
-Test(client, bytes_after_the_response_keep_it_out_of_the_pool) { not_pooled_after("/extra", 200, "ok"); }
+Test(client, bytes_after_the_response_keep_it_out_of_the_pool)
+{
+    not_pooled_after("/extra", 200, "ok");
+}
 
 static void reused_after(const char *method, const char *path, int status)
 {
