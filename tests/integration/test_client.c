@@ -659,3 +659,44 @@ Test(client, peer_closing_during_upload_fails_the_call)
     cr_assert_not(t.info.response_started);
     tr_free(&t);
 }
+
+Test(client, each_address_has_its_own_pool)
+{
+    start(ok_2, NULL);
+    rs_t s2;
+    rs_start(&s2, ok_2);
+    char addr2[64];
+    snprintf(addr2, sizeof addr2, "127.0.0.1:%d", s2.port);
+    for (int i = 0; i < 6; i++) {
+        cz_client_req_t rq = tr_get(i % 2 ? addr2 : ADDR, "/");
+        tr_t t;
+        tr_init(&L, &t);
+        cr_assert_eq(tr_call(C, &rq, &t), 0);
+        run_until(&L, &t.done, 5000);
+        cr_assert_eq(t.err, 0);
+        cr_assert_eq(t.info.reused, i >= 2);
+        tr_free(&t);
+    }
+    cz_client_stats_t st;
+    cz_client_stats(C, &st);
+    cr_assert_eq(st.idle, 2);
+    cr_assert_eq(atomic_load(&S.accepts), 1);
+    cr_assert_eq(atomic_load(&s2.accepts), 1);
+    rs_stop(&s2);
+}
+
+Test(client, pool_size_zero_disables_keep_alive)
+{
+    cz_client_opts_t o;
+    cz_client_opts_init(&o);
+    o.pool_size = 0;
+    start(ok_2, &o);
+    for (int i = 0; i < 3; i++) {
+        tr_t t;
+        cr_assert_eq(get("/", &t), 0);
+        cr_assert_eq(t.err, 0);
+        cr_assert_not(t.info.reused);
+        tr_free(&t);
+    }
+    cr_assert_eq(atomic_load(&S.accepts), 3);
+}
