@@ -12,9 +12,10 @@
 #    tests/czctl/calls/NAME.calls: each route with valid input (2xx), invalid input (400 naming
 #    the field), JWT routes without a token (401) and with one (200). Every registered route
 #    must have a 2xx call. The server must exit 0 on SIGTERM (leak-clean under ASan).
-# 4. Regeneration: a hand-edited logic file survives byte for byte; a route added to the .api
-#    brings a new handler, logic stub and route line; a hand-edited generated file is restored;
-#    the edited logic answers after the rebuild.
+# 4. Regeneration: a hand-edited logic file survives byte for byte; a group added to the .api
+#    brings a new handler, logic stub, middleware stub and route line; a hand-edited generated
+#    file is restored; after the rebuild the edited logic answers and the edited middleware
+#    runs on its group only.
 set -euo pipefail
 B=$(cd "$1" && pwd)
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
@@ -185,7 +186,21 @@ for n in "${names[@]}"; do
         fi
         ncalls=$((ncalls + 1))
     done <"$calls"
+    if [ "$n" = options ]; then # maxBytes: 4096 reaches the server
+        big=$(printf '{"inherit":"%05000d","fromEnv":"e","asString":1}' 0)
+        call POST '/v2/search/cn/items?keyword=k&kind=a' '$TOKEN' "$big"
+        [ "$STATUS" = 413 ] || fail "options: maxBytes 4096 not applied: $STATUS"
+        ncalls=$((ncalls + 1))
+    fi
     stop "$dir"
+done
+# the @server options as registered (timeout cannot be observed without a slow logic)
+r=$T/p/options/internal/handler/routes.c
+for want in '.prefix = "/v2/search",' '.timeout_ms = 1500, /* 1500ms */' '.max_bytes = 4096,' \
+    '.jwt = {.secret = svc->config->jwt_auth.access_secret},' '.signature = true,' \
+    'trace_middleware_init(&mws[0], svc)' 'limit_middleware_init(&mws[1], svc)' \
+    '.nmiddlewares = 2,' 'maxConns=100 (kept, unused)'; do
+    grep -qF -- "$want" "$r" || fail "options routes.c lacks: $want"
 done
 echo "calls: $ncalls answered as expected over ${#names[@]} services"
 
@@ -215,12 +230,22 @@ type ByeReq {
 	Name string `form:"name"`
 }
 
+@server (
+	middleware: Deny
+)
 service greet-api {
 	@handler byeHandler
 	get /bye (ByeReq) returns (Response)
 }
 EOF
 "$CZCTL" api c -api "$R/greet.api" -dir "$R" -q
+mw=$R/internal/middleware/deny_middleware.c
+[ -f "$mw" ] || fail "no middleware stub for Deny"
+sed -i 's|^    return CZ_MW_NEXT;|    if (cz_req_header(req, "X-Deny").p) {\n        cz_res_error(res, 403, "denied");\n        return CZ_MW_DONE;\n    }\n    return CZ_MW_NEXT;|' "$mw"
+grep -q CZ_MW_DONE "$mw" || fail "could not edit the middleware stub"
+cp "$mw" "$T/mw.saved"
+"$CZCTL" api c -api "$R/greet.api" -dir "$R" -q # twice: the second run must change nothing
+cmp "$mw" "$T/mw.saved" || fail "regeneration changed the edited middleware"
 cmp "$logic" "$T/logic.saved" || fail "regeneration changed the edited logic file"
 cmp "$R/internal/handler/greet_handler.c" "$T/handler.before" ||
     fail "regeneration changed the old route's handler"
@@ -242,5 +267,10 @@ call GET /bye - -
 [ "$STATUS" = 400 ] && grep -q 'field "name"' "$T/body" || fail "new route: $STATUS $BODY"
 call GET '/bye?name=x' - -
 [ "$STATUS" = 200 ] || fail "new route: $STATUS $BODY"
+call GET '/bye?name=x' 'X-Deny: 1' -
+[ "$STATUS" = 403 ] || fail "the group's middleware did not run: $STATUS $BODY"
+call GET /from/you 'X-Deny: 1' -
+[ "$STATUS" = 200 ] || fail "a middleware of another group ran: $STATUS $BODY"
 stop "$R"
-echo "regeneration: user logic byte-for-byte, new route handler/logic/route line, rebuilt and served"
+echo "regeneration: user logic and middleware byte-for-byte, new route handler/logic/route line,"
+echo "  rebuilt and served (edited logic answers, the new group's middleware runs on it only)"

@@ -124,9 +124,30 @@ static const char *upper(cz_arena_t *a, const char *s)
     return u;
 }
 
-static const char *full_path(cz_arena_t *a, const cz_api_service_t *s, const cz_api_route_t *r)
+/* goctl's path.Join("/", prefix): "v1/" and "/v1" are both "/v1"; "" and "/" are no prefix. */
+static const char *prefix_of(cz_arena_t *a, const cz_api_service_t *s)
 {
     const char *pre = cz_api_kv_get(s->server, "prefix");
+    char *out = cz_arena_alloc(a, (pre ? strlen(pre) : 0) + 2);
+    if (!pre || !out)
+        return NULL;
+    size_t n = 0;
+    for (const char *p = pre; *p; p++) {
+        if (*p == '/' || (n == 0 && *p != '/'))
+            if (n == 0 || out[n - 1] != '/')
+                out[n++] = '/';
+        if (*p != '/')
+            out[n++] = *p;
+    }
+    while (n > 0 && out[n - 1] == '/')
+        n--;
+    out[n] = '\0';
+    return n ? out : NULL;
+}
+
+static const char *full_path(cz_arena_t *a, const cz_api_service_t *s, const cz_api_route_t *r)
+{
+    const char *pre = prefix_of(a, s);
     return cz_arena_sprintf(a, "%s%s", pre ? pre : "", r->path);
 }
 
@@ -360,7 +381,7 @@ static void emit_group(cz__gen_t *g, FILE *o, const cz_api_service_t *s, groute_
     fputs("        };\n        const cz_route_opts_t opts = {\n", o);
     long mark = ftell(o);
     const char *v;
-    if ((v = cz_api_kv_get(sv, "prefix")) && *v) {
+    if ((v = prefix_of(g->a, s))) {
         fputs("            .prefix = ", o);
         cz__gen_cstr(o, v);
         fputs(",\n", o);
@@ -456,7 +477,10 @@ int cz__gen_routes(cz__gen_t *g)
                 emit_group(g, o, s->service, all + k, nr);
             k += nr;
         }
-    fputs("    (void)svc;\n    return rc;\n}\n", o);
+    /* an .api without routes still builds with -Wunused-parameter */
+    fputs(total ? "    (void)svc;\n    return rc;\n}\n"
+                : "    (void)srv;\n    (void)svc;\n    (void)d;\n    return rc;\n}\n",
+          o);
     if ((rc = cz__gen_close(g, o, &buf, &n, "internal/handler/routes.c", 0)))
         return rc;
 
