@@ -30,7 +30,8 @@ typedef struct cz_client_opts {
     uint32_t pool_size;          /* idle connections kept per address (default 64; 0 = none) */
     uint64_t idle_timeout_ms;    /* an idle pooled connection is closed after this (default 60 s) */
     uint64_t connect_timeout_ms; /* default 1 s */
-    uint64_t header_timeout_ms;  /* request sent -> end of response headers (default 10 s) */
+    uint64_t header_timeout_ms;  /* request body ended (or connected) -> end of the response
+                                    head (default 10 s); 1xx responses do not stop it */
     uint64_t total_timeout_ms;   /* whole call (default 0 = none) */
     size_t max_header_bytes;     /* status line + headers (default 64 KiB); over it: CZ_EPARSE */
 } cz_client_opts_t;
@@ -39,7 +40,8 @@ typedef struct cz_client_opts {
 CZ_EXTERN void cz_client_opts_init(cz_client_opts_t *o);
 
 /** Create a client bound to loop. o may be NULL (defaults). Returns NULL on ENOMEM.
- *  Loop thread only; the client must be closed with cz_client_close before the loop ends. */
+ *  Loop thread only; the client must be closed with cz_client_close before the loop ends.
+ *  Sets SIGPIPE to ignored (as the server does): a vanished upstream is an error code. */
 CZ_EXTERN cz_client_t *cz_client_new(uv_loop_t *loop, const cz_client_opts_t *o);
 
 /** Cancel every call in flight (each gets on_done with CZ_ECLOSED), close all connections and
@@ -97,8 +99,9 @@ typedef struct cz_call_cbs {
 CZ_EXTERN int cz_client_call(cz_client_t *c, const cz_client_req_t *rq, const cz_call_cbs_t *cbs,
                              void *ud, cz_call_t **out);
 
-/** Append request-body bytes (copied) to a body_stream call. Returns 0, 1 when the buffer is
- *  above its high-water mark (wait for on_drain before writing more; the data was still taken),
+/** Append request-body bytes (copied) to a body_stream call. Returns 0, 1 when the unsent
+ *  bytes are above the high-water mark, 256 KiB (wait for on_drain, which fires below 64 KiB,
+ *  before writing more; the data was still taken),
  *  CZ_ECLOSED when the call no longer sends (the response came early or it failed: drop the
  *  data), CZ_EARG when not a stream or more than body_len bytes. */
 CZ_EXTERN int cz_call_write(cz_call_t *call, const void *data, size_t n);
