@@ -153,6 +153,7 @@ Routes:
   - Prefix: /api
     Upstream: p2c
     Jwt: {Secret: gateway-test-secret-0123456789}
+    Cors: {AllowOrigins: ['*']}
   - Prefix: /capi
     StripPrefix: /capi
     Rewrite: /api
@@ -179,6 +180,9 @@ wait_up "$G/hello"
 [ "$(curl -s "$G/w/users/8")" = '{"id":"8"}' ] || fail "strip /w/users/8 -> /users/8"
 code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 [ "$(code "$G/api/me")" = 401 ] || fail "JWT route without a token"
+pre=$(curl -s -D - -o /dev/null -X OPTIONS -H 'Origin: http://b.example' "$G/api/me")
+case "$pre" in *" 204"*"Access-Control-Allow-Origin: *"*) ;;
+  *) fail "CORS preflight on a JWT route needs no token: $pre";; esac
 login() {
   curl -s -H 'Content-Type: application/json' -d "{\"user\":\"$1\"}" \
     "http://127.0.0.1:$port_n1/login" |

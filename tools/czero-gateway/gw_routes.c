@@ -7,7 +7,8 @@
  * A Prefix route is registered as the prefix itself and as the prefix followed by a "*rest"
  * segment, so a Path route under the same prefix still wins (static and ':' segments beat '*').
  * A route without Method is registered for every common method (HEAD comes with GET, as the
- * engine serves it); a CORS route also gets OPTIONS so its CORS link answers the preflight.
+ * engine serves it); a CORS route also gets OPTIONS, with only its CORS link, which answers the
+ * preflight (before JWT and rate limit, as go-zero's CORS handler runs in front of the router).
  *
  * An instance owns its config (jwt secrets, prefixes and names stay valid while it serves) and
  * frees everything once its server has stopped, so SIGHUP can run two instances side by side.
@@ -88,22 +89,27 @@ static int add_route(gw_instance_t *g, size_t i, const char *file, cz_diag_t *d)
                  base);
         patterns[npat++] = rest;
     }
+    /* A CORS route's OPTIONS is registered on its own, with only the CORS link: the preflight
+     * is answered before auth and rate limit, as go-zero's CORS wraps the whole router. */
+    bool cors = rc->cors.allow_origins.n > 0;
     const char *methods[8];
     size_t nm = 0;
     if (rc->method) {
-        methods[nm++] = rc->method;
-        if (rc->cors.allow_origins.n && strcmp(rc->method, "OPTIONS") != 0)
-            methods[nm++] = "OPTIONS";
+        if (!cors || strcmp(rc->method, "OPTIONS") != 0)
+            methods[nm++] = rc->method;
     } else {
         for (size_t k = 0; k < sizeof all_methods / sizeof *all_methods; k++)
-            methods[nm++] = all_methods[k];
+            if (!cors || strcmp(all_methods[k], "OPTIONS") != 0)
+                methods[nm++] = all_methods[k];
     }
-    cz_route_t routes[16];
+    cz_route_t routes[16], pre[2];
     size_t n = 0;
-    for (size_t p = 0; p < npat; p++)
+    for (size_t p = 0; p < npat; p++) {
         for (size_t k = 0; k < nm; k++)
             routes[n++] = (cz_route_t){methods[k], patterns[p], cz_proxy_handler, pr,
                                        CZ_ROUTE_STREAM_BODY};
+        pre[p] = (cz_route_t){"OPTIONS", patterns[p], cz_proxy_handler, pr, CZ_ROUTE_STREAM_BODY};
+    }
     cz_route_opts_t opts = {
         .timeout_ms = rc->timeout_ms,
         .max_bytes = rc->max_bytes,
@@ -111,7 +117,9 @@ static int add_route(gw_instance_t *g, size_t i, const char *file, cz_diag_t *d)
         .middlewares = m->n ? m->mw : NULL,
         .nmiddlewares = m->n,
     };
-    if (cz_server_add_routes(g->srv, routes, n, &opts, d) != 0) {
+    cz_route_opts_t pre_opts = {.middlewares = m->mw, .nmiddlewares = 1}; /* mw[0] is CORS */
+    if ((n && cz_server_add_routes(g->srv, routes, n, &opts, d) != 0) ||
+        (cors && cz_server_add_routes(g->srv, pre, npat, &pre_opts, d) != 0)) {
         rekey(d, file, key);
         return CZ_EINVAL_CONF;
     }
