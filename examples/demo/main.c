@@ -91,6 +91,16 @@ static cz_mw_step_t instance_enter(cz_mw_t *mw, cz_req_t *req, cz_res_t *res, vo
 
 static const cz_mw_ops_t instance_ops = {.name = "instance", .enter = instance_enter};
 
+/* net/http's NotFound, as the engine answers it, plus the instance name. */
+static int not_found(cz_req_t *req, cz_res_t *res, void *ud)
+{
+    const instance_mw_t *im = ud;
+    (void)req;
+    cz_res_header(res, "X-Instance", im->name);
+    cz_res_error(res, 404, "404 page not found");
+    return CZ_DONE;
+}
+
 int main(int argc, char **argv)
 {
     const char *file = "etc/demo.yaml", *name = NULL;
@@ -134,6 +144,8 @@ int main(int argc, char **argv)
     cz_route_t login = {"POST", "/login", demo_login, &c.auth, 0};
     cz_route_t me = {"GET", "/me", demo_me, NULL, 0};
     cz_route_opts_t api = {.prefix = "/api", .jwt = {.secret = c.auth.access_secret}};
+    if (srv)
+        cz_server_set_not_found(srv, not_found, &inst);
     if (!srv || cz_server_use(srv, &inst_mw) != 0 ||
         cz_server_add_routes(srv, demo_routes, demo_nroutes, NULL, &d) != 0 ||
         cz_server_add_route(srv, &login, &d) != 0 ||
