@@ -26,6 +26,11 @@
 
 #define SMALL_BODY (64u * 1024u)
 #define RES_HIGH_WATER (256u * 1024u)
+/* Responses with a Content-Length up to this are collected and sent as one ordinary response:
+ * the client sees the backend's Content-Length (not chunked) and the head and body leave in one
+ * write instead of three (head, chunk, last chunk), which is most of a small proxied request's
+ * system-call cost. */
+#define SMALL_RES (64u * 1024u)
 
 typedef struct proxy {
     cz_req_t *req;
@@ -42,6 +47,9 @@ typedef struct proxy {
     bool res_began;
     bool finished;            /* the client response has ended */
     bool up_paused;
+    bool res_buffered;        /* a small response being collected (see SMALL_RES) */
+    char *rbody;
+    size_t rlen, rcap;
 } proxy_t;
 
 static void finish_error(proxy_t *p, int status, const char *msg)
@@ -77,6 +85,20 @@ static int status_for(int err)
 
 /* ---- upstream -> client ---- */
 
+/* Content-Length value, or -1 when it is not a plain decimal number. */
+static int64_t parse_len(cz_str_t v)
+{
+    if (v.n == 0 || v.n > 18)
+        return -1;
+    int64_t x = 0;
+    for (size_t i = 0; i < v.n; i++) {
+        if (v.p[i] < '0' || v.p[i] > '9')
+            return -1;
+        x = x * 10 + (v.p[i] - '0');
+    }
+    return x;
+}
+
 static int on_head(cz_call_t *call, int status, const cz_str_t *hn, const cz_str_t *hv, size_t n,
                    void *ud)
 {
@@ -89,10 +111,23 @@ static int on_head(cz_call_t *call, int status, const cz_str_t *hn, const cz_str
         if (cz_str_ieq(hn[i], CZ_STR("Connection")))
             conn = hv[i];
     cz_res_status(p->res, status);
+    int64_t clen = -1;
     for (size_t i = 0; i < n; i++) {
         if (cz__hop_by_hop(hn[i]) || (conn.p && cz__conn_names(conn, hn[i])))
             continue;
+        if (hn[i].n == 14 && cz_str_ieq(hn[i], CZ_STR("Content-Length")))
+            clen = parse_len(hv[i]);
         cz_res_header_n(p->res, hn[i], hv[i]); /* Content-Length, Date: the engine's own */
+    }
+    bool bodyless = status < 200 || status == 204 || status == 304 ||
+                    cz_str_eq(cz_req_method(p->req), CZ_STR("HEAD"));
+    if (!bodyless && clen >= 0 && (uint64_t)clen <= SMALL_RES) {
+        p->rbody = clen ? cz_arena_alloc(cz_req_arena(p->req), (size_t)clen) : NULL;
+        if (!clen || p->rbody) {
+            p->res_buffered = true;
+            p->rcap = (size_t)clen;
+            return 0;
+        }
     }
     if (cz_res_stream_begin(p->res) != 0)
         return 1; /* client gone: on_cancel ends the request */
@@ -115,6 +150,12 @@ static void on_body(cz_call_t *call, const void *data, size_t n, void *ud)
     proxy_t *p = ud;
     if (p->finished)
         return;
+    if (p->res_buffered) { /* the client parser holds the backend to its Content-Length */
+        size_t k = n <= p->rcap - p->rlen ? n : p->rcap - p->rlen;
+        memcpy(p->rbody + p->rlen, data, k);
+        p->rlen += k;
+        return;
+    }
     if (cz_res_stream_write(p->res, data, n) != 0)
         return; /* client gone */
     if (!p->up_paused && cz_res_stream_pending(p->res) > RES_HIGH_WATER) {
@@ -150,8 +191,18 @@ static void on_done(cz_call_t *call, int err, const cz_call_info_t *info, void *
     if (err == 0) {
         p->finished = true;
         cz_req_on_cancel(p->req, NULL, NULL);
-        cz_res_stream_end(p->res);
+        if (p->res_buffered) {
+            if (p->rlen)
+                cz_res_write(p->res, p->rbody, p->rlen);
+            cz_res_end(p->res);
+        } else {
+            cz_res_stream_end(p->res);
+        }
         return;
+    }
+    if (p->res_buffered) { /* the error answer must not carry the backend's headers */
+        p->res->hdrs_len = p->res->hdrs_mark;
+        p->res->has_ctype = false;
     }
     if (p->res_began) {
         cz_log_error("proxy %s: upstream %s failed mid-response: %s",

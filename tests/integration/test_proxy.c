@@ -228,6 +228,7 @@ Test(proxy, backend_sees_forwarded_headers_and_no_hop_by_hop)
     cr_expect(strncmp(tp, tid, 32) == 0, "same trace id: %.55s", tp);
     cr_expect(strncmp(tp + 33, sid, 16) != 0, "the parent is the gateway's span: %.55s", tp);
     cr_expect_str_eq(tc_header(&r, "X-Instance"), "a", "response headers come back");
+    cr_expect_not(r.chunked, "a small response keeps its Content-Length");
     tc_resp_free(&r);
 
     /* no X-Request-Id: one is made up */
@@ -410,10 +411,11 @@ Test(proxy, dead_node_costs_no_failed_get_and_hash_sticks)
     ts_stop(&b[1].ts);
 }
 
-/* A node that answers a head and half a body, then closes. */
+/* A node that answers a head and part of a body, then closes. */
 typedef struct rawsrv {
     int fd, port;
     pthread_t th;
+    const char *answer;
 } rawsrv_t;
 
 static void *raw_main(void *arg)
@@ -425,8 +427,7 @@ static void *raw_main(void *arg)
             return NULL;
         char buf[4096];
         if (read(c, buf, sizeof buf) > 0) {
-            static const char part[] = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhalf";
-            if (write(c, part, sizeof part - 1) < 0)
+            if (write(c, r->answer, strlen(r->answer)) < 0)
                 perror("write");
             usleep(50000);
         }
@@ -436,7 +437,9 @@ static void *raw_main(void *arg)
 
 Test(proxy, upstream_failing_mid_response_closes_the_client_connection)
 {
-    rawsrv_t raw = {.fd = socket(AF_INET, SOCK_STREAM, 0)};
+    /* a large body is streamed to the client as it comes */
+    rawsrv_t raw = {.fd = socket(AF_INET, SOCK_STREAM, 0),
+                    .answer = "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\nhalf"};
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     cr_assert_eq(bind(raw.fd, (struct sockaddr *)&a, sizeof a), 0);
     socklen_t l = sizeof a;
@@ -457,6 +460,15 @@ Test(proxy, upstream_failing_mid_response_closes_the_client_connection)
     cr_expect_eq(rc, -1, "a truncated body must not look complete (status %d, %zu bytes)",
                  r.status, r.body_len);
     cr_expect_eq(r.status, 200, "the head had been passed on");
+    tc_resp_free(&r);
+    tc_close(&c);
+    /* a small one is collected first (to keep its Content-Length), so it can still become a 502 */
+    raw.answer = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nX-Up: 1\r\n\r\nhalf";
+    cr_assert_eq(tc_connect(&c, g.ts.port, 2000), 0);
+    tc_sendf(&c, "GET /who HTTP/1.1\r\nHost: h\r\n\r\n");
+    cr_assert_eq(tc_read(&c, &r, false), 0);
+    cr_expect_eq(r.status, 502);
+    cr_expect_null(tc_header(&r, "X-Up"), "the backend's headers are not on the error answer");
     tc_resp_free(&r);
     tc_close(&c);
     ts_stop(&g.ts);
