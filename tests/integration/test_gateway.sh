@@ -150,6 +150,7 @@ Routes:
   - {Prefix: /w, StripPrefix: /w, Upstream: weighted}
   - {Prefix: /h, StripPrefix: /h, Upstream: hash, Retries: 3}
   - {Method: GET, Prefix: /v2/users, StripPrefix: /v2/users, Rewrite: /users, Upstream: p2c}
+  - {Method: GET, Prefix: /t, StripPrefix: /t, Upstream: p2c, Timeout: 300ms, Retries: 0}
   - Prefix: /api
     Upstream: p2c
     Jwt: {Secret: gateway-test-secret-0123456789}
@@ -178,6 +179,8 @@ wait_up "$G/hello"
 # ---- per-route behaviour -------------------------------------------------------------------------
 [ "$(curl -s "$G/v2/users/7")" = '{"id":"7"}' ] || fail "rewrite /v2/users/7 -> /users/7"
 [ "$(curl -s "$G/w/users/8")" = '{"id":"8"}' ] || fail "strip /w/users/8 -> /users/8"
+out=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' "$G/t/slow?ms=2000")
+case "$out" in "504 0."[0-7]*) ;; *) fail "route Timeout 300ms on a 2 s answer: $out";; esac
 code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 [ "$(code "$G/api/me")" = 401 ] || fail "JWT route without a token"
 pre=$(curl -s -D - -o /dev/null -X OPTIONS -H 'Origin: http://b.example' "$G/api/me")
@@ -206,7 +209,7 @@ codes=$(for i in $(seq 8); do code -H 'X-Client: c1' "$G/limited/hello"; echo -n
 [ "$codes" = "200 200 200 200 200 429 429 429 " ] || fail "token bucket burst 5: $codes"
 [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'X-Client: c2' "$G/limited/hello")" = 200 ] \
   || fail "rate limit keyed by header: another client is not limited"
-ok "rewrite, strip prefix, JWT, CORS preflight, MaxBytes, rate limits by header and by JWT claim"
+ok "rewrite, strip prefix, route timeout (504), JWT, CORS preflight, MaxBytes, rate limits"
 
 # ---- weighted: 1:2:7 over 10,000 requests, each within 2% -------------------------------------
 count "$G/w/hello" 10000 4 > "$tmp/w.txt"
