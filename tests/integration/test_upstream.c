@@ -654,3 +654,31 @@ Test(upstream, p2c_gives_a_slow_node_a_small_share)
     for (int i = 0; i < 3; i++)
         ts_stop(&b[i].ts);
 }
+
+Test(upstream, a_call_in_flight_to_a_removed_node_finishes)
+{
+    backend_t slow, other;
+    backend_start(&slow, "slow");
+    backend_start(&other, "other");
+    atomic_store(&slow.delay_ms, 300);
+    const char *addrs[] = {slow.addr};
+    cz_upstream_t *u = upstream("p2c_ewma", NULL, addrs, NULL, 1);
+    drv_t *d = drv_new(u);
+    d->total = 1;
+    start_one(d, &d->slots[0]);
+    long t0 = tc_now_ms();
+    while (tc_now_ms() - t0 < 100)
+        uv_run(&d->loop, UV_RUN_NOWAIT); /* the call is now waiting on the slow node */
+    cz_endpoint_t eps[] = {{other.addr, 1}};
+    cr_assert_eq(cz_upstream_set_nodes(u, eps, 1), 0); /* discovery drops the slow node */
+    while (d->done < 1)
+        uv_run(&d->loop, UV_RUN_ONCE);
+    cr_expect_eq(d->ok, 1, "%s", cz_strerror(d->last_err));
+    cr_expect_str_eq(d->inst[0], "slow");
+    drv_run(d, 5, 1);
+    cr_expect_eq(count(d, "other"), 5, "new calls go to the nodes discovery reports");
+    drv_free(d);
+    cz_upstream_free(u);
+    ts_stop(&slow.ts);
+    ts_stop(&other.ts);
+}
