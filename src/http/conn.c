@@ -644,7 +644,7 @@ void cz__conn_tick(cz_worker_t *w, uint64_t now)
         while (l->head && l->head->deadline <= now) {
             cz_conn_t *c = l->head;
             cz__tl_set(c, TL_NONE);
-            if (c->state >= CS_STREAM)
+            if (c->state >= CS_STREAM && i == TL_BODY)
                 cz__stream_timeout(c);
             else if ((i == TL_HEADER || i == TL_BODY) && !c->writing)
                 fail(c, 408); /* slowloris: the header block or body did not arrive in time */

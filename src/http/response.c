@@ -666,13 +666,22 @@ int cz_res_stream_begin(cz_res_t *res)
     if (r->version < 11)
         c->close_after = true; /* HTTP/1.0: the body ends when the connection does */
     int status = res->status ? res->status : 200;
-    /* Serialise the head into a fresh buffer (the output buffer may be pinned by a write in
+    int rc;
+    if (!c->writing && c->out_len == 0) { /* the usual case: the output buffer is free */
+        rc = write_head(c, r, status, true, 0);
+        if (rc == 0)
+            rc = queue_copy(c, c->out, c->out_len, NULL, 0, "", 0);
+        c->out_len = 0;
+        res->head_sent = rc == 0;
+        return rc;
+    }
+    /* Serialise the head into a fresh buffer (the output buffer is pinned by a write in
      * flight) and queue it; chunks are queued behind it in order. */
     char *saved = c->out;
     size_t saved_len = c->out_len, saved_cap = c->out_cap;
     c->out = NULL;
     c->out_len = c->out_cap = 0;
-    int rc = write_head(c, r, status, true, 0);
+    rc = write_head(c, r, status, true, 0);
     if (rc == 0)
         rc = queue_copy(c, c->out, c->out_len, NULL, 0, "", 0);
     free(c->out);

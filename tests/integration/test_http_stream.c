@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
+#include "czero/client.h"
 #include "http_client.h"
 #include "test_server.h"
 
@@ -187,6 +188,40 @@ static int big_handler(cz_req_t *req, cz_res_t *res, void *ud)
     return CZ_AGAIN;
 }
 
+/* ---- /self: calls this server's /ping through the worker's client (cz_req_client) ---- */
+
+static int g_port;
+
+typedef struct selfc {
+    cz_res_t *res;
+    char addr[32];
+} selfc_t;
+
+static void self_done(int err, const cz_fetch_res_t *fr, void *ud)
+{
+    selfc_t *s = ud;
+    if (err)
+        cz_res_error(s->res, 502, cz_strerror(err));
+    else
+        cz_res_printf(s->res, "upstream %d %.*s", fr->status, (int)fr->body.n, fr->body.p);
+    cz_res_end(s->res);
+}
+
+static int self_handler(cz_req_t *req, cz_res_t *res, void *ud)
+{
+    (void)ud;
+    cz_client_t *cl = cz_req_client(req);
+    if (!cl || cl != cz_req_client(req)) /* one client per worker, kept */
+        return cz_res_error(res, 500, "no client"), CZ_DONE;
+    selfc_t *s = cz_arena_calloc(cz_req_arena(req), sizeof *s);
+    s->res = res;
+    snprintf(s->addr, sizeof s->addr, "127.0.0.1:%d", g_port);
+    cz_client_req_t rq = {.addr = s->addr, .method = CZ_STR("GET"), .target = CZ_STR("/ping")};
+    if (cz_client_fetch(cl, &rq, 0, self_done, s) != 0)
+        return cz_res_error(res, 500, "fetch"), CZ_DONE;
+    return CZ_AGAIN;
+}
+
 /* ---- a middleware recording the status the chain settles with ---- */
 
 static cz_mw_step_t rec_enter(cz_mw_t *mw, cz_req_t *req, cz_res_t *res, void *ctx)
@@ -210,6 +245,8 @@ static const cz_route_t routes[] = {
     {"POST", "/nread", nread_handler, NULL, CZ_ROUTE_STREAM_BODY},
     {"GET", "/ping", ping_handler, NULL, 0},
     {"GET", "/big", big_handler, NULL, 0},
+    {"GET", "/self", self_handler, NULL, 0},
+    {"GET", "/hang", nread_handler, NULL, CZ_ROUTE_STREAM_BODY},
 };
 
 static void start_with(int64_t max_bytes, int64_t read_timeout_ms)
@@ -229,6 +266,7 @@ static void start_with(int64_t max_bytes, int64_t read_timeout_ms)
     cr_assert_eq(cz_server_use(T.srv, &rec), 0);
     cr_assert_eq(cz_server_start(T.srv), 0);
     T.port = cz_server_port(T.srv);
+    g_port = T.port;
     cr_assert_eq(tc_connect(&C, T.port, 5000), 0);
 }
 
@@ -519,5 +557,37 @@ Test(stream, on_drain_fires_once_a_slow_reader_took_a_large_response)
     cr_assert_eq(now, 0);
     cr_assert_geq(after, 250, "drained only once the reader read");
     free(all);
+    stop();
+}
+
+Test(stream, worker_client_is_created_on_use_and_closed_at_stop)
+{
+    start_with(32 << 20, 0);
+    tc_resp_t r;
+    for (int i = 0; i < 3; i++) { /* the second and third calls reuse the pooled connection */
+        tc_sendf(&C, "GET /self HTTP/1.1\r\nHost: t\r\n\r\n");
+        read_ok("upstream 200 pong", &r);
+        tc_resp_free(&r);
+    }
+    tc_close(&C);
+    /* the pooled upstream connection (to ourselves) must not keep the worker's loop alive:
+     * shutdown returns well before ShutdownTimeout */
+    long t0 = tc_now_ms();
+    ts_stop(&T);
+    cr_assert_lt(tc_now_ms() - t0, 2000);
+}
+
+Test(stream, head_and_bodyless_requests_on_a_stream_route)
+{
+    start_with(32 << 20, 0);
+    tc_sendf(&C, "HEAD /up HTTP/1.1\r\nHost: t\r\n\r\n");
+    tc_resp_t r;
+    cr_assert_eq(tc_read(&C, &r, true), 0);
+    cr_assert_eq(r.status, 200);
+    cr_assert_eq(r.body_len, 0);
+    tc_resp_free(&r);
+    tc_sendf(&C, "GET /hang HTTP/1.1\r\nHost: t\r\n\r\n");
+    read_ok("unread", &r);
+    tc_resp_free(&r);
     stop();
 }
