@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # czero-gateway with the shared stores, as processes on loopback:
 #  - etcd (a real etcd): a demo instance whose config has Etcd{Hosts, Key} registers itself and is
-#    routed by a gateway watching that key within 1 s; after its shutdown it is no longer routed;
+#    routed by a gateway watching that key within 1 s of serving; after its shutdown it is no longer routed;
 #    a SIGKILLed instance's key is gone once its lease (TTL 2 s) expires and the gateway keeps
 #    answering from the live instance;
 #  - Redis (a real redis-server): a period rate limit in Redis shared by two gateway processes
@@ -90,6 +90,7 @@ YAML
     "$DEMO" -f "$tmp/$1.yaml" -n "$1" > "$tmp/$1.log" 2>&1 &
     pids+=($!)
     eval "pid_$1=$!"
+    wait_up "http://127.0.0.1:$p/hello" # serving, so registered (cz_server_start publishes)
   }
   # routed_to NAME WITHIN_MS: a GET through the gateway answers from NAME within the time
   routed_to() {
@@ -100,10 +101,10 @@ YAML
     done
     return 1
   }
-  t0=$(now_ms)
   instance a
-  routed_to a 1000 || fail "instance a not routed within 1 s of its start"
-  ok "etcd: a registered instance is routed within $(($(now_ms) - t0)) ms of its start"
+  t0=$(now_ms)
+  routed_to a 1000 || fail "instance a not routed within 1 s of serving"
+  ok "etcd: a registered instance is routed within $(($(now_ms) - t0)) ms of serving"
 
   instance b
   routed_to b 1000 || fail "instance b not routed within 1 s"
