@@ -5,9 +5,10 @@
  * gw_conf.c loads and validates the gateway's YAML (the whole go-zero RestConf inline, plus
  * Upstreams and Routes) and places every validation error at its file:line:col; gw_routes.c turns
  * a checked config into a running cz_server_t with its upstreams; gw_ratelimit.c and gw_cors.c are
- * the per-route middleware links the library does not offer per route; main.c runs the process and
- * swaps configurations on SIGHUP. Nothing here is a public API: the reusable pieces (client,
- * discovery, upstreams, the proxy handler) live in libczero.
+ * the per-route middleware links the library does not offer per route; gw_drain.c empties a
+ * retiring instance; gw_reload.c runs the process and swaps configurations on SIGHUP; main.c is
+ * the command line. Nothing here is a public API: the reusable pieces (client, discovery,
+ * upstreams, the proxy handler) live in libczero.
  */
 #ifndef CZERO_GW_H
 #define CZERO_GW_H

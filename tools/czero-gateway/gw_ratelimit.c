@@ -42,7 +42,7 @@ typedef struct gw_rl {
 typedef struct rl_ctx {
     cz_req_t *req;
     cz_res_t *res;
-    bool in_enter, decided, parked;
+    bool in_enter, decided; /* the limiter may decide before cz_limiter_take returns */
     int result;
 } rl_ctx_t;
 
@@ -142,10 +142,8 @@ static cz_mw_step_t rl_enter(cz_mw_t *mw, cz_req_t *req, cz_res_t *res, void *ct
         if (cz_limiter_take(rl->lim, loop, key, 1, on_decision, x) != 0)
             return CZ_MW_NEXT;
         x->in_enter = false;
-        if (!x->decided) {
-            x->parked = true;
+        if (!x->decided)
             return CZ_MW_AGAIN;
-        }
         result = x->result;
     }
     if (admitted(result))
