@@ -39,13 +39,36 @@ static const cz_api_typedecl_t *find_decl(const cz_api_t *api, const char *name)
     return NULL;
 }
 
+/* A type becomes name_t: keep clear of the _t names a generated file already sees (C and
+ * POSIX headers, jansson, the scaffolded config and service context). */
+static const char *type_cname(cz_arena_t *a, const char *name)
+{
+    static const char *const taken[] = {
+        "size", "ssize", "time", "clock", "mode", "off", "pid", "uid", "gid", "dev", "ino",
+        "nlink", "blksize", "blkcnt", "key", "id", "useconds", "suseconds", "socklen", "sigset",
+        "wchar", "wint", "ptrdiff", "intptr", "uintptr", "intmax", "uintmax", "int8", "int16",
+        "int32", "int64", "uint8", "uint16", "uint32", "uint64", "fpos", "max_align", "json",
+        "json_int", "json_error", "config", "service_context", "jwt_auth_conf", "timer",
+        "clockid", "locale", "fsblkcnt", "fsfilcnt", "caddr", "daddr", "loff", "register",
+        "u_char", "u_short", "u_int", "u_long", "quad", "u_quad", "fsid", NULL};
+    const char *c = cz__gen_cident(a, name);
+    if (!c)
+        return NULL;
+    if (!strncmp(c, "cz_", 3) || !strncmp(c, "uv_", 3) || !strncmp(c, "pthread", 7))
+        return cz_arena_sprintf(a, "%s_", c);
+    for (int i = 0; taken[i]; i++)
+        if (!strcmp(c, taken[i]))
+            return cz_arena_sprintf(a, "%s_", c);
+    return c;
+}
+
 static cz__gtype_t *new_type(cz__gen_t *g, const char *name, const cz_api_type_t *st)
 {
     cz__gtype_t *t = cz_arena_calloc(g->a, sizeof *t);
     if (!t)
         return NULL;
     t->name = name;
-    t->cname = cz__gen_cident(g->a, name);
+    t->cname = type_cname(g->a, name);
     t->st = st;
     t->next = g->types;
     g->types = t;
