@@ -71,8 +71,9 @@ typedef void (*cz_body_fn)(cz_req_t *r, const void *data, size_t n, int err, voi
 
 /** Start delivering the body of a stream route to cb: bytes already in the read buffer first
  *  (possibly before this returns), then from the socket. Sends "100 Continue" when the client
- *  asked for it. Once per request; CZ_EARG when the route does not stream or it was called
- *  before. Loop thread only. */
+ *  asked for it. Once per request; CZ_EARG when the route does not stream, cb is NULL, the
+ *  response already ended or it was called before; CZ_ECLOSED when the client is gone (no
+ *  callback then). Loop thread only. */
 CZ_EXTERN int cz_req_body_read(cz_req_t *r, cz_body_fn cb, void *ud);
 /** Stop reading the socket (back-pressure, e.g. while the upstream is slow): no callback runs
  *  until cz_req_body_resume(). The body read timeout does not run while paused. */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <uv.h>
 #include "czero/client.h"
+#include "czero/log.h"
 #include "http_client.h"
 #include "test_server.h"
 
@@ -222,6 +223,21 @@ static int self_handler(cz_req_t *req, cz_res_t *res, void *ud)
     return CZ_AGAIN;
 }
 
+/* ---- /stuck: never reads nor answers until cancelled (the timeout link answers 503) ---- */
+
+static void stuck_cancel(cz_req_t *req, void *ud)
+{
+    (void)req;
+    cz_res_end(ud);
+}
+
+static int stuck_handler(cz_req_t *req, cz_res_t *res, void *ud)
+{
+    (void)ud;
+    cz_req_on_cancel(req, stuck_cancel, res);
+    return CZ_AGAIN;
+}
+
 /* ---- a middleware recording the status the chain settles with ---- */
 
 static cz_mw_step_t rec_enter(cz_mw_t *mw, cz_req_t *req, cz_res_t *res, void *ctx)
@@ -247,11 +263,18 @@ static const cz_route_t routes[] = {
     {"GET", "/big", big_handler, NULL, 0},
     {"GET", "/self", self_handler, NULL, 0},
     {"GET", "/hang", nread_handler, NULL, CZ_ROUTE_STREAM_BODY},
+    {"POST", "/stuck", stuck_handler, NULL, CZ_ROUTE_STREAM_BODY},
 };
+
+static bool g_access_log;  /* the next start_with turns the log middleware on */
+static int64_t g_timeout_ms; /* the next start_with's Timeout (0: the default) */
 
 static void start_with(int64_t max_bytes, int64_t read_timeout_ms)
 {
     ts_init(&T);
+    T.conf.middlewares.log = g_access_log;
+    if (g_timeout_ms)
+        T.conf.timeout_ms = g_timeout_ms;
     T.conf.max_bytes = max_bytes;
     if (read_timeout_ms)
         T.conf.read_timeout_ms = read_timeout_ms;
@@ -458,6 +481,13 @@ Test(stream, over_max_bytes_is_413)
 
 Test(stream, client_gone_mid_body_gives_eclosed_and_settles_as_499)
 {
+    char dir[] = "/tmp/cz-stream-log-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    cz_log_conf_t lc = {.mode = CZ_LOG_MODE_FILE, .encoding = CZ_LOG_ENC_PLAIN, .path = dir,
+                        .level = CZ_LOG_INFO};
+    cz_diag_t d;
+    cr_assert_eq(cz_log_setup(&lc, &d), 0, "%s", d.msg);
+    g_access_log = true;
     start_with(32 << 20, 0);
     tc_sendf(&C, "POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n");
     char *b = pattern_body(100000);
@@ -468,6 +498,19 @@ Test(stream, client_gone_mid_body_gives_eclosed_and_settles_as_499)
     cr_assert_eq(wait_for(&g_body_err, 3000), CZ_ECLOSED);
     cr_assert_eq(wait_for(&g_last_status, 3000), 499);
     ts_stop(&T);
+    cz_log_flush();
+    char path[128], text[4096] = {0};
+    snprintf(path, sizeof path, "%s/access.log", dir);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    cz_log_close();
+    cr_assert_gt(n, 0);
+    cr_assert(strstr(text, "499") && strstr(text, "/up"), "access log: %s", text);
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
 }
 
 Test(stream, body_read_timeout_is_408)
@@ -589,5 +632,24 @@ Test(stream, head_and_bodyless_requests_on_a_stream_route)
     tc_sendf(&C, "GET /hang HTTP/1.1\r\nHost: t\r\n\r\n");
     read_ok("unread", &r);
     tc_resp_free(&r);
+    stop();
+}
+
+Test(stream, timeout_link_answers_503_while_the_body_is_unread)
+{
+    g_timeout_ms = 200;
+    start_with(32 << 20, 0);
+    tc_sendf(&C, "POST /stuck HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n");
+    char *b = pattern_body(30000);
+    tc_send(&C, b, 30000);
+    free(b);
+    long t0 = tc_now_ms();
+    tc_resp_t r;
+    cr_assert_eq(tc_read(&C, &r, false), 0);
+    cr_assert_eq(r.status, 503);
+    cr_assert_geq(tc_now_ms() - t0, 150);
+    tc_resp_free(&r);
+    cr_assert(tc_closed(&C, 2000));
+    cr_assert_eq(wait_for(&g_last_status, 2000), 503);
     stop();
 }
