@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -113,10 +114,15 @@ int cz_test_etcd_restart(cz_test_etcd_t *e, int wipe)
     snprintf(client, sizeof client, "http://127.0.0.1:%d", e->port);
     snprintf(peer, sizeof peer, "http://127.0.0.1:%d", e->peer_port);
     snprintf(cluster, sizeof cluster, "default=%s", peer);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0)
         return -errno;
     if (pid == 0) {
+        /* a test that crashes or times out must not leave etcd running */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(1);
         int in = open("/dev/null", O_RDONLY), out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (in >= 0)
             dup2(in, 0);
