@@ -78,7 +78,8 @@ typedef struct cz_etcd_opts {
 } cz_etcd_opts_t;
 CZ_EXTERN void cz_etcd_opts_init(cz_etcd_opts_t *o);
 
-/** 0 when conf names at least one host and a non-empty key, else CZ_EINVAL_CONF. */
+/** 0 when conf names at least one host and a non-empty key, else CZ_EINVAL_CONF. Hosts are
+ *  "host:port" or "http://host:port"; https:// is refused (no TLS to etcd yet). */
 CZ_EXTERN int cz_etcd_conf_check(const cz_etcd_conf_t *conf);
 
 /** etcd: watch the prefix "<Key>/" on conf->hosts (tried in turn on failure); endpoints are the

@@ -26,9 +26,11 @@ int cz_etcd_conf_check(const cz_etcd_conf_t *conf)
 {
     if (!conf || conf->hosts.n == 0 || !conf->key || !conf->key[0])
         return CZ_EINVAL_CONF;
-    for (size_t i = 0; i < conf->hosts.n; i++)
-        if (!conf->hosts.items[i] || !conf->hosts.items[i][0])
+    for (size_t i = 0; i < conf->hosts.n; i++) {
+        const char *h = conf->hosts.items[i];
+        if (!h || !h[0] || strncmp(h, "https://", 8) == 0) /* TLS to etcd: not implemented */
             return CZ_EINVAL_CONF;
+    }
     return 0;
 }
 

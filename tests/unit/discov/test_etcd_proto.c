@@ -250,6 +250,10 @@ Test(etcd_proto, conf_check_needs_hosts_and_key)
     c.key = "";
     cr_assert_eq(cz_etcd_conf_check(&c), CZ_EINVAL_CONF);
     c.key = "svc";
+    char *tls[] = {"https://127.0.0.1:2379"};
+    c.hosts.items = tls;
+    cr_assert_eq(cz_etcd_conf_check(&c), CZ_EINVAL_CONF, "TLS is not implemented: refuse");
+    c.hosts.items = hosts;
     c.hosts.n = 0;
     cr_assert_eq(cz_etcd_conf_check(&c), CZ_EINVAL_CONF);
     cr_assert_null(cz_discovery_etcd(&c));
