@@ -336,3 +336,30 @@ Test(discov_etcd, resync_is_silent_when_nothing_changed_and_survives_a_frozen_me
     discovery_free_sync(d);
     close_loop();
 }
+
+Test(discov_etcd, restart_with_data_kept_keeps_the_registration_and_the_watch_resumes)
+{
+    SKIP_WITHOUT_ETCD();
+    cz_etcd_conf_t c = conf_for("svc.f", 5);
+    seen_t s = {0};
+    cz_discovery_t *d = cz_discovery_etcd_ex(&c, &fast);
+    cz_discovery_start(d, &loop, on_set, &s);
+    cz_etcd_publisher_t *p = cz_etcd_publish_ex(&c, "127.0.0.1:9008", &loop, &fast);
+    want_t w = {&s, "127.0.0.1:9008", 1};
+    cr_assert_geq(run_until(&loop, has_addr, &w, 2000), 0);
+    cz_test_etcd_stop(&etcd);
+    run_for(&loop, 300);
+    cr_assert_eq(cz_test_etcd_restart(&etcd, 0), 0);
+    /* a change made after the restart arrives: the subscriber ranged and watches again */
+    cr_assert_eq(cz_test_etcd_put(&etcd, "svc.f/extra", "127.0.0.1:9009"), 0);
+    want_t w2 = {&s, "127.0.0.1:9009", 2};
+    cr_assert_geq(run_until(&loop, has_addr, &w2, 3000), 0, "subscriber did not resume");
+    cr_assert(has(&s, "127.0.0.1:9008"), "the registration was lost over the restart");
+    run_for(&loop, 2000); /* keep-alives on the restarted member (TTL 5 s: one every 1.7 s) */
+    cr_assert(cz_etcd_publisher_registered(p));
+    char vals[4][64];
+    cr_assert_eq(cz_test_etcd_values(&etcd, "svc.f/", vals, 4), 2);
+    unpublish_sync(p);
+    discovery_free_sync(d);
+    close_loop();
+}
