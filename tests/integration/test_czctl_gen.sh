@@ -92,16 +92,20 @@ fi
 echo "built ${#names[@]} generated projects with -Werror in $(( $(date +%s) - start ))s"
 
 SECRET=czctl-test-secret-0123456789abcdef
-export AUTH_SECRET=$SECRET JWT_AUTH_SECRET=$SECRET
+OLD_SECRET=czctl-test-previous-secret-0123456
+export AUTH_SECRET=$SECRET JWT_AUTH_SECRET=$SECRET TRANS_SECRET=$SECRET
+export TRANS_PREV_SECRET=$OLD_SECRET
 b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
-jwt() {
+jwt() { # secret
     local h p s
     h=$(printf '{"alg":"HS256","typ":"JWT"}' | b64url)
     p=$(printf '{"uid":7,"exp":%d}' $(( $(date +%s) + 3600 )) | b64url)
-    s=$(printf '%s.%s' "$h" "$p" | openssl dgst -sha256 -hmac "$SECRET" -binary | b64url)
+    s=$(printf '%s.%s' "$h" "$p" | openssl dgst -sha256 -hmac "$1" -binary | b64url)
     echo "$h.$p.$s"
 }
-TOKEN=$(jwt)
+TOKEN=$(jwt "$SECRET")          # $TOKEN in a calls file
+OLDTOKEN=$(jwt "$OLD_SECRET")   # $OLDTOKEN: signed with jwtTransition's PrevSecret
+BADTOKEN=$(jwt wrong-secret-0123456789abcdef) # $BADTOKEN: well formed, wrong key
 free_port() { # below the ephemeral range, nothing listening; serve() retries a lost race
     local p lo
     lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)
@@ -145,6 +149,8 @@ call() { # method target headers body -> STATUS, BODY
     args=(-s -o "$T/body" -w '%{http_code}' -X "$m")
     [ "$m" = HEAD ] && args=(-s -I -o "$T/body" -w '%{http_code}')
     if [ "$hdrs" != - ]; then
+        hdrs=${hdrs//\$OLDTOKEN/Authorization: Bearer $OLDTOKEN}
+        hdrs=${hdrs//\$BADTOKEN/Authorization: Bearer $BADTOKEN}
         IFS=';' read -ra hs <<<"${hdrs//\$TOKEN/Authorization: Bearer $TOKEN}"
         for h in "${hs[@]}"; do args+=(-H "$(echo "$h" | sed 's/^ *//; s/ *$//')"); done
     fi

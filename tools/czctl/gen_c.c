@@ -205,15 +205,15 @@ int cz__gen_close(cz__gen_t *g, FILE *f, char **buf, size_t *n, const char *rel,
 
 /* ---- scaffolds ---- */
 
-/* the distinct jwt names of the .api, in order */
-static int jwt_names(const cz_api_t *api, const char **out, int max)
+/* the distinct values of @server key ("jwt", "jwtTransition") in the .api, in order */
+static int jwt_names(const cz_api_t *api, const char *key, const char **out, int max)
 {
     int n = 0;
     for (const cz_api_file_t *f = api->files; f; f = f->next)
         for (const cz_api_stmt_t *s = f->stmts; s; s = s->next) {
             if (s->kind != CZ_API_S_SERVICE)
                 continue;
-            const char *j = cz_api_kv_get(s->service->server, "jwt");
+            const char *j = cz_api_kv_get(s->service->server, key);
             if (!j || !*j)
                 continue;
             int dup = 0;
@@ -227,8 +227,8 @@ static int jwt_names(const cz_api_t *api, const char **out, int max)
 
 static int gen_config(cz__gen_t *g)
 {
-    const char *jwt[32];
-    int nj = jwt_names(g->api, jwt, 32);
+    const char *jwt[32], *trans[32];
+    int nj = jwt_names(g->api, "jwt", jwt, 32), nt = jwt_names(g->api, "jwtTransition", trans, 32);
     char *buf;
     size_t n;
     FILE *o = cz__gen_open(&buf, &n);
@@ -242,10 +242,16 @@ static int gen_config(cz__gen_t *g)
           "/* go-zero's Auth section: the JWT secret and token lifetime (seconds) */\n"
           "typedef struct jwt_auth_conf {\n    char *access_secret; /* AccessSecret */\n"
           "    int64_t access_expire; /* AccessExpire */\n} jwt_auth_conf_t;\n\n"
+          "/* go-zero's jwtTransition section: during a secret rotation both are accepted */\n"
+          "typedef struct jwt_trans_conf {\n    char *secret; /* Secret */\n"
+          "    char *prev_secret; /* PrevSecret */\n} jwt_trans_conf_t;\n\n"
           "typedef struct config {\n    cz_rest_conf_t rest; /* Name, Host, Port, Log, ... */\n",
           o);
     for (int i = 0; i < nj; i++)
         fprintf(o, "    jwt_auth_conf_t %s; /* %s */\n", cz__gen_cident(g->a, jwt[i]), jwt[i]);
+    for (int i = 0; i < nt; i++)
+        fprintf(o, "    jwt_trans_conf_t %s; /* %s */\n", cz__gen_cident(g->a, trans[i]),
+                trans[i]);
     fputs("} config_t;\n\n/* The loader's table (cz_conf_load, cz_conf_must_load). */\n"
           "extern const cz_conf_field_t config_fields[];\n\n#endif\n",
           o);
@@ -264,6 +270,15 @@ static int gen_config(cz__gen_t *g)
               "     .offset = offsetof(jwt_auth_conf_t, access_expire), .def = \"86400\"},\n"
               "    {0},\n};\n\n",
               o);
+    if (nt)
+        fputs("static const cz_conf_field_t jwt_trans_fields[] = {\n"
+              "    {.key = \"Secret\", .type = CZ_CONF_STRING,\n"
+              "     .offset = offsetof(jwt_trans_conf_t, secret), .flags = CZ_CONF_REQUIRED},\n"
+              "    {.key = \"PrevSecret\", .type = CZ_CONF_STRING,\n"
+              "     .offset = offsetof(jwt_trans_conf_t, prev_secret),\n"
+              "     .flags = CZ_CONF_REQUIRED},\n"
+              "    {0},\n};\n\n",
+              o);
     fputs("const cz_conf_field_t config_fields[] = {\n"
           "    {.key = \"\", .type = CZ_CONF_INLINE, .offset = offsetof(config_t, rest),\n"
           "     .sub = cz_rest_conf_fields},\n",
@@ -274,6 +289,13 @@ static int gen_config(cz__gen_t *g)
         fprintf(o, ", .type = CZ_CONF_OBJECT, .offset = offsetof(config_t, %s),\n"
                    "     .sub = jwt_auth_fields},\n",
                 cz__gen_cident(g->a, jwt[i]));
+    }
+    for (int i = 0; i < nt; i++) {
+        fputs("    {.key = ", o);
+        cz__gen_cstr(o, trans[i]);
+        fprintf(o, ", .type = CZ_CONF_OBJECT, .offset = offsetof(config_t, %s),\n"
+                   "     .sub = jwt_trans_fields},\n",
+                cz__gen_cident(g->a, trans[i]));
     }
     fputs("    {0},\n};\n", o);
     rc = cz__gen_close(g, o, &buf, &n, "internal/config/config.c", 1);
@@ -287,6 +309,10 @@ static int gen_config(cz__gen_t *g)
         fprintf(o, "%s:\n  AccessSecret: ${%s_SECRET:-change-me-to-a-long-random-secret}\n"
                    "  AccessExpire: 86400\n",
                 jwt[i], cz__gen_snake(g->a, jwt[i]));
+    for (int i = 0; i < nt; i++)
+        fprintf(o, "%s:\n  Secret: ${%s_SECRET:-change-me-to-a-long-random-secret}\n"
+                   "  PrevSecret: ${%s_PREV_SECRET:-change-me-to-the-previous-secret}\n",
+                trans[i], cz__gen_snake(g->a, trans[i]), cz__gen_snake(g->a, trans[i]));
     char rel[512];
     snprintf(rel, sizeof rel, "etc/%s.yaml", g->name);
     /* ${X_SECRET}: upper case environment variable names */

@@ -339,7 +339,7 @@ static int gen_middleware(cz__gen_t *g, const mwset_t *m)
 static int is_known_key(const char *k)
 {
     static const char *const keys[] = {"group", "prefix", "jwt", "middleware", "timeout",
-                                       "maxBytes", "signature", NULL};
+                                       "maxBytes", "signature", "jwtTransition", NULL};
     for (int i = 0; keys[i]; i++)
         if (!strcmp(k, keys[i]))
             return 1;
@@ -393,7 +393,12 @@ static void emit_group(cz__gen_t *g, FILE *o, const cz_api_service_t *s, groute_
     }
     if ((v = cz_api_kv_get(sv, "maxBytes")) && *v)
         fprintf(o, "            .max_bytes = %lld,\n", strtoll(v, NULL, 10));
-    if ((v = cz_api_kv_get(sv, "jwt")) && *v)
+    const char *tr = cz_api_kv_get(sv, "jwtTransition");
+    if (tr && *tr) /* go-zero: WithJwtTransition comes after WithJwt and wins */
+        fprintf(o, "            .jwt = {.secret = svc->config->%s.secret,\n"
+                   "                    .prev_secret = svc->config->%s.prev_secret},\n",
+                cz__gen_cident(g->a, tr), cz__gen_cident(g->a, tr));
+    else if ((v = cz_api_kv_get(sv, "jwt")) && *v)
         fprintf(o, "            .jwt = {.secret = svc->config->%s.access_secret},\n",
                 cz__gen_cident(g->a, v));
     if ((v = cz_api_kv_get(sv, "signature")) && !strcmp(v, "true"))
