@@ -120,12 +120,19 @@ serve() { # dir -> sets PORT and SPID
     exe=$(find "$dir/build" -maxdepth 1 -type f -perm -u+x | head -1)
     for try in 1 2 3 4 5; do
         PORT=$(free_port)
+        DEVPORT=$(free_port)
         sed -i "s/^Port: .*/Port: $PORT/; s/^Host: .*/Host: 127.0.0.1/" "$dir"/etc/*.yaml
-        (cd "$dir" && exec "$exe" -f "$(ls etc/*.yaml | head -1)") >"$dir/server.log" 2>&1 &
+        (cd "$dir" && DEV_PORT=$DEVPORT exec "$exe" -f "$(ls etc/*.yaml | head -1)") \
+            >"$dir/server.log" 2>&1 &
         SPID=$!
         PIDS+=("$SPID")
         for _ in $(seq 200); do
-            curl -s -o /dev/null "http://127.0.0.1:$PORT/" && return 0
+            if curl -s -o /dev/null "http://127.0.0.1:$PORT/"; then
+                # the generated config's dev listener serves the probes docker/kube point at
+                curl -sf -o /dev/null "http://127.0.0.1:$DEVPORT/healthz" ||
+                    fail "$dir: no /healthz on the dev listener (DevServer, port $DEVPORT)"
+                return 0
+            fi
             kill -0 "$SPID" 2>/dev/null || break
             sleep 0.05
         done

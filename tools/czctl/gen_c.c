@@ -303,7 +303,10 @@ static int gen_config(cz__gen_t *g)
         return rc ? rc : CZ_ENOMEM;
     fprintf(o, "# Scaffolded by czctl. Safe to edit.\n# %s's configuration (go-zero RestConf "
                "keys).\nName: %s\nHost: 0.0.0.0\n"
-               "Port: 8888\nLog:\n  Mode: console\n  Encoding: plain\n",
+               "Port: 8888\nLog:\n  Mode: console\n  Encoding: plain\n"
+               "# The dev listener: /healthz for the Dockerfile's HEALTHCHECK and the Kubernetes\n"
+               "# probes (czctl docker, czctl kube deploy), /metrics for Prometheus.\n"
+               "DevServer:\n  Enabled: true\n  Host: 0.0.0.0\n  Port: ${DEV_PORT:-6060}\n",
             g->name, g->name);
     for (int i = 0; i < nj; i++)
         fprintf(o, "%s:\n  AccessSecret: ${%s_SECRET:-change-me-to-a-long-random-secret}\n"
