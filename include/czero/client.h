@@ -58,6 +58,11 @@ typedef struct cz_client_req {
     bool body_stream;                       /* ... the body comes by cz_call_write              */
     int64_t body_len;                       /* with body_stream: its length, -1 = chunked        */
     uint64_t connect_timeout_ms, header_timeout_ms, total_timeout_ms; /* 0 = the client's default */
+    /* The keep-alive pool of addr, as its owner configures it (an upstream's Pool): idle
+       connections kept (0 = the client's pool_size, <0 = none) and their idle timeout (0 = the
+       client's). The last call to an address sets its pool. */
+    int64_t pool_size;
+    uint64_t pool_idle_timeout_ms;
 } cz_client_req_t;
 
 typedef struct cz_call cz_call_t;

@@ -79,12 +79,10 @@ typedef struct cz_upstream_conf {            /* YAML, table cz_upstream_conf_fie
     char *dns;                               /* Dns: "name:port" */
     int64_t dns_interval_ms;                 /* DnsInterval, default 5s */
     cz_etcd_conf_t etcd;                     /* Etcd: {Hosts, Key} */
-    struct {                                 /* Pool: keep-alive pool per node. The pools belong
-                                                to the worker's client (client.h); the engine's
-                                                cz_req_client() uses the client defaults, which
-                                                equal these defaults, so other values are
-                                                validated but not yet applied. */
-        int64_t size;                        /* Pool.Size, default 64 */
+    struct {                                 /* Pool: keep-alive pool per node and worker (the
+                                                pools live in each worker's client, client.h;
+                                                every call passes these to its node's pool) */
+        int64_t size;                        /* Pool.Size, default 64; 0 = no keep-alive */
         int64_t idle_timeout_ms;             /* Pool.IdleTimeout, default 60s */
     } pool;
     int64_t connect_timeout_ms;              /* ConnectTimeout, default 1s */

@@ -282,6 +282,8 @@ static int call_start(cz_client_t *c, const cz_client_req_t *rq, const cz_call_c
     cz__pool_t *p = cz__pool_get(c, rq->addr);
     if (!p)
         return CZ_EARG;
+    p->max_idle = rq->pool_size;
+    p->idle_ms = rq->pool_idle_timeout_ms;
     cz_call_t *call = call_alloc(c);
     if (!call)
         return CZ_ENOMEM;

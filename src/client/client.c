@@ -413,7 +413,10 @@ void cz__cconn_pool(cz__cconn_t *k)
     cz_client_t *c = k->c;
     cz__pool_t *p = k->pool;
     /* idle connections keep reading: that is how a close by the peer is noticed */
-    if (c->closing || c->o.pool_size == 0 || p->nidle >= c->o.pool_size || k->nopool ||
+    uint64_t max_idle = p->max_idle ? (p->max_idle < 0 ? 0 : (uint64_t)p->max_idle)
+                                    : c->o.pool_size;
+    uint64_t idle_ms = p->idle_ms ? p->idle_ms : c->o.idle_timeout_ms;
+    if (c->closing || max_idle == 0 || p->nidle >= max_idle || k->nopool ||
         cz__cconn_read_start(k) != 0) {
         cz__cconn_close(k);
         return;
@@ -426,7 +429,7 @@ void cz__cconn_pool(cz__cconn_t *k)
     k->olen = k->ooff = 0;
     k->state = CC_IDLE;
     k->dl_phase = 0;
-    k->dl_idle = c->o.idle_timeout_ms ? uv_now(c->loop) + c->o.idle_timeout_ms : 0;
+    k->dl_idle = idle_ms ? uv_now(c->loop) + idle_ms : 0;
     k->iprev = NULL;
     k->inext = p->idle;
     if (p->idle)

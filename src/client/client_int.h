@@ -38,6 +38,8 @@ struct cz__pool {
     uint64_t resolved_ms;     /* loop time of the cached resolution (names), 0 = none */
     cz__cconn_t *idle;        /* LIFO: most recently used first */
     uint32_t nidle;
+    int64_t max_idle;         /* from the last call's pool_size: 0 = the client's, <0 = none */
+    uint64_t idle_ms;         /* from the last call: 0 = the client's idle timeout */
 };
 
 enum { CB_NONE, CB_FIELD, CB_VALUE }; /* the last header callback (parse.c) */

@@ -51,6 +51,8 @@ struct cz_upstream {
     cz__hash_src_t hash_src;
     char *hash_name;          /* header / cookie / query parameter name */
     uint64_t connect_timeout_ms;
+    int64_t pool_size;        /* Pool.Size for cz_client_req_t (<0: no keep-alive) */
+    uint64_t pool_idle_ms;    /* Pool.IdleTimeout */
     cz_upstream_outlier_conf_t outlier;
     cz_upstream_health_conf_t health; /* path owned */
     bool use_breaker;

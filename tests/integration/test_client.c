@@ -700,3 +700,40 @@ Test(client, pool_size_zero_disables_keep_alive)
     }
     cr_assert_eq(atomic_load(&S.accepts), 3);
 }
+
+/* An address's pool follows what its calls ask for (an upstream's Pool.Size/IdleTimeout), over
+ * the client's defaults. */
+Test(client, per_call_pool_settings_override_the_client_defaults)
+{
+    start(slow_ok, NULL); /* client default: 64 idle, 60 s */
+    cz_client_req_t rq = tr_get(ADDR, "/");
+    rq.pool_size = 1;
+    rq.pool_idle_timeout_ms = 100;
+    tr_t t[3];
+    for (int i = 0; i < 3; i++) {
+        tr_init(&L, &t[i]);
+        cr_assert_eq(tr_call(C, &rq, &t[i]), 0);
+    }
+    for (int i = 0; i < 3; i++) {
+        run_until(&L, &t[i].done, 5000);
+        cr_assert_eq(t[i].err, 0);
+        tr_free(&t[i]);
+    }
+    cz_client_stats_t st;
+    cz_client_stats(C, &st);
+    cr_assert_eq(st.idle, 1, "pool_size 1 keeps one of the three connections");
+    run_for(&L, 300);
+    cz_client_stats(C, &st);
+    cr_assert_eq(st.idle, 0, "the call's idle timeout (100 ms), not the client's 60 s");
+    /* pool_size < 0: no keep-alive for this address */
+    rq.pool_size = -1;
+    for (int i = 0; i < 2; i++) {
+        tr_init(&L, &t[0]);
+        cr_assert_eq(tr_call(C, &rq, &t[0]), 0);
+        run_until(&L, &t[0].done, 5000);
+        cr_assert_eq(t[0].err, 0);
+        cr_assert_not(t[0].info.reused);
+        tr_free(&t[0]);
+    }
+    cr_assert_eq(atomic_load(&S.accepts), 5);
+}
