@@ -324,7 +324,8 @@ static void on_connect(uv_connect_t *req, int status)
     cz__call_connected(k, status);
 }
 
-cz__cconn_t *cz__cconn_open(cz_client_t *c, cz__pool_t *p, uint64_t connect_dl, int *err)
+/* A new connection's allocation, handles and place in c->all; both openers start here. */
+static cz__cconn_t *cconn_new(cz_client_t *c, cz__pool_t *p, int *err)
 {
     cz__cconn_t *k = calloc(1, sizeof *k);
     char *rbuf = malloc(CZ__CL_RBUF);
@@ -348,6 +349,14 @@ cz__cconn_t *cz__cconn_open(cz_client_t *c, cz__pool_t *p, uint64_t connect_dl, 
     c->all = k;
     llhttp_init(&k->parser, HTTP_RESPONSE, &cz__client_parser_settings);
     k->parser.data = k;
+    return k;
+}
+
+cz__cconn_t *cz__cconn_open(cz_client_t *c, cz__pool_t *p, uint64_t connect_dl, int *err)
+{
+    cz__cconn_t *k = cconn_new(c, p, err);
+    if (!k)
+        return NULL;
     k->dl_phase = connect_dl;
     c->st.connects++;
     int rc;
@@ -372,29 +381,10 @@ cz__cconn_t *cz__cconn_open(cz_client_t *c, cz__pool_t *p, uint64_t connect_dl, 
 /* A connection over a stream someone else connected (tests, fuzzing); never pooled. */
 cz__cconn_t *cz__cconn_open_fd(cz_client_t *c, cz__pool_t *p, int fd, int *err)
 {
-    cz__cconn_t *k = calloc(1, sizeof *k);
-    char *rbuf = malloc(CZ__CL_RBUF);
-    if (!k || !rbuf) {
-        free(k);
-        free(rbuf);
-        *err = CZ_ENOMEM;
+    cz__cconn_t *k = cconn_new(c, p, err);
+    if (!k)
         return NULL;
-    }
-    k->rbuf = rbuf;
-    k->c = c;
-    k->pool = p;
     k->nopool = true;
-    uv_tcp_init(c->loop, &k->tcp);
-    uv_timer_init(c->loop, &k->timer);
-    k->tcp.data = k->timer.data = k;
-    k->nhandles = 2;
-    c->nhandles++;
-    k->anext = c->all;
-    if (c->all)
-        c->all->aprev = k;
-    c->all = k;
-    llhttp_init(&k->parser, HTTP_RESPONSE, &cz__client_parser_settings);
-    k->parser.data = k;
     k->state = CC_ACTIVE;
     int rc = uv_tcp_open(&k->tcp, fd);
     if (rc == 0)
