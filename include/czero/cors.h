@@ -54,6 +54,13 @@ CZ_EXTERN int cz_server_cors(cz_server_t *s, const char *const *origins, size_t 
 CZ_EXTERN int cz_server_cors_custom(cz_server_t *s, cz_cors_header_fn header_fn,
                                     cz_cors_not_allowed_fn not_allowed_fn, void *ud,
                                     const char *const *origins, size_t n);
+/** Set on res the headers above for request r (go-zero checkAndSetHeaders): the Vary headers,
+ *  then the Access-Control-Allow-* set when r's Origin is allowed by origins[0..n) (n 0: every
+ *  origin, answered "*"). For a CORS link that is not server-wide (czero-gateway's per-route
+ *  one); it answers nothing itself, so an OPTIONS is the caller's to end (204). origins stays
+ *  the caller's; runs on the request's loop thread. */
+CZ_EXTERN void cz_cors_set_headers(const cz_req_t *r, cz_res_t *res, const char *const *origins,
+                                   size_t n);
 
 #ifdef __cplusplus
 }

@@ -22,10 +22,10 @@ typedef struct cors {
 } cors_t;
 
 /* go-zero isOriginAllowed: "*", the same origin, or a subdomain of an allowed one. */
-static bool origin_allowed(const cors_t *c, cz_str_t origin)
+static bool origin_allowed(const char *const *origins, size_t n, cz_str_t origin)
 {
-    for (size_t i = 0; i < c->n; i++) {
-        const char *a = c->origins[i];
+    for (size_t i = 0; i < n; i++) {
+        const char *a = origins[i];
         size_t an = strlen(a);
         if (strcmp(a, "*") == 0)
             return true;
@@ -54,22 +54,27 @@ static void set_allow(cz_res_t *res, cz_str_t origin)
 static bool is_options(const cz_req_t *r) { return cz_str_eq(r->method, CZ_STR("OPTIONS")); }
 
 /* go-zero checkAndSetHeaders */
-static void check_and_set(const cors_t *c, const cz_req_t *r, cz_res_t *res)
+void cz_cors_set_headers(const cz_req_t *r, cz_res_t *res, const char *const *origins, size_t n)
 {
     cz_res_header(res, "Vary", "Origin");
     if (is_options(r)) {
         cz_res_header(res, "Vary", "Access-Control-Request-Method");
         cz_res_header(res, "Vary", "Access-Control-Request-Headers");
     }
-    if (c->n == 0) {
+    if (n == 0) {
         set_allow(res, CZ_STR("*"));
         return;
     }
     cz_str_t origin = cz_req_header(r, "Origin");
     if (!origin.p)
         origin = (cz_str_t){"", 0}; /* Go's Header.Get gives "" (allowed only by "*") */
-    if (origin_allowed(c, origin))
+    if (origin_allowed(origins, n, origin))
         set_allow(res, origin);
+}
+
+static void check_and_set(const cors_t *c, const cz_req_t *r, cz_res_t *res)
+{
+    cz_cors_set_headers(r, res, (const char *const *)c->origins, c->n);
 }
 
 static cz_mw_step_t cors_enter(cz_mw_t *mw, cz_req_t *r, cz_res_t *res, void *ctx)
