@@ -11,56 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <jansson.h>
 #include "czero/codec.h"
 #include "etcd_server.h"
 #include "http_client.h"
+#include "proc.h"
 
-int cz_test_etcd_available(void)
-{
-    const char *path = getenv("PATH");
-    char buf[4096];
-    if (!path)
-        path = "/usr/local/bin:/usr/bin:/bin";
-    while (*path) {
-        const char *end = strchr(path, ':');
-        size_t n = end ? (size_t)(end - path) : strlen(path);
-        snprintf(buf, sizeof(buf), "%.*s/etcd", (int)n, path);
-        if (access(buf, X_OK) == 0)
-            return 1;
-        path += n + (end ? 1 : 0);
-    }
-    return 0;
-}
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -errno;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
-        int e = -errno;
-        close(fd);
-        return e;
-    }
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static void nap_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
+int cz_test_etcd_available(void) { return cz_test_in_path("etcd"); }
 
 /* One blocking JSON POST (or GET when body is NULL); the response in *r. 0 or -1. */
 static int request(int port, const char *path, const char *body, tc_resp_t *r)
@@ -87,8 +46,9 @@ static int request(int port, const char *path, const char *body, tc_resp_t *r)
     return rc;
 }
 
-static int healthy(int port)
+static int healthy(void *arg)
 {
+    int port = *(const int *)arg;
     tc_resp_t r;
     int ok = request(port, "/health", NULL, &r) == 0 && r.status == 200 &&
              strstr(r.body, "\"true\"") != NULL;
@@ -137,18 +97,10 @@ int cz_test_etcd_restart(cz_test_etcd_t *e, int wipe)
         _exit(127);
     }
     e->pid = pid;
-    for (int i = 0; i < 1000; i++) {
-        if (healthy(e->port))
-            return 0;
-        int st;
-        if (waitpid(pid, &st, WNOHANG) == pid) {
-            e->pid = 0;
-            return -ECHILD;
-        }
-        nap_ms(10);
-    }
-    cz_test_etcd_kill(e);
-    return -ETIMEDOUT;
+    int rc = cz_test_proc_wait(&e->pid, healthy, &e->port, 1000);
+    if (rc == -ETIMEDOUT)
+        cz_test_etcd_kill(e);
+    return rc;
 }
 
 int cz_test_etcd_start(cz_test_etcd_t *e)
@@ -161,8 +113,8 @@ int cz_test_etcd_start(cz_test_etcd_t *e)
         return -errno;
     int rc = -1;
     for (int tries = 0; tries < 5 && rc < 0; tries++) { /* another process may grab a port */
-        e->port = free_port();
-        e->peer_port = free_port();
+        e->port = cz_test_free_port();
+        e->peer_port = cz_test_free_port();
         if (e->port < 0 || e->peer_port < 0 || e->port == e->peer_port)
             continue;
         snprintf(e->host, sizeof e->host, "127.0.0.1:%d", e->port);
@@ -171,21 +123,7 @@ int cz_test_etcd_start(cz_test_etcd_t *e)
     return rc;
 }
 
-static void signal_and_reap(cz_test_etcd_t *e, int sig)
-{
-    if (e->pid <= 0)
-        return;
-    kill(e->pid, sig);
-    waitpid(e->pid, NULL, 0);
-    e->pid = 0;
-}
-
-void cz_test_etcd_stop(cz_test_etcd_t *e)
-{
-    if (e->pid > 0)
-        kill(e->pid, SIGCONT); /* a frozen member must be able to act on SIGTERM */
-    signal_and_reap(e, SIGTERM);
-}
+void cz_test_etcd_stop(cz_test_etcd_t *e) { cz_test_proc_signal(&e->pid, SIGTERM); }
 
 void cz_test_etcd_freeze(cz_test_etcd_t *e)
 {
@@ -198,7 +136,7 @@ void cz_test_etcd_thaw(cz_test_etcd_t *e)
     if (e->pid > 0)
         kill(e->pid, SIGCONT);
 }
-void cz_test_etcd_kill(cz_test_etcd_t *e) { signal_and_reap(e, SIGKILL); }
+void cz_test_etcd_kill(cz_test_etcd_t *e) { cz_test_proc_signal(&e->pid, SIGKILL); }
 
 void cz_test_etcd_free(cz_test_etcd_t *e)
 {
