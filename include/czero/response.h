@@ -11,6 +11,7 @@
 #define CZERO_RESPONSE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <jansson.h>
 #include "error.h"
 #include "str.h"
@@ -46,10 +47,34 @@ CZ_EXTERN int cz_res_error(cz_res_t *res, int status, const char *msg);
 CZ_EXTERN void cz_res_end(cz_res_t *res);
 /** Send the head now with chunked framing (close-delimited for HTTP/1.0). */
 CZ_EXTERN int cz_res_stream_begin(cz_res_t *res);
-/** Send one chunk (copied); empty writes are ignored. */
+/** Send the head now with Content-Length: len (no chunked framing; a HEAD answer or a
+ *  204/304 sends no body, and HEAD still shows len), as a proxy forwards a backend's sized
+ *  answer. The body then goes by cz_res_stream_write: a write that would pass len is refused
+ *  whole (CZ_EFULL); ending with fewer than len bytes sent aborts (see cz_res_abort). Returns 0,
+ *  CZ_EARG (len < 0, or the head was already sent), CZ_ECLOSED (client gone) or CZ_ENOMEM.
+ *  Loop thread. */
+CZ_EXTERN int cz_res_stream_begin_length(cz_res_t *res, int64_t len);
+/** Send one chunk (copied); empty writes are ignored. With cz_res_stream_begin_length: CZ_EFULL
+ *  when the bytes would pass the announced length (nothing is sent). */
 CZ_EXTERN int cz_res_stream_write(cz_res_t *res, const void *data, size_t n);
 /** Send the last chunk and finish the response (same as cz_res_end for a streamed response). */
 CZ_EXTERN void cz_res_stream_end(cz_res_t *res);
+/** Give up on an answer that cannot be completed (a proxy's backend failed after the head
+ *  was sent): the connection is closed at once, without the last chunk (or short of the
+ *  Content-Length), so the client sees a truncated response, never a complete-looking one;
+ *  queued bytes are dropped. The request settles like cz_res_end (the chain's middlewares see
+ *  the status that was sent; before any head, 499), and cz_req_on_cancel's callback is not
+ *  called. Ends the response: use instead of cz_res_end, once, on the loop thread. */
+CZ_EXTERN void cz_res_abort(cz_res_t *res);
+/** Close the connection after this answer: it carries Connection: close (when its head is
+ *  not sent yet; otherwise the connection just closes after it), and no further request is
+ *  read from the connection. For a server that is being drained. Handler's thread while it
+ *  holds the request. */
+CZ_EXTERN void cz_res_close_after(cz_res_t *res);
+/** Forget the status, headers and body the handler set so far (headers middlewares set before
+ *  the handler ran stay), e.g. to answer an error instead of a half-collected response. No-op
+ *  once a streamed head was sent. */
+CZ_EXTERN void cz_res_clear(cz_res_t *res);
 /** Bytes of a streamed response (cz_res_stream_write) handed to the socket but not yet written:
  *  a proxy pauses its source while this is high (a slow client). */
 CZ_EXTERN size_t cz_res_stream_pending(const cz_res_t *res);

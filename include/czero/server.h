@@ -95,6 +95,14 @@ CZ_EXTERN cz_server_t *cz_server_new(const cz_rest_conf_t *conf, cz_diag_t *d);
 CZ_EXTERN int cz_server_add_routes(cz_server_t *s, const cz_route_t *routes, size_t n,
                                    const cz_route_opts_t *opts, cz_diag_t *d);
 CZ_EXTERN int cz_server_add_route(cz_server_t *s, const cz_route_t *route, cz_diag_t *d);
+/** Register fn(loop, ud) to run on each worker's loop thread (loop is its uv_loop_t *) when
+ *  that worker stops: after its last connection closed (no request of it runs any more) and
+ *  before its loop must exit, so a component with per-loop handles (a Redis client created
+ *  lazily per loop, timers) closes them there and the loop can end. Called once per worker, in
+ *  registration order; fn must not block. Before start; returns 0, CZ_EARG (fn NULL or the
+ *  server started) or CZ_ENOMEM. */
+CZ_EXTERN int cz_server_on_worker_stop(cz_server_t *s, void (*fn)(void *loop, void *ud),
+                                       void *ud);
 /** Replace the 404 / 405 answers (go-zero's WithNotFoundHandler / WithNotAllowedHandler).
  *  The 405 handler still gets the Allow header set on res. */
 CZ_EXTERN void cz_server_set_not_found(cz_server_t *s, cz_handler_fn fn, void *ud);

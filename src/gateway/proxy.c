@@ -8,11 +8,12 @@
  * can be retried on another node; a larger or chunked body is streamed: client body pieces go to
  * cz_upcall_write, and the client socket is paused while the upstream write buffer is above its
  * high-water mark. The response head is copied minus hop-by-hop headers and the body streamed to
- * the client; the upstream read is paused while more than 256 KiB wait for the client socket and
- * resumed when they drain. Errors before the response began answer 503 (no usable node), 504
- * (upstream timeout) or 502 (anything else the upstream did); after it began the client connection
- * is closed so the client sees a truncated response, never a complete-looking one. A client that
- * goes away cancels the upstream call.
+ * the client, with the backend's Content-Length when it sent one (chunked otherwise); the
+ * upstream read is paused while more than 256 KiB wait for the client socket and resumed when
+ * they drain. Errors before the response began answer 503 (no usable node), 504 (upstream
+ * timeout) or 502 (anything else the upstream did); after it began the answer is aborted
+ * (cz_res_abort) so the client sees a truncated response, never a complete-looking one. A
+ * client that goes away cancels the upstream call.
  *
  * Not here: HTTP/1.0 upstreams, Upgrade (WebSocket) tunnelling, caching, trailers.
  */
@@ -22,7 +23,6 @@
 #include "czero/response.h"
 #include "czero/server.h"
 #include "gw_int.h"
-#include "../http/http_int.h" /* cz__conn_close: abort a response that already began */
 
 #define SMALL_BODY (64u * 1024u)
 #define RES_HIGH_WATER (256u * 1024u)
@@ -70,8 +70,7 @@ static void abort_client(proxy_t *p)
         return;
     p->finished = true;
     cz_req_on_cancel(p->req, NULL, NULL);
-    cz__conn_close(p->req->conn);
-    cz_res_end(p->res);
+    cz_res_abort(p->res);
 }
 
 static int status_for(int err)
@@ -119,8 +118,8 @@ static int on_head(cz_call_t *call, int status, const cz_str_t *hn, const cz_str
             clen = parse_len(hv[i]);
         cz_res_header_n(p->res, hn[i], hv[i]); /* Content-Length, Date: the engine's own */
     }
-    bool bodyless = status < 200 || status == 204 || status == 304 ||
-                    cz_str_eq(cz_req_method(p->req), CZ_STR("HEAD"));
+    bool head = cz_str_eq(cz_req_method(p->req), CZ_STR("HEAD"));
+    bool bodyless = status < 200 || status == 204 || status == 304 || head;
     if (!bodyless && clen >= 0 && (uint64_t)clen <= SMALL_RES) {
         p->rbody = clen ? cz_arena_alloc(cz_req_arena(p->req), (size_t)clen) : NULL;
         if (!clen || p->rbody) {
@@ -129,7 +128,12 @@ static int on_head(cz_call_t *call, int status, const cz_str_t *hn, const cz_str
             return 0;
         }
     }
-    if (cz_res_stream_begin(p->res) != 0)
+    /* a sized answer keeps its length, as nginx does (the client parser holds the backend to
+     * it; a short one fails the call and is aborted); 204/304 have no body to size */
+    if (clen < 0 && bodyless && !head)
+        clen = 0;
+    int rc = clen >= 0 ? cz_res_stream_begin_length(p->res, clen) : cz_res_stream_begin(p->res);
+    if (rc != 0)
         return 1; /* client gone: on_cancel ends the request */
     p->res_began = true;
     return 0;
@@ -200,10 +204,8 @@ static void on_done(cz_call_t *call, int err, const cz_call_info_t *info, void *
         }
         return;
     }
-    if (p->res_buffered) { /* the error answer must not carry the backend's headers */
-        p->res->hdrs_len = p->res->hdrs_mark;
-        p->res->has_ctype = false;
-    }
+    if (p->res_buffered) /* the error answer must not carry the backend's headers */
+        cz_res_clear(p->res);
     if (p->res_began) {
         cz_log_error("proxy %s: upstream %s failed mid-response: %s",
                      cz_upstream_name(p->rt->up), cz_upcall_addr(p->uc), cz_strerror(err));

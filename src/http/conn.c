@@ -106,6 +106,7 @@ void cz__conn_close(cz_conn_t *c)
     c->closed = true;
     c->state = CS_CLOSING;
     cz__tl_set(c, TL_NONE);
+    cz__swl_set(c, false);
     if (c->req.in_handler) {
         /* An async or pool handler still holds the request: it learns of the cancellation and
          * the connection is freed when it ends the response (cz__conn_request_done). */
@@ -420,13 +421,17 @@ static int on_headers_complete(llhttp_t *p)
             (r->route->flags & CZ_ROUTE_STREAM_BODY)) {
             r->expect_continue = true; /* sent when the handler starts reading */
         } else if (has_body && r->version >= 11) {
+            /* Behind the answers of earlier pipelined requests that may still wait in the
+             * output buffer (parsing only runs with no write in flight, so nothing else is
+             * queued): process() flushes it once the parser stops for the body. */
             static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-            uv_buf_t b = uv_buf_init((char *)cont, sizeof cont - 1);
-            /* a fresh connection's socket buffer is empty: this only fails if the peer is gone */
-            if (uv_try_write((uv_stream_t *)&c->tcp, &b, 1) != (int)(sizeof cont - 1)) {
-                c->err_status = 400;
+            char *o = cz__out_reserve(c, sizeof cont - 1);
+            if (!o) {
+                c->err_status = 503;
                 return HPE_USER;
             }
+            memcpy(o, cont, sizeof cont - 1);
+            c->out_len += sizeof cont - 1;
         }
     }
     if (r->route && (r->route->flags & CZ_ROUTE_STREAM_BODY)) {
@@ -629,7 +634,7 @@ void cz__conn_written(cz_conn_t *c)
     }
     if (c->state == CS_IDLE)
         cz__tl_set(c, c->parsed < c->len ? TL_HEADER : TL_IDLE);
-    else if (c->state == CS_DISCARD)
+    else if (c->state == CS_DISCARD || c->state == CS_BODY) /* CS_BODY: after a queued 100 */
         cz__tl_set(c, TL_BODY);
     if (!c->in_process)
         process(c);
@@ -652,6 +657,7 @@ void cz__conn_tick(cz_worker_t *w, uint64_t now)
                 cz__conn_close(c);
         }
     }
+    cz__swl_tick(w, now);
 }
 
 void cz__worker_start_stop(cz_worker_t *w)

@@ -65,6 +65,9 @@ struct cz_res {
     char *body;
     size_t body_len, body_cap;
     bool streaming, head_sent, ended, has_ctype, finish_deferred;
+    bool fixed_len; /* cz_res_stream_begin_length: raw body of fixed_total bytes, not chunked */
+    bool aborted;   /* cz_res_abort: the connection was closed under the answer */
+    uint64_t fixed_total;
     void (*drain_cb)(cz_res_t *, void *); /* cz_res_on_drain */
     void *drain_ud;
 };
@@ -146,6 +149,11 @@ struct cz_conn {
     int err_status; /* set by a parser callback before it fails the parse */
     uint64_t deadline;
     cz_conn_t *tprev, *tnext;  /* timer list */
+    /* A streamed response's write deadline has its own list (worker's swl), so it holds while
+     * the one slot above carries a stream route's body-read deadline at the same time. */
+    uint64_t wdeadline;
+    cz_conn_t *wprev, *wnext;
+    bool in_swl;
     cz_conn_t *aprev, *anext;  /* worker's list of all connections */
     /* output */
     char *out;
@@ -168,6 +176,7 @@ struct cz_worker {
     uv_timer_t tick;
     pthread_t thread;
     cz__tlist_t tl[TL_COUNT];
+    cz__tlist_t swl;  /* connections with streamed-response writes pending (WriteTimeout) */
     cz_conn_t *all;   /* every open connection */
     size_t nconns;
     char date[64];    /* "Date: ...\r\n" */
@@ -216,6 +225,8 @@ struct cz_server {
     void *unauthorized_ud;
     unsigned jwt_algs;
     int64_t jwt_leeway_s;
+    struct cz__stop_hook { void (*fn)(void *loop, void *ud); void *ud; } *stop_hooks;
+    size_t nstop_hooks; /* cz_server_on_worker_stop */
 };
 
 /* conn.c */
@@ -228,6 +239,9 @@ void cz__conn_tick(cz_worker_t *w, uint64_t now);
 void cz__conn_request_done(cz_conn_t *c);
 void cz__worker_start_stop(cz_worker_t *w);
 void cz__tl_set(cz_conn_t *c, int list);
+/* The streamed-response write deadline (res_stream.c): on = (re)start it, off = drop it. */
+void cz__swl_set(cz_conn_t *c, bool on);
+void cz__swl_tick(cz_worker_t *w, uint64_t now);
 void cz__conn_written(cz_conn_t *c);
 /* Bytes of a stream route's body it may still drop to keep the connection (else it closes). */
 #define CZ__DISCARD_MAX 65536u
@@ -244,6 +258,14 @@ bool cz__stream_request_done(cz_conn_t *c); /* request done in CS_LINGER and lat
 void cz__discard_fail(cz_conn_t *c);       /* a discarded body was too large or malformed */
 void cz__linger_reset(cz_conn_t *c);       /* empty the read buffer while lingering */
 /* response.c */
+static inline bool cz__body_allowed(int status)
+{
+    return !(status < 200 || status == 204 || status == 304);
+}
+char *cz__out_reserve(cz_conn_t *c, size_t need); /* room at the end of the output buffer */
+/* Serialise status line and headers; chunked = streaming framing. Returns 0 or CZ_ENOMEM. */
+int cz__write_head(cz_conn_t *c, cz_req_t *r, int status, bool chunked, size_t clen);
+void cz__decide_close(cz_conn_t *c, cz_req_t *r);
 void cz__res_reset(cz_req_t *r);
 void cz__res_finish(cz_req_t *r);
 /* Phase one of finishing: leave() the chain and serialise, without releasing the request (the

@@ -212,6 +212,24 @@ int cz_res_json(cz_res_t *res, int status, const json_t *v)
 
 int cz_res_ok_json(cz_res_t *res, const json_t *v) { return cz_res_json(res, 200, v); }
 
+void cz_res_close_after(cz_res_t *res)
+{
+    cz_req_t *r = req_of(res);
+    r->keep_alive = false; /* decide_close turns this into Connection: close */
+    if (res->head_sent)
+        r->conn->close_after = true; /* too late for the header: just close after the answer */
+}
+
+void cz_res_clear(cz_res_t *res)
+{
+    if (res->head_sent)
+        return;
+    res->status = 0;
+    res->hdrs_len = res->hdrs_mark;
+    res->has_ctype = false;
+    res->body_len = 0;
+}
+
 int cz_res_error(cz_res_t *res, int status, const char *msg)
 {
     res->status = status ? status : 400;
@@ -224,7 +242,7 @@ int cz_res_error(cz_res_t *res, int status, const char *msg)
 
 /* ---- serialisation ---- */
 
-static char *out_reserve(cz_conn_t *c, size_t need)
+char *cz__out_reserve(cz_conn_t *c, size_t need)
 {
     if (c->out_len + need > c->out_cap) {
         size_t cap = c->out_cap ? c->out_cap * 2 : 4096;
@@ -258,16 +276,13 @@ static char *put_u64(char *p, uint64_t v)
     return p;
 }
 
-static bool body_allowed(int status) { return !(status < 200 || status == 204 || status == 304); }
-
-/* Serialise status line and headers; chunked = streaming framing. Returns 0 or CZ_ENOMEM. */
-static int write_head(cz_conn_t *c, cz_req_t *r, int status, bool chunked, size_t clen)
+int cz__write_head(cz_conn_t *c, cz_req_t *r, int status, bool chunked, size_t clen)
 {
     cz_res_t *res = &r->res;
     const char *reason = cz_status_text(status);
     size_t rlen = strlen(reason);
     size_t need = 32 + rlen + c->w->date_len + res->hdrs_len + 96;
-    char *p = out_reserve(c, need);
+    char *p = cz__out_reserve(c, need);
     if (!p)
         return CZ_ENOMEM;
     char *start = p;
@@ -279,12 +294,12 @@ static int write_head(cz_conn_t *c, cz_req_t *r, int status, bool chunked, size_
     p = put(p, c->w->date, c->w->date_len);
     if (res->hdrs_len)
         p = put(p, res->hdrs, res->hdrs_len);
-    if (!res->has_ctype && clen && body_allowed(status))
+    if (!res->has_ctype && clen && cz__body_allowed(status))
         p = put(p, "Content-Type: text/plain; charset=utf-8\r\n", 41);
     if (chunked) {
         if (r->version >= 11)
             p = put(p, "Transfer-Encoding: chunked\r\n", 28);
-    } else if (body_allowed(status)) { /* a 304 must not claim a zero-length representation */
+    } else if (cz__body_allowed(status)) { /* a 304 must not claim a zero-length body */
         p = put(p, "Content-Length: ", 16);
         p = put_u64(p, clen);
         p = put(p, "\r\n", 2);
@@ -310,7 +325,7 @@ static bool stream_must_close(const cz_req_t *r)
            (uint64_t)r->content_length - r->body_seen > CZ__DISCARD_MAX;
 }
 
-static void decide_close(cz_conn_t *c, cz_req_t *r)
+void cz__decide_close(cz_conn_t *c, cz_req_t *r)
 {
     if (!r->keep_alive || c->w->stopping || c->peer_eof)
         c->close_after = true;
@@ -420,9 +435,9 @@ static int serialise(cz_req_t *r)
     cz_res_t *res = &r->res;
     cz__chain_leave(r);
     int status = res->status ? res->status : 200;
-    size_t blen = body_allowed(status) ? res->body_len : 0;
-    decide_close(c, r);
-    if (write_head(c, r, status, false, blen) != 0) {
+    size_t blen = cz__body_allowed(status) ? res->body_len : 0;
+    cz__decide_close(c, r);
+    if (cz__write_head(c, r, status, false, blen) != 0) {
         cz__conn_close(c);
         return -1;
     }
@@ -432,7 +447,7 @@ static int serialise(cz_req_t *r)
             c->big_len = blen;
             c->done_pending = true; /* the arena holds the body until it is written */
         } else {
-            char *p = out_reserve(c, blen);
+            char *p = cz__out_reserve(c, blen);
             if (!p) {
                 cz__conn_close(c);
                 return -1;
@@ -477,8 +492,10 @@ void cz__res_finish(cz_req_t *r)
     r->in_handler = false;
     if ((r->cancelled && !r->timed_out) || c->closed) {
         /* nobody reads the answer, but the chain's bookkeeping (MaxConns slot, breaker and
-         * shedder promises, metrics, log) must still settle; 499 is nginx's "client closed" */
-        res->status = 499;
+         * shedder promises, metrics, log) must still settle; 499 is nginx's "client closed".
+         * An aborted answer keeps the status its head went out with (nginx logs it so). */
+        if (!res->aborted)
+            res->status = 499;
         cz__chain_leave(r);
         cz__conn_request_done(c);
         return;
@@ -529,7 +546,7 @@ void cz__send_simple(cz_conn_t *c, int status, const char *extra_headers)
     char body[64];
     int blen = snprintf(body, sizeof body, "%d %s", status, reason);
     size_t eh = extra_headers ? strlen(extra_headers) : 0;
-    char *p = out_reserve(c, 160 + c->w->date_len + eh + (size_t)blen);
+    char *p = cz__out_reserve(c, 160 + c->w->date_len + eh + (size_t)blen);
     if (!p) {
         cz__conn_close(c);
         return;
@@ -543,241 +560,4 @@ void cz__send_simple(cz_conn_t *c, int status, const char *extra_headers)
     if (r->method.n)
         cz__log_access(r, status, (uint64_t)blen);
     cz__conn_flush(c);
-}
-
-/* ---- streaming ---- */
-
-typedef struct chunk_write {
-    uv_write_t req;
-    cz_conn_t *c;
-    size_t size; /* of data[]: CHUNK_BUF for a recycled one */
-    char data[];
-} chunk_write_t;
-
-/* Streamed pieces (a proxy's upstream reads) mostly fit one size: their write buffers are
- * recycled per worker instead of a malloc/free per chunk. */
-#define CHUNK_BUF (16384 + 32)
-#define CHUNK_KEEP 64
-
-static chunk_write_t *chunk_get(cz_worker_t *w, size_t n)
-{
-    chunk_write_t *cw;
-    if (n <= CHUNK_BUF && w->free_chunks) {
-        cw = w->free_chunks;
-        w->free_chunks = *(void **)cw;
-        w->nfree_chunks--;
-        return cw;
-    }
-    size_t size = n <= CHUNK_BUF ? CHUNK_BUF : n;
-    cw = malloc(sizeof *cw + size);
-    if (cw)
-        cw->size = size;
-    return cw;
-}
-
-static void chunk_put(cz_worker_t *w, chunk_write_t *cw)
-{
-    if (cw->size != CHUNK_BUF || w->nfree_chunks >= CHUNK_KEEP) {
-        free(cw);
-        return;
-    }
-    *(void **)cw = w->free_chunks;
-    w->free_chunks = cw;
-    w->nfree_chunks++;
-}
-
-void cz__chunks_free(cz_worker_t *w)
-{
-    while (w->free_chunks) {
-        void *b = w->free_chunks;
-        w->free_chunks = *(void **)b;
-        free(b);
-    }
-    w->nfree_chunks = 0;
-}
-
-static void on_chunk_written(uv_write_t *wr, int status)
-{
-    chunk_write_t *cw = cz__container_of(wr, chunk_write_t, req);
-    cz_conn_t *c = cw->c;
-    chunk_put(c->w, cw);
-    c->stream_writes--;
-    if (c->closed)
-        return;
-    if (status < 0) {
-        cz__conn_close(c);
-        return;
-    }
-    if (c->stream_writes == 0) {
-        if (c->done_pending) {
-            c->done_pending = false;
-            cz__tl_set(c, TL_NONE);
-            cz__conn_request_done(c);
-            cz__conn_written(c);
-            return;
-        }
-        if (c->out_len || c->big) /* output that waited behind the queued pieces */
-            cz__conn_flush(c);
-        if (c->closed)
-            return;
-    }
-    cz_res_t *res = &c->req.res;
-    if (res->drain_cb && !res->ended && !c->req.cancelled &&
-        uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0) {
-        void (*cb)(cz_res_t *, void *) = res->drain_cb;
-        res->drain_cb = NULL;
-        cb(res, res->drain_ud);
-    }
-}
-
-/* Queue bytes behind whatever is being written; streamed data is copied once into the write. */
-static int queue_copy(cz_conn_t *c, const char *prefix, size_t pn, const void *data, size_t n,
-                      const char *suffix, size_t sn)
-{
-    chunk_write_t *cw = chunk_get(c->w, pn + n + sn);
-    if (!cw)
-        return CZ_ENOMEM;
-    cw->c = c;
-    memcpy(cw->data, prefix, pn);
-    if (n)
-        memcpy(cw->data + pn, data, n);
-    memcpy(cw->data + pn + n, suffix, sn);
-    uv_buf_t b = uv_buf_init(cw->data, (unsigned)(pn + n + sn));
-    if (uv_write(&cw->req, (uv_stream_t *)&c->tcp, &b, 1, on_chunk_written) != 0) {
-        chunk_put(c->w, cw);
-        return CZ_ECLOSED;
-    }
-    c->stream_writes++;
-    cz__tl_set(c, TL_WRITE);
-    return 0;
-}
-
-int cz_res_stream_begin(cz_res_t *res)
-{
-    cz_req_t *r = req_of(res);
-    cz_conn_t *c = r->conn;
-    if (res->streaming)
-        return 0;
-    if (r->cancelled || c->closed)
-        return CZ_ECLOSED;
-    cz__conn_flush(c); /* earlier pipelined answers go first */
-    res->streaming = true;
-    decide_close(c, r);
-    if (r->version < 11)
-        c->close_after = true; /* HTTP/1.0: the body ends when the connection does */
-    int status = res->status ? res->status : 200;
-    int rc;
-    if (!c->writing && c->out_len == 0) { /* the usual case: the output buffer is free */
-        rc = write_head(c, r, status, true, 0);
-        if (rc == 0)
-            rc = queue_copy(c, c->out, c->out_len, NULL, 0, "", 0);
-        c->out_len = 0;
-        res->head_sent = rc == 0;
-        return rc;
-    }
-    /* Serialise the head into a fresh buffer (the output buffer is pinned by a write in
-     * flight) and queue it; chunks are queued behind it in order. */
-    char *saved = c->out;
-    size_t saved_len = c->out_len, saved_cap = c->out_cap;
-    c->out = NULL;
-    c->out_len = c->out_cap = 0;
-    rc = write_head(c, r, status, true, 0);
-    if (rc == 0)
-        rc = queue_copy(c, c->out, c->out_len, NULL, 0, "", 0);
-    free(c->out);
-    c->out = saved;
-    c->out_len = saved_len;
-    c->out_cap = saved_cap;
-    res->head_sent = rc == 0;
-    return rc;
-}
-
-int cz_res_stream_write(cz_res_t *res, const void *data, size_t n)
-{
-    cz_req_t *r = req_of(res);
-    cz_conn_t *c = r->conn;
-    if (!res->streaming && cz_res_stream_begin(res) != 0)
-        return CZ_ECLOSED;
-    if (r->cancelled || c->closed)
-        return CZ_ECLOSED;
-    if (n == 0 || r->head)
-        return 0;
-    res->body_len += n; /* counts bytes for the access log */
-    if (r->version < 11)
-        return queue_copy(c, "", 0, data, n, "", 0);
-    char hex[24];
-    int hn = snprintf(hex, sizeof hex, "%zx\r\n", n);
-    return queue_copy(c, hex, (size_t)hn, data, n, "\r\n", 2);
-}
-
-void cz_res_stream_end(cz_res_t *res)
-{
-    cz_req_t *r = req_of(res);
-    cz_conn_t *c = r->conn;
-    res->ended = true;
-    r->in_handler = false;
-    if (r->cancelled || c->closed) {
-        cz__conn_request_done(c);
-        return;
-    }
-    if (!res->head_sent && cz_res_stream_begin(res) != 0) {
-        cz__conn_close(c);
-        return;
-    }
-    if (r->version >= 11 && !r->head)
-        queue_copy(c, "0\r\n\r\n", 5, NULL, 0, "", 0);
-    cz__chain_leave(r);
-    if (!r->route)
-        cz__log_access(r, res->status ? res->status : 200, res->body_len);
-    c->done_pending = true;
-    if (c->stream_writes == 0) {
-        c->done_pending = false;
-        cz__conn_request_done(c);
-        cz__conn_written(c);
-    }
-}
-
-size_t cz_res_stream_pending(const cz_res_t *res)
-{
-    const cz_req_t *r = cz__container_of(res, cz_req_t, res);
-    if (r->conn->closed)
-        return 0;
-    return uv_stream_get_write_queue_size((const uv_stream_t *)&r->conn->tcp);
-}
-
-void cz_res_on_drain(cz_res_t *res, void (*cb)(cz_res_t *res, void *ud), void *ud)
-{
-    cz_req_t *r = req_of(res);
-    res->drain_cb = NULL;
-    if (!cb || res->ended || r->cancelled || r->conn->closed)
-        return;
-    if (uv_stream_get_write_queue_size((uv_stream_t *)&r->conn->tcp) == 0) {
-        cb(res, ud);
-        return;
-    }
-    res->drain_cb = cb;
-    res->drain_ud = ud;
-}
-
-int cz__conn_send_raw(cz_conn_t *c, const char *data, size_t n)
-{
-    cz__conn_flush(c); /* answers to earlier pipelined requests go first */
-    if (c->closed)
-        return CZ_ECLOSED;
-    if (!c->writing && !c->stream_writes && !c->out_len && !c->big) {
-        uv_buf_t b = uv_buf_init((char *)data, (unsigned)n);
-        int w = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-        if (w == (int)n)
-            return 0;
-        if (w < 0 && w != UV_EAGAIN)
-            return CZ_ECLOSED;
-        if (w > 0) {
-            data += w;
-            n -= (size_t)w;
-        }
-    }
-    int tl = c->tl; /* a queued write must not replace the body's read timeout */
-    int rc = queue_copy(c, "", 0, data, n, "", 0);
-    cz__tl_set(c, tl);
-    return rc;
 }

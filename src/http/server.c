@@ -177,6 +177,18 @@ int cz_server_use(cz_server_t *s, const cz_mw_t *mw)
     return 0;
 }
 
+int cz_server_on_worker_stop(cz_server_t *s, void (*fn)(void *loop, void *ud), void *ud)
+{
+    if (!fn || s->started)
+        return CZ_EARG;
+    void *p = realloc(s->stop_hooks, (s->nstop_hooks + 1) * sizeof *s->stop_hooks);
+    if (!p)
+        return CZ_ENOMEM;
+    s->stop_hooks = p;
+    s->stop_hooks[s->nstop_hooks++] = (struct cz__stop_hook){fn, ud};
+    return 0;
+}
+
 void cz_server_set_not_found(cz_server_t *s, cz_handler_fn fn, void *ud)
 {
     s->not_found = fn;
@@ -288,6 +300,9 @@ static void worker_maybe_exit(cz_worker_t *w)
         }
     }
     if (w->nconns == 0 && !uv_is_closing((uv_handle_t *)&w->tick)) {
+        /* no request of this worker runs any more: per-loop parts of components can go */
+        for (size_t i = 0; i < w->srv->nstop_hooks; i++)
+            w->srv->stop_hooks[i].fn(&w->loop, w->srv->stop_hooks[i].ud);
         uv_close((uv_handle_t *)&w->tick, close_cb_noop);
         uv_close((uv_handle_t *)&w->wake, close_cb_noop);
         if (w->client) { /* its pooled upstream connections must not keep the loop alive */
@@ -343,6 +358,7 @@ void cz__worker_init(cz_server_t *s, cz_worker_t *w, int id, int listen_fd)
     w->tl[TL_HEADER].timeout_ms = (uint64_t)s->conf.header_timeout_ms;
     w->tl[TL_BODY].timeout_ms = (uint64_t)s->conf.read_timeout_ms;
     w->tl[TL_WRITE].timeout_ms = (uint64_t)s->conf.write_timeout_ms;
+    w->swl.timeout_ms = (uint64_t)s->conf.write_timeout_ms;
     w->tl[TL_LINGER].timeout_ms = (uint64_t)s->conf.linger_timeout_ms;
     cz__date_update(w);
 }
@@ -551,6 +567,7 @@ void cz_server_free(cz_server_t *s)
         free(s->routes[i]);
     }
     free(s->routes);
+    free(s->stop_hooks);
     cz_router_free(s->router);
     free(s->host);
     free(s);

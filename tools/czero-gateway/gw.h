@@ -113,11 +113,9 @@ int gw_drain_mw(cz_server_t *srv, atomic_bool *retiring);
 
 /* Per-route middlewares. The caller frees each once with gw_*_free() after the server is freed
  * (the engine would free a link once per registered route, and a route spans several methods). */
-int gw_ratelimit_mw(const gw_ratelimit_conf_t *rc, const char *route_name, cz_mw_t *out,
-                    cz_diag_t *d);
-/** Close the Redis clients each worker loop holds (asks each loop's thread); call with the
- *  server's shutdown so the workers can stop. */
-void gw_ratelimit_detach(cz_mw_t *mw);
+/* With Redis, srv's worker-stop hook closes the client each worker loop holds. */
+int gw_ratelimit_mw(cz_server_t *srv, const gw_ratelimit_conf_t *rc, const char *route_name,
+                    cz_mw_t *out, cz_diag_t *d);
 void gw_ratelimit_free(cz_mw_t *mw);
 int gw_cors_mw(const gw_cors_conf_t *cc, cz_mw_t *out);
 void gw_cors_free(cz_mw_t *mw);

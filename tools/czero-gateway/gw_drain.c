@@ -8,20 +8,17 @@
  * connection (Connection: close), clients reconnect and the kernel spreads them over both
  * listeners until none is left on the old server, which is then shut down with nothing idle.
  *
- * The engine has no public "close after this answer" call (Connection is a reserved header), so
- * this link clears the request's keep-alive flag in the engine's request struct (src/http); it
- * is the one place the gateway reads engine internals, and it goes away with such a call.
+ * A retiring instance's answers say so with cz_res_close_after().
  */
 #include <stdatomic.h>
-#include "http/http_int.h"
 #include "gw.h"
 
 static cz_mw_step_t drain_enter(cz_mw_t *mw, cz_req_t *req, cz_res_t *res, void *ctx)
 {
     const atomic_bool *retiring = mw->data;
-    (void)res, (void)ctx;
+    (void)req, (void)ctx;
     if (atomic_load_explicit(retiring, memory_order_relaxed))
-        req->keep_alive = false;
+        cz_res_close_after(res);
     return CZ_MW_NEXT;
 }
 

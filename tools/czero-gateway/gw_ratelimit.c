@@ -10,11 +10,9 @@
  * store, Redis known down, the token fallback) the request goes on without parking.
  *
  * Each worker loop that used Redis holds a client the limiter created for it, which keeps the
- * loop alive; the server has no per-worker stop hook, so every such loop gets an async handle
- * here and gw_ratelimit_detach() asks it, on its own thread, to close the client before the
- * workers stop. A take on a loop already detached admits (fail open, as for a Redis outage).
+ * loop alive: the server's per-worker stop hook (cz_server_on_worker_stop) detaches it on the
+ * worker's own thread once the worker's requests are done.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,21 +20,11 @@
 #include "czero/jwt.h"
 #include "gw.h"
 
-typedef struct rl_loop {
-    uv_async_t async;
-    uv_loop_t *loop;
-    struct gw_rl *rl;
-    bool detached;
-} rl_loop_t;
-
 typedef struct gw_rl {
     cz_limiter_t *lim;
     bool redis;
     int key_kind;
     char *key_name;
-    pthread_mutex_t mu;
-    rl_loop_t *loops[CZ_LIMITER_MAX_LOOPS];
-    int nloops;
 } gw_rl_t;
 
 typedef struct rl_ctx {
@@ -67,31 +55,11 @@ static void on_decision(void *ud, int result, int err)
     }
 }
 
-static void loop_detach(uv_async_t *a)
+/* The server's worker-stop hook: no request of this loop runs any more. */
+static void loop_stop(void *loop, void *ud)
 {
-    rl_loop_t *b = a->data;
-    cz_limiter_detach_loop(b->rl->lim, b->loop);
-    b->detached = true;
-    uv_close((uv_handle_t *)a, NULL);
-}
-
-/* The binding of this loop (creating its async handle on first use), or NULL when detached. */
-static rl_loop_t *loop_binding(gw_rl_t *rl, uv_loop_t *loop)
-{
-    rl_loop_t *b = NULL;
-    pthread_mutex_lock(&rl->mu);
-    for (int i = 0; i < rl->nloops; i++)
-        if (rl->loops[i]->loop == loop)
-            b = rl->loops[i];
-    if (!b && rl->nloops < CZ_LIMITER_MAX_LOOPS && (b = calloc(1, sizeof *b))) {
-        b->loop = loop;
-        b->rl = rl;
-        b->async.data = b;
-        uv_async_init(loop, &b->async, loop_detach);
-        rl->loops[rl->nloops++] = b;
-    }
-    pthread_mutex_unlock(&rl->mu);
-    return b && !b->detached ? b : NULL;
+    gw_rl_t *rl = ud;
+    cz_limiter_detach_loop(rl->lim, loop);
 }
 
 static cz_str_t request_key(const gw_rl_t *rl, cz_req_t *req, char *buf, size_t size)
@@ -136,8 +104,6 @@ static cz_mw_step_t rl_enter(cz_mw_t *mw, cz_req_t *req, cz_res_t *res, void *ct
             return CZ_MW_NEXT; /* ENOMEM in the limiter: admit rather than fail the request */
     } else {
         uv_loop_t *loop = cz_req_loop(req);
-        if (!loop_binding(rl, loop))
-            return CZ_MW_NEXT;
         *x = (rl_ctx_t){.req = req, .res = res, .in_enter = true};
         if (cz_limiter_take(rl->lim, loop, key, 1, on_decision, x) != 0)
             return CZ_MW_NEXT;
@@ -158,9 +124,6 @@ void gw_ratelimit_free(cz_mw_t *mw)
     if (!rl)
         return;
     cz_limiter_free(rl->lim);
-    for (int i = 0; i < rl->nloops; i++)
-        free(rl->loops[i]);
-    pthread_mutex_destroy(&rl->mu);
     free(rl->key_name);
     free(rl);
     mw->data = NULL;
@@ -171,19 +134,8 @@ static const cz_mw_ops_t rl_ops = {
 /* No .free: one link serves every method of a route and the engine frees per registered route,
  * so the instance (gw_routes.c) frees it once with gw_ratelimit_free(). */
 
-void gw_ratelimit_detach(cz_mw_t *mw)
-{
-    gw_rl_t *rl = mw->data;
-    if (!rl || !rl->redis)
-        return;
-    pthread_mutex_lock(&rl->mu);
-    for (int i = 0; i < rl->nloops; i++)
-        uv_async_send(&rl->loops[i]->async);
-    pthread_mutex_unlock(&rl->mu);
-}
-
-int gw_ratelimit_mw(const gw_ratelimit_conf_t *rc, const char *route_name, cz_mw_t *out,
-                    cz_diag_t *d)
+int gw_ratelimit_mw(cz_server_t *srv, const gw_ratelimit_conf_t *rc, const char *route_name,
+                    cz_mw_t *out, cz_diag_t *d)
 {
     static const cz_limit_kind_t kinds[] = {
         [GW_RL_PERIOD] = CZ_LIMIT_PERIOD, [GW_RL_TOKEN] = CZ_LIMIT_TOKEN,
@@ -220,7 +172,12 @@ int gw_ratelimit_mw(const gw_ratelimit_conf_t *rc, const char *route_name, cz_mw
     rl->redis = rc->redis.host != NULL;
     rl->key_kind = rc->key_kind;
     rl->key_name = rc->key_name ? strdup(rc->key_name) : NULL;
-    pthread_mutex_init(&rl->mu, NULL);
+    if (rl->redis && cz_server_on_worker_stop(srv, loop_stop, rl) != 0) {
+        cz_limiter_free(rl->lim);
+        free(rl->key_name);
+        free(rl);
+        return cz_diag_set(d, "", 0, 0, route_name, "out of memory"), CZ_ENOMEM;
+    }
     out->ops = &rl_ops;
     out->data = rl;
     return 0;

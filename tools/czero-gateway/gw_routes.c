@@ -72,7 +72,7 @@ static int add_route(gw_instance_t *g, size_t i, const char *file, cz_diag_t *d)
         m->kind[m->n++] = MW_CORS;
     }
     if (rc->rate_limit.kind != GW_RL_NONE) {
-        if (gw_ratelimit_mw(&rc->rate_limit, base, &m->mw[m->n], d) != 0) {
+        if (gw_ratelimit_mw(g->srv, &rc->rate_limit, base, &m->mw[m->n], d) != 0) {
             rekey(d, file, key);
             return CZ_EINVAL_CONF;
         }
@@ -201,11 +201,7 @@ void gw_instance_shutdown(gw_instance_t *g)
     if (g->shut)
         return;
     g->shut = true;
-    cz_server_shutdown(g->srv);
-    for (size_t i = 0; i < g->nroutes; i++)
-        for (size_t k = 0; k < g->mws[i].n; k++)
-            if (g->mws[i].kind[k] == MW_RATELIMIT)
-                gw_ratelimit_detach(&g->mws[i].mw[k]);
+    cz_server_shutdown(g->srv); /* the rate limits' Redis clients go with each worker */
 }
 
 void gw_instance_free(gw_instance_t *g)
