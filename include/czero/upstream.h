@@ -181,6 +181,62 @@ CZ_EXTERN const char *cz_upcall_addr(const cz_upcall_t *uc);
 /** Attempts made so far (1 + retries). */
 CZ_EXTERN int cz_upcall_attempts(const cz_upcall_t *uc);
 
+/* ---- buffered convenience: what a handler calling another service uses ---- */
+
+typedef struct cz_upfetch cz_upfetch_t; /* one buffered call; see cz_upstream_fetch */
+
+/** cz_upstream_call with the response collected in memory (cz_client_fetch through a cluster):
+ *  cb(err, res, ud) runs once with the status, the headers and the whole body. rq is copied
+ *  (strings, header arrays, body), so it may die when this returns; rq->http.body_stream must be
+ *  false and http.addr is ignored. max_body caps the body (0 = 1 MiB): a Content-Length above it
+ *  is refused before its body is read, a longer chunked body stops the call, both with err
+ *  CZ_EFULL and the node not blamed. Otherwise err is as for on_done (0; CZ_ETIMEOUT when
+ *  http.total_timeout_ms, retries included, ran out; CZ_ECLOSED, CZ_EPARSE, -errno of the last
+ *  attempt's connect). res and its views are valid during cb only; on error they still carry
+ *  info and any status that arrived. Retries (rq->retries, rq->idempotent) happen only before a
+ *  response byte arrived, so cb never sees a mix of attempts. On 0, *out (may be NULL) is a
+ *  handle for cz_upfetch_cancel until cb runs (never from inside this call). Returns 0,
+ *  CZ_ENOSERVICE (no usable node: answer 503), CZ_EARG, CZ_ENOMEM or CZ_ECLOSED (client closing);
+ *  no callback then. Loop thread of c (in a handler: cz_req_client(req)). */
+CZ_EXTERN int cz_upstream_fetch(cz_upstream_t *u, cz_client_t *c, const cz_upstream_req_t *rq,
+                                size_t max_body, cz_fetch_fn cb, void *ud, cz_upfetch_t **out);
+
+/** Abandon a fetch whose cb has not run (the handler's client went away: call it from the
+ *  cz_req_on_cancel callback): no callback follows, the connection is closed, the node is not
+ *  blamed, f is freed. Not from inside cb or after it. NULL is a no-op. Loop thread. */
+CZ_EXTERN void cz_upfetch_cancel(cz_upfetch_t *f);
+
+/* ---- named upstreams in a service's config (go-zero's zrpc.MustNewClient(c.UserRpc)) ---- */
+
+/** The `Upstreams` field for a service's config table: a YAML sequence of cz_upstream_conf_t
+ *  (Name, Nodes / Dns / Etcd, Policy, ...) stored in the cz_conf_array_t member `member`:
+ *    { CZ_UPSTREAMS_FIELD(my_conf_t, upstreams) },   then   cz_upstreams_start(&c.upstreams, &d) */
+#define CZ_UPSTREAMS_FIELD(st, member)                                                           \
+    .key = "Upstreams", .type = CZ_CONF_ARRAY, .offset = offsetof(st, member),                   \
+    .sub = cz_upstream_conf_fields, .elem_size = sizeof(cz_upstream_conf_t)
+
+typedef struct cz_upstreams cz_upstreams_t; /* immutable once started; any thread may find in it */
+
+/** Check every element of confs (an `Upstreams` array loaded with cz_upstream_conf_fields; NULL
+ *  or empty gives an empty set), refuse duplicate names, and start one upstream per element
+ *  (discovery and health checks on their own threads). confs is not kept: free it with the rest
+ *  of the config when convenient. Returns the set, or NULL with d set ("Upstreams[1].Name:
+ *  duplicate upstream name 'users'", "Upstreams[0]: needs exactly one of Nodes, Dns or Etcd", out
+ *  of memory). Any thread. */
+CZ_EXTERN cz_upstreams_t *cz_upstreams_start(const cz_conf_array_t *confs, cz_diag_t *d);
+
+/** The upstream named name, or NULL (no such name, or s NULL). Owned by s; look it up once at
+ *  startup and keep the pointer (e.g. as a route's ud). Thread-safe. */
+CZ_EXTERN cz_upstream_t *cz_upstreams_find(const cz_upstreams_t *s, const char *name);
+
+/** Number of upstreams in s (0 for NULL). */
+CZ_EXTERN size_t cz_upstreams_count(const cz_upstreams_t *s);
+
+/** Stop and free every upstream of s, then s. No call may be in flight or follow: free the set
+ *  after the server that calls through it has stopped (cz_server_run returned; its worker clients
+ *  are closed). NULL is a no-op. */
+CZ_EXTERN void cz_upstreams_free(cz_upstreams_t *s);
+
 /** A route of the reverse proxy (the ud of cz_proxy_handler). strip_prefix is removed from the
  *  front of the path; rewrite_prefix (may be NULL) is put in its place. retries: extra nodes to try
  *  for idempotent requests (and for any request whose connect failed). timeout_ms bounds the

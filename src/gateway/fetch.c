@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * fetch.c: cz_upstream_fetch, the buffered form of cz_upstream_call for handlers calling another
+ * service (go-zero's zrpc client call, or httpc.Do through a balanced cluster): the request is
+ * copied once, so the caller may drop it at once; the response head is copied and the body
+ * collected up to a cap, then one callback gets status, headers and the whole body. Picking,
+ * breakers and retries are call.c's; retries stay invisible here because call.c only retries
+ * before any response byte, so the head and body seen are always those of the final attempt.
+ * Not for large or streamed bodies: the proxy streams with cz_upstream_call instead.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "czero/upstream.h"
+
+#define DEFAULT_MAX_BODY (1024u * 1024u)
+
+struct cz_upfetch {
+    cz_fetch_fn cb;
+    void *ud;
+    size_t max;
+    cz_upcall_t *uc;
+    cz_upstream_req_t rq; /* a copy whose strings live in rq_block (call.c replays them) */
+    char *rq_block;
+    char *body;
+    size_t blen, bcap;
+    char *hblock; /* the two cz_str_t arrays, then the names and values */
+    cz_str_t *hn, *hv;
+    size_t nh;
+    int status;
+    bool over;
+};
+
+static void dispose(cz_upfetch_t *f)
+{
+    free(f->body);
+    free(f->hblock);
+    free(f->rq_block);
+    free(f);
+}
+
+static void finish(cz_upfetch_t *f, int err, const cz_call_info_t *info)
+{
+    cz_fetch_res_t res = {.status = f->status, .hname = f->hn, .hvalue = f->hv,
+                          .nheaders = f->nh, .body = {f->body ? f->body : "", f->blen}};
+    if (info)
+        res.info = *info;
+    f->cb(err, &res, f->ud);
+    dispose(f);
+}
+
+/* Content-Length as a number, saturating just above max so a huge value is refused unread. */
+static uint64_t content_length(cz_str_t v, uint64_t max)
+{
+    uint64_t cl = 0;
+    for (size_t j = 0; j < v.n && v.p[j] >= '0' && v.p[j] <= '9' && cl <= max; j++)
+        cl = cl * 10 + (uint64_t)(v.p[j] - '0');
+    return cl;
+}
+
+static int on_head(cz_call_t *call, int status, const cz_str_t *hn, const cz_str_t *hv, size_t n,
+                   void *ud)
+{
+    cz_upfetch_t *f = ud;
+    (void)call;
+    f->status = status;
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        bytes += hn[i].n + hv[i].n;
+        if (cz_str_ieq(hn[i], CZ_STR("Content-Length")) && content_length(hv[i], f->max) > f->max) {
+            f->over = true; /* abort: on_done gets CZ_ECLOSED, reported as CZ_EFULL */
+            return 1;
+        }
+    }
+    size_t arr = n * sizeof(cz_str_t);
+    f->hblock = malloc(2 * arr + bytes + 1);
+    if (!f->hblock)
+        return 1;
+    f->hn = (cz_str_t *)(void *)f->hblock;
+    f->hv = f->hn + n;
+    char *w = f->hblock + 2 * arr;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(w, hn[i].p, hn[i].n);
+        f->hn[i] = (cz_str_t){w, hn[i].n};
+        w += hn[i].n;
+        memcpy(w, hv[i].p, hv[i].n);
+        f->hv[i] = (cz_str_t){w, hv[i].n};
+        w += hv[i].n;
+    }
+    f->nh = n;
+    return 0;
+}
+
+static void on_body(cz_call_t *call, const void *data, size_t n, void *ud)
+{
+    cz_upfetch_t *f = ud;
+    (void)call;
+    int err = 0;
+    if (f->blen + n > f->max) {
+        err = CZ_EFULL; /* a chunked (or lying) body past the cap */
+    } else if (f->blen + n > f->bcap) {
+        size_t cap = f->bcap ? f->bcap : 4096;
+        while (cap < f->blen + n)
+            cap *= 2;
+        if (cap > f->max)
+            cap = f->max;
+        char *nb = realloc(f->body, cap);
+        if (nb) {
+            f->body = nb;
+            f->bcap = cap;
+        } else {
+            err = CZ_ENOMEM;
+        }
+    }
+    if (err) {
+        /* cancelling from inside on_body is allowed; it releases the node without blame */
+        cz_call_info_t info = {.connected = true, .sent_any = true, .response_started = true,
+                               .status = f->status};
+        cz_upcall_cancel(f->uc);
+        finish(f, err, &info);
+        return;
+    }
+    memcpy(f->body + f->blen, data, n);
+    f->blen += n;
+}
+
+static void on_done(cz_call_t *call, int err, const cz_call_info_t *info, void *ud)
+{
+    cz_upfetch_t *f = ud;
+    (void)call;
+    finish(f, f->over ? CZ_EFULL : err, info);
+}
+
+static const cz_call_cbs_t fetch_cbs = {.on_head = on_head, .on_body = on_body, .on_done = on_done};
+
+static size_t str_bytes(cz_str_t s) { return s.p ? s.n : 0; }
+
+/* Copy s to *w (advancing it); an absent string stays absent. */
+static cz_str_t put(char **w, cz_str_t s)
+{
+    if (!s.p)
+        return s;
+    cz_str_t out = {*w, s.n};
+    if (s.n)
+        memcpy(*w, s.p, s.n);
+    *w += s.n;
+    return out;
+}
+
+/* Deep copy of the request into one block: the caller's strings may die at once. */
+static int copy_req(cz_upfetch_t *f, const cz_upstream_req_t *rq)
+{
+    const cz_client_req_t *h = &rq->http;
+    size_t n = h->nheaders;
+    if (n && (!h->hname || !h->hvalue))
+        return CZ_EARG;
+    size_t bytes = str_bytes(h->method) + str_bytes(h->target) + str_bytes(h->body) +
+                   str_bytes(rq->key);
+    for (size_t i = 0; i < n; i++)
+        bytes += str_bytes(h->hname[i]) + str_bytes(h->hvalue[i]);
+    size_t arr = n * sizeof(cz_str_t);
+    f->rq_block = malloc(2 * arr + bytes + 1);
+    if (!f->rq_block)
+        return CZ_ENOMEM;
+    cz_str_t *hn = (cz_str_t *)(void *)f->rq_block, *hv = hn + n;
+    char *w = f->rq_block + 2 * arr;
+    f->rq = *rq;
+    cz_client_req_t *c = &f->rq.http;
+    c->method = put(&w, h->method);
+    c->target = put(&w, h->target);
+    c->body = put(&w, h->body);
+    f->rq.key = put(&w, rq->key);
+    for (size_t i = 0; i < n; i++) {
+        hn[i] = put(&w, h->hname[i]);
+        hv[i] = put(&w, h->hvalue[i]);
+    }
+    c->hname = n ? hn : NULL;
+    c->hvalue = n ? hv : NULL;
+    c->addr = NULL; /* the upstream picks it */
+    return 0;
+}
+
+int cz_upstream_fetch(cz_upstream_t *u, cz_client_t *c, const cz_upstream_req_t *rq,
+                      size_t max_body, cz_fetch_fn cb, void *ud, cz_upfetch_t **out)
+{
+    if (!u || !c || !rq || !cb || rq->http.body_stream)
+        return CZ_EARG;
+    cz_upfetch_t *f = calloc(1, sizeof *f);
+    if (!f)
+        return CZ_ENOMEM;
+    f->cb = cb;
+    f->ud = ud;
+    f->max = max_body ? max_body : DEFAULT_MAX_BODY;
+    int rc = copy_req(f, rq);
+    if (rc == 0)
+        rc = cz_upstream_call(u, c, &f->rq, &fetch_cbs, f, &f->uc);
+    if (rc != 0) {
+        dispose(f);
+        return rc;
+    }
+    if (out)
+        *out = f;
+    return 0;
+}
+
+void cz_upfetch_cancel(cz_upfetch_t *f)
+{
+    if (!f)
+        return;
+    cz_upcall_cancel(f->uc);
+    dispose(f);
+}
