@@ -20,135 +20,18 @@
 #include "czero/upstream.h"
 #include "http_client.h"
 #include <llhttp.h>
+#include "backends.h"
 #include "test_server.h"
 
-#define BIG (10u << 20)
-
-typedef struct backend {
-    ts_t ts;
-    char name[16];
-    atomic_int delay_ms;
-    char addr[32];
-} backend_t;
-
-typedef struct delayed {
-    uv_timer_t t;
-    cz_res_t *res;
-} delayed_t;
-
-static void delayed_closed(uv_handle_t *h) { free(h->data); }
-static void delayed_fire(uv_timer_t *t)
+/* The shared backends (backends.h), taking 10 MiB bodies. */
+static void backend_start(tb_backend_t *b, const char *name)
 {
-    cz_res_end(((delayed_t *)t->data)->res);
-    uv_close((uv_handle_t *)t, delayed_closed);
-}
-
-static int who(cz_req_t *req, cz_res_t *res, void *ud)
-{
-    backend_t *b = ud;
-    cz_res_header(res, "X-Instance", b->name);
-    cz_res_write(res, b->name, strlen(b->name));
-    int ms = atomic_load(&b->delay_ms);
-    if (ms <= 0)
-        return CZ_DONE;
-    delayed_t *dl = calloc(1, sizeof *dl);
-    dl->res = res;
-    uv_timer_init(cz_req_loop(req), &dl->t);
-    dl->t.data = dl;
-    uv_timer_start(&dl->t, delayed_fire, (uint64_t)ms, 0);
-    return CZ_AGAIN;
-}
-
-/* The request as the backend received it: "target\n" then "name: value\n" per header. */
-static int headers(cz_req_t *req, cz_res_t *res, void *ud)
-{
-    backend_t *b = ud;
-    cz_res_header(res, "X-Instance", b->name);
-    cz_str_t t = cz_req_target(req);
-    cz_res_printf(res, "%.*s\n", (int)t.n, t.p);
-    for (size_t i = 0; i < cz_req_header_count(req); i++) {
-        cz_str_t n, v;
-        cz_req_header_at(req, i, &n, &v);
-        cz_res_printf(res, "%.*s: %.*s\n", (int)n.n, n.p, (int)v.n, v.p);
-    }
-    return CZ_DONE;
-}
-
-static int echo(cz_req_t *req, cz_res_t *res, void *ud)
-{
-    (void)ud;
-    cz_str_t b = cz_req_body(req);
-    cz_res_write(res, b.p, b.n);
-    return CZ_DONE;
-}
-
-static char *big_pattern(void)
-{
-    char *p = malloc(BIG);
-    for (size_t i = 0; i < BIG; i++)
-        p[i] = (char)('a' + (i * 7 + i / 4096) % 26);
-    return p;
-}
-
-static int download(cz_req_t *req, cz_res_t *res, void *ud)
-{
-    (void)req, (void)ud;
-    char *p = big_pattern();
-    cz_res_write(res, p, BIG);
-    free(p);
-    return CZ_DONE;
-}
-
-static void backend_start(backend_t *b, const char *name)
-{
-    memset(b, 0, sizeof *b);
-    snprintf(b->name, sizeof b->name, "%s", name);
-    ts_init(&b->ts);
+    tb_backend_init(b, name);
     b->ts.conf.max_bytes = 16 << 20;
     b->ts.conf.timeout_ms = 0; /* 10 MiB under ASan takes seconds */
-    b->ts.conf.middlewares.breaker = false;
-    b->ts.conf.middlewares.shedding = false;
-    cz_route_t r[] = {
-        {.method = "GET", .path = "/who", .handler = who, .ud = b},
-        {.method = "GET", .path = "/headers", .handler = headers, .ud = b},
-        {.method = "POST", .path = "/big", .handler = echo, .ud = b},
-        {.method = "GET", .path = "/download", .handler = download, .ud = b},
-    };
-    ts_start(&b->ts, r, 4);
-    snprintf(b->addr, sizeof b->addr, "127.0.0.1:%d", b->ts.port);
+    tb_backend_serve(b);
 }
 
-static int dead_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t l = sizeof a;
-    getsockname(fd, (struct sockaddr *)&a, &l);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static cz_upstream_t *upstream(const char *policy, const char *extra, const char **addrs,
-                               size_t n)
-{
-    char y[2048];
-    int k = snprintf(y, sizeof y, "Name: t\nPolicy: %s\nNodes:\n", policy);
-    for (size_t i = 0; i < n; i++)
-        k += snprintf(y + k, sizeof y - (size_t)k, "  - {Addr: \"%s\"}\n", addrs[i]);
-    snprintf(y + k, sizeof y - (size_t)k, "%s", extra ? extra : "");
-    cz_upstream_conf_t c;
-    memset(&c, 0, sizeof c);
-    cz_diag_t d;
-    cr_assert_eq(cz_conf_load_string("t.yaml", y, strlen(y), cz_upstream_conf_fields, &c, &d), 0,
-                 "%s: %s", d.key, d.msg);
-    cz_upstream_t *u = cz_upstream_new(&c, &d);
-    cz_conf_free(cz_upstream_conf_fields, &c);
-    cr_assert_not_null(u, "%s: %s", d.key, d.msg);
-    return u;
-}
-
-/* A gateway: /api/... with the prefix stripped, everything else as is. */
 typedef struct gw {
     ts_t ts;
     cz_proxy_route_t api, all;
@@ -191,10 +74,10 @@ static bool has_line(const char *body, const char *line)
 
 Test(proxy, backend_sees_forwarded_headers_and_no_hop_by_hop)
 {
-    backend_t b;
+    tb_backend_t b;
     backend_start(&b, "a");
     const char *addrs[] = {b.addr};
-    cz_upstream_t *u = upstream("round_robin", NULL, addrs, 1);
+    cz_upstream_t *u = tb_upstream("round_robin", NULL, addrs, NULL, 1);
     gw_t g;
     gw_start(&g, u, 1, 0);
     tc_conn_t c;
@@ -295,25 +178,25 @@ static int read_check(tc_conn_t *c, const char *want, size_t n, size_t *got, boo
 
 Test(proxy, ten_mib_both_ways)
 {
-    backend_t b;
+    tb_backend_t b;
     backend_start(&b, "a");
     const char *addrs[] = {b.addr};
-    cz_upstream_t *u = upstream("round_robin", NULL, addrs, 1);
+    cz_upstream_t *u = tb_upstream("round_robin", NULL, addrs, NULL, 1);
     gw_t g;
     gw_start(&g, u, 1, 0);
-    char *big = big_pattern();
+    char *big = tb_big_pattern();
     tc_conn_t c;
     cr_assert_eq(tc_connect(&c, g.ts.port, 5000), 0);
     long t0 = tc_now_ms();
-    tc_sendf(&c, "POST /big HTTP/1.1\r\nHost: h\r\nContent-Length: %u\r\n\r\n", BIG);
-    cr_assert_eq(tc_send(&c, big, BIG), 0);
+    tc_sendf(&c, "POST /big HTTP/1.1\r\nHost: h\r\nContent-Length: %u\r\n\r\n", TB_BIG);
+    cr_assert_eq(tc_send(&c, big, TB_BIG), 0);
     size_t got;
     bool same;
-    cr_assert_eq(read_check(&c, big, BIG, &got, &same), 200);
+    cr_assert_eq(read_check(&c, big, TB_BIG, &got, &same), 200);
     cr_assert(same, "echoed %zu bytes, or they differ", got);
     long t1 = tc_now_ms();
     tc_sendf(&c, "GET /download HTTP/1.1\r\nHost: h\r\n\r\n");
-    cr_assert_eq(read_check(&c, big, BIG, &got, &same), 200);
+    cr_assert_eq(read_check(&c, big, TB_BIG, &got, &same), 200);
     cr_assert(same, "downloaded %zu bytes, or they differ", got);
     cr_log_info("10 MiB: upload+echo %ld ms, download %ld ms", t1 - t0, tc_now_ms() - t1);
     tc_close(&c);
@@ -336,9 +219,9 @@ static int get_status(int port, const char *path)
 Test(proxy, answers_502_503_504)
 {
     char dead[32];
-    snprintf(dead, sizeof dead, "127.0.0.1:%d", dead_port());
+    snprintf(dead, sizeof dead, "127.0.0.1:%d", tb_dead_port());
     const char *daddr[] = {dead};
-    cz_upstream_t *ud = upstream("round_robin", NULL, daddr, 1);
+    cz_upstream_t *ud = tb_upstream("round_robin", NULL, daddr, NULL, 1);
     gw_t g;
     gw_start(&g, ud, 0, 0);
     cr_expect_eq(get_status(g.ts.port, "/who"), 502, "connect refused");
@@ -347,11 +230,11 @@ Test(proxy, answers_502_503_504)
     ts_stop(&g.ts);
     cz_upstream_free(ud);
 
-    backend_t slow;
+    tb_backend_t slow;
     backend_start(&slow, "slow");
     atomic_store(&slow.delay_ms, 1000);
     const char *saddr[] = {slow.addr};
-    cz_upstream_t *us = upstream("round_robin", NULL, saddr, 1);
+    cz_upstream_t *us = tb_upstream("round_robin", NULL, saddr, NULL, 1);
     gw_start(&g, us, 0, 200);
     long t0 = tc_now_ms();
     cr_expect_eq(get_status(g.ts.port, "/who"), 504, "upstream timeout");
@@ -363,13 +246,13 @@ Test(proxy, answers_502_503_504)
 
 Test(proxy, dead_node_costs_no_failed_get_and_hash_sticks)
 {
-    backend_t b[2];
+    tb_backend_t b[2];
     backend_start(&b[0], "a");
     backend_start(&b[1], "b");
     char dead[32];
-    snprintf(dead, sizeof dead, "127.0.0.1:%d", dead_port());
+    snprintf(dead, sizeof dead, "127.0.0.1:%d", tb_dead_port());
     const char *addrs[] = {b[0].addr, b[1].addr, dead};
-    cz_upstream_t *u = upstream("p2c_ewma", NULL, addrs, 3);
+    cz_upstream_t *u = tb_upstream("p2c_ewma", NULL, addrs, NULL, 3);
     gw_t g;
     gw_start(&g, u, 2, 0);
     tc_conn_t c;
@@ -387,7 +270,7 @@ Test(proxy, dead_node_costs_no_failed_get_and_hash_sticks)
     ts_stop(&g.ts);
     cz_upstream_free(u);
 
-    u = upstream("consistent_hash", "HashKey: header:X-User\n", addrs, 2);
+    u = tb_upstream("consistent_hash", "HashKey: header:X-User\n", addrs, NULL, 2);
     gw_start(&g, u, 1, 0);
     cr_assert_eq(tc_connect(&c, g.ts.port, 2000), 0);
     for (int user = 0; user < 10; user++) {
@@ -449,7 +332,7 @@ Test(proxy, upstream_failing_mid_response_closes_the_client_connection)
     char addr[32];
     snprintf(addr, sizeof addr, "127.0.0.1:%d", ntohs(a.sin_port));
     const char *addrs[] = {addr};
-    cz_upstream_t *u = upstream("round_robin", NULL, addrs, 1);
+    cz_upstream_t *u = tb_upstream("round_robin", NULL, addrs, NULL, 1);
     gw_t g;
     gw_start(&g, u, 2, 0);
     tc_conn_t c;
@@ -480,11 +363,11 @@ Test(proxy, upstream_failing_mid_response_closes_the_client_connection)
 
 Test(proxy, client_gone_cancels_the_upstream_call)
 {
-    backend_t slow;
+    tb_backend_t slow;
     backend_start(&slow, "slow");
     atomic_store(&slow.delay_ms, 300);
     const char *addrs[] = {slow.addr};
-    cz_upstream_t *u = upstream("round_robin", NULL, addrs, 1);
+    cz_upstream_t *u = tb_upstream("round_robin", NULL, addrs, NULL, 1);
     gw_t g;
     gw_start(&g, u, 1, 0);
     for (int i = 0; i < 5; i++) {
@@ -527,10 +410,10 @@ static void post_chunked(tc_conn_t *c, const char *body, size_t n)
 
 Test(proxy, chunked_upload_is_streamed_and_replayed_after_a_refused_connect)
 {
-    backend_t good;
+    tb_backend_t good;
     backend_start(&good, "good");
     char dead[32];
-    snprintf(dead, sizeof dead, "127.0.0.1:%d", dead_port());
+    snprintf(dead, sizeof dead, "127.0.0.1:%d", tb_dead_port());
     /* SWRR with weights 1000:1 tries the refusing node first every time (no ejection) */
     char y[256];
     snprintf(y, sizeof y,
@@ -547,7 +430,7 @@ Test(proxy, chunked_upload_is_streamed_and_replayed_after_a_refused_connect)
     cr_assert_not_null(u);
     gw_t g;
     gw_start(&g, u, 1, 0);
-    char *body = big_pattern();
+    char *body = tb_big_pattern();
     tc_conn_t c;
     cr_assert_eq(tc_connect(&c, g.ts.port, 2000), 0);
     for (int i = 0; i < 4; i++) {
@@ -580,10 +463,10 @@ Test(proxy, chunked_upload_is_streamed_and_replayed_after_a_refused_connect)
 
 Test(proxy, head_request_has_no_body)
 {
-    backend_t b;
+    tb_backend_t b;
     backend_start(&b, "a");
     const char *addrs[] = {b.addr};
-    cz_upstream_t *u = upstream("round_robin", NULL, addrs, 1);
+    cz_upstream_t *u = tb_upstream("round_robin", NULL, addrs, NULL, 1);
     gw_t g;
     gw_start(&g, u, 1, 0);
     tc_conn_t c;

@@ -21,108 +21,8 @@
 #include "czero/upstream.h"
 #include "gateway/gw_int.h"
 #include "http_client.h"
+#include "backends.h"
 #include "test_server.h"
-
-/* ---- backends ---- */
-
-typedef struct backend {
-    ts_t ts;
-    char name[16];
-    atomic_int status;  /* what /who answers */
-    atomic_int healthy; /* /healthz: 200 or 503 */
-    atomic_int delay_ms;
-    char addr[32];
-} backend_t;
-
-typedef struct delayed {
-    uv_timer_t t;
-    cz_res_t *res;
-} delayed_t;
-
-static void delayed_closed(uv_handle_t *h) { free(h->data); }
-
-static void delayed_fire(uv_timer_t *t)
-{
-    delayed_t *dl = t->data;
-    cz_res_end(dl->res);
-    t->data = dl;
-    uv_close((uv_handle_t *)t, delayed_closed);
-}
-
-static int who(cz_req_t *req, cz_res_t *res, void *ud)
-{
-    backend_t *b = ud;
-    cz_res_status(res, atomic_load(&b->status));
-    cz_res_header(res, "X-Instance", b->name);
-    cz_res_write(res, b->name, strlen(b->name));
-    int ms = atomic_load(&b->delay_ms);
-    if (ms <= 0)
-        return CZ_DONE;
-    delayed_t *dl = calloc(1, sizeof *dl);
-    dl->res = res;
-    uv_timer_init(cz_req_loop(req), &dl->t);
-    dl->t.data = dl;
-    uv_timer_start(&dl->t, delayed_fire, (uint64_t)ms, 0);
-    return CZ_AGAIN;
-}
-
-static int healthz(cz_req_t *req, cz_res_t *res, void *ud)
-{
-    backend_t *b = ud;
-    (void)req;
-    cz_res_status(res, atomic_load(&b->healthy) ? 200 : 503);
-    return CZ_DONE;
-}
-
-static void backend_start(backend_t *b, const char *name)
-{
-    memset(b, 0, sizeof *b);
-    snprintf(b->name, sizeof b->name, "%s", name);
-    atomic_store(&b->status, 200);
-    atomic_store(&b->healthy, 1);
-    ts_init(&b->ts);
-    b->ts.conf.middlewares.breaker = false;
-    b->ts.conf.middlewares.shedding = false;
-    cz_route_t r[] = {
-        {.method = "GET", .path = "/who", .handler = who, .ud = b},
-        {.method = "POST", .path = "/who", .handler = who, .ud = b},
-        {.method = "GET", .path = "/healthz", .handler = healthz, .ud = b},
-    };
-    ts_start(&b->ts, r, 3);
-    snprintf(b->addr, sizeof b->addr, "127.0.0.1:%d", b->ts.port);
-}
-
-/* A port nothing listens on. */
-static int dead_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t l = sizeof a;
-    getsockname(fd, (struct sockaddr *)&a, &l);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static cz_upstream_t *upstream(const char *policy, const char *extra, const char **addrs,
-                               const int *weights, size_t n)
-{
-    char y[2048];
-    int k = snprintf(y, sizeof y, "Name: t\nPolicy: %s\nNodes:\n", policy);
-    for (size_t i = 0; i < n; i++)
-        k += snprintf(y + k, sizeof y - (size_t)k, "  - {Addr: \"%s\", Weight: %d}\n", addrs[i],
-                      weights ? weights[i] : 1);
-    snprintf(y + k, sizeof y - (size_t)k, "%s", extra ? extra : "");
-    cz_upstream_conf_t c;
-    memset(&c, 0, sizeof c); /* the loader zeroes only what its table describes, not .clock */
-    cz_diag_t d;
-    cr_assert_eq(cz_conf_load_string("t.yaml", y, strlen(y), cz_upstream_conf_fields, &c, &d), 0,
-                 "%s: %s", d.key, d.msg);
-    cz_upstream_t *u = cz_upstream_new(&c, &d);
-    cz_conf_free(cz_upstream_conf_fields, &c);
-    cr_assert_not_null(u, "%s: %s", d.key, d.msg);
-    return u;
-}
 
 /* ---- the calling side: a loop, a client, N calls with `conc` in flight ---- */
 
@@ -252,14 +152,14 @@ static int count(drv_t *d, const char *name)
 
 Test(upstream, weighted_is_smooth_wrr_exact)
 {
-    backend_t b[3];
+    tb_backend_t b[3];
     const char *names[] = {"a", "b", "c"}, *addrs[3];
     for (int i = 0; i < 3; i++) {
-        backend_start(&b[i], names[i]);
+        tb_backend_start(&b[i], names[i]);
         addrs[i] = b[i].addr;
     }
     const int w[] = {1, 2, 7};
-    cz_upstream_t *u = upstream("weighted", NULL, addrs, w, 3);
+    cz_upstream_t *u = tb_upstream("weighted", NULL, addrs, w, 3);
     drv_t *d = drv_new(u);
     drv_run(d, 1000, 1);
     cr_expect_eq(d->ok, 1000, "failed %d (%s)", d->failed, cz_strerror(d->last_err));
@@ -274,13 +174,13 @@ Test(upstream, weighted_is_smooth_wrr_exact)
 
 Test(upstream, consistent_hash_keeps_keys_and_moves_a_quarter_on_removal)
 {
-    backend_t b[4];
+    tb_backend_t b[4];
     const char *names[] = {"a", "b", "c", "d"}, *addrs[4];
     for (int i = 0; i < 4; i++) {
-        backend_start(&b[i], names[i]);
+        tb_backend_start(&b[i], names[i]);
         addrs[i] = b[i].addr;
     }
-    cz_upstream_t *u = upstream("consistent_hash", NULL, addrs, NULL, 4);
+    cz_upstream_t *u = tb_upstream("consistent_hash", NULL, addrs, NULL, 4);
     drv_t *d = drv_new(u);
     static char first[1000][16];
     drv_run(d, 1000, 1);
@@ -309,7 +209,7 @@ Test(upstream, consistent_hash_keeps_keys_and_moves_a_quarter_on_removal)
         ts_stop(&b[i].ts);
 }
 
-static backend_t *kill_me;
+static tb_backend_t *kill_me;
 static void kill_at_100(drv_t *d, int i)
 {
     (void)i;
@@ -321,16 +221,16 @@ static void kill_at_100(drv_t *d, int i)
 
 Test(upstream, dead_and_dying_nodes_cost_no_failed_get)
 {
-    backend_t b[3];
+    tb_backend_t b[3];
     const char *names[] = {"a", "b", "c"}, *addrs[4];
     for (int i = 0; i < 3; i++) {
-        backend_start(&b[i], names[i]);
+        tb_backend_start(&b[i], names[i]);
         addrs[i] = b[i].addr;
     }
     char dead[32];
-    snprintf(dead, sizeof dead, "127.0.0.1:%d", dead_port());
+    snprintf(dead, sizeof dead, "127.0.0.1:%d", tb_dead_port());
     addrs[3] = dead;
-    cz_upstream_t *u = upstream("p2c_ewma", NULL, addrs, NULL, 4);
+    cz_upstream_t *u = tb_upstream("p2c_ewma", NULL, addrs, NULL, 4);
     drv_t *d = drv_new(u);
     kill_me = &b[2];
     d->on_each = kill_at_100;
@@ -388,15 +288,15 @@ static void raw_stop(rawsrv_t *r)
 
 Test(upstream, post_that_reached_a_node_is_not_retried_get_is)
 {
-    backend_t good;
-    backend_start(&good, "good");
+    tb_backend_t good;
+    tb_backend_start(&good, "good");
     rawsrv_t raw;
     raw_start(&raw);
     char rawaddr[32];
     snprintf(rawaddr, sizeof rawaddr, "127.0.0.1:%d", raw.port);
     const char *addrs[] = {good.addr, rawaddr};
     /* no ejection and no breaker, so round robin keeps sending every other call to the bad node */
-    cz_upstream_t *u = upstream("round_robin", "Outlier: {MaxFails: 0}\nBreaker: false\n", addrs,
+    cz_upstream_t *u = tb_upstream("round_robin", "Outlier: {MaxFails: 0}\nBreaker: false\n", addrs,
                                 NULL, 2);
     drv_t *d = drv_new(u);
     d->method = "POST";
@@ -419,12 +319,12 @@ Test(upstream, post_that_reached_a_node_is_not_retried_get_is)
 
 Test(upstream, connect_refused_post_is_retried)
 {
-    backend_t good;
-    backend_start(&good, "good");
+    tb_backend_t good;
+    tb_backend_start(&good, "good");
     char dead[32];
-    snprintf(dead, sizeof dead, "127.0.0.1:%d", dead_port());
+    snprintf(dead, sizeof dead, "127.0.0.1:%d", tb_dead_port());
     const char *addrs[] = {good.addr, dead};
-    cz_upstream_t *u = upstream("round_robin", "Outlier: {MaxFails: 0}\n", addrs, NULL, 2);
+    cz_upstream_t *u = tb_upstream("round_robin", "Outlier: {MaxFails: 0}\n", addrs, NULL, 2);
     drv_t *d = drv_new(u);
     d->method = "POST";
     d->idempotent = false;
@@ -438,12 +338,12 @@ Test(upstream, connect_refused_post_is_retried)
 
 Test(upstream, breaker_opens_on_a_node_answering_500)
 {
-    backend_t good, bad;
-    backend_start(&good, "good");
-    backend_start(&bad, "bad");
+    tb_backend_t good, bad;
+    tb_backend_start(&good, "good");
+    tb_backend_start(&bad, "bad");
     atomic_store(&bad.status, 500);
     const char *addrs[] = {good.addr, bad.addr};
-    cz_upstream_t *u = upstream("round_robin", "Outlier: {MaxFails: 0}\n", addrs, NULL, 2);
+    cz_upstream_t *u = tb_upstream("round_robin", "Outlier: {MaxFails: 0}\n", addrs, NULL, 2);
     drv_t *d = drv_new(u);
     drv_run(d, 400, 1);
     int nbad = count(d, "bad"), ngood = count(d, "good");
@@ -478,11 +378,11 @@ static bool wait_unhealthy(cz_upstream_t *u, const char *addr, bool want, int ms
 
 Test(upstream, active_health_checks_take_a_node_out_and_back)
 {
-    backend_t a, b;
-    backend_start(&a, "a");
-    backend_start(&b, "b");
+    tb_backend_t a, b;
+    tb_backend_start(&a, "a");
+    tb_backend_start(&b, "b");
     const char *addrs[] = {a.addr, b.addr};
-    cz_upstream_t *u = upstream(
+    cz_upstream_t *u = tb_upstream(
         "round_robin",
         "Health: {Path: /healthz, Interval: 50ms, Timeout: 500ms, UnhealthyThreshold: 3, "
         "HealthyThreshold: 2}\n",
@@ -509,11 +409,11 @@ Test(upstream, active_health_checks_take_a_node_out_and_back)
 
 Test(upstream, timeout_and_no_node)
 {
-    backend_t slow;
-    backend_start(&slow, "slow");
+    tb_backend_t slow;
+    tb_backend_start(&slow, "slow");
     atomic_store(&slow.delay_ms, 1000);
     const char *addrs[] = {slow.addr};
-    cz_upstream_t *u = upstream("p2c_ewma", NULL, addrs, NULL, 1);
+    cz_upstream_t *u = tb_upstream("p2c_ewma", NULL, addrs, NULL, 1);
     drv_t *d = drv_new(u);
     d->timeout_ms = 200;
     long t0 = tc_now_ms();
@@ -534,19 +434,6 @@ Test(upstream, timeout_and_no_node)
 
 /* ---- discovery-fed clusters ---- */
 
-static cz_upstream_t *upstream_yaml(const char *y)
-{
-    cz_upstream_conf_t c;
-    memset(&c, 0, sizeof c);
-    cz_diag_t d;
-    cr_assert_eq(cz_conf_load_string("t.yaml", y, strlen(y), cz_upstream_conf_fields, &c, &d), 0,
-                 "%s: %s", d.key, d.msg);
-    cz_upstream_t *u = cz_upstream_new(&c, &d);
-    cz_conf_free(cz_upstream_conf_fields, &c);
-    cr_assert_not_null(u, "%s: %s", d.key, d.msg);
-    return u;
-}
-
 /* Run d's loop until u has `want` nodes, at most ms; returns the time it took or -1. */
 static long wait_nodes(drv_t *d, size_t want, long ms)
 {
@@ -563,11 +450,11 @@ static long wait_nodes(drv_t *d, size_t want, long ms)
 
 Test(upstream, dns_name_is_resolved_into_nodes)
 {
-    backend_t a;
-    backend_start(&a, "a");
+    tb_backend_t a;
+    tb_backend_start(&a, "a");
     char y[256];
     snprintf(y, sizeof y, "Name: t\nDns: \"localhost:%d\"\nDnsInterval: 100ms\n", a.ts.port);
-    cz_upstream_t *u = upstream_yaml(y);
+    cz_upstream_t *u = tb_upstream_yaml(y);
     drv_t *d = drv_new(u);
     long t0 = tc_now_ms();
     cz_upstream_node_stat_t st[8];
@@ -593,13 +480,13 @@ Test(upstream, etcd_registered_nodes_join_and_leave_within_a_second)
         cr_skip_test("no etcd binary on PATH");
     cz_test_etcd_t e;
     cr_assert_eq(cz_test_etcd_start(&e), 0);
-    backend_t a, b;
-    backend_start(&a, "a");
-    backend_start(&b, "b");
+    tb_backend_t a, b;
+    tb_backend_start(&a, "a");
+    tb_backend_start(&b, "b");
     char y[256];
     snprintf(y, sizeof y, "Name: t\nPolicy: round_robin\nEtcd: {Hosts: [\"%s\"], Key: svc}\n",
              e.host);
-    cz_upstream_t *u = upstream_yaml(y);
+    cz_upstream_t *u = tb_upstream_yaml(y);
     drv_t *d = drv_new(u);
     char *hosts[] = {e.host};
     cz_etcd_conf_t ec = {.hosts = {.items = hosts, .n = 1}, .key = "svc", .ttl_s = 5};
@@ -635,14 +522,14 @@ Test(upstream, etcd_registered_nodes_join_and_leave_within_a_second)
 
 Test(upstream, p2c_gives_a_slow_node_a_small_share)
 {
-    backend_t b[3];
+    tb_backend_t b[3];
     const char *names[] = {"a", "b", "slow"}, *addrs[3];
     for (int i = 0; i < 3; i++) {
-        backend_start(&b[i], names[i]);
+        tb_backend_start(&b[i], names[i]);
         addrs[i] = b[i].addr;
     }
     atomic_store(&b[2].delay_ms, 50);
-    cz_upstream_t *u = upstream("p2c_ewma", NULL, addrs, NULL, 3);
+    cz_upstream_t *u = tb_upstream("p2c_ewma", NULL, addrs, NULL, 3);
     drv_t *d = drv_new(u);
     drv_run(d, 400, 4);
     cr_expect_eq(d->ok, 400);
@@ -657,12 +544,12 @@ Test(upstream, p2c_gives_a_slow_node_a_small_share)
 
 Test(upstream, a_call_in_flight_to_a_removed_node_finishes)
 {
-    backend_t slow, other;
-    backend_start(&slow, "slow");
-    backend_start(&other, "other");
+    tb_backend_t slow, other;
+    tb_backend_start(&slow, "slow");
+    tb_backend_start(&other, "other");
     atomic_store(&slow.delay_ms, 300);
     const char *addrs[] = {slow.addr};
-    cz_upstream_t *u = upstream("p2c_ewma", NULL, addrs, NULL, 1);
+    cz_upstream_t *u = tb_upstream("p2c_ewma", NULL, addrs, NULL, 1);
     drv_t *d = drv_new(u);
     d->total = 1;
     start_one(d, &d->slots[0]);
