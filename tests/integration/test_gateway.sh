@@ -6,29 +6,7 @@
 # of GETs fails no request; a slow node gets a small share under p2c; per-route JWT, CORS,
 # strip/rewrite prefix and a local rate limit; SIGHUP reloads under load fail no request and a bad
 # file is refused while the old config keeps serving.
-set -u
-BUILD=${1:?build dir}
-GW="$BUILD/czero-gateway"
-DEMO="$BUILD/czero-demo"
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; for f in "$tmp"/*.log; do echo "== $f"; tail -5 "$f"; done; exit 1; }
-passed=0
-ok() { echo "ok: $*"; passed=$((passed + 1)); }
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_up() {
-  for _ in $(seq 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.05; done
-  fail "not up: $1"
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib_gateway.sh"
 
 # demo NAME [delay_ms]: start an instance on a free port; sets $port_NAME and $pid_NAME
 demo() {

@@ -7,28 +7,7 @@
 #  - Redis (a real redis-server): a period rate limit in Redis shared by two gateway processes
 #    holds its quota across both (20 admitted of 30, alternating between the gateways).
 # A missing etcd or redis-server binary skips that part with a message.
-set -u
-BUILD=${1:?build dir}
-GW="$BUILD/czero-gateway"
-DEMO="$BUILD/czero-demo"
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; for f in "$tmp"/*.log; do echo "== $f"; tail -5 "$f"; done; exit 1; }
-passed=0
-ok() { echo "ok: $*"; passed=$((passed + 1)); }
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_up() {
-  for _ in $(seq 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.05; done
-  fail "not up: $1"
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib_gateway.sh"
 statuses() { # statuses URL N: "code:instance " for N GETs
   for _ in $(seq "$2"); do curl -s -o /dev/null -w '%{http_code}:%header{x-instance} ' "$1"; done
 }
