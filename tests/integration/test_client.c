@@ -51,14 +51,36 @@ static bool ok_2(rs_t *s, rs_req_t *r)
     return true;
 }
 
-static int get(const char *target, tr_t *t)
+/* Make the call rq and run the loop until it is done (5 s at most); tr_call's result. */
+static int call(const cz_client_req_t *rq, tr_t *t)
 {
-    cz_client_req_t rq = tr_get(ADDR, target);
     tr_init(&L, t);
-    int rc = tr_call(C, &rq, t);
+    int rc = tr_call(C, rq, t);
     if (rc == 0)
         run_until(&L, &t->done, 5000);
     return rc;
+}
+
+static int get(const char *target, tr_t *t)
+{
+    cz_client_req_t rq = tr_get(ADDR, target);
+    return call(&rq, t);
+}
+
+/* n calls of rq in flight at once, then each one waited for: all must succeed. */
+static void call_together_ok(const cz_client_req_t *rq, int n)
+{
+    tr_t t[8];
+    cr_assert_leq(n, 8);
+    for (int i = 0; i < n; i++) {
+        tr_init(&L, &t[i]);
+        cr_assert_eq(tr_call(C, rq, &t[i]), 0);
+    }
+    for (int i = 0; i < n; i++) {
+        run_until(&L, &t[i].done, 5000);
+        cr_assert_eq(t[i].err, 0);
+        tr_free(&t[i]);
+    }
 }
 
 Test(client, keep_alive_reuses_one_connection)
@@ -98,9 +120,7 @@ Test(client, host_added_framing_owned_by_client)
     rq.nheaders = 3;
     rq.body = CZ_STR("hello");
     tr_t t;
-    tr_init(&L, &t);
-    cr_assert_eq(tr_call(C, &rq, &t), 0);
-    run_until(&L, &t.done, 5000);
+    cr_assert_eq(call(&rq, &t), 0);
     cr_assert_eq(t.err, 0);
     char want[128];
     snprintf(want, sizeof want,
@@ -127,17 +147,8 @@ Test(client, pool_cap_keeps_at_most_pool_size_idle)
     o.pool_size = 2;
     start(slow_ok, &o);
     for (int round = 0; round < 2; round++) {
-        tr_t t[4];
         cz_client_req_t rq = tr_get(ADDR, "/");
-        for (int i = 0; i < 4; i++) {
-            tr_init(&L, &t[i]);
-            cr_assert_eq(tr_call(C, &rq, &t[i]), 0);
-        }
-        for (int i = 0; i < 4; i++) {
-            run_until(&L, &t[i].done, 5000);
-            cr_assert_eq(t[i].err, 0);
-            tr_free(&t[i]);
-        }
+        call_together_ok(&rq, 4);
         cz_client_stats_t st;
         cz_client_stats(C, &st);
         cr_assert_eq(st.idle, 2);
@@ -288,9 +299,7 @@ Test(client, total_timeout_while_body_trickles)
     cz_client_req_t rq = tr_get(ADDR, "/");
     rq.total_timeout_ms = 200;
     tr_t t;
-    tr_init(&L, &t);
-    cr_assert_eq(tr_call(C, &rq, &t), 0);
-    run_until(&L, &t.done, 5000);
+    cr_assert_eq(call(&rq, &t), 0);
     cr_assert_eq(t.err, CZ_ETIMEOUT);
     cr_assert(t.info.response_started);
     cr_assert_eq(t.status, 200);
@@ -431,9 +440,7 @@ static void reused_after(const char *method, const char *path, int status)
     cz_client_req_t rq = tr_get(ADDR, path);
     rq.method = cz_str_c(method);
     tr_t t;
-    tr_init(&L, &t);
-    cr_assert_eq(tr_call(C, &rq, &t), 0);
-    run_until(&L, &t.done, 5000);
+    cr_assert_eq(call(&rq, &t), 0);
     cr_assert_eq(t.err, 0, "%s", cz_strerror(t.err));
     cr_assert_eq(t.status, status);
     cr_assert_eq(t.blen, 0);
@@ -670,9 +677,7 @@ Test(client, each_address_has_its_own_pool)
     for (int i = 0; i < 6; i++) {
         cz_client_req_t rq = tr_get(i % 2 ? addr2 : ADDR, "/");
         tr_t t;
-        tr_init(&L, &t);
-        cr_assert_eq(tr_call(C, &rq, &t), 0);
-        run_until(&L, &t.done, 5000);
+        cr_assert_eq(call(&rq, &t), 0);
         cr_assert_eq(t.err, 0);
         cr_assert_eq(t.info.reused, i >= 2);
         tr_free(&t);
@@ -709,16 +714,7 @@ Test(client, per_call_pool_settings_override_the_client_defaults)
     cz_client_req_t rq = tr_get(ADDR, "/");
     rq.pool_size = 1;
     rq.pool_idle_timeout_ms = 100;
-    tr_t t[3];
-    for (int i = 0; i < 3; i++) {
-        tr_init(&L, &t[i]);
-        cr_assert_eq(tr_call(C, &rq, &t[i]), 0);
-    }
-    for (int i = 0; i < 3; i++) {
-        run_until(&L, &t[i].done, 5000);
-        cr_assert_eq(t[i].err, 0);
-        tr_free(&t[i]);
-    }
+    call_together_ok(&rq, 3);
     cz_client_stats_t st;
     cz_client_stats(C, &st);
     cr_assert_eq(st.idle, 1, "pool_size 1 keeps one of the three connections");
@@ -728,12 +724,11 @@ Test(client, per_call_pool_settings_override_the_client_defaults)
     /* pool_size < 0: no keep-alive for this address */
     rq.pool_size = -1;
     for (int i = 0; i < 2; i++) {
-        tr_init(&L, &t[0]);
-        cr_assert_eq(tr_call(C, &rq, &t[0]), 0);
-        run_until(&L, &t[0].done, 5000);
-        cr_assert_eq(t[0].err, 0);
-        cr_assert_not(t[0].info.reused);
-        tr_free(&t[0]);
+        tr_t t;
+        cr_assert_eq(call(&rq, &t), 0);
+        cr_assert_eq(t.err, 0);
+        cr_assert_not(t.info.reused);
+        tr_free(&t);
     }
     cr_assert_eq(atomic_load(&S.accepts), 5);
 }
