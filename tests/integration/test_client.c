@@ -67,6 +67,14 @@ static int get(const char *target, tr_t *t)
     return call(&rq, t);
 }
 
+/* call() that must start, timed: the milliseconds until it was done. */
+static uint64_t timed_call(const cz_client_req_t *rq, tr_t *t)
+{
+    uint64_t t0 = uv_hrtime();
+    cr_assert_eq(call(rq, t), 0);
+    return (uv_hrtime() - t0) / 1000000;
+}
+
 /* n calls of rq in flight at once, then each one waited for: all must succeed. */
 static void call_together_ok(const cz_client_req_t *rq, int n)
 {
@@ -241,11 +249,7 @@ Test(client, connect_timeout_on_full_backlog)
     cz_client_req_t rq = tr_get(ADDR, "/");
     rq.connect_timeout_ms = 150;
     tr_t t;
-    tr_init(&L, &t);
-    uint64_t t0 = uv_hrtime();
-    cr_assert_eq(tr_call(C, &rq, &t), 0);
-    run_until(&L, &t.done, 5000);
-    uint64_t ms = (uv_hrtime() - t0) / 1000000;
+    uint64_t ms = timed_call(&rq, &t);
     cr_assert_eq(t.err, CZ_ETIMEOUT, "%s", cz_strerror(t.err));
     cr_assert_not(t.info.connected);
     cr_assert_geq(ms, 140);
@@ -269,11 +273,7 @@ Test(client, header_timeout)
     cz_client_req_t rq = tr_get(ADDR, "/");
     rq.header_timeout_ms = 150;
     tr_t t;
-    tr_init(&L, &t);
-    uint64_t t0 = uv_hrtime();
-    cr_assert_eq(tr_call(C, &rq, &t), 0);
-    run_until(&L, &t.done, 5000);
-    uint64_t ms = (uv_hrtime() - t0) / 1000000;
+    uint64_t ms = timed_call(&rq, &t);
     cr_assert_eq(t.err, CZ_ETIMEOUT);
     cr_assert(t.info.connected);
     cr_assert(t.info.sent_any);
