@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "czero/server.h"
+#include "czero/upstream.h"
 extern const cz_route_t demo_routes[];
 extern const size_t demo_nroutes;
 
@@ -16,4 +17,12 @@ typedef struct demo_auth {
 /* Handlers registered by main() with the JWT options (they need the configured secret). */
 int demo_me(cz_req_t *req, cz_res_t *res, void *ud);    /* GET /api/me, JWT */
 int demo_login(cz_req_t *req, cz_res_t *res, void *ud); /* POST /login, ud = demo_auth_t */
+
+/* GET /relay/:path: calls GET /<path> on the `peers` upstream (NULL when the config names none:
+ * 503) and answers {"via":<this instance>,"peer":<its X-Instance>,"status":..,"answer":<body>}. */
+typedef struct demo_relay {
+    cz_upstream_t *peers;
+    const char *via;
+} demo_relay_t;
+int demo_relay(cz_req_t *req, cz_res_t *res, void *ud); /* ud = demo_relay_t */
 #endif

@@ -11,6 +11,8 @@
  *   POST /users        -> {"name","age","email"} bound and validated (400 names the field)
  *   POST /login        -> {"accessToken": ...} for {"user": "..."}, signed with Auth.AccessSecret
  *   GET  /api/me       -> the JWT's claims (Authorization: Bearer <token>), 401 without one
+ *   GET  /relay/:path  -> GET /<path> on the `peers` upstream (Upstreams in the config), wrapped
+ *                         as {"via","peer","status","answer"}; 503 when none is configured
  * CORS is on for any origin; the dev server (DevServer) serves /metrics and /healthz.
  * Every answer carries X-Instance naming the instance, so the gateway's balancing is visible.
  *
@@ -32,6 +34,7 @@ typedef struct demo_conf {
     cz_rest_conf_t rest; /* go-zero: embeds rest.RestConf */
     demo_auth_t auth;    /* Auth */
     bool cors;           /* Cors: CORS for any origin (go-zero rest.WithCors()), default on */
+    cz_conf_array_t upstreams; /* Upstreams: other services by name; /relay uses `peers` */
 } demo_conf_t;
 
 static const cz_conf_field_t auth_fields[] = {
@@ -47,6 +50,7 @@ static const cz_conf_field_t demo_conf_fields[] = {
      .sub = cz_rest_conf_fields},
     {.key = "Auth", .type = CZ_CONF_OBJECT, .offset = offsetof(demo_conf_t, auth), .sub = auth_fields},
     {.key = "Cors", .type = CZ_CONF_BOOL, .offset = offsetof(demo_conf_t, cors), .def = "true"},
+    {CZ_UPSTREAMS_FIELD(demo_conf_t, upstreams)},
     {0},
 };
 
@@ -140,6 +144,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "config error: %s\n", cz_diag_format(&d, msg, sizeof msg));
         return 1;
     }
+    /* go-zero's svc.NewServiceContext: clients of other services, made once, found by name */
+    cz_upstreams_t *ups = cz_upstreams_start(&c.upstreams, &d);
+    if (!ups) {
+        if (!d.file[0]) /* the set knows keys, not positions */
+            snprintf(d.file, sizeof d.file, "%s", file);
+        fprintf(stderr, "config error: %s\n", cz_diag_format(&d, msg, sizeof msg));
+        return 1;
+    }
+    demo_relay_t relay = {cz_upstreams_find(ups, "peers"), inst.name};
+    cz_route_t relay_rt = {"GET", "/relay/:path", demo_relay, &relay, 0};
     cz_server_t *srv = cz_server_new(&c.rest, &d);
     cz_route_t login = {"POST", "/login", demo_login, &c.auth, 0};
     cz_route_t me = {"GET", "/me", demo_me, NULL, 0};
@@ -148,7 +162,7 @@ int main(int argc, char **argv)
         cz_server_set_not_found(srv, not_found, &inst);
     if (!srv || cz_server_use(srv, &inst_mw) != 0 ||
         cz_server_add_routes(srv, demo_routes, demo_nroutes, NULL, &d) != 0 ||
-        cz_server_add_route(srv, &login, &d) != 0 ||
+        cz_server_add_route(srv, &login, &d) != 0 || cz_server_add_route(srv, &relay_rt, &d) != 0 ||
         cz_server_add_routes(srv, &me, 1, &api, &d) != 0 ||
         (c.cors && cz_server_cors(srv, NULL, 0) != 0)) {
         fprintf(stderr, "%s\n", cz_diag_format(&d, msg, sizeof msg));
@@ -158,6 +172,7 @@ int main(int argc, char **argv)
     if (rc)
         fprintf(stderr, "server: %s\n", cz_strerror(rc));
     cz_server_free(srv);
+    cz_upstreams_free(ups); /* after the server: its workers' clients are closed, no call left */
     cz_log_close();
     cz_conf_free(demo_conf_fields, &c);
     return rc ? 1 : 0;
