@@ -18,12 +18,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "gen_c.h"
+#include "gen_util.h"
 
 /* ---- names ---- */
 
 const char *cz__gen_snake(cz_arena_t *a, const char *s)
 {
-    size_t n = strlen(s);
+    return cz__gen_snake_n(a, s, strlen(s));
+}
+
+const char *cz__gen_snake_n(cz_arena_t *a, const char *s, size_t n)
+{
     char *out = cz_arena_alloc(a, 2 * n + 2);
     if (!out)
         return NULL;
@@ -482,12 +487,7 @@ static const char *project_name(cz_arena_t *a, const cz_api_t *api)
                 size_t n = strlen(nm);
                 if (n > 4 && !strcmp(nm + n - 4, "-api"))
                     n -= 4;
-                char *cut = cz_arena_alloc(a, n + 1);
-                if (!cut)
-                    return NULL;
-                memcpy(cut, nm, n);
-                cut[n] = '\0';
-                return cz__gen_snake(a, cut);
+                return cz__gen_snake_n(a, nm, n);
             }
     return "service";
 }
@@ -495,12 +495,8 @@ static const char *project_name(cz_arena_t *a, const cz_api_t *api)
 static int generate(const char *file, const char *dir, int quiet)
 {
     cz_api_t *api;
-    cz_diag_t d;
-    if (cz_api_load(&api, file, &d)) {
-        char buf[800];
-        fprintf(stderr, "%s\n", cz_diag_format(&d, buf, sizeof buf));
+    if (cz__gen_load(&api, file))
         return 1;
-    }
     char pbuf[PATH_MAX];
     cz_arena_t arena;
     cz_arena_init(&arena, 16384);

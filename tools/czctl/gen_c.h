@@ -68,6 +68,7 @@ typedef struct cz__gen {
 
 /* names and text */
 const char *cz__gen_snake(cz_arena_t *a, const char *s);
+const char *cz__gen_snake_n(cz_arena_t *a, const char *s, size_t n); /* of s[0..n) */
 const char *cz__gen_cident(cz_arena_t *a, const char *s); /* snake + keyword escape */
 void cz__gen_cstr(FILE *o, const char *s); /* a C string literal */
 int64_t cz__gen_duration_ms(const char *s); /* "1.5s", "300ms", "3000" -> ms; -1 if bad */

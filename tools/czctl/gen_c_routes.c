@@ -32,12 +32,7 @@ static const char *strip_handler(cz_arena_t *a, const char *h)
     size_t n = strlen(h);
     if (n > 7 && !strcasecmp(h + n - 7, "handler"))
         n -= 7;
-    char *s = cz_arena_alloc(a, n + 1);
-    if (!s)
-        return NULL;
-    memcpy(s, h, n);
-    s[n] = '\0';
-    return cz__gen_snake(a, s);
+    return cz__gen_snake_n(a, h, n);
 }
 
 static const char *group_dir(cz_arena_t *a, const char *group)

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "gen_c.h"
+#include "gen_util.h"
 
 /* cz_bind_source_t values, in the order of src_name() */
 enum { SRC_JSON, SRC_PATH, SRC_FORM, SRC_HEADER };
@@ -25,17 +26,6 @@ cz__gtype_t *cz__gen_type(cz__gen_t *g, const char *name)
     for (cz__gtype_t *t = g->types; t; t = t->next)
         if (!strcmp(t->name, name))
             return t;
-    return NULL;
-}
-
-static const cz_api_typedecl_t *find_decl(const cz_api_t *api, const char *name)
-{
-    for (const cz_api_file_t *f = api->files; f; f = f->next)
-        for (const cz_api_stmt_t *s = f->stmts; s; s = s->next)
-            if (s->kind == CZ_API_S_TYPE)
-                for (const cz_api_typedecl_t *d = s->types; d; d = d->next)
-                    if (!strcmp(d->name, name))
-                        return d;
     return NULL;
 }
 
@@ -93,6 +83,20 @@ static int scalar(const char *n, cz__gkind_t *k)
     return 0;
 }
 
+/* f holds o by value, o built first; a type still being built (recursion) cannot nest by value
+ * and is kept as raw JSON. */
+static int nest(cz__gen_t *g, cz__gtype_t *o, cz__gfield_t *f)
+{
+    if (o->state == 1)
+        return f->kind = CZ__GK_JSON, 0;
+    int rc = build(g, o);
+    if (rc)
+        return rc;
+    f->kind = CZ__GK_OBJECT;
+    f->obj = o;
+    return 0;
+}
+
 /* Fill f->kind/array/obj from t. parent and goname name a struct literal's synthetic type. */
 static int map_type(cz__gen_t *g, const cz__gtype_t *parent, const char *goname,
                     const cz_api_type_t *t, cz__gfield_t *f, int depth)
@@ -107,19 +111,12 @@ static int map_type(cz__gen_t *g, const cz__gtype_t *parent, const char *goname,
             return 0;
         if (!strcmp(t->name, "any"))
             return f->kind = CZ__GK_JSON, 0;
-        const cz_api_typedecl_t *d = find_decl(g->api, t->name);
+        const cz_api_typedecl_t *d = cz__gen_find_type(g->api, t->name);
         if (!d)
             return f->kind = CZ__GK_JSON, 0; /* time.Time and other outside types */
         if (d->type->kind == CZ_API_T_STRUCT) {
             cz__gtype_t *o = cz__gen_type(g, d->name);
-            if (!o || o->state == 1) /* a recursive type cannot nest by value */
-                return f->kind = CZ__GK_JSON, 0;
-            int rc = build(g, o);
-            if (rc)
-                return rc;
-            f->kind = CZ__GK_OBJECT;
-            f->obj = o;
-            return 0;
+            return o ? nest(g, o, f) : (f->kind = CZ__GK_JSON, 0);
         }
         return map_type(g, parent, goname, d->type, f, depth + 1);
     }
@@ -143,14 +140,7 @@ static int map_type(cz__gen_t *g, const cz__gtype_t *parent, const char *goname,
         cz__gtype_t *o = cz__gen_type(g, name);
         if (!o && !(o = new_type(g, name, t)))
             return CZ_ENOMEM;
-        if (o->state == 1)
-            return f->kind = CZ__GK_JSON, 0;
-        int rc = build(g, o);
-        if (rc)
-            return rc;
-        f->kind = CZ__GK_OBJECT;
-        f->obj = o;
-        return 0;
+        return nest(g, o, f);
     }
     default:
         return f->kind = CZ__GK_JSON, 0;

@@ -24,6 +24,7 @@
 #include <yaml.h>
 #include "api_ast.h"
 #include "cmd.h"
+#include "gen_util.h"
 
 typedef struct oa {
     const cz_api_t *api;
@@ -35,17 +36,6 @@ typedef struct oa {
 
 static json_t *type_schema(oa_t *o, const cz_api_type_t *t, int depth);
 
-static const cz_api_typedecl_t *find_type(const cz_api_t *api, const char *name)
-{
-    for (const cz_api_file_t *f = api->files; f; f = f->next)
-        for (const cz_api_stmt_t *s = f->stmts; s; s = s->next)
-            if (s->kind == CZ_API_S_TYPE)
-                for (const cz_api_typedecl_t *d = s->types; d; d = d->next)
-                    if (!strcmp(d->name, name))
-                        return d;
-    return NULL;
-}
-
 /* The struct a type names (through pointers and declared names), or NULL. */
 static const cz_api_type_t *struct_of(const cz_api_t *api, const cz_api_type_t *t)
 {
@@ -55,7 +45,7 @@ static const cz_api_type_t *struct_of(const cz_api_t *api, const cz_api_type_t *
         if (t->kind == CZ_API_T_POINTER) {
             t = t->elem;
         } else if (t->kind == CZ_API_T_IDENT) {
-            const cz_api_typedecl_t *d = find_type(api, t->name);
+            const cz_api_typedecl_t *d = cz__gen_find_type(api, t->name);
             t = d ? d->type : NULL;
         } else {
             return NULL;
@@ -92,7 +82,7 @@ static json_t *builtin_schema(const char *n)
 static json_t *ref_schema(oa_t *o, const char *name, int depth)
 {
     if (!json_object_get(o->schemas, name)) {
-        const cz_api_typedecl_t *d = find_type(o->api, name);
+        const cz_api_typedecl_t *d = cz__gen_find_type(o->api, name);
         if (!d)
             return builtin_schema(name);
         json_object_set_new(o->schemas, name, json_object());
@@ -748,12 +738,8 @@ int cz_cmd_openapi(int argc, char **argv)
     if (!file)
         return usage();
     cz_api_t *api;
-    cz_diag_t d;
-    if (cz_api_load(&api, file, &d)) {
-        char buf[800];
-        fprintf(stderr, "%s\n", cz_diag_format(&d, buf, sizeof buf));
+    if (cz__gen_load(&api, file))
         return 1;
-    }
     json_t *doc = build(api, server);
     cz_api_free(api);
     if (!doc) {
