@@ -294,44 +294,12 @@ Test(proxy, dead_node_costs_no_failed_get_and_hash_sticks)
     ts_stop(&b[1].ts);
 }
 
-/* A node that answers a head and part of a body, then closes. */
-typedef struct rawsrv {
-    int fd, port;
-    pthread_t th;
-    const char *answer;
-} rawsrv_t;
-
-static void *raw_main(void *arg)
-{
-    rawsrv_t *r = arg;
-    for (;;) {
-        int c = accept(r->fd, NULL, NULL);
-        if (c < 0)
-            return NULL;
-        char buf[4096];
-        if (read(c, buf, sizeof buf) > 0) {
-            if (write(c, r->answer, strlen(r->answer)) < 0)
-                perror("write");
-            usleep(50000);
-        }
-        close(c);
-    }
-}
-
 Test(proxy, upstream_failing_mid_response_closes_the_client_connection)
 {
     /* a large body is streamed to the client as it comes */
-    rawsrv_t raw = {.fd = socket(AF_INET, SOCK_STREAM, 0),
-                    .answer = "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\nhalf"};
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    cr_assert_eq(bind(raw.fd, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t l = sizeof a;
-    getsockname(raw.fd, (struct sockaddr *)&a, &l);
-    listen(raw.fd, 16);
-    pthread_create(&raw.th, NULL, raw_main, &raw);
-    char addr[32];
-    snprintf(addr, sizeof addr, "127.0.0.1:%d", ntohs(a.sin_port));
-    const char *addrs[] = {addr};
+    tb_raw_t raw; /* answers a head and part of a body, then closes */
+    tb_raw_start(&raw, "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\nhalf");
+    const char *addrs[] = {raw.addr};
     cz_upstream_t *u = tb_upstream("round_robin", NULL, addrs, NULL, 1);
     gw_t g;
     gw_start(&g, u, 2, 0);
@@ -346,7 +314,7 @@ Test(proxy, upstream_failing_mid_response_closes_the_client_connection)
     tc_resp_free(&r);
     tc_close(&c);
     /* a small one is collected first (to keep its Content-Length), so it can still become a 502 */
-    raw.answer = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nX-Up: 1\r\n\r\nhalf";
+    atomic_store(&raw.answer, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nX-Up: 1\r\n\r\nhalf");
     cr_assert_eq(tc_connect(&c, g.ts.port, 2000), 0);
     tc_sendf(&c, "GET /who HTTP/1.1\r\nHost: h\r\n\r\n");
     cr_assert_eq(tc_read(&c, &r, false), 0);
@@ -356,9 +324,7 @@ Test(proxy, upstream_failing_mid_response_closes_the_client_connection)
     tc_close(&c);
     ts_stop(&g.ts);
     cz_upstream_free(u);
-    shutdown(raw.fd, SHUT_RDWR);
-    close(raw.fd);
-    pthread_join(raw.th, NULL);
+    tb_raw_stop(&raw);
 }
 
 Test(proxy, client_gone_cancels_the_upstream_call)

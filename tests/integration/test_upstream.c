@@ -244,60 +244,16 @@ Test(upstream, dead_and_dying_nodes_cost_no_failed_get)
     ts_stop(&b[1].ts);
 }
 
-/* A node that reads one request per connection and closes without answering. */
-typedef struct rawsrv {
-    int fd, port;
-    atomic_int requests;
-    pthread_t th;
-} rawsrv_t;
-
-static void *raw_main(void *arg)
-{
-    rawsrv_t *r = arg;
-    for (;;) {
-        int c = accept(r->fd, NULL, NULL);
-        if (c < 0)
-            return NULL;
-        char buf[4096];
-        ssize_t n = read(c, buf, sizeof buf);
-        if (n > 0)
-            atomic_fetch_add(&r->requests, 1);
-        close(c);
-    }
-}
-
-static void raw_start(rawsrv_t *r)
-{
-    memset(r, 0, sizeof *r);
-    r->fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    cr_assert_eq(bind(r->fd, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t l = sizeof a;
-    getsockname(r->fd, (struct sockaddr *)&a, &l);
-    r->port = ntohs(a.sin_port);
-    listen(r->fd, 64);
-    pthread_create(&r->th, NULL, raw_main, r);
-}
-
-static void raw_stop(rawsrv_t *r)
-{
-    shutdown(r->fd, SHUT_RDWR);
-    close(r->fd);
-    pthread_join(r->th, NULL);
-}
-
 Test(upstream, post_that_reached_a_node_is_not_retried_get_is)
 {
     tb_backend_t good;
     tb_backend_start(&good, "good");
-    rawsrv_t raw;
-    raw_start(&raw);
-    char rawaddr[32];
-    snprintf(rawaddr, sizeof rawaddr, "127.0.0.1:%d", raw.port);
-    const char *addrs[] = {good.addr, rawaddr};
+    tb_raw_t raw; /* reads one request per connection and closes without answering */
+    tb_raw_start(&raw, NULL);
+    const char *addrs[] = {good.addr, raw.addr};
     /* no ejection and no breaker, so round robin keeps sending every other call to the bad node */
-    cz_upstream_t *u = tb_upstream("round_robin", "Outlier: {MaxFails: 0}\nBreaker: false\n", addrs,
-                                NULL, 2);
+    cz_upstream_t *u =
+        tb_upstream("round_robin", "Outlier: {MaxFails: 0}\nBreaker: false\n", addrs, NULL, 2);
     drv_t *d = drv_new(u);
     d->method = "POST";
     d->idempotent = false;
@@ -313,7 +269,7 @@ Test(upstream, post_that_reached_a_node_is_not_retried_get_is)
     cr_expect(seen > 5 && seen <= 15, "each GET reached the bad node at most once: %d", seen);
     drv_free(d);
     cz_upstream_free(u);
-    raw_stop(&raw);
+    tb_raw_stop(&raw);
     ts_stop(&good.ts);
 }
 

@@ -6,6 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <criterion/criterion.h>
 #include <uv.h>
 #include "backends.h"
@@ -150,4 +154,47 @@ cz_upstream_t *tb_upstream(const char *policy, const char *extra, const char **a
                       weights ? weights[i] : 1);
     snprintf(y + k, sizeof y - (size_t)k, "%s", extra ? extra : "");
     return tb_upstream_yaml(y);
+}
+
+static void *raw_main(void *arg)
+{
+    tb_raw_t *r = arg;
+    for (;;) {
+        int c = accept(r->fd, NULL, NULL);
+        if (c < 0)
+            return NULL;
+        char buf[4096];
+        if (read(c, buf, sizeof buf) > 0) {
+            atomic_fetch_add(&r->requests, 1);
+            const char *answer = atomic_load(&r->answer);
+            if (answer) {
+                if (write(c, answer, strlen(answer)) < 0)
+                    perror("write");
+                usleep(50000);
+            }
+        }
+        close(c);
+    }
+}
+
+void tb_raw_start(tb_raw_t *r, const char *answer)
+{
+    memset(r, 0, sizeof *r);
+    atomic_store(&r->answer, answer);
+    r->fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(bind(r->fd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t l = sizeof a;
+    getsockname(r->fd, (struct sockaddr *)&a, &l);
+    r->port = ntohs(a.sin_port);
+    snprintf(r->addr, sizeof r->addr, "127.0.0.1:%d", r->port);
+    cr_assert_eq(listen(r->fd, 64), 0);
+    cr_assert_eq(pthread_create(&r->th, NULL, raw_main, r), 0);
+}
+
+void tb_raw_stop(tb_raw_t *r)
+{
+    shutdown(r->fd, SHUT_RDWR);
+    close(r->fd);
+    pthread_join(r->th, NULL);
 }

@@ -7,10 +7,12 @@
  *   GET /headers       the request as received: "target\n", then "name: value\n" per header
  *   POST /big          the request body echoed
  *   GET /download      TB_BIG bytes of tb_big_pattern()
+ * and raw nodes (tb_raw_t) for what a czero server would never answer.
  */
 #ifndef CZ_TEST_BACKENDS_H
 #define CZ_TEST_BACKENDS_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include "czero/upstream.h"
 #include "test_server.h"
@@ -42,5 +44,20 @@ cz_upstream_t *tb_upstream_yaml(const char *yaml);
  *  weights is NULL), then the YAML `extra` (may be NULL). */
 cz_upstream_t *tb_upstream(const char *policy, const char *extra, const char **addrs,
                            const int *weights, size_t n);
+
+/* A raw loopback node: a thread accepts connections and reads one request on each (counted in
+ * requests); then, when `answer` is set, writes it and waits 50 ms; then closes. */
+typedef struct tb_raw {
+    int fd, port;
+    char addr[32];                /* "127.0.0.1:port" */
+    const char *_Atomic answer;   /* NULL: close without answering; a test may change it */
+    atomic_int requests;
+    pthread_t th;
+} tb_raw_t;
+
+/** Listen on a free loopback port and start r's thread (asserts). answer may be NULL. */
+void tb_raw_start(tb_raw_t *r, const char *answer);
+/** Stop accepting and join the thread. */
+void tb_raw_stop(tb_raw_t *r);
 
 #endif
