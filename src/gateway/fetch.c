@@ -8,33 +8,37 @@
  * before any response byte, so the head and body seen are always those of the final attempt.
  * Not for large or streamed bodies: the proxy streams with cz_upstream_call instead.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include "czero/upstream.h"
 
 #define DEFAULT_MAX_BODY (1024u * 1024u)
 
+/* One allocation holds this struct and the request copy. The upcall is cz_upstream_call's own:
+ * call.c still reads it after on_done returns, when this struct is already gone. */
 struct cz_upfetch {
     cz_fetch_fn cb;
     void *ud;
     size_t max;
     cz_upcall_t *uc;
-    cz_upstream_req_t rq; /* a copy whose strings live in rq_block (call.c replays them) */
-    char *rq_block;
+    cz_upstream_req_t rq; /* a copy whose strings follow this struct (call.c replays them) */
     char *body;
     size_t blen, bcap;
     char *hblock; /* the two cz_str_t arrays, then the names and values */
     cz_str_t *hn, *hv;
     size_t nh;
     int status;
-    bool over;
+    bool over;    /* the body would pass max: CZ_EFULL */
+    bool nomem;   /* the head could not be kept: CZ_ENOMEM */
 };
+
+#define ALIGN_UP(n) (((n) + _Alignof(max_align_t) - 1) & ~(_Alignof(max_align_t) - 1))
 
 static void dispose(cz_upfetch_t *f)
 {
     free(f->body);
     free(f->hblock);
-    free(f->rq_block);
     free(f);
 }
 
@@ -73,8 +77,10 @@ static int on_head(cz_call_t *call, int status, const cz_str_t *hn, const cz_str
     }
     size_t arr = n * sizeof(cz_str_t);
     f->hblock = malloc(2 * arr + bytes + 1);
-    if (!f->hblock)
+    if (!f->hblock) {
+        f->nomem = true;
         return 1;
+    }
     f->hn = (cz_str_t *)(void *)f->hblock;
     f->hv = f->hn + n;
     char *w = f->hblock + 2 * arr;
@@ -127,7 +133,7 @@ static void on_done(cz_call_t *call, int err, const cz_call_info_t *info, void *
 {
     cz_upfetch_t *f = ud;
     (void)call;
-    finish(f, f->over ? CZ_EFULL : err, info);
+    finish(f, f->over ? CZ_EFULL : f->nomem ? CZ_ENOMEM : err, info);
 }
 
 static const cz_call_cbs_t fetch_cbs = {.on_head = on_head, .on_body = on_body, .on_done = on_done};
@@ -146,23 +152,24 @@ static cz_str_t put(char **w, cz_str_t s)
     return out;
 }
 
-/* Deep copy of the request into one block: the caller's strings may die at once. */
-static int copy_req(cz_upfetch_t *f, const cz_upstream_req_t *rq)
+/* Bytes the request copy needs after the struct: header arrays, then every string. */
+static size_t req_bytes(const cz_upstream_req_t *rq)
+{
+    const cz_client_req_t *h = &rq->http;
+    size_t bytes = 2 * h->nheaders * sizeof(cz_str_t) + str_bytes(h->method) +
+                   str_bytes(h->target) + str_bytes(h->body) + str_bytes(rq->key);
+    for (size_t i = 0; i < h->nheaders; i++)
+        bytes += str_bytes(h->hname[i]) + str_bytes(h->hvalue[i]);
+    return bytes;
+}
+
+/* Deep copy of the request into block: the caller's strings may die at once. */
+static void copy_req(cz_upfetch_t *f, const cz_upstream_req_t *rq, char *block)
 {
     const cz_client_req_t *h = &rq->http;
     size_t n = h->nheaders;
-    if (n && (!h->hname || !h->hvalue))
-        return CZ_EARG;
-    size_t bytes = str_bytes(h->method) + str_bytes(h->target) + str_bytes(h->body) +
-                   str_bytes(rq->key);
-    for (size_t i = 0; i < n; i++)
-        bytes += str_bytes(h->hname[i]) + str_bytes(h->hvalue[i]);
-    size_t arr = n * sizeof(cz_str_t);
-    f->rq_block = malloc(2 * arr + bytes + 1);
-    if (!f->rq_block)
-        return CZ_ENOMEM;
-    cz_str_t *hn = (cz_str_t *)(void *)f->rq_block, *hv = hn + n;
-    char *w = f->rq_block + 2 * arr;
+    cz_str_t *hn = (cz_str_t *)(void *)block, *hv = hn + n;
+    char *w = block + 2 * n * sizeof(cz_str_t);
     f->rq = *rq;
     cz_client_req_t *c = &f->rq.http;
     c->method = put(&w, h->method);
@@ -176,23 +183,24 @@ static int copy_req(cz_upfetch_t *f, const cz_upstream_req_t *rq)
     c->hname = n ? hn : NULL;
     c->hvalue = n ? hv : NULL;
     c->addr = NULL; /* the upstream picks it */
-    return 0;
 }
 
 int cz_upstream_fetch(cz_upstream_t *u, cz_client_t *c, const cz_upstream_req_t *rq,
                       size_t max_body, cz_fetch_fn cb, void *ud, cz_upfetch_t **out)
 {
-    if (!u || !c || !rq || !cb || rq->http.body_stream)
+    if (!u || !c || !rq || !cb || rq->http.body_stream ||
+        (rq->http.nheaders && (!rq->http.hname || !rq->http.hvalue)))
         return CZ_EARG;
-    cz_upfetch_t *f = calloc(1, sizeof *f);
+    size_t rq_off = ALIGN_UP(sizeof(cz_upfetch_t));
+    cz_upfetch_t *f = malloc(rq_off + req_bytes(rq) + 1);
     if (!f)
         return CZ_ENOMEM;
+    memset(f, 0, sizeof *f);
     f->cb = cb;
     f->ud = ud;
     f->max = max_body ? max_body : DEFAULT_MAX_BODY;
-    int rc = copy_req(f, rq);
-    if (rc == 0)
-        rc = cz_upstream_call(u, c, &f->rq, &fetch_cbs, f, &f->uc);
+    copy_req(f, rq, (char *)f + rq_off);
+    int rc = cz_upstream_call(u, c, &f->rq, &fetch_cbs, f, &f->uc);
     if (rc != 0) {
         dispose(f);
         return rc;
