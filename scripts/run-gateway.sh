@@ -20,7 +20,8 @@ for i in 1 2 3; do
 done
 "./$BUILD/czero-gateway" -f etc/gateway.yaml &
 pids+=($!)
-echo "gateway on http://127.0.0.1:8080 (try: curl -i http://127.0.0.1:8080/hello, or /relay/hello); Ctrl-C stops"
+echo "gateway on http://127.0.0.1:8080 (try: curl -i http://127.0.0.1:8080/hello, or"
+echo "/relay/hello: one instance calling another); Ctrl-C stops"
 # Any of the four exiting (a port in use, say) stops the others.
 wait -n
 stop
