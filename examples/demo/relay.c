@@ -82,11 +82,24 @@ int demo_relay(cz_req_t *req, cz_res_t *res, void *ud)
         return cz_res_error(res, c && rc ? 414 : 503, c && rc ? "path too long" : "out of memory"),
                CZ_DONE;
     *rc = (relay_call_t){.req = req, .res = res, .r = r};
-    /* the request id travels on, so both access logs name the same request */
-    cz_str_t hn[1] = {CZ_STR("X-Request-Id")}, hv[1] = {cz_req_header(req, "X-Request-Id")};
+    /* the trace goes on (the peer's span is a child of ours, as go-zero's httpc does), and the
+     * request id too, so both access logs name the same request */
+    char tp[CZ_TRACEPARENT_LEN + 1];
+    cz_str_t hn[2], hv[2];
+    size_t nh = 0;
+    size_t tpn = cz_req_traceparent(req, tp);
+    if (tpn) {
+        hn[nh] = CZ_STR("traceparent");
+        hv[nh++] = (cz_str_t){tp, tpn};
+    }
+    cz_str_t rid = cz_req_header(req, "X-Request-Id");
+    if (rid.p) {
+        hn[nh] = CZ_STR("X-Request-Id");
+        hv[nh++] = rid;
+    }
     cz_upstream_req_t rq = {
         .http = {.method = CZ_STR("GET"), .target = {target, (size_t)tn}, .hname = hn,
-                 .hvalue = hv, .nheaders = hv[0].p ? 1 : 0, .total_timeout_ms = RELAY_TIMEOUT_MS},
+                 .hvalue = hv, .nheaders = nh, .total_timeout_ms = RELAY_TIMEOUT_MS},
         .retries = 1,      /* one more peer if the first refuses or fails before answering */
         .idempotent = true,
     };

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Two demo processes, A relaying to B through the `peers` entry of its Upstreams config:
-# GET /relay/hello on A answers with B's JSON and both names; the query travels on; B (no
-# Upstreams) answers 503; a client aborting on A mid-call ends the call (499 in A's access log);
-# a dead B is 502, a B slower than the relay timeout is 504; a duplicate upstream name is refused.
+# GET /relay/hello on A answers with B's JSON and both names, in one trace; the query travels
+# on; B (no Upstreams) answers 503; a client aborting on A mid-call ends the call (499 in A's
+# access log); a dead B is 502, a B slower than the relay timeout is 504; a duplicate upstream
+# name is refused.
 set -u
 BUILD=${1:?build dir}
 BIN="$BUILD/czero-demo"
@@ -50,6 +51,16 @@ A="http://127.0.0.1:$porta"
 out=$(curl -s -w ' %{http_code}' "$A/relay/hello")
 [ "$out" = '{"via":"inst-a","peer":"inst-b","status":200,"answer":{"message":"hello"}} 200' ] \
   || fail "/relay/hello: $out"
+# one trace across both: B's span is a child of A's (traceparent sent on)
+trace_of() { # the trace id of the last "GET <path> " line in the access log of $1
+  sed -n 's|.*GET '"$2"' .*trace=\([0-9a-f]*\).*|\1|p' "$tmp/logs-$1/access.log" | tail -1
+}
+for _ in $(seq 40); do # the logs are written after the answers
+  ta=$(trace_of a /relay/hello); tb=$(trace_of b /hello)
+  [ -n "$ta" ] && [ "$ta" = "$tb" ] && break
+  sleep 0.05
+done
+[ -n "$ta" ] && [ "$ta" = "$tb" ] || fail "trace not carried: A '$ta', B '$tb'"
 out=$(curl -s "$A/relay/slow?ms=20")
 [ "$out" = '{"via":"inst-a","peer":"inst-b","status":200,"answer":{"slept_ms":20}}' ] \
   || fail "query not relayed: $out"
