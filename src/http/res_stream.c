@@ -249,7 +249,7 @@ int cz_res_stream_write(cz_res_t *res, const void *data, size_t n)
 static void close_under(cz_req_t *r)
 {
     bool held = r->in_handler;
-    r->res.aborted = true;
+    r->res.aborted = r->res.head_sent; /* the chain settles with the status sent, else 499 */
     r->cancel_cb = NULL;
     r->in_handler = true; /* so the close marks the request cancelled and waits for its end */
     cz__conn_close(r->conn);

@@ -75,9 +75,10 @@ static int abort_handler(cz_req_t *req, cz_res_t *res, void *ud)
     cz_res_status(res, 201);
     if (cz_req_query(req, "len").p)
         cz_res_stream_begin_length(res, 1000);
-    else
+    else if (!cz_req_query(req, "early").p)
         cz_res_stream_begin(res);
-    cz_res_stream_write(res, "partial", 7);
+    if (!cz_req_query(req, "early").p)
+        cz_res_stream_write(res, "partial", 7);
     later_t *l = calloc(1, sizeof *l);
     l->res = res;
     l->t.data = l;
@@ -89,14 +90,16 @@ static int abort_handler(cz_req_t *req, cz_res_t *res, void *ud)
 static int len_handler(cz_req_t *req, cz_res_t *res, void *ud)
 {
     (void)req, (void)ud;
-    static unsigned char body[LEN_N];
+    static unsigned char body[LEN_N + 1];
     for (size_t i = 0; i < LEN_N; i++)
         body[i] = pat(i);
     cz_res_header(res, "Content-Type", "application/octet-stream");
     cr_assert_eq(cz_res_stream_begin_length(res, LEN_N), 0);
-    for (size_t off = 0; off < LEN_N; off += LEN_N / 10)
+    for (size_t off = 0; off < LEN_N - LEN_N / 10; off += LEN_N / 10)
         cz_res_stream_write(res, body + off, LEN_N / 10);
-    atomic_store(&g_over, cz_res_stream_write(res, "!", 1));
+    /* one byte too many is refused whole (stored before the client can have the last piece) */
+    atomic_store(&g_over, cz_res_stream_write(res, body + LEN_N - LEN_N / 10, LEN_N / 10 + 1));
+    cz_res_stream_write(res, body + LEN_N - LEN_N / 10, LEN_N / 10);
     return CZ_DONE;
 }
 
@@ -374,6 +377,15 @@ Test(answer, abort_truncates_a_streamed_answer_and_settles_the_request)
     cr_expect_eq(r.status, 201);
     tc_resp_free(&r);
     cr_expect(wait_int(&g_leaves, 2, 2000));
+    tc_close(&c);
+    /* before any head: nothing reaches the client, the chain settles as 499 */
+    cr_assert_eq(tc_connect(&c, T.port, 2000), 0);
+    tc_sendf(&c, "GET /abort?early=1 HTTP/1.1\r\nHost: h\r\n\r\n");
+    n = read_to_eof(&c, buf, sizeof buf, 3000, &eof);
+    cr_expect(eof && n == 0, "closed with no answer (%zu bytes)", n);
+    cr_expect(wait_int(&g_leaves, 3, 2000));
+    cr_expect_eq(atomic_load(&g_settled), 499, "settled %d, leaves %d", atomic_load(&g_settled),
+                 atomic_load(&g_leaves));
     tc_close(&c);
     /* the worker goes on serving */
     cr_assert_eq(tc_get(T.port, "/ping", &r), 0);
