@@ -5,7 +5,10 @@
  * Status, headers and body are collected and sent when the response ends: when the handler
  * returns CZ_DONE, or when an async handler calls cz_res_end(). The server adds Date,
  * Content-Length (or chunked framing when streaming) and Connection itself. Streaming sends the
- * head at cz_res_stream_begin() and each cz_res_stream_write() as a chunk.
+ * head at cz_res_stream_begin() and each cz_res_stream_write() as a chunk, or, after
+ * cz_res_stream_begin_length(), as raw bytes of an announced Content-Length. An answer that
+ * cannot be completed is cut with cz_res_abort(); cz_res_close_after() ends the connection
+ * after the answer.
  */
 #ifndef CZERO_RESPONSE_H
 #define CZERO_RESPONSE_H
