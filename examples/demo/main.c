@@ -14,11 +14,13 @@
  *   GET  /relay/:path  -> GET /<path> on the `peers` upstream (Upstreams in the config), wrapped
  *                         as {"via","peer","status","answer"}; 503 when none is configured
  * CORS is on for any origin; the dev server (DevServer) serves /metrics and /healthz.
- * Every answer carries X-Instance naming the instance, so the gateway's balancing is visible.
+ * With -n (or -d), every answer carries X-Instance naming the instance, so the gateway's balancing
+ * is visible (make run-gateway names its three instances). A plain `make run` (and make bench)
+ * leaves the link out: it is the demo's, not the framework's, and would cost every request.
  *
  * Usage: czero-demo [-f etc/demo.yaml] [-p port] [-n name] [-d delay_ms]
  *   -p  listen on this port instead of the config's Port (run several instances from one file)
- *   -n  the X-Instance value (default "<Host>:<Port>")
+ *   -n  name the instance: X-Instance on every answer (with -d alone: "<Host>:<Port>")
  *   -d  delay every answer by this many ms, without blocking the loop (a slow node, for tests)
  */
 #include <stdio.h>
@@ -132,7 +134,7 @@ int main(int argc, char **argv)
         c.rest.port = port;
     static instance_mw_t inst;
     inst.delay_ms = (uint64_t)delay;
-    if (name)
+    if (name) /* the relay's "via" uses the name even when no X-Instance is sent */
         snprintf(inst.name, sizeof inst.name, "%s", name);
     else
         snprintf(inst.name, sizeof inst.name, "%s:%ld", c.rest.host ? c.rest.host : "0.0.0.0",
@@ -158,9 +160,10 @@ int main(int argc, char **argv)
     cz_route_t login = {"POST", "/login", demo_login, &c.auth, 0};
     cz_route_t me = {"GET", "/me", demo_me, NULL, 0};
     cz_route_opts_t api = {.prefix = "/api", .jwt = {.secret = c.auth.access_secret}};
-    if (srv)
+    bool named = name || delay;
+    if (srv && named)
         cz_server_set_not_found(srv, not_found, &inst);
-    if (!srv || cz_server_use(srv, &inst_mw) != 0 ||
+    if (!srv || (named && cz_server_use(srv, &inst_mw) != 0) ||
         cz_server_add_routes(srv, demo_routes, demo_nroutes, NULL, &d) != 0 ||
         cz_server_add_route(srv, &login, &d) != 0 || cz_server_add_route(srv, &relay_rt, &d) != 0 ||
         cz_server_add_routes(srv, &me, 1, &api, &d) != 0 ||
