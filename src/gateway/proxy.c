@@ -22,6 +22,7 @@
 #include "czero/log.h"
 #include "czero/response.h"
 #include "czero/server.h"
+#include "czero/trace.h"
 #include "gw_int.h"
 
 #define SMALL_BODY (64u * 1024u)
@@ -111,8 +112,13 @@ static int on_head(cz_call_t *call, int status, const cz_str_t *hn, const cz_str
             conn = hv[i];
     cz_res_status(p->res, status);
     int64_t clen = -1;
+    /* With the trace link on, the client gets the gateway's span (the trace id is the backend's
+     * too); passing the backend's on would send two traceparent headers. */
+    bool traced = cz_req_span_id(p->req).n > 0;
     for (size_t i = 0; i < n; i++) {
         if (cz__hop_by_hop(hn[i]) || (conn.p && cz__conn_names(conn, hn[i])))
+            continue;
+        if (traced && hn[i].n == 11 && cz_str_ieq(hn[i], CZ_STR("traceparent")))
             continue;
         if (hn[i].n == 14 && cz_str_ieq(hn[i], CZ_STR("Content-Length")))
             clen = parse_len(hv[i]);

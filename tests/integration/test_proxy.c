@@ -112,6 +112,16 @@ Test(proxy, backend_sees_forwarded_headers_and_no_hop_by_hop)
     cr_expect(strncmp(tp + 33, sid, 16) != 0, "the parent is the gateway's span: %.55s", tp);
     cr_expect_str_eq(tc_header(&r, "X-Instance"), "a", "response headers come back");
     cr_expect_not(r.chunked, "a small response keeps its Content-Length");
+    /* one traceparent back, the gateway's: the backend's (its own span) is not passed on */
+    int ntp = 0;
+    for (int i = 0; i < r.nheaders; i++)
+        if (strcasecmp(r.name[i], "traceparent") == 0) {
+            ntp++;
+            cr_expect(strncmp(r.value[i] + 3, tid, 32) == 0, "same trace: %s", r.value[i]);
+            cr_expect(strncmp(r.value[i] + 36, tp + 33, 16) == 0,
+                      "the gateway's span, the backend's parent: %s", r.value[i]);
+        }
+    cr_expect_eq(ntp, 1, "traceparent headers in the answer: %d", ntp);
     tc_resp_free(&r);
 
     /* no X-Request-Id: one is made up */
