@@ -56,7 +56,10 @@ CZ_EXTERN void *cz_req_loop(const cz_req_t *r);
 CZ_EXTERN bool cz_req_cancelled(const cz_req_t *r);
 /** Be told when the request is cancelled (the client went away, or shutdown reached its
  *  deadline): cb(r, ud) runs once, on the loop thread; an async handler should then stop its
- *  work and call cz_res_end(). Registering again replaces the callback. */
+ *  work and call cz_res_end(). Registering again replaces the callback. A handler that
+ *  registers one also takes a client's FIN (end of its input) while it works as an abort, as
+ *  nginx does for proxied requests: the request settles as 499. Without one, a FIN is a
+ *  half-close and the answer is still sent. */
 CZ_EXTERN void cz_req_on_cancel(cz_req_t *r, void (*cb)(cz_req_t *r, void *ud), void *ud);
 
 /* ---- streamed request bodies (routes with CZ_ROUTE_STREAM_BODY) ---- */

@@ -269,8 +269,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             fail(c, c->url_done ? 431 : 414);
         return;
     }
-    /* EOF or error. A request being handled still gets its answer if the peer only half-closed;
-     * otherwise the connection is done. */
+    /* EOF or error. A request being handled still gets its answer if the peer only half-closed,
+     * unless its handler can be cancelled (cz_req_on_cancel): then, as nginx does for a proxied
+     * request (proxy_ignore_client_abort off), the client is taken to have gone (499) and the
+     * handler stops its upstream work. Otherwise the connection is done. */
     uv_read_stop(s);
     c->reading = false;
     c->peer_eof = true;
@@ -278,7 +280,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         cz__stream_eof(c, nread == UV_EOF);
         return;
     }
-    if (nread == UV_EOF && c->state == CS_HANDLING && !c->req.cancelled) {
+    if (nread == UV_EOF && c->state == CS_HANDLING && !c->req.cancelled && !c->req.cancel_cb) {
         c->close_after = true;
         return;
     }

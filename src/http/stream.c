@@ -209,6 +209,10 @@ void cz__stream_eof(cz_conn_t *c, bool clean)
         body_fail(c, CZ_ECLOSED);
         return;
     }
+    if (r->body_done && r->cancel_cb) { /* the whole body is in: a client abort (see conn.c) */
+        cz__conn_close(c);
+        return;
+    }
     /* the body may be whole in the buffer: the pump delivers it, then reports the close;
      * a handler that has not started reading learns at cz_req_body_read */
     if (r->body_cb)
