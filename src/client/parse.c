@@ -27,7 +27,8 @@ static int hb_append(cz__cconn_t *k, const char *at, size_t n)
         k->hbuf = nb;
         k->hcap = cap;
     }
-    memcpy(k->hbuf + k->hlen, at, n);
+    if (n) /* llhttp may call back with an empty span: no memcpy from NULL + 0 */
+        memcpy(k->hbuf + k->hlen, at, n);
     k->hlen += (uint32_t)n;
     return 0;
 }
