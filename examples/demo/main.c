@@ -152,6 +152,8 @@ int main(int argc, char **argv)
         if (!d.file[0]) /* the set knows keys, not positions */
             snprintf(d.file, sizeof d.file, "%s", file);
         fprintf(stderr, "config error: %s\n", cz_diag_format(&d, msg, sizeof msg));
+        cz_log_close();
+        cz_conf_free(demo_conf_fields, &c); /* exit clean: the tests run it under LSan */
         return 1;
     }
     demo_relay_t relay = {cz_upstreams_find(ups, "peers"), inst.name};
@@ -169,6 +171,10 @@ int main(int argc, char **argv)
         cz_server_add_routes(srv, &me, 1, &api, &d) != 0 ||
         (c.cors && cz_server_cors(srv, NULL, 0) != 0)) {
         fprintf(stderr, "%s\n", cz_diag_format(&d, msg, sizeof msg));
+        cz_server_free(srv);
+        cz_upstreams_free(ups);
+        cz_log_close();
+        cz_conf_free(demo_conf_fields, &c);
         return 1;
     }
     int rc = cz_server_run(srv);

@@ -112,18 +112,16 @@ void cz__conn_close(cz_conn_t *c)
          * the connection is freed when it ends the response (cz__conn_request_done). */
         c->req.cancelled = true;
         uv_read_stop((uv_stream_t *)&c->tcp);
-        /* a stream handler waiting for its body hears of it even without a cancel callback
-         * (shutdown deadline, write error, timeout): otherwise it would wait forever */
-        if (c->req.body_cb && !c->req.body_done && c->req.stream_body) {
-            c->req.body_done = true;
-            c->req.body_cb(&c->req, NULL, 0, CZ_ECLOSED, c->req.body_ud);
-            if (!c->req.in_handler)
-                return; /* the callback ended the request: c is closing (freed by on_close) */
-        }
         if (c->req.cancel_cb) {
             void (*cb)(cz_req_t *, void *) = c->req.cancel_cb;
             c->req.cancel_cb = NULL;
-            cb(&c->req, c->req.cancel_ud); /* may end the request, and so free c */
+            cb(&c->req, c->req.cancel_ud); /* may end the request (c is freed by on_close) */
+        }
+        /* a stream handler still waiting for its body hears of it even without a cancel
+         * callback (shutdown deadline, write error, timeout): otherwise it would wait forever */
+        if (c->req.in_handler && c->req.stream_body && c->req.body_cb && !c->req.body_done) {
+            c->req.body_done = true;
+            c->req.body_cb(&c->req, NULL, 0, CZ_ECLOSED, c->req.body_ud);
         }
         return;
     }
