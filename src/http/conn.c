@@ -455,7 +455,9 @@ static int on_headers_complete(llhttp_t *p)
         return HPE_PAUSED;
     }
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length) {
-        r->body_cap = p->content_length;
+        /* Sized for the announced body, up to 1 MiB: with MaxBytes off a client could otherwise
+         * make us reserve whatever it announces; a larger body grows as it arrives (on_body). */
+        r->body_cap = p->content_length < (1u << 20) ? p->content_length : (1u << 20);
         char *b = cz_arena_alloc(&r->arena, r->body_cap);
         if (!b) {
             c->err_status = 503;
