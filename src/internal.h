@@ -5,8 +5,10 @@
 #ifndef CZERO_INTERNAL_H
 #define CZERO_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "czero/str.h"
 
 #define cz__container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 #define cz__likely(x) __builtin_expect(!!(x), 1)
@@ -14,5 +16,13 @@
 #define cz__countof(a) (sizeof(a) / sizeof((a)[0]))
 #define cz__min(a, b) ((a) < (b) ? (a) : (b))
 #define cz__max(a, b) ((a) > (b) ? (a) : (b))
+
+/* A buffered fetch's response head (client/fetch.c, gateway/fetch.c). cz__head_over: a
+ * Content-Length above max, so the body is refused before a byte of it is read.
+ * cz__head_copy: names and values kept past the callback in one malloc'd block (the two
+ * cz_str_t arrays, then the bytes), returned for free(); NULL when out of memory. */
+bool cz__head_over(const cz_str_t *hn, const cz_str_t *hv, size_t n, uint64_t max);
+char *cz__head_copy(const cz_str_t *hn, const cz_str_t *hv, size_t n, cz_str_t **on,
+                    cz_str_t **ov);
 
 #endif

@@ -38,37 +38,55 @@ static int f_head(cz_call_t *call, int status, const cz_str_t *hn, const cz_str_
 {
     fetch_t *f = ud;
     f->status = status;
-    size_t bytes = 0;
-    for (size_t i = 0; i < n; i++) {
-        bytes += hn[i].n + hv[i].n;
-        if (cz_str_ieq(hn[i], CZ_STR("Content-Length"))) {
-            uint64_t cl = 0;
-            for (size_t j = 0; j < hv[i].n && hv[i].p[j] >= '0' && hv[i].p[j] <= '9' &&
-                               cl <= f->max; j++)
-                cl = cl * 10 + (uint64_t)(hv[i].p[j] - '0');
-            if (cl > f->max) { /* refuse before reading a byte of it */
-                f->over = true;
-                return 1;
-            }
-        }
+    if (cz__head_over(hn, hv, n, f->max)) {
+        f->over = true;
+        return 1;
     }
-    size_t arr = n * sizeof(cz_str_t);
-    f->hblock = malloc(2 * arr + bytes + 1);
+    f->hblock = cz__head_copy(hn, hv, n, &f->hn, &f->hv);
     if (!f->hblock)
         return 1;
-    f->hn = (cz_str_t *)f->hblock;
-    f->hv = f->hn + n;
-    char *w = f->hblock + 2 * arr;
-    for (size_t i = 0; i < n; i++) {
-        memcpy(w, hn[i].p, hn[i].n);
-        f->hn[i] = (cz_str_t){w, hn[i].n};
-        w += hn[i].n;
-        memcpy(w, hv[i].p, hv[i].n);
-        f->hv[i] = (cz_str_t){w, hv[i].n};
-        w += hv[i].n;
-    }
     f->nh = n;
     return 0;
+}
+
+bool cz__head_over(const cz_str_t *hn, const cz_str_t *hv, size_t n, uint64_t max)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!cz_str_ieq(hn[i], CZ_STR("Content-Length")))
+            continue;
+        uint64_t cl = 0; /* saturates just above max, so a huge value cannot overflow */
+        for (size_t j = 0; j < hv[i].n && hv[i].p[j] >= '0' && hv[i].p[j] <= '9' && cl <= max;
+             j++)
+            cl = cl * 10 + (uint64_t)(hv[i].p[j] - '0');
+        if (cl > max)
+            return true;
+    }
+    return false;
+}
+
+char *cz__head_copy(const cz_str_t *hn, const cz_str_t *hv, size_t n, cz_str_t **on,
+                    cz_str_t **ov)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += hn[i].n + hv[i].n;
+    size_t arr = n * sizeof(cz_str_t);
+    char *block = malloc(2 * arr + bytes + 1);
+    if (!block)
+        return NULL;
+    cz_str_t *names = (cz_str_t *)(void *)block, *values = names + n;
+    char *w = block + 2 * arr;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(w, hn[i].p, hn[i].n);
+        names[i] = (cz_str_t){w, hn[i].n};
+        w += hn[i].n;
+        memcpy(w, hv[i].p, hv[i].n);
+        values[i] = (cz_str_t){w, hv[i].n};
+        w += hv[i].n;
+    }
+    *on = names;
+    *ov = values;
+    return block;
 }
 
 static void f_body(cz_call_t *call, const void *data, size_t n, void *ud)

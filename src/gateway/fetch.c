@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "czero/upstream.h"
+#include "internal.h"
 
 #define DEFAULT_MAX_BODY (1024u * 1024u)
 
@@ -52,45 +53,20 @@ static void finish(cz_upfetch_t *f, int err, const cz_call_info_t *info)
     dispose(f);
 }
 
-/* Content-Length as a number, saturating just above max so a huge value is refused unread. */
-static uint64_t content_length(cz_str_t v, uint64_t max)
-{
-    uint64_t cl = 0;
-    for (size_t j = 0; j < v.n && v.p[j] >= '0' && v.p[j] <= '9' && cl <= max; j++)
-        cl = cl * 10 + (uint64_t)(v.p[j] - '0');
-    return cl;
-}
-
 static int on_head(cz_call_t *call, int status, const cz_str_t *hn, const cz_str_t *hv, size_t n,
                    void *ud)
 {
     cz_upfetch_t *f = ud;
     (void)call;
     f->status = status;
-    size_t bytes = 0;
-    for (size_t i = 0; i < n; i++) {
-        bytes += hn[i].n + hv[i].n;
-        if (cz_str_ieq(hn[i], CZ_STR("Content-Length")) && content_length(hv[i], f->max) > f->max) {
-            f->over = true; /* abort: on_done gets CZ_ECLOSED, reported as CZ_EFULL */
-            return 1;
-        }
+    if (cz__head_over(hn, hv, n, f->max)) {
+        f->over = true; /* abort: on_done gets CZ_ECLOSED, reported as CZ_EFULL */
+        return 1;
     }
-    size_t arr = n * sizeof(cz_str_t);
-    f->hblock = malloc(2 * arr + bytes + 1);
+    f->hblock = cz__head_copy(hn, hv, n, &f->hn, &f->hv);
     if (!f->hblock) {
         f->nomem = true;
         return 1;
-    }
-    f->hn = (cz_str_t *)(void *)f->hblock;
-    f->hv = f->hn + n;
-    char *w = f->hblock + 2 * arr;
-    for (size_t i = 0; i < n; i++) {
-        memcpy(w, hn[i].p, hn[i].n);
-        f->hn[i] = (cz_str_t){w, hn[i].n};
-        w += hn[i].n;
-        memcpy(w, hv[i].p, hv[i].n);
-        f->hv[i] = (cz_str_t){w, hv[i].n};
-        w += hv[i].n;
     }
     f->nh = n;
     return 0;
