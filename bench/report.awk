@@ -94,7 +94,7 @@ END {
     print ""
     # The rounds behind each median, so a reader can judge the noise.
     if (any_multi()) {
-        print "Per round, in run order (req/s, p99 µs, server CPU µs/req):"
+        print "Per round (req/s, p99 µs, server CPU µs/req):"
         print ""
         for (i = 1; i <= npeers; i++) {
             p = order[i]

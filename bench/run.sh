@@ -371,8 +371,16 @@ MEASURED=()
 for peer in $PEERS $PROXY_PEERS; do
     if [ -n "${PORT[$peer]:-}" ]; then MEASURED+=("$peer"); fi
 done
+# Even rounds run the peers in reverse order, so no peer always follows the same one (a peer
+# right after another inherits its after-effects: dirty log pages being written back, a backend
+# pool just left warm) and drift within a round weighs on every peer alike.
 for round in $(seq 1 "$ROUNDS"); do
-    for peer in "${MEASURED[@]}"; do
+    ORDER=("${MEASURED[@]}")
+    if [ $((round % 2)) = 0 ]; then
+        ORDER=()
+        for ((i = ${#MEASURED[@]} - 1; i >= 0; i--)); do ORDER+=("${MEASURED[$i]}"); done
+    fi
+    for peer in "${ORDER[@]}"; do
         if [ -n "${PORT[$peer]:-}" ]; then measure "$peer" "$round"; fi
     done
 done
@@ -434,12 +442,12 @@ mkdir -p "$(dirname "$OUT")"
     echo
     echo "Each server runs pinned to CPU $SERVER_CPU (\`taskset -c $SERVER_CPU\`), wrk to CPU" \
         "$CLIENT_CPU, both at nice $NICE. Per peer and round: ${WARMUP} s warm-up, then" \
-        "\`wrk -t1 -c$CONNS -d${DURATION}s --latency\`; $ROUNDS round(s), peers interleaved," \
-        "each column is the median over the rounds. Server CPU is the server's own CPU time over" \
-        "the measured run ($CPU_METHOD: all threads of the process tree) divided by the requests" \
-        "wrk completed; server CPU % is the same time over wrk's run length (100 % = one core" \
-        "saturated, so lower means wrk or the machine was the limit). p99 is from wrk's latency" \
-        "distribution."
+        "\`wrk -t1 -c$CONNS -d${DURATION}s --latency\`; $ROUNDS round(s), peers interleaved" \
+        "(in reverse order on even rounds), each column is the median over the rounds. Server" \
+        "CPU is the server's own CPU time over the measured run ($CPU_METHOD: all threads of" \
+        "the process tree) divided by the requests wrk completed; server CPU % is the same" \
+        "time over wrk's run length (100 % = one core saturated, so lower means wrk or the" \
+        "machine was the limit). p99 is from wrk's latency distribution."
     echo
     echo "- nginx: \`return 200\` with the same JSON, one process (master_process off)," \
         "access log to a file with a 64 KiB buffer (bench/nginx.conf.in)."
