@@ -104,7 +104,15 @@ typedef struct cz_log_conf {
     int level;           /* Level: debug|info|error|severe (cz_log_level_t), default info */
     bool stat;           /* Stat: periodic stat lines, default true */
     int64_t max_content_length; /* MaxContentLength: truncate a message beyond this (0 = no limit) */
+    /* File rotation (file and volume modes), logx's rotatelogger.go: see log.h. */
+    int rotation;        /* Rotation: daily|size (CZ_LOG_ROTATE_*), default daily */
+    int64_t keep_days;   /* KeepDays: delete backups older than this many days (0 = keep all) */
+    int64_t max_backups; /* MaxBackups: size rotation keeps at most this many (0 = all) */
+    int64_t max_size;    /* MaxSize: size rotation above this many MB (0 = never) */
+    bool compress;       /* Compress: gzip rotated files */
+    char *file_time_format; /* FileTimeFormat: Go layout for size backups, default RFC 3339 */
 } cz_log_conf_t;
+enum { CZ_LOG_ROTATE_DAILY, CZ_LOG_ROTATE_SIZE };
 
 /* ---- go-zero's rest.RestConf (service.ServiceConf + rest fields), plus czero's engine knobs ---- */
 typedef struct cz_middlewares_conf { /* go-zero RestConf.Middlewares; every link on by default */

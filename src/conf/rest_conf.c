@@ -7,8 +7,9 @@
  * core/service/serviceconf.go, rest/config.go and internal/devserver/config.go. Where czero's
  * header documents a different default (DevServer.Enabled is false here, true in go-zero) the
  * header wins, because the dev server opens a second port and czero does not do that uninvited.
- * go-zero keys czero does not implement are errors, except the log-file housekeeping keys, which
- * are accepted and ignored so that existing go-zero YAML files load unchanged.
+ * go-zero keys czero does not implement are errors, except a few logx keys (CompressType,
+ * StackCooldownMillis), which are accepted and ignored so that existing go-zero YAML files load
+ * unchanged.
  */
 #include "conf_int.h"
 
@@ -20,6 +21,8 @@
 
 static const char *const log_modes[] = {"console", "file", "volume", NULL};
 static const char *const log_encodings[] = {"json", "plain", NULL};
+/* Same order as CZ_LOG_ROTATE_*. */
+static const char *const log_rotations[] = {"daily", "size", NULL};
 /* Same order as cz_log_level_t, so the index is the level. */
 static const char *const log_levels[] = {"debug", "info", "error", "severe", NULL};
 /* service.ServiceConf.Mode: options=dev|test|rt|pre|pro, default=pro */
@@ -40,14 +43,16 @@ const cz_conf_field_t cz_log_conf_fields[] = {
     /* go-zero: MaxContentLength uint32, optional */
     RANGE("MaxContentLength", CZ_CONF_SIZE, cz_log_conf_t, max_content_length, "0", 0,
           UINT32_MAX),
-    IGNORED("Compress"),
-    IGNORED("CompressType"),
-    IGNORED("KeepDays"),
+    /* Rotation (core/logx/config.go); the upper bounds only keep the arithmetic in range. */
+    F("Compress", CZ_CONF_BOOL, cz_log_conf_t, compress, "false"),
+    IGNORED("CompressType"), /* gzip is the only format logx writes (gzipExt ".gz") */
+    RANGE("KeepDays", CZ_CONF_INT, cz_log_conf_t, keep_days, "0", 0, 36500),
     IGNORED("StackCooldownMillis"),
-    IGNORED("MaxBackups"),
-    IGNORED("MaxSize"),
-    IGNORED("Rotation"),
-    IGNORED("FileTimeFormat"),
+    RANGE("MaxBackups", CZ_CONF_INT, cz_log_conf_t, max_backups, "0", 0, 1000000),
+    RANGE("MaxSize", CZ_CONF_INT, cz_log_conf_t, max_size, "0", 0, 1 << 20),
+    {.key = "Rotation", .type = CZ_CONF_ENUM, .offset = offsetof(cz_log_conf_t, rotation),
+     .def = "daily", .enums = log_rotations},
+    F("FileTimeFormat", CZ_CONF_STRING, cz_log_conf_t, file_time_format, NULL),
     {0},
 };
 
