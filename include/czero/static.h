@@ -3,12 +3,13 @@
  * static.h: serving files from a directory (go-zero rest.WithFileServer, net/http.FileServer).
  *
  * cz_server_static() registers GET <prefix> plus a trailing "*path" wildcard segment (HEAD is
- * served by it too) as a blocking route, so opening and reading files happens on the blocking
- * pool, never on an event loop. The URL path is decoded and cleaned by the engine before routing,
- * so "..", "%2e%2e" and "//" can never leave the prefix; the file is then resolved with realpath()
- * and must lie inside the directory's own real path, so a symbolic link pointing out of it is
- * refused (403) while one staying inside works. Missing files are 404; so are directories without
- * an index.html and anything that is not a regular file (no directory listings, unlike net/http).
+ * served by it too) as an async route: resolving, opening and reading files happens on the
+ * loop's libuv threadpool, never on an event loop. The URL path is decoded and cleaned by the
+ * engine before routing, so "..", "%2e%2e" and "//" can never leave the prefix; the file is then
+ * resolved with realpath() and must lie inside the directory's own real path, so a symbolic link
+ * pointing out of it is refused (403) while one staying inside works. Missing files are 404; so
+ * are directories without an index.html and anything that is not a regular file (no directory
+ * listings, unlike net/http).
  *
  * Answers carry Content-Type (by file extension; application/octet-stream otherwise),
  * Last-Modified, Accept-Ranges: bytes and a weak ETag made of the size and modification time.
@@ -18,9 +19,15 @@
  * range gives 416 with "Content-Range: bytes * /size"; several ranges are ignored (the whole
  * file is sent, as RFC 9110 allows, rather than multipart/byteranges).
  *
- * The body is read into the request arena, so one answer holds at most CZ_STATIC_MAX_BODY bytes:
- * a larger file can still be fetched with ranges up to that size, and a plain GET of it is 500
- * (blocking handlers cannot stream; see the file's header comment).
+ * Files of any size are served. An answer up to CZ_STATIC_SMALL_BODY bytes is read whole and
+ * sent with its head in one write; a larger one is streamed with its Content-Length in 128 KiB
+ * reads, the next read waiting while more than 256 KiB are queued for a slow client, so the
+ * memory a download holds is bounded whatever the file size (nginx and net/http.ServeContent
+ * behave the same way). HEAD answers carry the Content-Length and read nothing. A client that
+ * goes away, a write timeout or a server stop ends the download and closes the file; a file that
+ * fails or shrinks mid-answer cuts the connection (the client sees a short body, never a
+ * complete-looking one). The route has no handler Timeout: WriteTimeout (no progress writing to
+ * the client) limits a stalled download instead.
  */
 #ifndef CZERO_STATIC_H
 #define CZERO_STATIC_H
@@ -32,13 +39,14 @@
 extern "C" {
 #endif
 
-/* Largest body one static answer carries (bytes). */
-#define CZ_STATIC_MAX_BODY (32u << 20)
+/* Answers up to this many bytes are read whole into the request arena and sent in one write;
+ * larger ones are streamed. */
+#define CZ_STATIC_SMALL_BODY (64u << 10)
 
 /** Serve the files below `dir` at URL prefix `url_prefix` ("/static"; "/" or "" for the whole
  *  site). Before cz_server_start(). Both strings are copied; `dir` is resolved now with
- *  realpath(). Returns 0, CZ_EARG (NULL argument, prefix not starting with '/'), -errno when
- *  dir cannot be resolved or -ENOTDIR when it is not a directory, CZ_EDUPLICATE when the prefix
+ *  realpath(). Returns 0, CZ_EARG (NULL argument, prefix not starting with '/'), -errno
+ *  when dir cannot be resolved or -ENOTDIR when it is not a directory, CZ_EDUPLICATE when the prefix
  *  is already served, or CZ_ENOMEM. */
 CZ_EXTERN int cz_server_static(cz_server_t *s, const char *url_prefix, const char *dir);
 
