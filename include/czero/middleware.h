@@ -44,7 +44,17 @@ typedef struct cz_mw_ops {
     void (*leave)(cz_mw_t *mw, cz_req_t *req, cz_res_t *res, void *ctx);
     /* Release mw->data when the server is freed. May be NULL. */
     void (*free)(cz_mw_t *mw);
+    unsigned flags; /* CZ_MW_OUTER or 0 */
 } cz_mw_ops_t;
+
+/* ops->flags: the link wraps its whole route, as go-zero's router wrappers (rest.WithCors's
+ * corsRouter) do, so what it sets is on every answer of the route, the early ones included.
+ * A server (cz_server_use) or group link with it runs before every built-in link that may
+ * answer (after trace, log and prometheus, which only observe), so before maxconns, breaker,
+ * shedding, timeout and JWT. Its enter() must be stateless (ctx_size 0) and only set headers
+ * or answer: the engine also calls it, keeping only the headers, for an answer it gives before
+ * the chain runs (413 on an announced body over MaxBytes). Costs nothing on other routes. */
+#define CZ_MW_OUTER 1u
 
 struct cz_mw {
     const cz_mw_ops_t *ops;

@@ -12,6 +12,11 @@
  * A request runs the array with a cursor (r->mw_i); middlewares [0, mw_i) have passed and get
  * their leave() in reverse when the response is final. A parked request (CZ_MW_AGAIN) resumes
  * at the same index.
+ *
+ * Server and group links flagged CZ_MW_OUTER (CORS) are moved in front of maxconns, the first
+ * built-in link that may answer: go-zero's corsRouter wraps the whole router, so its headers
+ * are on a 401 from JWT or a 503 from the breaker too. Moving the link costs nothing per
+ * request, where re-applying its headers at the end would cost every route a check.
  */
 #include <execinfo.h>
 #include <setjmp.h>
@@ -61,6 +66,20 @@ static bool module_inited(const cz_server_t *s, size_t i)
     return chain_order[i].init_always || module_on(s, i);
 }
 
+static bool is_outer(const cz_mw_t *mw) { return mw->ops->flags & CZ_MW_OUTER; }
+
+/* The route's outer links (server ones first, as go-zero's Use wraps the group's), at n. */
+static size_t put_outer(cz__route_t *rt, const cz_server_t *s, size_t n)
+{
+    for (size_t i = 0; i < s->nuse; i++)
+        if (is_outer(&s->use[i]))
+            rt->chain[n++] = s->use[i];
+    for (size_t i = 0; i < rt->ngroup_mws; i++)
+        if (is_outer(&rt->group_mws[i]))
+            rt->chain[n++] = rt->group_mws[i];
+    return n;
+}
+
 int cz__chain_build(cz_server_t *s, cz_diag_t *d)
 {
     s->mw_state = calloc(NMODULES, sizeof *s->mw_state);
@@ -90,6 +109,8 @@ int cz__chain_build(cz_server_t *s, cz_diag_t *d)
         size_t n = 0;
         for (size_t i = 0; i < NMODULES; i++) {
             const cz__mw_module_t *m = chain_order[i].module;
+            if (m == &cz__mw_maxconns) /* trace, log and prometheus still see every answer */
+                n = put_outer(rt, s, n);
             if (!module_on(s, i) || !m->route)
                 continue;
             /* a streamed body never sits whole in the request: skip the links that need it */
@@ -106,9 +127,11 @@ int cz__chain_build(cz_server_t *s, cz_diag_t *d)
                 rt->chain[n++] = mw;
         }
         for (size_t i = 0; i < s->nuse; i++)
-            rt->chain[n++] = s->use[i];
+            if (!is_outer(&s->use[i]))
+                rt->chain[n++] = s->use[i];
         for (size_t i = 0; i < rt->ngroup_mws; i++)
-            rt->chain[n++] = rt->group_mws[i];
+            if (!is_outer(&rt->group_mws[i]))
+                rt->chain[n++] = rt->group_mws[i];
         rt->nchain = (uint16_t)n;
         size_t off = 0;
         for (size_t i = 0; i < n; i++) {
@@ -133,10 +156,16 @@ void cz__chain_free(cz_server_t *s)
 {
     for (size_t ri = 0; ri < s->nroutes; ri++) {
         cz__route_t *rt = s->routes[ri];
-        /* built-in links own their data; user middlewares are freed once, below */
-        for (size_t i = 0; rt->chain && i + s->nuse + rt->ngroup_mws < rt->nchain; i++)
+        /* built-in links own their data; user middlewares are freed once, below (the outer
+         * ones sit among the built-ins, the others after them) */
+        size_t nbuiltin = rt->chain ? rt->nchain - s->nuse - rt->ngroup_mws : 0;
+        for (size_t i = 0; rt->chain && i < rt->nchain && nbuiltin; i++) {
+            if (is_outer(&rt->chain[i]))
+                continue;
+            nbuiltin--;
             if (rt->chain[i].ops->free)
                 rt->chain[i].ops->free(&rt->chain[i]);
+        }
         for (size_t i = 0; i < rt->ngroup_mws; i++)
             if (rt->group_mws[i].ops->free)
                 rt->group_mws[i].ops->free(&rt->group_mws[i]);
@@ -210,6 +239,27 @@ void cz__mw_log_dropped(cz_req_t *r)
     cz_str_t ua = cz_req_header(r, "User-Agent");
     cz_log_error("[http] dropped, %.*s - %.*s - %.*s", (int)r->target.n, r->target.p,
                  (int)remote.n, remote.p, (int)ua.n, ua.p ? ua.p : "");
+}
+
+const char *cz__chain_outer_headers(cz_req_t *r)
+{
+    const cz__route_t *rt = r->route;
+    cz_res_t *res = &r->res;
+    if (!rt || !rt->chain || r->in_handler || res->ended)
+        return NULL;
+    size_t mark = res->hdrs_len;
+    for (size_t i = 0; i < rt->nchain; i++) {
+        cz_mw_t *mw = &rt->chain[i];
+        if (is_outer(mw) && !mw->ops->ctx_size)
+            (void)mw->ops->enter(mw, r, res, NULL); /* an OPTIONS 204 is not the answer here */
+    }
+    size_t n = res->hdrs_len - mark;
+    char *h = n ? cz_arena_alloc(&r->arena, n + 1) : NULL;
+    if (h) {
+        memcpy(h, res->hdrs + mark, n);
+        h[n] = '\0';
+    }
+    return h;
 }
 
 void cz__chain_leave(cz_req_t *r)

@@ -228,7 +228,9 @@ static void fail(cz_conn_t *c, int status)
 {
     c->linger = true;
     c->close_after = true;
-    cz__send_simple(c, status, NULL);
+    /* a routed request refused before its chain ran (413 on Content-Length) still carries
+     * its route's CORS headers, so a browser can read why */
+    cz__send_simple(c, status, c->req.route ? cz__chain_outer_headers(&c->req) : NULL);
 }
 
 void cz__conn_start_reading(cz_conn_t *c)

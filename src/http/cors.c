@@ -103,7 +103,10 @@ static void cors_free(cz_mw_t *mw)
     mw->data = NULL;
 }
 
-static const cz_mw_ops_t cors_ops = {.name = "cors", .enter = cors_enter, .free = cors_free};
+/* Outer: go-zero's corsRouter wraps the whole router, so a 401 from JWT or a 503 from the
+ * breaker carries the headers too, and a preflight to an OPTIONS route needs no token. */
+static const cz_mw_ops_t cors_ops = {.name = "cors", .enter = cors_enter, .free = cors_free,
+                                     .flags = CZ_MW_OUTER};
 
 /* go-zero cors.NotAllowedHandler: the dispatcher has set 405 and Allow; a hook's own status wins
  * (go-zero's header-once writer), else 204 for a preflight and 404 for anything else. */

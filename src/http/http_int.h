@@ -292,6 +292,9 @@ void cz__chain_stop(cz_server_t *s);
 void cz__chain_free(cz_server_t *s);
 void cz__chain_run(cz_req_t *r);   /* run the route's middlewares from the cursor, then the handler */
 void cz__chain_leave(cz_req_t *r); /* leave() for the middlewares that passed, in reverse */
+/* The headers of r's CZ_MW_OUTER links (CORS), "Name: value\r\n"... in the arena, for an answer
+ * the engine gives before the chain runs (413); NULL when none. */
+const char *cz__chain_outer_headers(cz_req_t *r);
 void cz__timeouts_tick(cz_worker_t *w, uint64_t now);
 void cz__timeout_remove(cz_req_t *r);
 /* server.c */

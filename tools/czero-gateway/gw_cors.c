@@ -6,7 +6,8 @@
  * rest/internal/cors); a "*" among the origins answers "*" to every origin, without credentials.
  * An OPTIONS request is answered 204 here, so a preflight never reaches the upstream. gw_routes.c
  * registers a CORS route's OPTIONS with this link alone, so the preflight needs no token even
- * when the route has Jwt.
+ * when the route has Jwt. Every other answer of the route carries the headers, the route's
+ * own refusals (401, 413, 429, 503) included.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -44,8 +45,11 @@ void gw_cors_free(cz_mw_t *mw)
     mw->data = NULL;
 }
 
-/* No .free: the instance frees the link once (see gw_ratelimit.c). */
-static const cz_mw_ops_t cors_ops = {.name = "cors", .enter = cors_enter};
+/* No .free: the instance frees the link once (see gw_ratelimit.c). Outer (middleware.h): the
+ * engine runs it before maxconns, breaker, shedding, timeout and Jwt, and before the rate
+ * limit, so their early answers (401, 429, 503) and a 413 carry the CORS headers as well, as
+ * behind go-zero's corsRouter. */
+static const cz_mw_ops_t cors_ops = {.name = "cors", .enter = cors_enter, .flags = CZ_MW_OUTER};
 
 int gw_cors_mw(const gw_cors_conf_t *cc, cz_mw_t *out)
 {
