@@ -46,8 +46,9 @@ extern "C" {
 /** Serve the files below `dir` at URL prefix `url_prefix` ("/static"; "/" or "" for the whole
  *  site). Before cz_server_start(). Both strings are copied; `dir` is resolved now with
  *  realpath(). Returns 0, CZ_EARG (NULL argument, prefix not starting with '/'), -errno
- *  when dir cannot be resolved or -ENOTDIR when it is not a directory, CZ_EDUPLICATE when the prefix
- *  is already served, or CZ_ENOMEM. */
+ *  when dir cannot be resolved or -ENOTDIR when it is not a directory, CZ_EDUPLICATE when the
+ *  prefix is already served, or CZ_ENOMEM. Files are opened and read on libuv's threadpool
+ *  (UV_THREADPOOL_SIZE threads, shared with DNS lookups) for the request's loop. */
 CZ_EXTERN int cz_server_static(cz_server_t *s, const char *url_prefix, const char *dir);
 
 #ifdef __cplusplus

@@ -454,7 +454,12 @@ static void open_done(uv_work_t *w, int status)
 {
     static_req_t *sr = cz__container_of(w, static_req_t, work);
     sr->busy = false;
-    if (sr->cancelled || status < 0) {
+    if (sr->cancelled) {
+        finish(sr);
+        return;
+    }
+    if (status < 0) { /* the work never ran (libuv cancelled it) */
+        answer(&sr->req->res, 503, "service unavailable");
         finish(sr);
         return;
     }
