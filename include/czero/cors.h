@@ -10,6 +10,11 @@
  * 404, as go-zero's cors.NotAllowedHandler answers. Paths with no route at all keep the plain
  * 404 (go-zero before v1.6 behaved the same; later versions wrap the whole router).
  *
+ * The middleware is an outer link (CZ_MW_OUTER, middleware.h): it runs before maxconns, the
+ * breaker, shedding, timeout and JWT, so their early answers (401, 503) and a 413 for a body
+ * over MaxBytes carry the headers too, as behind go-zero's corsRouter, and an OPTIONS route is
+ * answered 204 without a token.
+ *
  * Headers (go-zero's constants): Vary: Origin (plus Vary: Access-Control-Request-Method and
  * Vary: Access-Control-Request-Headers on OPTIONS) always; then, when the origin is allowed,
  *   Access-Control-Allow-Origin: <the request's Origin>, or "*" when no origins were given
@@ -57,8 +62,9 @@ CZ_EXTERN int cz_server_cors_custom(cz_server_t *s, cz_cors_header_fn header_fn,
 /** Set on res the headers above for request r (go-zero checkAndSetHeaders): the Vary headers,
  *  then the Access-Control-Allow-* set when r's Origin is allowed by origins[0..n) (n 0: every
  *  origin, answered "*"). For a CORS link that is not server-wide (czero-gateway's per-route
- *  one); it answers nothing itself, so an OPTIONS is the caller's to end (204). origins stays
- *  the caller's; runs on the request's loop thread. */
+ *  one, which should be flagged CZ_MW_OUTER so early answers get the headers too); it answers
+ *  nothing itself, so an OPTIONS is the caller's to end (204). origins stays the caller's;
+ *  runs on the request's loop thread. */
 CZ_EXTERN void cz_cors_set_headers(const cz_req_t *r, cz_res_t *res, const char *const *origins,
                                    size_t n);
 

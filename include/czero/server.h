@@ -72,8 +72,8 @@ typedef struct cz_route_opts {
 } cz_route_opts_t;
 
 /** Add a server-wide middleware (go-zero server.Use): it runs on every route after the built-in
- *  chain and auth, in the order added. Before start. mw is copied; mw->data stays the caller's
- *  unless the ops have a free(). */
+ *  chain and auth, in the order added (a CZ_MW_OUTER one before them, see middleware.h). Before
+ *  start. mw is copied; mw->data stays the caller's unless the ops have a free(). */
 CZ_EXTERN int cz_server_use(cz_server_t *s, const cz_mw_t *mw);
 
 /** Called when a JWT route refuses a request (go-zero rest.WithUnauthorizedCallback): it may

@@ -9,6 +9,8 @@
  * A route without Method is registered for every common method (HEAD comes with GET, as the
  * engine serves it); a CORS route also gets OPTIONS, with only its CORS link, which answers the
  * preflight (before JWT and rate limit, as go-zero's CORS handler runs in front of the router).
+ * On the other methods the CORS link is outer (gw_cors.c): the engine runs it before maxconns,
+ * the breaker and Jwt, so every answer of the route, a 401 or 429 included, carries its headers.
  *
  * An instance owns its config (jwt secrets, prefixes and names stay valid while it serves) and
  * frees everything once its server has stopped, so SIGHUP can run two instances side by side.
