@@ -3,7 +3,7 @@
  * test_gateway_cors.c: czero-gateway's per-route Cors on the answers the route gives before the
  * upstream, on a real gateway instance (compiled in from tools/czero-gateway, as
  * test_gateway_conf.c does) in front of a real backend on loopback: with Cors, a Jwt 401 (no
- * token, bad signature), a RateLimit 429 and a MaxBytes 413 carry Access-Control-Allow-Origin
+ * token, bad signature), a RateLimit 429 and a MaxBytes 413 (announced or streamed) carry Access-Control-Allow-Origin
  * as the proxied success does; a disallowed origin gets none; a route without Cors is unchanged;
  * the preflight still needs no token.
  */
@@ -183,6 +183,18 @@ Test(gateway_cors, max_bytes_413_carries_the_headers)
     tc_resp_free(&r);
     req("POST", "/echo", ORIGIN, "hi", &r);
     cr_assert_eq(r.status, 200);
+    assert_cors(&r, "*");
+    tc_resp_free(&r);
+    /* chunked: the limit is found while the body streams to the upstream */
+    tc_conn_t c;
+    cr_assert_eq(tc_connect(&c, gport, 5000), 0);
+    cr_assert_eq(tc_sendf(&c, "POST /echo HTTP/1.1\r\nHost: t\r\n" ORIGIN
+                              "Transfer-Encoding: chunked\r\n\r\n14\r\n0123456789abcdefghij"
+                              "\r\n0\r\n\r\n"),
+                 0);
+    cr_assert_eq(tc_read(&c, &r, false), 0);
+    tc_close(&c);
+    cr_assert_eq(r.status, 413);
     assert_cors(&r, "*");
     tc_resp_free(&r);
 }
