@@ -13,6 +13,7 @@
 #ifndef CZERO_LOG_INT_H
 #define CZERO_LOG_INT_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -74,12 +75,45 @@ void cz__log_drop(void);
 /** Copy the custom strftime time format (empty = default ISO-8601 UTC with ms) into buf. */
 void cz__log_time_format(char *buf, size_t size);
 
+/* ---- rotation (log_rotate.c): the writer thread's side, under its pass lock ---- */
+
+#define CZ__LOG_PATH_MAX (PATH_MAX + 16) /* a destination's file path */
+typedef struct cz__log_rot cz__log_rot_t;
+
+/** Rotation state for c's destination files paths[d], open as fd[d]. *out stays NULL in console
+ *  mode. 0, CZ_ENOMEM, or CZ_EINVAL_CONF with d naming the Log key. */
+int cz__log_rot_new(const cz_log_conf_t *c, char (*const paths)[CZ__LOG_PATH_MAX], const int *fd,
+                    cz__log_rot_t **out, cz_diag_t *d);
+void cz__log_rot_free(cz__log_rot_t *r);
+/** Start of a pass: read the wall clock; watch[d] = 1 when dest d's lines must be checked
+ *  with cz__log_rot_due (a new day began, or size rotation is on). */
+void cz__log_rot_pass(cz__log_rot_t *r, int *watch);
+/** 1 when dest d must rotate before this line (pending bytes are staged, not yet written). */
+int cz__log_rot_due(cz__log_rot_t *r, int d, const char *line, size_t n, size_t pending);
+/** Rotate dest d, whose staged lines have been written: *fd is replaced (the old one closed)
+ *  on success. 0 or -errno (reported on stderr; *fd stays and the next try is a day or MaxSize
+ *  later). */
+int cz__log_rot_rotate(cz__log_rot_t *r, int d, int *fd);
+/** n bytes were written to dest d's file. */
+void cz__log_rot_wrote(cz__log_rot_t *r, int d, size_t n);
+/** One step of pending compression; 1 while more is pending. */
+int cz__log_rot_work(void);
+/** Finish every pending compression (close, after the writer stopped). */
+void cz__log_rot_finish(void);
+/** In a forked child: forget the parent's pending compressions. */
+void cz__log_rot_atfork_child(void);
+/** The logger's wall clock (the test hook, or CLOCK_REALTIME) in ns. */
+uint64_t cz__log_wall_ns(void);
+/** Format local time ns with a Go layout ("2006-01-02T15:04:05Z07:00"); length or 0 when it
+ *  does not fit cap. */
+size_t cz__log_go_time(char *buf, size_t cap, const char *layout, uint64_t ns);
+
 /* ---- test hooks (tests/unit/core/test_log.c) ---- */
 
 /** Send dest's lines to fd from now on (fd stays the caller's; not closed by cz_log_close).
  *  Only while the writer runs (after cz_log_setup); 0 or CZ_EARG. */
 int cz__log_test_set_fd(int dest, int fd);
-/** Fix the wall clock used for timestamps (NULL restores the real clock). */
+/** Fix the wall clock used for timestamps and rotation (NULL restores the real clock). */
 void cz__log_test_set_now(uint64_t (*now_ns)(void));
 
 #endif

@@ -10,7 +10,11 @@
  * reads the requested generation, drains everything published so far and then reports that
  * generation done. A thread that exits marks its ring dead (pthread key destructor); the writer
  * drains and frees it. Before cz_log_setup and after cz_log_close lines are written
- * synchronously to stderr by the caller. Log rotation (logx's daily/size rules) is not done.
+ * synchronously to stderr by the caller. In file and volume modes the writer also rotates the
+ * files (log_rotate.c): the rule is consulted per line only for a destination it watches in
+ * this pass (a day has begun, or size rotation is on), and a rotation writes the lines staged
+ * before the due line to the old file, swaps files, and goes on, so no line is lost or doubled.
+ * Producers do no extra work for it.
  *
  * Rings were chosen over double-buffer swapping because the producer then touches no lock and
  * no shared pointer at all (only its own head and, when nearly full, the writer's tail);
@@ -63,6 +67,8 @@ static struct {
     uint64_t dropped;         /* atomic */
     pthread_mutex_t tf_mu;
     char tf[64];              /* custom strftime format, "" = default */
+    cz__log_rot_t *rot;       /* file rotation, NULL in console mode (changed under pass_mu) */
+    int watch[CZ__LOG_NDEST]; /* this pass checks dest d's lines against the rotation rule */
 } w = {
     .ctl_mu = PTHREAD_MUTEX_INITIALIZER,
     .reg_mu = PTHREAD_MUTEX_INITIALIZER,
@@ -102,6 +108,9 @@ static void atfork_child(void)
     w.async = w.running = w.stop = w.exited = w.kick = 0;
     w.req_gen = w.done_gen = 0;
     w.rings = NULL; /* other threads' state is unreachable garbage in the child */
+    cz__log_rot_free(w.rot);
+    w.rot = NULL;
+    cz__log_rot_atfork_child();
     for (int d = 0; d < CZ__LOG_NDEST; d++) {
         if (w.own[d])
             close(w.fd[d]);
@@ -150,8 +159,28 @@ static void stage_flush(int d)
         return;
     if (write_all(__atomic_load_n(&w.fd[d], __ATOMIC_RELAXED), w.stage[d], w.stage_n[d]) < 0)
         __atomic_add_fetch(&w.dropped, w.stage_lines[d], __ATOMIC_RELAXED);
+    else if (w.rot)
+        cz__log_rot_wrote(w.rot, d, w.stage_n[d]);
     w.stage_n[d] = 0;
     w.stage_lines[d] = 0;
+}
+
+/* The line just staged at w.stage[d] + at (n bytes) must start a new file: write what was
+ * staged before it to the old one, rotate, and keep the line staged for the new one. */
+static void rotate_before(int d, size_t at, size_t n)
+{
+    w.stage_n[d] = at;
+    w.stage_lines[d]--;
+    stage_flush(d);
+    memmove(w.stage[d], w.stage[d] + at, n);
+    w.stage_n[d] = n;
+    w.stage_lines[d] = 1;
+    int fd = __atomic_load_n(&w.fd[d], __ATOMIC_RELAXED);
+    if (cz__log_rot_rotate(w.rot, d, &fd) == 0)
+        __atomic_store_n(&w.fd[d], fd, __ATOMIC_RELAXED);
+    int watch[CZ__LOG_NDEST];
+    cz__log_rot_pass(w.rot, watch);
+    w.watch[d] = watch[d] && w.own[d];
 }
 
 /* Move t's published records into the stages (writer thread, or close with the writer gone). */
@@ -169,11 +198,13 @@ static void drain_ring(cz__log_thread_t *t)
             __atomic_store_n(&t->tail, tl, __ATOMIC_RELEASE); /* free space before blocking */
             stage_flush(d);
         }
-        size_t first = cz__min(n, CZ__LOG_RING_CAP - off);
-        memcpy(w.stage[d] + w.stage_n[d], t->ring + off, first);
-        memcpy(w.stage[d] + w.stage_n[d] + first, t->ring, n - first);
+        size_t first = cz__min(n, CZ__LOG_RING_CAP - off), at = w.stage_n[d];
+        memcpy(w.stage[d] + at, t->ring + off, first);
+        memcpy(w.stage[d] + at + first, t->ring, n - first);
         w.stage_n[d] += n;
         w.stage_lines[d]++;
+        if (cz__unlikely(w.watch[d]) && cz__log_rot_due(w.rot, d, w.stage[d] + at, n, at))
+            rotate_before(d, at, n);
         tl += 4 + ((n + 3) & ~(size_t)3);
     }
     __atomic_store_n(&t->tail, tl, __ATOMIC_RELEASE);
@@ -203,6 +234,11 @@ static void reap_dead(void)
 
 static void drain_all(void)
 {
+    if (w.rot) {
+        cz__log_rot_pass(w.rot, w.watch);
+        for (int d = 0; d < CZ__LOG_NDEST; d++)
+            w.watch[d] = w.watch[d] && w.own[d]; /* not a test hook's fd */
+    }
     pthread_mutex_lock(&w.reg_mu);
     cz__log_thread_t *first = w.rings;
     pthread_mutex_unlock(&w.reg_mu);
@@ -219,6 +255,7 @@ static void drain_all(void)
 static void *writer_main(void *arg)
 {
     (void)arg;
+    int busy = 0; /* compression pending: pass again without waiting for the tick */
     pthread_mutex_lock(&w.mu);
     for (;;) {
         struct timespec until;
@@ -228,7 +265,8 @@ static void *writer_main(void *arg)
             until.tv_sec++;
             until.tv_nsec -= 1000000000L;
         }
-        while (!w.stop && w.req_gen == w.done_gen && !__atomic_load_n(&w.kick, __ATOMIC_ACQUIRE))
+        while (!busy && !w.stop && w.req_gen == w.done_gen &&
+               !__atomic_load_n(&w.kick, __ATOMIC_ACQUIRE))
             if (pthread_cond_timedwait(&w.wake, &w.mu, &until) == ETIMEDOUT)
                 break;
         uint64_t gen = w.req_gen;
@@ -237,6 +275,7 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&w.mu);
         pthread_mutex_lock(&w.pass_mu);
         drain_all();
+        busy = cz__log_rot_work();
         pthread_mutex_unlock(&w.pass_mu);
         pthread_mutex_lock(&w.mu);
         w.done_gen = gen;
@@ -412,8 +451,10 @@ static void close_fds(int *fd, int *own)
     }
 }
 
-/* Open the destinations for c into fd/own; 0 or -errno / CZ_EINVAL_CONF with d filled. */
-static int open_dests(const cz_log_conf_t *c, int *fd, int *own, cz_diag_t *d)
+/* Open the destinations for c into fd/own (their paths into paths); 0 or -errno /
+ * CZ_EINVAL_CONF with d filled. */
+static int open_dests(const cz_log_conf_t *c, int *fd, int *own,
+                      char (*paths)[CZ__LOG_PATH_MAX], cz_diag_t *d)
 {
     static const char *const files[CZ__LOG_NDEST] = {
         "access.log", "error.log", "severe.log", "slow.log", "stat.log", /* logx vars.go */
@@ -445,7 +486,7 @@ static int open_dests(const cz_log_conf_t *c, int *fd, int *own, cz_diag_t *d)
         return r;
     }
     for (int i = 0; i < CZ__LOG_NDEST; i++) {
-        char file[PATH_MAX + 16]; /* dir is shorter than PATH_MAX - 16 (checked above) */
+        char *file = paths[i]; /* dir is shorter than PATH_MAX - 16 (checked above) */
         size_t dn = strlen(dir), fn = strlen(files[i]);
         memcpy(file, dir, dn);
         file[dn] = '/';
@@ -494,7 +535,10 @@ static void stop_writer(void)
         free(w.stage[d]);
         w.stage[d] = NULL;
     }
+    cz__log_rot_free(w.rot);
+    w.rot = NULL;
     pthread_mutex_unlock(&w.reg_mu);
+    cz__log_rot_finish(); /* rotated files still waiting for gzip */
 }
 
 static void apply_settings(const cz_log_conf_t *c, const char *tf)
@@ -531,7 +575,11 @@ int cz_log_setup(const cz_log_conf_t *c, cz_diag_t *d)
 
     pthread_once(&once, init_once);
     int fd[CZ__LOG_NDEST], own[CZ__LOG_NDEST];
-    int r = open_dests(c, fd, own, d);
+    char paths[CZ__LOG_NDEST][CZ__LOG_PATH_MAX];
+    int r = open_dests(c, fd, own, paths, d);
+    cz__log_rot_t *rot = NULL;
+    if (r == 0 && (r = cz__log_rot_new(c, paths, fd, &rot, d)) < 0)
+        close_fds(fd, own);
     if (r < 0)
         return r;
 
@@ -551,6 +599,8 @@ int cz_log_setup(const cz_log_conf_t *c, cz_diag_t *d)
             __atomic_store_n(&w.fd[i], fd[i], __ATOMIC_RELAXED);
             w.own[i] = own[i];
         }
+        cz__log_rot_free(w.rot);
+        w.rot = rot;
         pthread_mutex_unlock(&w.pass_mu);
         pthread_mutex_unlock(&w.ctl_mu);
         return 0;
@@ -561,6 +611,7 @@ int cz_log_setup(const cz_log_conf_t *c, cz_diag_t *d)
             for (int j = 0; j < i; j++)
                 free(stage[j]);
             close_fds(fd, own);
+            cz__log_rot_free(rot);
             pthread_mutex_unlock(&w.ctl_mu);
             return CZ_ENOMEM;
         }
@@ -574,6 +625,7 @@ int cz_log_setup(const cz_log_conf_t *c, cz_diag_t *d)
         w.stage[i] = stage[i];
         w.stage_n[i] = w.stage_lines[i] = 0;
     }
+    w.rot = rot;
     pthread_mutex_lock(&w.mu);
     w.stop = w.exited = 0;
     pthread_mutex_unlock(&w.mu);
@@ -588,6 +640,8 @@ int cz_log_setup(const cz_log_conf_t *c, cz_diag_t *d)
     if (r < 0) {
         w.running = 0;
         close_fds(w.fd, w.own);
+        cz__log_rot_free(w.rot);
+        w.rot = NULL;
         for (int i = 0; i < CZ__LOG_NDEST; i++) {
             free(w.stage[i]);
             w.stage[i] = NULL;
