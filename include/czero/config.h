@@ -50,6 +50,26 @@ typedef enum {
 #define CZ_CONF_HAS_MIN 0x2u
 #define CZ_CONF_HAS_MAX 0x4u
 
+/** Where a field's value sits in the document, as a field's check (cz_conf_check_fn) sees it. */
+typedef struct cz_conf_at {
+    const char *file; /* the name the load was given */
+    int line, col;    /* the value node; the enclosing mapping when the key is absent; 0 = none */
+    const void *_doc, *_node; /* private: the libyaml document and node */
+} cz_conf_at_t;
+
+/** A field's own check, for what bounds and types cannot say (a key that needs another, names
+ *  unique across an array). It runs once the member is bound with its defaults, whether the key
+ *  was present or not, and may set derived members (nothing cz_conf_free would not free). It
+ *  returns 0, or non-zero with d->key set to the key path relative to the member ("" for the
+ *  member itself, "Nodes[0].Addr", or "[1].Name" inside an array) and d->msg; the load then fails
+ *  with "file:line:col: Full.Key.Path: msg" placed at the deepest node of that path the document
+ *  has. d arrives zeroed. Runs on the loading thread. */
+typedef int (*cz_conf_check_fn)(void *member, const cz_conf_at_t *at, cz_diag_t *d);
+
+/** The 1-based line and column of path (relative to at's node, as a check's d->key is) in the
+ *  document: of its deepest node present, else at's own position. Only inside a check. */
+CZ_EXTERN void cz_conf_at_locate(const cz_conf_at_t *at, const char *path, int *line, int *col);
+
 typedef struct cz_conf_field {
     const char *key;                  /* YAML key, go-zero spelling ("MaxBytes"); NULL ends a table */
     cz_conf_type_t type;
@@ -60,6 +80,7 @@ typedef struct cz_conf_field {
     const struct cz_conf_field *sub;  /* OBJECT/INLINE/ARRAY element fields */
     size_t elem_size;                 /* ARRAY: sizeof one element */
     const char *const *enums;         /* ENUM: NULL-terminated names */
+    cz_conf_check_fn check;           /* optional, after the member is bound (not INLINE/IGNORE) */
 } cz_conf_field_t;
 
 typedef struct cz_conf_strings {

@@ -92,6 +92,9 @@ typedef struct cz_upstream_conf {            /* YAML, table cz_upstream_conf_fie
     /* Not from YAML (the loader leaves it alone: zero the struct before loading): tests inject
      * a clock (NULL = cz_clock_system()). */
     const cz_clock_t *clock;
+    /* Set by cz_upstreams_conf_check (the Upstreams field's check): the element's line and
+     * column in the file, so errors found at start name them. 0 = unknown. */
+    int _line, _col;
 } cz_upstream_conf_t;
 
 CZ_EXTERN extern const cz_conf_field_t cz_upstream_conf_fields[];
@@ -213,7 +216,16 @@ CZ_EXTERN void cz_upfetch_cancel(cz_upfetch_t *f);
  *    { CZ_UPSTREAMS_FIELD(my_conf_t, upstreams) },   then   cz_upstreams_start(&c.upstreams, &d) */
 #define CZ_UPSTREAMS_FIELD(st, member)                                                           \
     .key = "Upstreams", .type = CZ_CONF_ARRAY, .offset = offsetof(st, member),                   \
-    .sub = cz_upstream_conf_fields, .elem_size = sizeof(cz_upstream_conf_t)
+    .sub = cz_upstream_conf_fields, .elem_size = sizeof(cz_upstream_conf_t),                     \
+    .check = cz_upstreams_conf_check
+
+/** The check (cz_conf_check_fn) of CZ_UPSTREAMS_FIELD, so a bad Upstreams section fails the load
+ *  itself with its position: cz_upstream_conf_check on every element, then unique names
+ *  ("svc.yaml:5:12: Upstreams[1].Name: duplicate upstream name 'a'"). member is the
+ *  cz_conf_array_t of cz_upstream_conf_t; it also records each element's line and column for
+ *  errors found later by cz_upstreams_start. Returns 0 or CZ_EINVAL_CONF with d->key relative to
+ *  the array ("[1].Name"). Loading thread. */
+CZ_EXTERN int cz_upstreams_conf_check(void *member, const cz_conf_at_t *at, cz_diag_t *d);
 
 typedef struct cz_upstreams cz_upstreams_t; /* immutable once started; any thread may find in it */
 
@@ -221,8 +233,10 @@ typedef struct cz_upstreams cz_upstreams_t; /* immutable once started; any threa
  *  or empty gives an empty set), refuse duplicate names, and start one upstream per element
  *  (discovery and health checks on their own threads). confs is not kept: free it with the rest
  *  of the config when convenient. Returns the set, or NULL with d set ("Upstreams[1].Name:
- *  duplicate upstream name 'users'", "Upstreams[0]: needs exactly one of Nodes, Dns or Etcd", out
- *  of memory). Any thread. */
+ *  duplicate upstream name 'users'", "Upstreams[0].Nodes: one of Nodes, Dns or Etcd is required",
+ *  out of memory). A config loaded through CZ_UPSTREAMS_FIELD has passed these checks already;
+ *  what fails here then carries the element's line and column, but d->file is left empty (the
+ *  set does not know the file name: the caller fills it in). Any thread. */
 CZ_EXTERN cz_upstreams_t *cz_upstreams_start(const cz_conf_array_t *confs, cz_diag_t *d);
 
 /** The upstream named name, or NULL (no such name, or s NULL). Owned by s; look it up once at

@@ -285,6 +285,80 @@ static const char *type_word(cz_conf_type_t t)
     }
 }
 
+/* ---- field checks ---- */
+
+void cz_conf_at_locate(const cz_conf_at_t *at, const char *path, int *line, int *col)
+{
+    *line = at ? at->line : 0;
+    *col = at ? at->col : 0;
+    if (!at || !at->_doc || !at->_node || !path)
+        return;
+    yaml_document_t *doc = (yaml_document_t *)at->_doc;
+    const yaml_node_t *n = at->_node;
+    for (const char *s = path; n && *s;) {
+        size_t kn = strcspn(s, ".[");
+        if (*s == '.') {
+            s++;
+            continue;
+        }
+        const yaml_node_t *next = NULL;
+        if (kn && n->type == YAML_MAPPING_NODE) {
+            for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+                 p < n->data.mapping.pairs.top && !next; p++) {
+                const yaml_node_t *k = yaml_document_get_node(doc, p->key);
+                if (k && k->type == YAML_SCALAR_NODE && k->data.scalar.length == kn &&
+                    memcmp(k->data.scalar.value, s, kn) == 0)
+                    next = yaml_document_get_node(doc, p->value);
+            }
+            s += kn;
+        } else if (!kn && n->type == YAML_SEQUENCE_NODE) {
+            char *end;
+            unsigned long i = strtoul(s + 1, &end, 10);
+            if (*end == ']' &&
+                i < (size_t)(n->data.sequence.items.top - n->data.sequence.items.start))
+                next = yaml_document_get_node(doc, n->data.sequence.items.start[i]);
+            s = *end ? end + 1 : end;
+        }
+        if (!(n = next))
+            break;
+        *line = cz__ymark_line(n->start_mark);
+        *col = cz__ymark_col(n->start_mark);
+    }
+}
+
+/* The field's own check on its bound member; v is the value node (NULL when the key is absent,
+ * line/col then the enclosing mapping's). The key path is already pushed. */
+static int run_check(ctx_t *c, const cz_conf_field_t *f, char *dst, const yaml_node_t *v,
+                     int line, int col)
+{
+    if (!f->check || f->type == CZ_CONF_INLINE || f->type == CZ_CONF_IGNORE)
+        return 0;
+    cz_conf_at_t at = {.file = c->file, .line = line, .col = col, ._doc = c->doc, ._node = v};
+    if (v) {
+        at.line = cz__ymark_line(v->start_mark);
+        at.col = cz__ymark_col(v->start_mark);
+    }
+    cz_diag_t local;
+    memset(&local, 0, sizeof local);
+    if (f->check(dst, &at, &local) == 0)
+        return 0;
+    if (!local.msg[0])
+        snprintf(local.msg, sizeof local.msg, "invalid value");
+    int l, cl;
+    cz_conf_at_locate(&at, local.key, &l, &cl);
+    size_t old = c->plen;
+    if (local.key[0] == '[') { /* an element of this array: no dot before the index */
+        int w = snprintf(c->path + old, sizeof c->path - old, "%s", local.key);
+        if (w > 0)
+            c->plen = cz__min(old + (size_t)w, sizeof c->path - 1);
+    } else if (local.key[0]) {
+        push_key(c, local.key, strlen(local.key));
+    }
+    int rc = err(c, l, cl, "%s", local.msg);
+    pop(c, old);
+    return rc;
+}
+
 /* ---- mappings ---- */
 
 static int bind_map(ctx_t *c, const cz_conf_field_t *fields, char *base, const yaml_node_t *map,
@@ -549,6 +623,8 @@ static int bind_map(ctx_t *c, const cz_conf_field_t *fields, char *base, const y
             } else {
                 seen[i] = k;
                 rc = bind_value(c, &slots[i], v);
+                if (rc == 0)
+                    rc = run_check(c, slots[i].f, slots[i].dst, v, 0, 0);
             }
             pop(c, old);
         }
@@ -558,6 +634,8 @@ static int bind_map(ctx_t *c, const cz_conf_field_t *fields, char *base, const y
             continue;
         size_t old = push_key(c, slots[i].f->key, strlen(slots[i].f->key));
         rc = bind_absent(c, &slots[i], line, col, required, false);
+        if (rc == 0)
+            rc = run_check(c, slots[i].f, slots[i].dst, NULL, line, col);
         pop(c, old);
     }
     c->depth--;

@@ -26,24 +26,59 @@ static void prefix_key(cz_diag_t *d, const char *key)
     snprintf(d->key, sizeof d->key, "%s", k);
 }
 
+/* Element i of cs (c: a copy of it the check may mark) against itself and the ones before it:
+ * the one validation both the loader (keys under prefix "") and cz_upstreams_start
+ * ("Upstreams") run, so both say the same thing. */
+static int check_elem(cz_upstream_conf_t *c, const cz_upstream_conf_t *cs, size_t i,
+                      const char *prefix, cz_diag_t *d)
+{
+    char key[64];
+    snprintf(key, sizeof key, "%s[%zu]", prefix, i);
+    if (cz_upstream_conf_check(c, key, d) != 0) {
+        prefix_key(d, key);
+        return CZ_EINVAL_CONF;
+    }
+    for (size_t j = 0; j < i; j++)
+        if (strcmp(cs[i].name, cs[j].name) == 0) {
+            snprintf(key, sizeof key, "%s[%zu].Name", prefix, i);
+            return cz_diag_set(d, NULL, 0, 0, key, "duplicate upstream name '%s'", cs[i].name);
+        }
+    return 0;
+}
+
+int cz_upstreams_conf_check(void *member, const cz_conf_at_t *at, cz_diag_t *d)
+{
+    const cz_conf_array_t *a = member;
+    cz_upstream_conf_t *cs = a ? a->items : NULL;
+    for (size_t i = 0; cs && i < a->n; i++) {
+        char idx[32];
+        snprintf(idx, sizeof idx, "[%zu]", i);
+        cz_conf_at_locate(at, idx, &cs[i]._line, &cs[i]._col);
+        if (check_elem(&cs[i], cs, i, "", d) != 0)
+            return CZ_EINVAL_CONF;
+    }
+    return 0;
+}
+
+/* Where element c is, for a diagnostic that has no position of its own. */
+static void place(cz_diag_t *d, const cz_upstream_conf_t *c)
+{
+    if (d && d->line == 0) {
+        d->line = c->_line;
+        d->col = c->_col;
+    }
+}
+
 cz_upstreams_t *cz_upstreams_start(const cz_conf_array_t *confs, cz_diag_t *d)
 {
     size_t n = confs ? confs->n : 0;
     const cz_upstream_conf_t *cs = n ? confs->items : NULL;
-    char key[48];
     for (size_t i = 0; i < n; i++) {
         cz_upstream_conf_t c = cs[i]; /* shallow: the check sets only derived fields */
-        snprintf(key, sizeof key, "Upstreams[%zu]", i);
-        if (cz_upstream_conf_check(&c, key, d) != 0) {
-            prefix_key(d, key);
+        if (check_elem(&c, cs, i, "Upstreams", d) != 0) {
+            place(d, &cs[i]);
             return NULL;
         }
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(cs[i].name, cs[j].name) == 0) {
-                snprintf(key, sizeof key, "Upstreams[%zu].Name", i);
-                cz_diag_set(d, NULL, 0, 0, key, "duplicate upstream name '%s'", cs[i].name);
-                return NULL;
-            }
     }
     cz_upstreams_t *s = calloc(1, sizeof *s + n * sizeof s->ups[0]);
     if (!s) {
@@ -52,8 +87,10 @@ cz_upstreams_t *cz_upstreams_start(const cz_conf_array_t *confs, cz_diag_t *d)
     }
     for (; s->n < n; s->n++) {
         if (!(s->ups[s->n] = cz_upstream_new(&cs[s->n], d))) {
+            char key[48];
             snprintf(key, sizeof key, "Upstreams[%zu]", s->n);
             prefix_key(d, key);
+            place(d, &cs[s->n]);
             cz_upstreams_free(s);
             return NULL;
         }

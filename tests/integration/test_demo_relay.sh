@@ -96,12 +96,12 @@ for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$portb") 2>/dev/null && brea
 out=$(curl -s -w ' %{http_code}' "$A/relay/hello")
 case "$out" in *'peers: '*' 504') ;; *) fail "slow peer: $out";; esac
 
-# a duplicate upstream name: exit 1, naming the file and the key
+# a duplicate upstream name: exit 1, naming the file, the line and column, and the key
 conf c 1 "Upstreams:
   - {Name: peers, Nodes: [{Addr: \"127.0.0.1:1\"}]}
   - {Name: peers, Nodes: [{Addr: \"127.0.0.1:2\"}]}" > "$tmp/c.yaml"
 out=$("$BIN" -f "$tmp/c.yaml" 2>&1); rc=$?
 [ $rc -eq 1 ] || fail "duplicate upstream: exit $rc"
-case "$out" in *"c.yaml: Upstreams[1].Name: duplicate upstream name 'peers'"*) ;;
+case "$out" in *"c.yaml:12:12: Upstreams[1].Name: duplicate upstream name 'peers'"*) ;;
   *) fail "duplicate upstream: $out";; esac
 echo "1 passed, 0 failed"

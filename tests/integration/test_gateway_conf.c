@@ -124,3 +124,58 @@ Test(gateway_conf, the_example_config_loads)
     cr_assert_geq(c.upstreams.n, 5, "one upstream per policy");
     gw_conf_free(&c);
 }
+
+/* A service's config with the same Upstreams (CZ_UPSTREAMS_FIELD, RestConf inline, as czero-demo)
+ * gets the same message, word for word and at the same place, as the gateway's. */
+typedef struct svc_conf {
+    cz_rest_conf_t rest;
+    cz_conf_array_t upstreams;
+} svc_conf_t;
+
+static const cz_conf_field_t svc_fields[] = {
+    {.key = "", .type = CZ_CONF_INLINE, .offset = offsetof(svc_conf_t, rest),
+     .sub = cz_rest_conf_fields},
+    {CZ_UPSTREAMS_FIELD(svc_conf_t, upstreams)},
+    {0},
+};
+
+Test(gateway_conf, upstream_errors_read_the_same_in_a_service)
+{
+    static const char *const bodies[] = {
+        "  - Name: a\n    Nodes:\n      - Addr: nohostport\n",
+        "  - {Name: a, Nodes: [{Addr: 1.2.3.4:1}]}\n  - {Name: a, Nodes: [{Addr: 1.2.3.4:2}]}\n",
+        "  - {Name: a, Policy: fastest, Nodes: [{Addr: 1.2.3.4:1}]}\n",
+        "  - {Name: a, Nodes: [{Addr: 1.2.3.4:1, Weight: 1001}]}\n",
+        "  - {Name: a, Pool: {Size: -1}, Nodes: [{Addr: 1.2.3.4:1}]}\n",
+        "  - {Name: a, Dns: nohost}\n",
+        "  - {Name: a, Etcd: {Hosts: [1.2.3.4:2379]}}\n",
+        "  - {Name: a}\n",
+    };
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        char yaml[512], gw[800], svc[800];
+        snprintf(yaml, sizeof yaml, "Name: x\nPort: 8080\nUpstreams:\n%sRoutes:\n"
+                 "  - {Path: /x, Upstream: a}\n", bodies[i]);
+        gw_conf_t g;
+        cz_diag_t d;
+        cr_assert_eq(gw_conf_load_string("x.yaml", yaml, strlen(yaml), &g, &d), CZ_EINVAL_CONF,
+                     "gateway accepted:\n%s", yaml);
+        cz_diag_format(&d, gw, sizeof gw);
+        snprintf(yaml, sizeof yaml, "Name: x\nPort: 8080\nUpstreams:\n%s", bodies[i]);
+        svc_conf_t s;
+        cr_assert_eq(cz_conf_load_string("x.yaml", yaml, strlen(yaml), svc_fields, &s, &d),
+                     CZ_EINVAL_CONF, "service accepted:\n%s", yaml);
+        cz_diag_format(&d, svc, sizeof svc);
+        cr_expect(strcmp(svc, gw) == 0, "service '%s'\ngateway '%s'", svc, gw);
+        cr_expect(d.line > 0 && d.col > 0 && strncmp(svc, "x.yaml:", 7) == 0, "%s", svc);
+    }
+    /* the example from the bug report, exactly */
+    const char *bad3 = "Name: x\nPort: 8080\nLog:\n  Mode: console\nUpstreams:\n  - Name: a\n"
+                       "    Nodes:\n      - Addr: nohostport\n";
+    svc_conf_t s;
+    cz_diag_t d;
+    char buf[800];
+    cr_assert_eq(cz_conf_load_string("x.yaml", bad3, strlen(bad3), svc_fields, &s, &d),
+                 CZ_EINVAL_CONF);
+    cr_expect_str_eq(cz_diag_format(&d, buf, sizeof buf),
+                     "x.yaml:8:15: Upstreams[0].Nodes[0].Addr: must be host:port");
+}

@@ -434,21 +434,40 @@ Test(upstream_fetch, named_upstreams_refuse_bad_sections)
 {
     svc_conf_t c;
     cz_diag_t d = {0};
+    /* the load itself refuses a bad section, at its position */
     const char *dup = "Upstreams:\n  - {Name: a, Nodes: [{Addr: \"127.0.0.1:1\"}]}\n"
                       "  - {Name: a, Nodes: [{Addr: \"127.0.0.1:2\"}]}\n";
-    cr_assert_eq(load_svc(dup, &c, &d), 0, "%s: %s", d.key, d.msg);
-    cr_assert_null(cz_upstreams_start(&c.upstreams, &d));
+    cr_assert_eq(load_svc(dup, &c, &d), CZ_EINVAL_CONF);
     cr_assert_str_eq(d.key, "Upstreams[1].Name");
     cr_assert(strstr(d.msg, "duplicate") != NULL, "%s", d.msg);
-    cz_conf_free(svc_fields, &c);
+    cr_assert_eq(d.line, 3);
+    cr_assert_eq(d.col, 12);
+    cr_assert_null(c.upstreams.items);
 
     const char *none = "Upstreams:\n  - {Name: a, Nodes: [{Addr: \"127.0.0.1:1\"}]}\n"
                        "  - {Name: b}\n";
-    cr_assert_eq(load_svc(none, &c, &d), 0, "%s: %s", d.key, d.msg);
+    cr_assert_eq(load_svc(none, &c, &d), CZ_EINVAL_CONF);
+    cr_assert_str_eq(d.key, "Upstreams[1].Nodes", "%s: %s", d.key, d.msg);
+    cr_assert_eq(d.line, 3);
+    cr_assert_eq(d.col, 5);
+
+    /* a section built by hand (not loaded) is still checked at start, without a position */
+    cz_upstream_conf_t ups[2];
+    memset(ups, 0, sizeof ups);
+    cz_conf_defaults(cz_upstream_conf_fields, &ups[0], &d);
+    cz_conf_defaults(cz_upstream_conf_fields, &ups[1], &d);
+    char addr[] = "127.0.0.1:1", name[] = "a";
+    cz_upstream_node_conf_t node = {.addr = addr, .weight = 1};
+    ups[0].name = ups[1].name = name;
+    ups[0].nodes = ups[1].nodes = (cz_conf_array_t){&node, 1};
+    cz_conf_array_t arr = {ups, 2};
     memset(&d, 0, sizeof d);
-    cr_assert_null(cz_upstreams_start(&c.upstreams, &d));
-    cr_assert(strncmp(d.key, "Upstreams[1]", 12) == 0, "key %s: %s", d.key, d.msg);
-    cz_conf_free(svc_fields, &c);
+    cr_assert_null(cz_upstreams_start(&arr, &d));
+    cr_assert_str_eq(d.key, "Upstreams[1].Name");
+    cr_assert_eq(d.line, 0);
+    cr_assert_str_eq(d.file, "");
+    free(ups[0].hash_key);
+    free(ups[1].hash_key);
 
     /* a key the Upstream table does not know is a load error with its position */
     const char *typo = "Upstreams:\n  - Name: a\n    Nodez: []\n";

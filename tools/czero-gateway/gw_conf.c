@@ -4,9 +4,11 @@
  * the checks a table cannot express (an Upstream that names a defined upstream, Path xor Prefix, a
  * StripPrefix that is a prefix of the route, rate-limit parameters that fit the Kind...).
  *
- * The generic loader places its own errors at file:line:col; errors found after loading are
- * placed here by walking the YAML once more to the node the key path names ("Routes[2].Upstream"),
- * so every message reads "gw.yaml:12:15: Routes[2].Upstream: no upstream named 'x'" like nginx's.
+ * The generic loader places its own errors at file:line:col, Upstreams included (their checks
+ * run inside the load, as in any service: CZ_UPSTREAMS_FIELD); route errors found after loading
+ * are placed here by walking the YAML once more to the node the key path names
+ * ("Routes[2].Upstream"), so every message reads "gw.yaml:12:15: Routes[2].Upstream: no upstream
+ * named 'x'" like nginx's.
  * This file never starts anything: the fuzz target runs it on arbitrary input.
  */
 #include <ctype.h>
@@ -81,8 +83,7 @@ static const cz_conf_field_t route_fields[] = {
 const cz_conf_field_t gw_conf_fields[] = {
     {.key = "", .type = CZ_CONF_INLINE, .offset = offsetof(gw_conf_t, rest),
      .sub = cz_rest_conf_fields},
-    {.key = "Upstreams", .type = CZ_CONF_ARRAY, .offset = offsetof(gw_conf_t, upstreams),
-     .sub = cz_upstream_conf_fields, .elem_size = sizeof(cz_upstream_conf_t)},
+    {CZ_UPSTREAMS_FIELD(gw_conf_t, upstreams)}, /* checked (and placed) by the loader itself */
     {.key = "Routes", .type = CZ_CONF_ARRAY, .offset = offsetof(gw_conf_t, routes),
      .sub = route_fields, .elem_size = sizeof(gw_route_conf_t)},
     {0},
@@ -273,23 +274,6 @@ static int check_route(const vctx_t *v, const gw_conf_t *c, size_t i, gw_route_c
 
 static int validate(const vctx_t *v, gw_conf_t *c)
 {
-    cz_upstream_conf_t *ups = c->upstreams.items;
-    char key[64];
-    for (size_t i = 0; i < c->upstreams.n; i++) {
-        snprintf(key, sizeof key, "Upstreams[%zu]", i);
-        if (cz_upstream_conf_check(&ups[i], key, v->d) != 0) {
-            if (!v->d->key[0])
-                snprintf(v->d->key, sizeof v->d->key, "%s", key);
-            if (v->d->line == 0)
-                place(v->name, v->yaml, v->len, v->d->key, v->d);
-            return CZ_EINVAL_CONF;
-        }
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(ups[i].name, ups[j].name) == 0) {
-                snprintf(key, sizeof key, "Upstreams[%zu].Name", i);
-                return fail(v, key, "duplicate upstream name '%s'", ups[i].name);
-            }
-    }
     if (c->routes.n == 0)
         return fail(v, "Routes", "needs at least one route");
     gw_route_conf_t *routes = c->routes.items;
