@@ -14,6 +14,21 @@
  * their file within about 100 ms. All calls are thread-safe; lines a thread queued before it
  * exits are still written. An encoded line is at most 48 KiB and printf content 16 KiB: longer
  * content is cut and the line gets "truncated":true, as with Log.MaxContentLength.
+ *
+ * File and volume modes rotate the files as logx's rotatelogger.go (Log.Rotation, KeepDays,
+ * MaxSize, MaxBackups, Compress, FileTimeFormat in config.h). The writer thread does it between
+ * lines, so no line is lost or written twice and logging threads never touch the disk for it.
+ * daily: access.log becomes access.log-2026-11-25 (the local day it was started) at the first
+ * line of a later day, the day read from the line's own timestamp (the pass's time under a
+ * custom TimeFormat); a file nobody writes to is rotated at its next line, as in logx. size:
+ * access.log becomes access-<start time in FileTimeFormat>.log when the next line would take
+ * it past MaxSize MB (a name already taken gets a number: access-<time>.1.log,
+ * access.log-2026-11-25.1, where logx would overwrite the older backup). After a
+ * rotation the backup is gzipped (Compress; in steps, between passes; cz_log_close finishes
+ * what is pending, a process that just exits leaves a .gz.tmp and the plain backup), then
+ * backups older than KeepDays days and, for size, beyond MaxBackups are deleted, chosen by file
+ * name as logx does. A failed rename or open is reported once on stderr and lines keep going to
+ * the file already open; the next try is the next day or MaxSize later.
  */
 #ifndef CZERO_LOG_H
 #define CZERO_LOG_H
