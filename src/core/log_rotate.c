@@ -598,7 +598,9 @@ void cz__log_rot_pass(cz__log_rot_t *r, int *watch)
 int cz__log_rot_due(cz__log_rot_t *r, int d, const char *line, size_t n, size_t pending)
 {
     dest_t *x = &r->d[d];
-    if (x->rule.kind == CZ_LOG_ROTATE_SIZE) /* logx: maxSize < currentSize + len(line) */
+    /* logx: maxSize < currentSize + len(line); an empty file keeps even a line longer than
+     * MaxSize (logx would rotate the empty file away first). */
+    if (x->rule.kind == CZ_LOG_ROTATE_SIZE)
         return x->size + pending > 0 && x->size + pending + n > (uint64_t)x->rule.max_size;
     int64_t s = line_sec(line, n);
     int64_t day = s >= 0 ? day_key(s) : r->today;

@@ -8,6 +8,7 @@
  */
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -308,6 +309,42 @@ Test(log_rotate, compress_writes_valid_gzip_of_the_backup)
     free(got);
     free(want);
     free(cur);
+}
+
+Test(log_rotate, size_compress_keeps_max_backups_of_gz_files)
+{
+    now_v = (NOV25 + 8 * 3600) * S;
+    cz_log_conf_t c = conf(CZ_LOG_ROTATE_SIZE);
+    c.max_size = 1;
+    c.max_backups = 1;
+    c.compress = true;
+    setup(&c);
+    char pad[1001];
+    memset(pad, 'r', 1000);
+    pad[1000] = '\0';
+    long n = 0;
+    for (int round = 1; round <= 4; round++) { /* rotations in rounds 2, 3 and 4 */
+        now_v += S;
+        for (int i = 0; i < 1000; i++, n++) {
+            cz_logf(CZ_LOG_INFO, "line %06ld %s", n, pad);
+            if (i % 100 == 99)
+                cz_log_flush();
+        }
+    }
+    cz_log_close();
+    glob_t g;
+    char pat[128];
+    snprintf(pat, sizeof pat, "%s/access-*", dir);
+    cr_assert_eq(glob(pat, 0, NULL, &g), 0);
+    cr_assert_eq(g.gl_pathc, 1, "only the newest compressed backup: %zu files", g.gl_pathc);
+    cr_assert(strstr(g.gl_pathv[0], "access-2026-11-25T08:00:03Z.log.gz"), "%s", g.gl_pathv[0]);
+    globfree(&g);
+    char *z = gunzip_file("access-2026-11-25T08:00:03Z.log.gz");
+    cr_assert_not_null(z);
+    size_t len = strchr(z, '\n') - z + 1, per = (1u << 20) / len;
+    cr_assert_eq(strlen(z), per * len);
+    cr_assert_eq(seq_at(z), 2 * (long)per);
+    free(z);
 }
 
 Test(log_rotate, failed_rename_is_reported_once_and_logging_goes_on)
