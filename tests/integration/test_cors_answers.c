@@ -2,10 +2,10 @@
  *
  * Integration tests of CORS on the answers a server gives before its handler (cz_server_cors on
  * routes that also have JWT), on a real server: go-zero's corsRouter wraps the whole router, so
- * a 401 from JWT (no token, bad signature), a 503 from MaxConns and a 413 on an announced body
- * over MaxBytes carry Access-Control-Allow-Origin for an allowed origin and only Vary for a
- * disallowed one; a preflight to a JWT OPTIONS route needs no token; a server without CORS
- * answers and chains as before.
+ * a 401 from JWT (no token, bad signature), a 503 from MaxConns or the route's Timeout and a
+ * 413 on an announced body over MaxBytes carry Access-Control-Allow-Origin for an allowed
+ * origin and only Vary for a disallowed one; a preflight to a JWT OPTIONS route needs no
+ * token; a server without CORS answers and chains as before.
  */
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -53,6 +53,12 @@ static void start(bool cors, int64_t max_conns)
     cr_assert_eq(cz_server_add_routes(t.srv, demo_routes, demo_nroutes, NULL, &d), 0);
     cz_route_opts_t jo = {.jwt = {.secret = SECRET}, .max_bytes = 16};
     cr_assert_eq(cz_server_add_routes(t.srv, jwt_routes, 3, &jo, &d), 0, "%s", d.msg);
+    cz_route_t slow = {"GET", "/slow-capped", NULL, NULL, 0}; /* the demo's /slow, 100 ms cap */
+    for (size_t i = 0; i < demo_nroutes; i++)
+        if (strcmp(demo_routes[i].path, "/slow") == 0)
+            slow.handler = demo_routes[i].handler;
+    cz_route_opts_t so = {.timeout_ms = 100};
+    cr_assert_eq(cz_server_add_routes(t.srv, &slow, 1, &so, &d), 0, "%s", d.msg);
     if (cors)
         cr_assert_eq(cz_server_cors(t.srv, origins, 1), 0);
     cr_assert_eq(cz_server_start(t.srv), 0);
@@ -185,6 +191,16 @@ Test(cors_answers, maxconns_503_carries_the_cors_headers)
     cr_assert_eq(r.status, 200);
     tc_resp_free(&r);
     tc_close(&busy);
+}
+
+Test(cors_answers, timeout_503_carries_the_cors_headers)
+{
+    start(true, 0);
+    tc_resp_t r;
+    req("GET", "/slow-capped?ms=2000", "Origin: http://app.example\r\n", NULL, &r);
+    cr_assert_eq(r.status, 503);
+    assert_cors(&r);
+    tc_resp_free(&r);
 }
 
 Test(cors_answers, preflight_to_a_jwt_options_route_needs_no_token)

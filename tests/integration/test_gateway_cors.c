@@ -3,9 +3,9 @@
  * test_gateway_cors.c: czero-gateway's per-route Cors on the answers the route gives before the
  * upstream, on a real gateway instance (compiled in from tools/czero-gateway, as
  * test_gateway_conf.c does) in front of a real backend on loopback: with Cors, a Jwt 401 (no
- * token, bad signature), a RateLimit 429 and a MaxBytes 413 (announced or streamed) carry Access-Control-Allow-Origin
- * as the proxied success does; a disallowed origin gets none; a route without Cors is unchanged;
- * the preflight still needs no token.
+ * token, bad signature), a RateLimit 429 and a MaxBytes 413 (announced or streamed) carry
+ * Access-Control-Allow-Origin as the proxied success does; a disallowed origin gets none; a
+ * route without Cors is unchanged; the preflight still needs no token.
  */
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
