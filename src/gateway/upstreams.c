@@ -22,7 +22,10 @@ static void prefix_key(cz_diag_t *d, const char *key)
     if (!d || strncmp(d->key, key, strlen(key)) == 0)
         return;
     char k[sizeof d->key];
-    snprintf(k, sizeof k, "%s%s%.*s", key, d->key[0] ? "." : "", (int)(sizeof k - 40), d->key);
+    /* a key path longer than the field is cut: the message still names its start */
+    if (snprintf(k, sizeof k, "%s%s%.*s", key, d->key[0] ? "." : "", (int)(sizeof k - 40),
+                 d->key) < 0)
+        return;
     snprintf(d->key, sizeof d->key, "%s", k);
 }
 

@@ -324,7 +324,7 @@ static bool wait_unhealthy(cz_upstream_t *u, const char *addr, bool want, int ms
     for (int t = 0; t < ms; t += 10) {
         cz_upstream_node_stat_t st[4];
         size_t n = cz_upstream_nodes(u, st, 4);
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n && i < 4; i++) /* n counts every live node */
             if (strcmp(st[i].addr, addr) == 0 && st[i].unhealthy == want)
                 return true;
         usleep(10000);

@@ -80,6 +80,10 @@ static int expected(parser_t *p, const cz__api_tok_t *t, const char *what)
 
 static int expect(parser_t *p, cz__api_tok_kind_t k, const char *what, cz__api_tok_t *out)
 {
+    /* *out is set on every path: an optimised build cannot see through TRY that callers only
+     * read it after a 0 and would refuse the build (-Wmaybe-uninitialized with -Werror) */
+    if (out)
+        *out = (cz__api_tok_t){0};
     cz__api_tok_t *t;
     TRY(peek(p, &t));
     if (t->k != k)
