@@ -6,7 +6,11 @@
  * Redis: a connect timeout, a per-command timeout (a command whose reply has not arrived in time
  * completes with CZ_ETIMEOUT and its late reply is dropped), reconnection with exponential backoff
  * in the background, and Lua scripts run with EVALSHA (SCRIPT LOAD is pipelined once per
- * connection; a NOSCRIPT reply reloads and retries once). Pipelining comes from the async API:
+ * connection; a NOSCRIPT reply reloads and retries once). A host name is resolved on libuv's
+ * threadpool (uv_getaddrinfo), never on the loop thread, and the answer is cached for
+ * dns_ttl_ms; a refused address moves on to the next one the name resolved to. A name that does
+ * not resolve is logged (once per failure streak, naming the host) and retried with the
+ * reconnect backoff; meanwhile the client is down as for a refused connect. Pipelining comes from the async API:
  * commands are written as they are issued and many can be in flight on the one connection.
  *
  * Threading: a cz_redis_t belongs to one loop and every call must be made on that loop's thread
@@ -31,8 +35,8 @@ struct redisReply;
 typedef struct cz_redis cz_redis_t;
 
 typedef struct cz_redis_conf {
-    const char *host;            /* default "127.0.0.1"; use an IP literal: hiredis resolves
-                                  * names with a blocking getaddrinfo on the loop thread */
+    const char *host;            /* default "127.0.0.1"; an IP literal ("[::1]" too) or a name,
+                                  * resolved off the loop thread */
     int port;                    /* default 6379 */
     const char *password;        /* AUTH on each (re)connect when non-NULL */
     uint64_t connect_timeout_ms; /* default 500 */
@@ -42,11 +46,14 @@ typedef struct cz_redis_conf {
     uint64_t hang_ms;            /* drop the connection when commands time out and nothing was
                                   * received for this long (a stopped or wedged server);
                                   * default 1000 */
+    uint64_t dns_ttl_ms;         /* a resolved name is reused this long by reconnects; default
+                                  * 10000. A failed lookup keeps the previous answer. */
 } cz_redis_conf_t;
 
 typedef enum {
     CZ_REDIS_DOWN = 0,   /* no connection; a reconnect is scheduled */
-    CZ_REDIS_CONNECTING, /* connect in progress; commands are buffered */
+    CZ_REDIS_CONNECTING, /* name lookup or connect in progress; commands are buffered (their
+                          * timeouts running) and fail with CZ_ECLOSED if it fails */
     CZ_REDIS_UP,
 } cz_redis_state_t;
 

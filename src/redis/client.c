@@ -10,6 +10,15 @@
  * A command record stays alive until hiredis hands it back (with a reply, or NULL when the
  * context dies), even after its deadline fired: that is what makes a late reply harmless.
  *
+ * Host names are resolved here with uv_getaddrinfo on libuv's threadpool, never by hiredis:
+ * redisAsyncConnect calls getaddrinfo on the caller's thread, which would stall the worker loop
+ * for as long as DNS takes (seconds with a dead DNS server), on every reconnect. hiredis is only
+ * ever given numeric addresses, which glibc parses without a lookup. The answer is cached for
+ * dns_ttl_ms so reconnects during a Redis outage do not hammer DNS, a refused or timed-out
+ * address moves on to the next one at once, and a failed lookup keeps the previous answer when
+ * there is one. While the lookup runs, commands are queued (formatted, with their deadlines
+ * already running) as hiredis buffers them while a connect is in progress.
+ *
  * The libuv glue is written here rather than taken from <hiredis/adapters/libuv.h> because that
  * adapter (0.14) returns early when uv_poll reports an error status: libuv stops the poll handle
  * on POLLERR, so a refused connect or a reset connection would never reach hiredis and the
@@ -17,6 +26,7 @@
  * notices the socket error and tears the context down.
  */
 #include <errno.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,10 +34,12 @@
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
 #include <openssl/sha.h>
+#include "czero/log.h"
 #include "czero/redis.h"
 #include "internal.h"
 
 #define MAX_LOADED_SCRIPTS 16
+#define MAX_ADDRS 8
 
 typedef struct cmd {
     struct cmd *prev, *next; /* in r->pending while the caller still waits */
@@ -37,6 +49,7 @@ typedef struct cmd {
     uint64_t deadline; /* uv_now() ms */
     int done;          /* caller already told (timeout): drop whatever hiredis returns */
     int retried;       /* NOSCRIPT retry used */
+    int sent;          /* handed to hiredis; 0 while queued behind a name lookup (fmt holds it) */
     const cz_redis_script_t *script;
     char *fmt; /* formatted EVALSHA, kept for the NOSCRIPT retry */
     size_t fmtlen;
@@ -57,6 +70,15 @@ struct cz_redis {
     int closing;
     int open_handles;
     cz_redis_stats_t stats;
+    /* name resolution (host is not an IP literal) */
+    int literal;
+    int gai_pending;      /* the lookup holds r until its callback runs */
+    int gai_failing;      /* a failure was logged; log again only after a success */
+    uv_getaddrinfo_t gai;
+    char port_s[8];
+    struct sockaddr_storage addrs[MAX_ADDRS];
+    int naddr, addr_i, tries; /* tries: addresses that failed in this round */
+    uint64_t resolved_at;     /* uv_now() of the cached answer */
 };
 
 typedef struct ev {
@@ -67,6 +89,7 @@ typedef struct ev {
 
 static void start_connect(cz_redis_t *r);
 static void on_retry(uv_timer_t *t) { start_connect(t->data); }
+static void fail_queued(cz_redis_t *r, int status);
 
 /* ---------------------------------------------------------------- libuv <-> hiredis */
 
@@ -170,6 +193,7 @@ static void schedule_retry(cz_redis_t *r)
     uv_timer_stop(&r->conn_timer);
     uv_timer_start(&r->conn_timer, on_retry, r->backoff, 0);
     r->backoff = cz__min(r->backoff * 2, r->conf.backoff_max_ms);
+    fail_queued(r, CZ_ECLOSED); /* as hiredis fails what it buffered for a failed connect */
 }
 
 static void drop_connection(cz_redis_t *r)
@@ -191,9 +215,11 @@ static void on_deadline(uv_timer_t *t)
         cmd_t *c = r->pending.next;
         list_del(c);
         c->done = 1;
-        expired++;
+        expired += c->sent;
         r->stats.timeouts++;
         c->cb(r, CZ_ETIMEOUT, NULL, c->ud);
+        if (!c->sent) /* still queued behind a lookup: hiredis never saw it */
+            cmd_free(c);
     }
     /* A server that answers nothing at all (stopped, wedged, or a dead peer whose FIN never
      * came) would otherwise hold every command until its TCP timeout: reconnect instead. */
@@ -238,6 +264,108 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
 
 /* ---------------------------------------------------------------- connection */
 
+/* Complete the commands queued behind a name lookup. They move to a local list first, so a
+ * callback that issues commands or frees the client does not disturb the walk. */
+static void fail_queued(cz_redis_t *r, int status)
+{
+    cmd_t q = {.prev = &q, .next = &q};
+    for (cmd_t *c = r->pending.next, *next; c != &r->pending; c = next) {
+        next = c->next;
+        if (!c->sent) {
+            list_del(c);
+            c->prev = q.prev, c->next = &q, q.prev->next = c, q.prev = c;
+        }
+    }
+    while (q.next != &q) {
+        cmd_t *c = q.next;
+        list_del(c);
+        c->done = 1;
+        c->cb(r, status, NULL, c->ud);
+        cmd_free(c);
+    }
+}
+
+/* Hand a formatted command to hiredis; a script's first use on this connection gets its
+ * SCRIPT LOAD pipelined in front (Redis runs commands in order, so no round trip is spent). */
+static int submit(cz_redis_t *r, cmd_t *c)
+{
+    if (c->script) {
+        int loaded = 0;
+        for (int i = 0; i < r->nloaded && !loaded; i++)
+            loaded = r->loaded[i] == c->script;
+        if (!loaded) {
+            r->stats.script_loads++;
+            if (redisAsyncCommand(r->ac, NULL, NULL, "SCRIPT LOAD %s", c->script->src) ==
+                    REDIS_OK &&
+                r->nloaded < MAX_LOADED_SCRIPTS)
+                r->loaded[r->nloaded++] = c->script;
+        }
+    }
+    if (redisAsyncFormattedCommand(r->ac, on_reply, c, c->fmt, c->fmtlen) != REDIS_OK)
+        return CZ_ENOMEM;
+    c->sent = 1;
+    r->stats.in_flight++;
+    return 0;
+}
+
+static void on_connect(const redisAsyncContext *ac, int status);
+static void on_disconnect(const redisAsyncContext *ac, int status);
+static void on_connect_timeout(uv_timer_t *t);
+
+/* A connect did not work: try the next cached address at once, or back off after a full round. */
+static void connect_failed(cz_redis_t *r)
+{
+    int n = r->literal ? 1 : r->naddr;
+    if (n > 1)
+        r->addr_i = (r->addr_i + 1) % n;
+    if (++r->tries < n && !r->closing) {
+        r->state = CZ_REDIS_CONNECTING; /* commands keep queueing meanwhile */
+        uv_timer_stop(&r->conn_timer);
+        uv_timer_start(&r->conn_timer, on_retry, 0, 0);
+        return;
+    }
+    r->tries = 0;
+    schedule_retry(r);
+}
+
+/* ip is numeric, so hiredis' own getaddrinfo returns without a lookup. */
+static void connect_to(cz_redis_t *r, const char *ip)
+{
+    redisAsyncContext *ac = redisAsyncConnect(ip, r->conf.port);
+    if (!ac || ac->err || ev_attach(ac, r->loop) < 0) {
+        if (ac)
+            redisAsyncFree(ac);
+        connect_failed(r);
+        return;
+    }
+    ac->data = r;
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    r->ac = ac;
+    r->state = CZ_REDIS_CONNECTING;
+    r->nloaded = 0;
+    if (r->conf.password)
+        redisAsyncCommand(ac, NULL, NULL, "AUTH %s", r->conf.password);
+    /* Commands queued during the lookup go out behind AUTH, in issue order. One hiredis refused
+     * (no memory) stays queued and ends at its deadline. */
+    for (cmd_t *c = r->pending.next; c != &r->pending; c = c->next)
+        if (!c->sent)
+            (void)submit(r, c);
+    uv_timer_stop(&r->conn_timer);
+    uv_timer_start(&r->conn_timer, on_connect_timeout, r->conf.connect_timeout_ms, 0);
+}
+
+static void connect_cached(cz_redis_t *r)
+{
+    char ip[64];
+    const struct sockaddr_storage *sa = &r->addrs[r->addr_i];
+    if (sa->ss_family == AF_INET6)
+        uv_ip6_name((const struct sockaddr_in6 *)sa, ip, sizeof ip);
+    else
+        uv_ip4_name((const struct sockaddr_in *)sa, ip, sizeof ip);
+    connect_to(r, ip);
+}
+
 static void on_connect(const redisAsyncContext *ac, int status)
 {
     cz_redis_t *r = ac->data;
@@ -246,11 +374,13 @@ static void on_connect(const redisAsyncContext *ac, int status)
     uv_timer_stop(&r->conn_timer);
     if (status != REDIS_OK) {
         r->ac = NULL; /* hiredis frees the context after this callback */
-        schedule_retry(r);
+        r->state = CZ_REDIS_DOWN;
+        connect_failed(r);
         return;
     }
     r->state = CZ_REDIS_UP;
     r->backoff = r->conf.backoff_min_ms;
+    r->tries = 0;
     r->last_rx = uv_now(r->loop);
     r->stats.connects++;
 }
@@ -267,33 +397,88 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 static void on_connect_timeout(uv_timer_t *t)
 {
     cz_redis_t *r = t->data;
-    if (r->state == CZ_REDIS_CONNECTING)
-        drop_connection(r);
+    if (r->state != CZ_REDIS_CONNECTING)
+        return;
+    redisAsyncContext *ac = r->ac;
+    if (!ac) { /* the lookup is slow: back off; its answer is still cached when it comes */
+        schedule_retry(r);
+        return;
+    }
+    r->ac = NULL;
+    r->state = CZ_REDIS_DOWN;
+    redisAsyncFree(ac); /* pending commands come back with NULL replies */
+    connect_failed(r);
+}
+
+static void release(cz_redis_t *r)
+{
+    free((char *)r->conf.host);
+    free((char *)r->conf.password);
+    free(r);
+}
+
+static void on_gai(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    cz_redis_t *r = cz__container_of(req, cz_redis_t, gai);
+    r->gai_pending = 0;
+    if (r->closing) {
+        uv_freeaddrinfo(res);
+        if (r->open_handles == 0)
+            release(r);
+        return;
+    }
+    int n = 0;
+    for (struct addrinfo *ai = res; status == 0 && ai && n < MAX_ADDRS; ai = ai->ai_next)
+        if ((ai->ai_family == AF_INET || ai->ai_family == AF_INET6) &&
+            ai->ai_addrlen <= sizeof r->addrs[0])
+            memcpy(&r->addrs[n++], ai->ai_addr, ai->ai_addrlen);
+    uv_freeaddrinfo(res);
+    if (n) {
+        if (r->gai_failing)
+            cz_log_info("redis %s:%d resolves again", r->conf.host, r->conf.port);
+        r->gai_failing = 0;
+        r->naddr = n, r->addr_i = 0, r->tries = 0;
+        r->resolved_at = uv_now(r->loop);
+    } else {
+        /* Once per failure streak: the backoff retries it every backoff_max_ms. A stale answer
+         * is kept (and re-resolved on the next connect) rather than dropped. */
+        if (!r->gai_failing)
+            cz_log_error("redis %s:%d: cannot resolve the host: %s%s", r->conf.host,
+                         r->conf.port, uv_strerror(status ? status : UV_EAI_NONAME),
+                         r->naddr ? "; using the previous addresses" : "");
+        r->gai_failing = 1;
+    }
+    if (r->state != CZ_REDIS_CONNECTING || r->ac) /* that attempt already gave up */
+        return;
+    if (r->naddr)
+        connect_cached(r);
+    else
+        schedule_retry(r);
 }
 
 static void start_connect(cz_redis_t *r)
 {
     if (r->closing || r->ac)
         return;
-    redisAsyncContext *ac = redisAsyncConnect(r->conf.host, r->conf.port);
-    if (!ac) {
-        schedule_retry(r);
+    if (r->literal) {
+        connect_to(r, r->conf.host);
         return;
     }
-    if (ac->err || ev_attach(ac, r->loop) < 0) {
-        redisAsyncFree(ac);
-        schedule_retry(r);
+    if (r->naddr && uv_now(r->loop) - r->resolved_at < r->conf.dns_ttl_ms) {
+        connect_cached(r);
         return;
     }
-    ac->data = r;
-    redisAsyncSetConnectCallback(ac, on_connect);
-    redisAsyncSetDisconnectCallback(ac, on_disconnect);
-    r->ac = ac;
-    r->state = CZ_REDIS_CONNECTING;
-    r->nloaded = 0;
-    if (r->conf.password)
-        redisAsyncCommand(ac, NULL, NULL, "AUTH %s", r->conf.password);
+    r->state = CZ_REDIS_CONNECTING; /* commands queue until the answer */
+    uv_timer_stop(&r->conn_timer);
     uv_timer_start(&r->conn_timer, on_connect_timeout, r->conf.connect_timeout_ms, 0);
+    if (r->gai_pending) /* an earlier lookup outlived its attempt: its answer serves this one */
+        return;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    int rc = uv_getaddrinfo(r->loop, &r->gai, on_gai, r->conf.host, NULL, &hints);
+    if (rc == 0)
+        r->gai_pending = 1;
+    else
+        on_gai(&r->gai, rc, NULL);
 }
 
 /* ---------------------------------------------------------------- public API */
@@ -308,7 +493,12 @@ cz_redis_t *cz_redis_new(uv_loop_t *loop, const cz_redis_conf_t *conf)
     if (!r)
         return NULL;
     cz_redis_conf_t c = conf ? *conf : (cz_redis_conf_t){0};
-    c.host = dupstr(c.host ? c.host : "127.0.0.1");
+    const char *h = c.host && *c.host ? c.host : "127.0.0.1";
+    size_t hl = strlen(h);
+    if (h[0] == '[' && hl > 2 && h[hl - 1] == ']') /* "[::1]", as written before a port */
+        c.host = strndup(h + 1, hl - 2);
+    else
+        c.host = strdup(h);
     c.password = dupstr(c.password);
     if (!c.port)
         c.port = 6379;
@@ -324,6 +514,8 @@ cz_redis_t *cz_redis_new(uv_loop_t *loop, const cz_redis_conf_t *conf)
         c.backoff_max_ms = c.backoff_min_ms;
     if (!c.hang_ms)
         c.hang_ms = 1000;
+    if (!c.dns_ttl_ms)
+        c.dns_ttl_ms = 10000;
     r->conf = c;
     if (!c.host || (conf && conf->password && !c.password)) {
         free((char *)c.host);
@@ -331,6 +523,8 @@ cz_redis_t *cz_redis_new(uv_loop_t *loop, const cz_redis_conf_t *conf)
         free(r);
         return NULL;
     }
+    unsigned char bin[16];
+    r->literal = uv_inet_pton(AF_INET, c.host, bin) == 0 || uv_inet_pton(AF_INET6, c.host, bin) == 0;
     r->loop = loop;
     r->backoff = c.backoff_min_ms;
     r->pending.prev = r->pending.next = &r->pending;
@@ -345,11 +539,8 @@ cz_redis_t *cz_redis_new(uv_loop_t *loop, const cz_redis_conf_t *conf)
 static void on_handle_closed(uv_handle_t *h)
 {
     cz_redis_t *r = h->data;
-    if (--r->open_handles == 0) {
-        free((char *)r->conf.host);
-        free((char *)r->conf.password);
-        free(r);
-    }
+    if (--r->open_handles == 0 && !r->gai_pending) /* else on_gai releases it */
+        release(r);
 }
 
 void cz_redis_free(cz_redis_t *r)
@@ -362,12 +553,16 @@ void cz_redis_free(cz_redis_t *r)
     r->state = CZ_REDIS_DOWN;
     if (ac)
         redisAsyncFree(ac);
-    /* Anything still listed was never handed to hiredis' callbacks (cannot normally happen). */
+    if (r->gai_pending) /* the callback still runs (UV_ECANCELED or late) and frees r */
+        uv_cancel((uv_req_t *)&r->gai);
+    /* What is still listed was queued behind a lookup and never handed to hiredis. */
     while (r->pending.next != &r->pending) {
         cmd_t *c = r->pending.next;
         list_del(c);
         c->done = 1;
         c->cb(r, CZ_ECLOSED, NULL, c->ud);
+        if (!c->sent)
+            cmd_free(c);
     }
     uv_close((uv_handle_t *)&r->deadline_timer, on_handle_closed);
     uv_close((uv_handle_t *)&r->conn_timer, on_handle_closed);
@@ -395,18 +590,17 @@ static int check_ready(cz_redis_t *r, cz_redis_cb cb)
         return CZ_EARG;
     if (r->closing)
         return CZ_ECLOSED;
-    if (!r->ac)
+    if (!r->ac && r->state != CZ_REDIS_CONNECTING) /* connecting without ac: resolving */
         return -ENOTCONN;
     return 0;
 }
 
-/* The command was accepted by hiredis: start its clock. */
+/* The command was accepted by hiredis or queued behind a lookup: start its clock. */
 static void cmd_track(cz_redis_t *r, cmd_t *c)
 {
     int was_empty = r->pending.next == &r->pending;
     c->deadline = uv_now(r->loop) + r->conf.command_timeout_ms;
     list_push(r, c);
-    r->stats.in_flight++;
     if (was_empty)
         rearm(r);
 }
@@ -422,9 +616,19 @@ int cz_redis_command_argv(cz_redis_t *r, cz_redis_cb cb, void *ud, int argc, con
     cmd_t *c = cmd_new(r, cb, ud);
     if (!c)
         return CZ_ENOMEM;
-    if (redisAsyncCommandArgv(r->ac, on_reply, c, argc, argv, argvlen) != REDIS_OK) {
+    if (!r->ac) {
+        int len = redisFormatCommandArgv(&c->fmt, argc, argv, argvlen);
+        if (len < 0) {
+            cmd_free(c);
+            return CZ_ENOMEM;
+        }
+        c->fmtlen = (size_t)len;
+    } else if (redisAsyncCommandArgv(r->ac, on_reply, c, argc, argv, argvlen) != REDIS_OK) {
         cmd_free(c);
         return CZ_ENOMEM;
+    } else {
+        c->sent = 1;
+        r->stats.in_flight++;
     }
     cmd_track(r, c);
     return 0;
@@ -442,7 +646,15 @@ int cz_redis_command(cz_redis_t *r, cz_redis_cb cb, void *ud, const char *fmt, .
         return CZ_ENOMEM;
     va_list ap;
     va_start(ap, fmt);
-    rc = redisvAsyncCommand(r->ac, on_reply, c, fmt, ap);
+    if (!r->ac) {
+        int len = redisvFormatCommand(&c->fmt, fmt, ap);
+        c->fmtlen = len > 0 ? (size_t)len : 0;
+        rc = len > 0 ? REDIS_OK : REDIS_ERR;
+    } else {
+        rc = redisvAsyncCommand(r->ac, on_reply, c, fmt, ap);
+        c->sent = rc == REDIS_OK;
+        r->stats.in_flight += c->sent;
+    }
     va_end(ap);
     if (rc != REDIS_OK) {
         cmd_free(c);
@@ -490,17 +702,7 @@ int cz_redis_evalsha(cz_redis_t *r, const cz_redis_script_t *s, cz_redis_cb cb, 
     }
     c->fmtlen = (size_t)len;
     c->script = s;
-    int loaded = 0;
-    for (int i = 0; i < r->nloaded && !loaded; i++)
-        loaded = r->loaded[i] == s;
-    if (!loaded) {
-        /* Pipelined in front: Redis runs commands in order, so no round trip is spent. */
-        r->stats.script_loads++;
-        if (redisAsyncCommand(r->ac, NULL, NULL, "SCRIPT LOAD %s", s->src) == REDIS_OK &&
-            r->nloaded < MAX_LOADED_SCRIPTS)
-            r->loaded[r->nloaded++] = s;
-    }
-    if (redisAsyncFormattedCommand(r->ac, on_reply, c, c->fmt, c->fmtlen) != REDIS_OK) {
+    if (r->ac && submit(r, c) < 0) { /* else queued: submitted once connected */
         cmd_free(c);
         return CZ_ENOMEM;
     }
