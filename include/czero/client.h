@@ -3,7 +3,8 @@
  * client.h: the upstream HTTP/1.1 client, one per libuv loop (worker thread).
  *
  * A cz_client_t keeps per-address pools of idle keep-alive connections ("127.0.0.1:8001"; a host
- * name is resolved with uv_getaddrinfo and cached briefly), sends requests with one write for the
+ * name is resolved with uv_getaddrinfo and its addresses, up to 8, cached for 5 s; a connect
+ * error falls through to the next address and the one that answered is tried first after), sends requests with one write for the
  * head and a small body, streams large request and response bodies with back-pressure both ways,
  * and parses responses with llhttp in response mode. It is the inner loop of the gateway's proxy
  * and of handlers calling other services (go-zero's httpc). It does not pick nodes, retry on
@@ -33,6 +34,11 @@ typedef struct cz_client_opts {
     uint64_t header_timeout_ms;  /* request body ended (or connected) -> end of the response
                                     head (default 10 s); 1xx responses do not stop it */
     uint64_t total_timeout_ms;   /* whole call (default 0 = none) */
+    uint64_t read_timeout_ms;    /* the longest wait for the next response-body bytes once the
+                                    head arrived, reset by every read, not running while the
+                                    call is paused (nginx's proxy_read_timeout between reads;
+                                    default 0 = none, as go-zero's httpc: a long-poll or event
+                                    stream may idle, and the total timeout still bounds) */
     size_t max_header_bytes;     /* status line + headers (default 64 KiB); over it: CZ_EPARSE */
 } cz_client_opts_t;
 
@@ -57,7 +63,9 @@ typedef struct cz_client_req {
     cz_str_t body;                          /* a whole body (copied or written before return), or */
     bool body_stream;                       /* ... the body comes by cz_call_write              */
     int64_t body_len;                       /* with body_stream: its length, -1 = chunked        */
-    uint64_t connect_timeout_ms, header_timeout_ms, total_timeout_ms; /* 0 = the client's default */
+    /* 0 = the client's default. connect_timeout_ms applies to each address of a name tried in
+       turn; total_timeout_ms bounds them all. */
+    uint64_t connect_timeout_ms, header_timeout_ms, total_timeout_ms, read_timeout_ms;
     /* The keep-alive pool of addr, as its owner configures it (an upstream's Pool): idle
        connections kept (0 = the client's pool_size, <0 = none) and their idle timeout (0 = the
        client's). The last call to an address sets its pool. */
@@ -77,6 +85,8 @@ typedef struct cz_call_info {
     int status;            /* final response status, 0 when none */
     uint64_t connect_ns;   /* time spent connecting (0 when reused) */
     uint64_t ttfb_ns;      /* call start -> first response byte (0 when none) */
+    uint8_t addrs_tried;   /* addresses of addr connected to in turn (2: the first failed to
+                              connect and the second was tried); 0 when reused */
 } cz_call_info_t;
 
 typedef struct cz_call_cbs {
@@ -90,7 +100,8 @@ typedef struct cz_call_cbs {
      *  May be NULL. */
     void (*on_drain)(cz_call_t *call, void *ud);
     /** Exactly once, last; the call is invalid after it returns. err 0 = complete response;
-     *  otherwise CZ_ETIMEOUT, CZ_ECLOSED (peer closed early, aborted, client closed), CZ_EPARSE
+     *  otherwise CZ_ETIMEOUT (connect on the last address, header, read or total timeout),
+     *  CZ_ECLOSED (peer closed early, aborted, client closed), CZ_EPARSE
      *  (malformed or oversized response), or a -errno / UV code (connect refused, reset...).
      *  Required. */
     void (*on_done)(cz_call_t *call, int err, const cz_call_info_t *info, void *ud);

@@ -295,6 +295,7 @@ static int call_start(cz_client_t *c, const cz_client_req_t *rq, const cz_call_c
     call->dl_total = total ? now + total : 0;
     call->connect_to = rq->connect_timeout_ms ? rq->connect_timeout_ms : c->o.connect_timeout_ms;
     call->header_to = rq->header_timeout_ms ? rq->header_timeout_ms : c->o.header_timeout_ms;
+    call->read_to = rq->read_timeout_ms ? rq->read_timeout_ms : c->o.read_timeout_ms;
     call->stream = rq->body_stream;
     call->body_len = rq->body_stream ? rq->body_len : (int64_t)rq->body.n;
     call->chunked = rq->body_stream && rq->body_len < 0;
@@ -322,6 +323,7 @@ static int call_start(cz_client_t *c, const cz_client_req_t *rq, const cz_call_c
             return rc;
         }
         k->reused = false;
+        call->info.addrs_tried = 1;
     }
     if (obuf_reserve(k, need) != 0) {
         if (k->state == CC_ACTIVE)
@@ -406,6 +408,8 @@ void cz_call_pause(cz_call_t *call)
         return;
     call->paused = true;
     cz__cconn_t *k = call->conn;
+    if (call->head_done)
+        k->dl_phase = 0; /* the consumer is slow, not the upstream: no read timeout meanwhile */
     /* inside the parser the callback's return value pauses it, and parse() stops reading */
     if (!k->in_parse && k->reading && k->state == CC_ACTIVE) {
         uv_read_stop((uv_stream_t *)&k->tcp);
@@ -419,6 +423,10 @@ void cz_call_resume(cz_call_t *call)
         return;
     call->paused = false;
     cz__cconn_t *k = call->conn;
+    if (call->head_done && call->read_to && k->state == CC_ACTIVE) {
+        k->dl_phase = uv_now(k->c->loop) + call->read_to;
+        cz__cconn_arm(k);
+    }
     if (k->in_parse || k->state != CC_ACTIVE)
         return;
     /* Parse from the loop even with nothing buffered: a pause at the last body byte leaves
@@ -513,8 +521,39 @@ static void stale_retry(cz__cconn_t *old)
     call->info.reused = false;
     call->info.sent_any = false;
     call->info.stale_retry = true;
+    call->info.addrs_tried = k->tries;
     c->st.stale++;
     cz__cconn_arm(k);
+}
+
+/* k's connect failed (refused, unreachable, its connect timeout): move the call to a fresh
+ * connection to the name's next address, as nginx's proxy_next_upstream does for the addresses
+ * of a proxy_pass name. Each address gets the connect timeout; the total deadline bounds all.
+ * Nothing was written yet, so the output buffer simply changes hands. false: none left. */
+static bool next_addr(cz__cconn_t *k, int err)
+{
+    cz_call_t *call = k->call;
+    cz_client_t *c = call->c;
+    uint64_t now = uv_now(c->loop);
+    if (err == UV_ECANCELED || (call->dl_total && now >= call->dl_total))
+        return false;
+    int rc = 0;
+    cz__cconn_t *n = cz__cconn_open_next(k, call->connect_to ? now + call->connect_to : 0, &rc);
+    if (!n)
+        return false;
+    n->obuf = k->obuf;
+    n->ocap = k->ocap;
+    n->olen = k->olen;
+    n->ooff = k->ooff;
+    k->obuf = NULL;
+    k->ocap = k->olen = k->ooff = 0;
+    k->call = NULL;
+    cz__cconn_close(k);
+    n->call = call;
+    call->conn = n;
+    call->info.addrs_tried = n->tries;
+    cz__cconn_arm(n);
+    return true;
 }
 
 void cz__call_connected(cz__cconn_t *k, int status)
@@ -523,7 +562,8 @@ void cz__call_connected(cz__cconn_t *k, int status)
     if (!call)
         return;
     if (status != 0) {
-        cz__call_fail(call, status);
+        if (k->state != CC_CONNECTING || !next_addr(k, status))
+            cz__call_fail(call, status);
         return;
     }
     call->info.connected = true;
@@ -537,6 +577,9 @@ void cz__call_connected(cz__cconn_t *k, int status)
 
 void cz__call_on_timer(cz__cconn_t *k)
 {
+    /* a connect timeout (not the total one) falls through to the next address */
+    if (k->state == CC_CONNECTING && next_addr(k, CZ_ETIMEOUT))
+        return;
     cz__call_fail(k->call, CZ_ETIMEOUT);
 }
 
@@ -549,6 +592,8 @@ void cz__call_on_read(cz__cconn_t *k, ssize_t nread)
     }
     if (nread > 0) {
         k->rlen += (uint32_t)nread;
+        if (call->head_done && call->read_to) /* moved later: the timer re-checks, no re-arm */
+            k->dl_phase = uv_now(k->c->loop) + call->read_to;
         cz__call_parse(k);
         return;
     }

@@ -24,6 +24,7 @@ void cz_client_opts_init(cz_client_opts_t *o)
     o->connect_timeout_ms = 1000;
     o->header_timeout_ms = 10000;
     o->total_timeout_ms = 0;
+    o->read_timeout_ms = 0;
     o->max_header_bytes = 64 * 1024;
 }
 
@@ -138,10 +139,12 @@ static int parse_addr(cz__pool_t *p, const char *addr)
     p->host = strndup(h, hl);
     if (!p->host)
         return CZ_ENOMEM;
-    struct sockaddr_in *s4 = (struct sockaddr_in *)&p->sa;
-    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&p->sa;
-    if (uv_ip4_addr(p->host, (int)port, s4) == 0 || uv_ip6_addr(p->host, (int)port, s6) == 0)
+    struct sockaddr_in *s4 = (struct sockaddr_in *)&p->sa[0];
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&p->sa[0];
+    if (uv_ip4_addr(p->host, (int)port, s4) == 0 || uv_ip6_addr(p->host, (int)port, s6) == 0) {
         p->literal = true;
+        p->naddr = 1;
+    }
     else if (addr[0] == '[')
         return CZ_EARG;
     return 0;
@@ -246,7 +249,44 @@ void cz__cconn_close(cz__cconn_t *k)
 static int conn_connect(cz__cconn_t *k)
 {
     k->state = CC_CONNECTING;
-    return uv_tcp_connect(&k->creq, &k->tcp, (const struct sockaddr *)&k->pool->sa, on_connect);
+    return uv_tcp_connect(&k->creq, &k->tcp, (const struct sockaddr *)&k->pool->sa[k->ai],
+                          on_connect);
+}
+
+static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family)
+        return false;
+    size_t n = a->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    return memcmp(a, b, n) == 0;
+}
+
+/* Keep every address of a lookup (bounded), in getaddrinfo order. The one that answered last
+ * stays the first tried when it is still in the new list, so a refresh does not send each new
+ * connection back to a dead first address. 0 or UV_EAI_NONAME when nothing usable came. */
+static int pool_set_addrs(cz__pool_t *p, const struct addrinfo *res)
+{
+    struct sockaddr_storage good = p->sa[p->cur < p->naddr ? p->cur : 0];
+    bool had = p->naddr > 0;
+    uint8_t n = 0;
+    for (const struct addrinfo *ai = res; ai && n < CZ__CL_MAX_ADDRS; ai = ai->ai_next) {
+        if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
+            ai->ai_addrlen > sizeof p->sa[0])
+            continue;
+        memset(&p->sa[n], 0, sizeof p->sa[n]);
+        memcpy(&p->sa[n], ai->ai_addr, ai->ai_addrlen);
+        n++;
+    }
+    if (n == 0)
+        return UV_EAI_NONAME;
+    p->naddr = n;
+    p->cur = 0;
+    for (uint8_t i = 0; had && i < n; i++)
+        if (same_addr(&p->sa[i], &good)) {
+            p->cur = i;
+            break;
+        }
+    return 0;
 }
 
 static void on_gai(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
@@ -265,12 +305,12 @@ static void on_gai(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         }
         return;
     }
-    if (status == 0 && res && res->ai_addrlen <= sizeof k->pool->sa) {
-        memcpy(&k->pool->sa, res->ai_addr, res->ai_addrlen);
+    if (status == 0)
+        status = pool_set_addrs(k->pool, res);
+    if (status == 0) {
         k->pool->resolved_ms = uv_now(k->c->loop);
+        k->ai = k->pool->cur;
         status = conn_connect(k);
-    } else if (status == 0) {
-        status = UV_EAI_NONAME;
     }
     uv_freeaddrinfo(res);
     if (status != 0)
@@ -316,6 +356,8 @@ static void on_connect(uv_connect_t *req, int status)
     if (status == 0) {
         uv_tcp_nodelay(&k->tcp, 1);
         k->state = CC_ACTIVE;
+        if (k->ai < k->pool->naddr)
+            k->pool->cur = k->ai; /* the next connects start at the address that answered */
         if (!k->call || !k->call->paused) /* a paused call starts reading on resume */
             status = cz__cconn_read_start(k);
         if (status != 0)
@@ -358,10 +400,13 @@ cz__cconn_t *cz__cconn_open(cz_client_t *c, cz__pool_t *p, uint64_t connect_dl, 
     if (!k)
         return NULL;
     k->dl_phase = connect_dl;
+    k->tries = 1;
     c->st.connects++;
     int rc;
     uint64_t now = uv_now(c->loop);
-    if (p->literal || (p->resolved_ms && now - p->resolved_ms < CZ__CL_DNS_TTL_MS)) {
+    if (p->literal || p->pinned ||
+        (p->resolved_ms && now - p->resolved_ms < CZ__CL_DNS_TTL_MS)) {
+        k->ai = p->cur < p->naddr ? p->cur : 0;
         rc = conn_connect(k);
     } else {
         struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
@@ -376,6 +421,58 @@ cz__cconn_t *cz__cconn_open(cz_client_t *c, cz__pool_t *p, uint64_t connect_dl, 
     }
     cz__cconn_arm(k);
     return k;
+}
+
+cz__cconn_t *cz__cconn_open_next(cz__cconn_t *old, uint64_t connect_dl, int *err)
+{
+    cz__pool_t *p = old->pool;
+    if (old->state != CC_CONNECTING || p->naddr < 2 || old->tries >= p->naddr)
+        return NULL;
+    cz__cconn_t *k = cconn_new(old->c, p, err);
+    if (!k)
+        return NULL;
+    /* the list the call started with is used to its end, even past the cache's lifetime */
+    k->ai = (uint8_t)((old->ai + 1u) % p->naddr);
+    k->tries = (uint8_t)(old->tries + 1u);
+    k->dl_phase = connect_dl;
+    old->c->st.connects++;
+    int rc = conn_connect(k);
+    if (rc != 0) {
+        *err = rc;
+        cz__cconn_close(k);
+        return NULL;
+    }
+    cz__cconn_arm(k);
+    return k;
+}
+
+int cz__client_pin_addrs(cz_client_t *c, const char *addr, const struct sockaddr *const *sa,
+                         size_t n)
+{
+    if (!c || !addr || !sa || n == 0 || n > CZ__CL_MAX_ADDRS)
+        return CZ_EARG;
+    cz__pool_t *p = cz__pool_get(c, addr);
+    if (!p)
+        return CZ_EARG;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = sa[i]->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                   : sa[i]->sa_family == AF_INET  ? sizeof(struct sockaddr_in)
+                                                  : 0;
+        if (!len)
+            return CZ_EARG;
+        memset(&p->sa[i], 0, sizeof p->sa[i]);
+        memcpy(&p->sa[i], sa[i], len);
+    }
+    p->naddr = (uint8_t)n;
+    p->cur = 0;
+    p->pinned = true;
+    return 0;
+}
+
+int cz__client_addr_cur(cz_client_t *c, const char *addr)
+{
+    cz__pool_t *p = cz__pool_get(c, addr);
+    return p && p->naddr ? p->cur : -1;
 }
 
 /* A connection over a stream someone else connected (tests, fuzzing); never pooled. */

@@ -24,6 +24,7 @@
 #define CZ__CL_LOW_WATER (64u * 1024u)
 #define CZ__CL_DNS_TTL_MS 5000u
 #define CZ__CL_POOL_BUCKETS 64u
+#define CZ__CL_MAX_ADDRS 8u          /* addresses kept from one lookup of a name */
 
 typedef struct cz__cconn cz__cconn_t;
 typedef struct cz__pool cz__pool_t;
@@ -33,8 +34,12 @@ struct cz__pool {
     char *addr;               /* the key, as given */
     char *host;               /* for uv_getaddrinfo when not a literal */
     char port[8];
-    struct sockaddr_storage sa;
+    /* the addresses of one lookup, in getaddrinfo order (one for a literal); connects start at
+     * sa[cur], the last one that answered, and fall through to the next on a connect error */
+    struct sockaddr_storage sa[CZ__CL_MAX_ADDRS];
+    uint8_t naddr, cur;
     bool literal;             /* sa is fixed */
+    bool pinned;              /* sa set by cz__client_pin_addrs: never resolved */
     uint64_t resolved_ms;     /* loop time of the cached resolution (names), 0 = none */
     cz__cconn_t *idle;        /* LIFO: most recently used first */
     uint32_t nidle;
@@ -75,6 +80,7 @@ struct cz__cconn {
     uint64_t dl_idle;
     uint64_t armed;           /* loop time the timer fires at, 0 = not armed */
     uint8_t state, last_cb;
+    uint8_t ai, tries;        /* the pool address this connects to; addresses tried by the call */
     uint8_t nhandles;         /* handles still open */
     bool reading, writing, gai_pending, in_parse, kicked;
     bool keep;                /* the response allowed keep-alive */
@@ -91,7 +97,7 @@ struct cz_call {
     uint64_t start_hr;        /* uv_hrtime at call start */
     uint64_t connect_hr;
     uint64_t dl_total;        /* loop-time deadline, 0 = none */
-    uint64_t connect_to, header_to;
+    uint64_t connect_to, header_to, read_to;
     int64_t body_len, body_written;
     cz_call_t *fnext;         /* free list */
     bool stream, chunked, body_done, is_head;
@@ -119,6 +125,9 @@ struct cz_client {
 cz__pool_t *cz__pool_get(cz_client_t *c, const char *addr);
 cz__cconn_t *cz__pool_take(cz__pool_t *p);
 cz__cconn_t *cz__cconn_open(cz_client_t *c, cz__pool_t *p, uint64_t connect_dl, int *err);
+/** A fresh connection to the address after old's (old->tries + 1 tried), NULL when every
+ *  address of the pool has been tried (*err untouched) or on error (*err set). */
+cz__cconn_t *cz__cconn_open_next(cz__cconn_t *old, uint64_t connect_dl, int *err);
 void cz__cconn_close(cz__cconn_t *k);
 void cz__cconn_pool(cz__cconn_t *k);
 void cz__cconn_arm(cz__cconn_t *k);
@@ -136,6 +145,13 @@ void cz__call_fail(cz_call_t *call, int err);
  *  which the connection then owns and closes. Otherwise as cz_client_call. */
 int cz__client_call_fd(cz_client_t *c, int fd, const cz_client_req_t *rq, const cz_call_cbs_t *cbs,
                        void *ud, cz_call_t **out);
+/** Test hook: the addresses of addr ("name:port") are sa[0..n) (n <= CZ__CL_MAX_ADDRS, each
+ *  an AF_INET/AF_INET6 sockaddr) instead of a lookup, in that order, until the client closes.
+ *  0, CZ_EARG or CZ_ENOMEM. Loop thread only. */
+int cz__client_pin_addrs(cz_client_t *c, const char *addr, const struct sockaddr *const *sa,
+                         size_t n);
+/** Test hook: the index in addr's list that the next new connection starts at, -1 unknown. */
+int cz__client_addr_cur(cz_client_t *c, const char *addr);
 extern const llhttp_settings_t cz__client_parser_settings;
 
 #endif

@@ -107,7 +107,9 @@ static int p_headers_complete(llhttp_t *p)
             return -1; /* a header without a name: refuse rather than forward it */
     call->head_done = true;
     call->info.status = status;
-    k->dl_phase = 0;
+    /* from here the read (idle) timeout runs instead; a pause in on_head clears it again */
+    k->dl_phase = call->read_to ? uv_now(k->c->loop) + call->read_to : 0;
+    cz__cconn_arm(k);
     if (call->cbs->on_head) {
         cz_str_t hn[CZ__CL_MAX_HEADERS], hv[CZ__CL_MAX_HEADERS];
         for (uint32_t i = 0; i < k->nh; i++) {
