@@ -59,9 +59,10 @@ typedef struct cz_conf_at {
 
 /** A field's own check, for what bounds and types cannot say (a key that needs another, names
  *  unique across an array). It runs once the member is bound with its defaults, whether the key
- *  was present or not, and may set derived members (nothing cz_conf_free would not free). It
- *  returns 0, or non-zero with d->key set to the key path relative to the member ("" for the
- *  member itself, "Nodes[0].Addr", or "[1].Name" inside an array) and d->msg; the load then fails
+ *  was present or not, after every key of the same mapping is bound (checks in table order), so
+ *  it may read sibling members; it may set derived members (nothing cz_conf_free would not
+ *  free). It returns 0, or non-zero with d->key set to the key path relative to the member ("" for
+ *  the member itself, "Nodes[0].Addr", or "[1].Name" inside an array) and d->msg; the load fails
  *  with "file:line:col: Full.Key.Path: msg" placed at the deepest node of that path the document
  *  has. d arrives zeroed. Runs on the loading thread. */
 typedef int (*cz_conf_check_fn)(void *member, const cz_conf_at_t *at, cz_diag_t *d);

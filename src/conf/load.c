@@ -594,6 +594,7 @@ static int bind_map(ctx_t *c, const cz_conf_field_t *fields, char *base, const y
     }
     slot_t slots[MAX_SLOTS];
     const yaml_node_t *seen[MAX_SLOTS] = {0};
+    const yaml_node_t *vals[MAX_SLOTS] = {0}; /* value nodes of the seen keys */
     size_t n = 0;
     int rc = flatten(c, fields, base, slots, &n, 0);
     if (rc == 0 && map) {
@@ -622,9 +623,8 @@ static int bind_map(ctx_t *c, const cz_conf_field_t *fields, char *base, const y
                          cz__ymark_line(seen[i]->start_mark), cz__ymark_col(seen[i]->start_mark));
             } else {
                 seen[i] = k;
+                vals[i] = v;
                 rc = bind_value(c, &slots[i], v);
-                if (rc == 0)
-                    rc = run_check(c, slots[i].f, slots[i].dst, v, 0, 0);
             }
             pop(c, old);
         }
@@ -634,8 +634,15 @@ static int bind_map(ctx_t *c, const cz_conf_field_t *fields, char *base, const y
             continue;
         size_t old = push_key(c, slots[i].f->key, strlen(slots[i].f->key));
         rc = bind_absent(c, &slots[i], line, col, required, false);
-        if (rc == 0)
-            rc = run_check(c, slots[i].f, slots[i].dst, NULL, line, col);
+        pop(c, old);
+    }
+    /* Checks run once every key of this mapping is bound, in table order, so a check may read
+     * its siblings (a route naming an upstream) whatever order the document has them in. */
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (!slots[i].f->check)
+            continue;
+        size_t old = push_key(c, slots[i].f->key, strlen(slots[i].f->key));
+        rc = run_check(c, slots[i].f, slots[i].dst, vals[i], line, col);
         pop(c, old);
     }
     c->depth--;

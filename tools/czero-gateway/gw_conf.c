@@ -4,20 +4,19 @@
  * the checks a table cannot express (an Upstream that names a defined upstream, Path xor Prefix, a
  * StripPrefix that is a prefix of the route, rate-limit parameters that fit the Kind...).
  *
- * The generic loader places its own errors at file:line:col, Upstreams included (their checks
- * run inside the load, as in any service: CZ_UPSTREAMS_FIELD); route errors found after loading
- * are placed here by walking the YAML once more to the node the key path names
- * ("Routes[2].Upstream"), so every message reads "gw.yaml:12:15: Routes[2].Upstream: no upstream
- * named 'x'" like nginx's.
+ * Every error is placed at file:line:col by the generic loader: Upstreams through their field's
+ * check (CZ_UPSTREAMS_FIELD, as in any service), Routes through routes_check below, which the
+ * loader runs once Upstreams is bound and places at the node its key path names
+ * ("[2].Upstream"), so every message reads "gw.yaml:12:15: Routes[2].Upstream: no upstream named
+ * 'x'" like nginx's.
  * This file never starts anything: the fuzz target runs it on arbitrary input.
  */
 #include <ctype.h>
-#include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yaml.h>
 #include "gw.h"
 
 #define F(k, t, st, m, d) {.key = k, .type = t, .offset = offsetof(st, m), .def = d}
@@ -80,97 +79,19 @@ static const cz_conf_field_t route_fields[] = {
     {0},
 };
 
-const cz_conf_field_t gw_conf_fields[] = {
-    {.key = "", .type = CZ_CONF_INLINE, .offset = offsetof(gw_conf_t, rest),
-     .sub = cz_rest_conf_fields},
-    {CZ_UPSTREAMS_FIELD(gw_conf_t, upstreams)}, /* checked (and placed) by the loader itself */
-    {.key = "Routes", .type = CZ_CONF_ARRAY, .offset = offsetof(gw_conf_t, routes),
-     .sub = route_fields, .elem_size = sizeof(gw_route_conf_t)},
-    {0},
-};
+/* ---- checks ---- */
 
-/* ---- placing a key path in the YAML text ---- */
-
-static yaml_node_t *map_get(yaml_document_t *doc, yaml_node_t *map, const char *k, size_t kn)
-{
-    if (!map || map->type != YAML_MAPPING_NODE)
-        return NULL;
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
-         p++) {
-        yaml_node_t *key = yaml_document_get_node(doc, p->key);
-        if (key && key->type == YAML_SCALAR_NODE && key->data.scalar.length == kn &&
-            memcmp(key->data.scalar.value, k, kn) == 0)
-            return yaml_document_get_node(doc, p->value);
-    }
-    return NULL;
-}
-
-/* Set d's position to the deepest node of `path` ("Routes[2].Jwt.Secret") that exists. */
-static void place(const char *name, const char *yaml, size_t len, const char *path, cz_diag_t *d)
-{
-    yaml_parser_t p;
-    yaml_document_t doc;
-    if (!yaml_parser_initialize(&p))
-        return;
-    yaml_parser_set_input_string(&p, (const unsigned char *)yaml, len);
-    if (!yaml_parser_load(&p, &doc)) {
-        yaml_parser_delete(&p);
-        return;
-    }
-    yaml_node_t *n = yaml_document_get_root_node(&doc), *best = n;
-    const char *s = path;
-    while (n && *s) {
-        size_t kn = strcspn(s, ".[");
-        if (kn) {
-            n = map_get(&doc, n, s, kn);
-            s += kn;
-        } else if (*s == '[') {
-            char *end;
-            unsigned long i = strtoul(s + 1, &end, 10);
-            if (*end != ']' || n->type != YAML_SEQUENCE_NODE ||
-                i >= (size_t)(n->data.sequence.items.top - n->data.sequence.items.start)) {
-                n = NULL;
-                break;
-            }
-            n = yaml_document_get_node(&doc, n->data.sequence.items.start[i]);
-            s = end + 1;
-        } else {
-            s++; /* '.' */
-            continue;
-        }
-        if (n)
-            best = n;
-    }
-    snprintf(d->file, sizeof d->file, "%s", name);
-    if (best) {
-        d->line = (int)best->start_mark.line + 1;
-        d->col = (int)best->start_mark.column + 1;
-    }
-    yaml_document_delete(&doc);
-    yaml_parser_delete(&p);
-}
-
-typedef struct vctx {
-    const char *name, *yaml;
-    size_t len;
-    cz_diag_t *d;
-} vctx_t;
-
-__attribute__((format(printf, 3, 4))) static int fail(const vctx_t *v, const char *key,
+/* Report msg at key (relative to Routes) for the loader to place. */
+__attribute__((format(printf, 3, 4))) static int fail(cz_diag_t *d, const char *key,
                                                        const char *fmt, ...)
 {
-    cz_diag_t *d = v->d;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(d->msg, sizeof d->msg, fmt, ap);
     va_end(ap);
     snprintf(d->key, sizeof d->key, "%s", key);
-    d->line = d->col = 0;
-    place(v->name, v->yaml, v->len, key, d);
     return CZ_EINVAL_CONF;
 }
-
-/* ---- checks ---- */
 
 static bool is_token(const char *s)
 {
@@ -182,18 +103,18 @@ static bool is_token(const char *s)
     return true;
 }
 
-static int check_ratelimit(const vctx_t *v, const char *rk, gw_ratelimit_conf_t *rl)
+static int check_ratelimit(cz_diag_t *d, const char *rk, gw_ratelimit_conf_t *rl)
 {
     char key[128];
     if (rl->kind == GW_RL_NONE)
         return 0;
     if (rl->kind == GW_RL_PERIOD && rl->quota <= 0) {
         snprintf(key, sizeof key, "%s.RateLimit.Quota", rk);
-        return fail(v, key, "a period limit needs a Quota >= 1");
+        return fail(d, key, "a period limit needs a Quota >= 1");
     }
     if (rl->kind != GW_RL_PERIOD && (rl->rate <= 0 || rl->burst <= 0)) {
         snprintf(key, sizeof key, "%s.RateLimit.%s", rk, rl->rate <= 0 ? "Rate" : "Burst");
-        return fail(v, key, "a %s bucket needs Rate >= 1 and Burst >= 1",
+        return fail(d, key, "a %s bucket needs Rate >= 1 and Burst >= 1",
                     rl->kind == GW_RL_TOKEN ? "token" : "leaky");
     }
     const char *k = rl->key ? rl->key : "ip";
@@ -207,7 +128,7 @@ static int check_ratelimit(const vctx_t *v, const char *rk, gw_ratelimit_conf_t 
         rl->key_name = k + 6;
     } else {
         snprintf(key, sizeof key, "%s.RateLimit.Key", rk);
-        return fail(v, key, "must be ip, header:<Name> or claim:<name>, got '%s'", k);
+        return fail(d, key, "must be ip, header:<Name> or claim:<name>, got '%s'", k);
     }
     if (rl->redis.host) {
         const char *colon = strrchr(rl->redis.host, ':');
@@ -215,42 +136,42 @@ static int check_ratelimit(const vctx_t *v, const char *rk, gw_ratelimit_conf_t 
         long port = colon ? strtol(colon + 1, &end, 10) : 0;
         if (!colon || colon == rl->redis.host || *end || port < 1 || port > 65535) {
             snprintf(key, sizeof key, "%s.RateLimit.Redis.Host", rk);
-            return fail(v, key, "must be ip:port, got '%s'", rl->redis.host);
+            return fail(d, key, "must be ip:port, got '%s'", rl->redis.host);
         }
     }
     return 0;
 }
 
-static int check_route(const vctx_t *v, const gw_conf_t *c, size_t i, gw_route_conf_t *r)
+static int check_route(cz_diag_t *d, const gw_conf_t *c, size_t i, gw_route_conf_t *r)
 {
     char rk[32], key[128];
-    snprintf(rk, sizeof rk, "Routes[%zu]", i);
+    snprintf(rk, sizeof rk, "[%zu]", i);
     if (r->method && !is_token(r->method)) {
         snprintf(key, sizeof key, "%s.Method", rk);
-        return fail(v, key, "must be an upper-case method like GET, got '%s'", r->method);
+        return fail(d, key, "must be an upper-case method like GET, got '%s'", r->method);
     }
     if (!r->path == !r->prefix) {
         snprintf(key, sizeof key, "%s%s", rk, r->path ? ".Prefix" : "");
-        return fail(v, key, r->path ? "give Path or Prefix, not both" : "needs Path or Prefix");
+        return fail(d, key, r->path ? "give Path or Prefix, not both" : "needs Path or Prefix");
     }
     const char *p = r->path ? r->path : r->prefix;
     if (p[0] != '/') {
         snprintf(key, sizeof key, "%s.%s", rk, r->path ? "Path" : "Prefix");
-        return fail(v, key, "must start with '/', got '%s'", p);
+        return fail(d, key, "must start with '/', got '%s'", p);
     }
     if (r->prefix && (strchr(p, ':') || strchr(p, '*'))) {
         snprintf(key, sizeof key, "%s.Prefix", rk);
-        return fail(v, key, "a prefix is literal: no ':' or '*' segments");
+        return fail(d, key, "a prefix is literal: no ':' or '*' segments");
     }
     if (r->strip_prefix && (r->strip_prefix[0] != '/' ||
                             strncmp(p, r->strip_prefix, strlen(r->strip_prefix)) != 0)) {
         snprintf(key, sizeof key, "%s.StripPrefix", rk);
-        return fail(v, key, "must be a leading part of the route's %s '%s'",
+        return fail(d, key, "must be a leading part of the route's %s '%s'",
                     r->path ? "Path" : "Prefix", p);
     }
     if (r->rewrite && r->rewrite[0] != '/') {
         snprintf(key, sizeof key, "%s.Rewrite", rk);
-        return fail(v, key, "must start with '/', got '%s'", r->rewrite);
+        return fail(d, key, "must start with '/', got '%s'", r->rewrite);
     }
     r->upstream_index = -1;
     const cz_upstream_conf_t *ups = c->upstreams.items;
@@ -259,74 +180,53 @@ static int check_route(const vctx_t *v, const gw_conf_t *c, size_t i, gw_route_c
             r->upstream_index = (int)u;
     if (r->upstream_index < 0) {
         snprintf(key, sizeof key, "%s.Upstream", rk);
-        return fail(v, key, "no upstream named '%s'", r->upstream);
+        return fail(d, key, "no upstream named '%s'", r->upstream);
     }
     if (r->jwt.prev_secret && !r->jwt.secret) {
         snprintf(key, sizeof key, "%s.Jwt.Secret", rk);
-        return fail(v, key, "PrevSecret needs a Secret");
+        return fail(d, key, "PrevSecret needs a Secret");
     }
     if (r->rate_limit.key && strncmp(r->rate_limit.key, "claim:", 6) == 0 && !r->jwt.secret) {
         snprintf(key, sizeof key, "%s.RateLimit.Key", rk);
-        return fail(v, key, "a claim key needs Jwt on the route");
+        return fail(d, key, "a claim key needs Jwt on the route");
     }
-    return check_ratelimit(v, rk, &r->rate_limit);
+    return check_ratelimit(d, rk, &r->rate_limit);
 }
 
-static int validate(const vctx_t *v, gw_conf_t *c)
+/* The Routes field's check: the loader runs it after Upstreams is bound (see config.h), with
+ * member = &gw_conf_t.routes, and places d->key (relative: "[2].Upstream") in the document. */
+static int routes_check(void *member, const cz_conf_at_t *at, cz_diag_t *d)
 {
-    if (c->routes.n == 0)
-        return fail(v, "Routes", "needs at least one route");
-    gw_route_conf_t *routes = c->routes.items;
-    for (size_t i = 0; i < c->routes.n; i++)
-        if (check_route(v, c, i, &routes[i]) != 0)
+    (void)at;
+    cz_conf_array_t *rs = member;
+    const gw_conf_t *c = (const gw_conf_t *)((char *)member - offsetof(gw_conf_t, routes));
+    if (rs->n == 0)
+        return fail(d, "", "needs at least one route");
+    gw_route_conf_t *routes = rs->items;
+    for (size_t i = 0; i < rs->n; i++)
+        if (check_route(d, c, i, &routes[i]) != 0)
             return CZ_EINVAL_CONF;
     return 0;
 }
 
+const cz_conf_field_t gw_conf_fields[] = {
+    {.key = "", .type = CZ_CONF_INLINE, .offset = offsetof(gw_conf_t, rest),
+     .sub = cz_rest_conf_fields},
+    {CZ_UPSTREAMS_FIELD(gw_conf_t, upstreams)}, /* checked (and placed) by the loader itself */
+    {.key = "Routes", .type = CZ_CONF_ARRAY, .offset = offsetof(gw_conf_t, routes),
+     .sub = route_fields, .elem_size = sizeof(gw_route_conf_t), .check = routes_check},
+    {0},
+};
+
 int gw_conf_load_string(const char *name, const char *yaml, size_t len, gw_conf_t *c,
                         cz_diag_t *d)
 {
-    cz_diag_t local;
-    if (!d)
-        d = &local;
-    memset(d, 0, sizeof *d);
-    int rc = cz_conf_load_string(name, yaml, len, gw_conf_fields, c, d);
-    if (rc != 0)
-        return rc;
-    vctx_t v = {name, yaml, len, d};
-    if (validate(&v, c) != 0) {
-        gw_conf_free(c);
-        return CZ_EINVAL_CONF;
-    }
-    return 0;
+    return cz_conf_load_string(name, yaml, len, gw_conf_fields, c, d);
 }
 
 int gw_conf_load(const char *file, gw_conf_t *c, cz_diag_t *d)
 {
-    FILE *f = fopen(file, "rb");
-    if (!f) {
-        memset(c, 0, sizeof *c);
-        return cz_diag_set(d, file, 0, 0, "", "cannot open: %s", strerror(errno));
-    }
-    char *buf = NULL;
-    size_t len = 0, cap = 0, got;
-    do {
-        if (cap - len < 4096) {
-            char *nb = realloc(buf, cap = cap * 2 + 8192);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return cz_diag_set(d, file, 0, 0, "", "out of memory");
-            }
-            buf = nb;
-        }
-        got = fread(buf + len, 1, cap - len, f);
-        len += got;
-    } while (got > 0);
-    fclose(f);
-    int rc = gw_conf_load_string(file, buf, len, c, d);
-    free(buf);
-    return rc;
+    return cz_conf_load(file, gw_conf_fields, c, d);
 }
 
 void gw_conf_free(gw_conf_t *c) { cz_conf_free(gw_conf_fields, c); }
