@@ -5,15 +5,10 @@
  * chunked, as nginx does), keeps it on HEAD, and cuts the client connection when the backend
  * sends fewer bytes than it announced. Real czero backend and gateway servers on loopback.
  */
-#include <arpa/inet.h>
 #include <criterion/criterion.h>
-#include <netinet/in.h>
-#include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include "backends.h"
 #include "czero/czero.h"
 #include "czero/upstream.h"
 #include "http_client.h"
@@ -21,33 +16,9 @@
 
 #define BIG (1u << 20)
 
-static char pat(size_t i) { return (char)('a' + (i * 7 + i / 4096) % 26); }
-
-static int download(cz_req_t *req, cz_res_t *res, void *ud)
-{
-    (void)req, (void)ud;
-    char *p = malloc(BIG);
-    for (size_t i = 0; i < BIG; i++)
-        p[i] = pat(i);
-    cz_res_header(res, "Content-Type", "application/octet-stream");
-    cz_res_write(res, p, BIG);
-    free(p);
-    return CZ_DONE;
-}
-
 static cz_upstream_t *upstream_of(const char *addr)
 {
-    char y[512];
-    snprintf(y, sizeof y, "Name: t\nPolicy: round_robin\nNodes:\n  - {Addr: \"%s\"}\n", addr);
-    cz_upstream_conf_t c;
-    memset(&c, 0, sizeof c);
-    cz_diag_t d;
-    cr_assert_eq(cz_conf_load_string("t.yaml", y, strlen(y), cz_upstream_conf_fields, &c, &d), 0,
-                 "%s: %s", d.key, d.msg);
-    cz_upstream_t *u = cz_upstream_new(&c, &d);
-    cz_conf_free(cz_upstream_conf_fields, &c);
-    cr_assert_not_null(u, "%s: %s", d.key, d.msg);
-    return u;
+    return tb_upstream("round_robin", NULL, &addr, NULL, 1);
 }
 
 static void gw_start(ts_t *g, cz_proxy_route_t *pr)
@@ -67,13 +38,12 @@ static void gw_start(ts_t *g, cz_proxy_route_t *pr)
 
 Test(proxy_length, large_answer_keeps_its_content_length_and_head_too)
 {
-    ts_t b;
-    ts_init(&b);
-    b.conf.timeout_ms = 0;
-    cz_route_t br[] = {{.method = "GET", .path = "/download", .handler = download}};
-    ts_start(&b, br, 1);
-    char addr[32];
-    snprintf(addr, sizeof addr, "127.0.0.1:%d", b.port);
+    tb_backend_t b;
+    tb_backend_init(&b, "b");
+    b.ts.conf.timeout_ms = 0;
+    b.download_bytes = BIG;
+    tb_backend_serve(&b);
+    const char *addr = b.addr;
     cz_upstream_t *u = upstream_of(addr);
     cz_proxy_route_t pr = {.up = u, .retries = 1};
     ts_t g;
@@ -90,9 +60,11 @@ Test(proxy_length, large_answer_keeps_its_content_length_and_head_too)
     cr_assert_not_null(cl);
     cr_expect_eq(atol(cl), (long)BIG);
     cr_assert_eq(r.body_len, (size_t)BIG);
+    char *pat = tb_big_pattern();
     size_t bad = 0;
     for (size_t i = 0; i < BIG; i++)
-        bad += r.body[i] != pat(i);
+        bad += r.body[i] != pat[i];
+    free(pat);
     cr_expect_eq(bad, 0);
     tc_resp_free(&r);
     /* HEAD: the backend's length, no body, and the connection stays in step */
@@ -110,42 +82,15 @@ Test(proxy_length, large_answer_keeps_its_content_length_and_head_too)
     tc_close(&c);
     ts_stop(&g);
     cz_upstream_free(u);
-    ts_stop(&b);
+    ts_stop(&b.ts);
 }
 
 /* a backend that announces 1 MB and sends 4 bytes */
-typedef struct rawsrv {
-    int fd;
-    pthread_t th;
-} rawsrv_t;
-
-static void *raw_main(void *arg)
-{
-    rawsrv_t *s = arg;
-    static const char ans[] = "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\nhalf";
-    for (;;) {
-        int c = accept(s->fd, NULL, NULL);
-        if (c < 0)
-            return NULL;
-        char buf[4096];
-        if (read(c, buf, sizeof buf) > 0 && write(c, ans, sizeof ans - 1) < 0)
-            perror("write");
-        usleep(50000);
-        close(c);
-    }
-}
-
 Test(proxy_length, short_backend_answer_is_cut_not_completed)
 {
-    rawsrv_t raw = {.fd = socket(AF_INET, SOCK_STREAM, 0)};
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    cr_assert_eq(bind(raw.fd, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t l = sizeof a;
-    getsockname(raw.fd, (struct sockaddr *)&a, &l);
-    listen(raw.fd, 16);
-    pthread_create(&raw.th, NULL, raw_main, &raw);
-    char addr[32];
-    snprintf(addr, sizeof addr, "127.0.0.1:%d", ntohs(a.sin_port));
+    tb_raw_t raw;
+    tb_raw_start(&raw, "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\nhalf");
+    const char *addr = raw.addr;
     cz_upstream_t *u = upstream_of(addr);
     cz_proxy_route_t pr = {.up = u, .retries = 1};
     ts_t g;
@@ -162,7 +107,5 @@ Test(proxy_length, short_backend_answer_is_cut_not_completed)
     tc_close(&c);
     ts_stop(&g);
     cz_upstream_free(u);
-    shutdown(raw.fd, SHUT_RDWR);
-    close(raw.fd);
-    pthread_join(raw.th, NULL);
+    tb_raw_stop(&raw);
 }

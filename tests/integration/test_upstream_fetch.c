@@ -7,73 +7,31 @@
  * the callback and frees everything, and an `Upstreams` YAML section found by name.
  * The fetches run on a uv loop in the test thread with a czero client, as a handler's would.
  */
-#include <arpa/inet.h>
 #include <criterion/criterion.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 #include <uv.h>
+#include "backends.h"
 #include "czero/client.h"
 #include "czero/czero.h"
 #include "czero/upstream.h"
 #include "test_server.h"
 
-/* ---- backends: the demo routes plus /big?n=N (N bytes with a Content-Length) ---- */
+/* ---- backends (backends.h): the demo routes plus /big?n=N (N bytes with a Content-Length) ---- */
 
-static int big(cz_req_t *req, cz_res_t *res, void *ud)
-{
-    (void)ud;
-    cz_str_t q = cz_req_query(req, "n");
-    char buf[24];
-    snprintf(buf, sizeof buf, "%.*s", (int)q.n, q.p ? q.p : "");
-    size_t n = (size_t)strtoul(buf, NULL, 10);
-    char *b = malloc(n + 1);
-    for (size_t i = 0; i < n; i++)
-        b[i] = (char)('a' + i % 26);
-    cz_res_header(res, "X-Big", "yes");
-    cz_res_write(res, b, n);
-    free(b);
-    return CZ_DONE;
-}
-
-static void backend_start(ts_t *t)
-{
-    ts_init(t);
-    t->conf.middlewares.breaker = false;
-    t->conf.middlewares.shedding = false;
-    cz_route_t r[] = {{.method = "GET", .path = "/big", .handler = big}};
-    ts_start(t, r, 1);
-}
-
-static int dead_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t l = sizeof a;
-    getsockname(fd, (struct sockaddr *)&a, &l);
-    close(fd);
-    return ntohs(a.sin_port);
-}
+static void backend_start(tb_backend_t *b) { tb_backend_start(b, "b"); }
 
 static cz_upstream_t *upstream(const char *policy, const int *ports, size_t n)
 {
-    char y[1024];
-    int k = snprintf(y, sizeof y, "Name: t\nPolicy: %s\nNodes:\n", policy);
-    for (size_t i = 0; i < n; i++)
-        k += snprintf(y + k, sizeof y - (size_t)k, "  - {Addr: \"127.0.0.1:%d\"}\n", ports[i]);
-    cz_upstream_conf_t c;
-    memset(&c, 0, sizeof c);
-    cz_diag_t d;
-    cr_assert_eq(cz_conf_load_string("t.yaml", y, strlen(y), cz_upstream_conf_fields, &c, &d), 0,
-                 "%s: %s", d.key, d.msg);
-    cz_upstream_t *u = cz_upstream_new(&c, &d);
-    cz_conf_free(cz_upstream_conf_fields, &c);
-    cr_assert_not_null(u, "%s: %s", d.key, d.msg);
-    return u;
+    char addrs[4][32];
+    const char *a[4];
+    cr_assert_leq(n, 4);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(addrs[i], sizeof addrs[i], "127.0.0.1:%d", ports[i]);
+        a[i] = addrs[i];
+    }
+    return tb_upstream(policy, NULL, a, NULL, n);
 }
 
 /* ---- the calling side ---- */
@@ -149,9 +107,9 @@ static int fetch_get(side_t *s, cz_upstream_t *u, const char *target, size_t max
 
 Test(upstream_fetch, whole_body_headers_and_posted_body)
 {
-    ts_t b;
+    tb_backend_t b;
     backend_start(&b);
-    cz_upstream_t *u = upstream("round_robin", &b.port, 1);
+    cz_upstream_t *u = upstream("round_robin", &b.ts.port, 1);
     side_t s;
     side_init(&s);
 
@@ -193,14 +151,14 @@ Test(upstream_fetch, whole_body_headers_and_posted_body)
 
     side_close(&s);
     cz_upstream_free(u);
-    ts_stop(&b);
+    ts_stop(&b.ts);
 }
 
 Test(upstream_fetch, over_max_body_is_efull_and_the_node_stays_usable)
 {
-    ts_t b;
+    tb_backend_t b;
     backend_start(&b);
-    cz_upstream_t *u = upstream("round_robin", &b.port, 1);
+    cz_upstream_t *u = upstream("round_robin", &b.ts.port, 1);
     side_t s;
     side_init(&s);
 
@@ -234,14 +192,14 @@ Test(upstream_fetch, over_max_body_is_efull_and_the_node_stays_usable)
 
     side_close(&s);
     cz_upstream_free(u);
-    ts_stop(&b);
+    ts_stop(&b.ts);
 }
 
 Test(upstream_fetch, dead_node_is_retried_on_a_live_one)
 {
-    ts_t b;
+    tb_backend_t b;
     backend_start(&b);
-    int ports[] = {dead_port(), b.port};
+    int ports[] = {tb_dead_port(), b.ts.port};
     cz_upstream_t *u = upstream("round_robin", ports, 2);
     side_t s;
     side_init(&s);
@@ -272,12 +230,12 @@ Test(upstream_fetch, dead_node_is_retried_on_a_live_one)
     side_close(&s);
     cz_upstream_free(only_dead);
     cz_upstream_free(u);
-    ts_stop(&b);
+    ts_stop(&b.ts);
 }
 
 Test(upstream_fetch, no_node_is_enoservice_without_a_callback)
 {
-    int port = dead_port();
+    int port = tb_dead_port();
     cz_upstream_t *u = upstream("p2c_ewma", &port, 1);
     cr_assert_eq(cz_upstream_set_nodes(u, NULL, 0), 0);
     side_t s;
@@ -297,9 +255,9 @@ Test(upstream_fetch, no_node_is_enoservice_without_a_callback)
 
 Test(upstream_fetch, timeout_is_etimeout)
 {
-    ts_t b;
+    tb_backend_t b;
     backend_start(&b);
-    cz_upstream_t *u = upstream("round_robin", &b.port, 1);
+    cz_upstream_t *u = upstream("round_robin", &b.ts.port, 1);
     side_t s;
     side_init(&s);
     got_t g = {0};
@@ -312,7 +270,7 @@ Test(upstream_fetch, timeout_is_etimeout)
     free(g.body);
     side_close(&s);
     cz_upstream_free(u);
-    ts_stop(&b);
+    ts_stop(&b.ts);
 }
 
 typedef struct canceller {
@@ -330,9 +288,9 @@ static void cancel_fire(uv_timer_t *t)
 
 Test(upstream_fetch, cancel_silences_the_callback_and_blames_no_node)
 {
-    ts_t b;
+    tb_backend_t b;
     backend_start(&b);
-    cz_upstream_t *u = upstream("round_robin", &b.port, 1);
+    cz_upstream_t *u = upstream("round_robin", &b.ts.port, 1);
     side_t s;
     side_init(&s);
     got_t g = {0};
@@ -362,7 +320,7 @@ Test(upstream_fetch, cancel_silences_the_callback_and_blames_no_node)
     free(h.body);
     side_close(&s);
     cz_upstream_free(u);
-    ts_stop(&b);
+    ts_stop(&b.ts);
 }
 
 /* ---- the named set, as a service embeds it ---- */
@@ -385,14 +343,14 @@ static int load_svc(const char *yaml, svc_conf_t *c, cz_diag_t *d)
 
 Test(upstream_fetch, named_upstreams_from_a_service_config)
 {
-    ts_t b;
+    tb_backend_t b;
     backend_start(&b);
     char y[512];
     snprintf(y, sizeof y,
              "Name: svc\nUpstreams:\n"
              "  - Name: users\n    Nodes: [{Addr: \"127.0.0.1:%d\"}]\n"
              "  - Name: peers\n    Policy: round_robin\n    Nodes: [{Addr: \"127.0.0.1:%d\"}]\n",
-             b.port, dead_port());
+             b.ts.port, tb_dead_port());
     svc_conf_t c;
     cz_diag_t d = {0};
     cr_assert_eq(load_svc(y, &c, &d), 0, "%s: %s", d.key, d.msg);
@@ -417,7 +375,7 @@ Test(upstream_fetch, named_upstreams_from_a_service_config)
     free(g.body);
     side_close(&s);
     cz_upstreams_free(set);
-    ts_stop(&b);
+    ts_stop(&b.ts);
 
     /* no Upstreams section: an empty set, found nothing */
     cr_assert_eq(load_svc("Name: svc\n", &c, &d), 0);

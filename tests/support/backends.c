@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
- * backends.c: the loopback backends and YAML upstreams that test_proxy.c and test_upstream.c
- * both drive (see backends.h).
+ * backends.c: the loopback backends and YAML upstreams that the proxy and upstream tests
+ * (test_proxy*.c, test_upstream*.c) drive (see backends.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,9 +86,27 @@ char *tb_big_pattern(void)
 
 static int download(cz_req_t *req, cz_res_t *res, void *ud)
 {
-    (void)req, (void)ud;
+    tb_backend_t *b = ud;
+    (void)req;
     char *p = tb_big_pattern();
-    cz_res_write(res, p, TB_BIG);
+    cz_res_write(res, p, b->download_bytes < TB_BIG ? b->download_bytes : TB_BIG);
+    free(p);
+    return CZ_DONE;
+}
+
+static int big(cz_req_t *req, cz_res_t *res, void *ud)
+{
+    (void)ud;
+    cz_str_t q = cz_req_query(req, "n");
+    char buf[24];
+    snprintf(buf, sizeof buf, "%.*s", (int)q.n, q.p ? q.p : "");
+    size_t n = (size_t)strtoul(buf, NULL, 10);
+    char *p = malloc(n + 1);
+    cr_assert_not_null(p);
+    for (size_t i = 0; i < n; i++)
+        p[i] = (char)('a' + i % 26);
+    cz_res_header(res, "X-Big", "yes");
+    cz_res_write(res, p, n);
     free(p);
     return CZ_DONE;
 }
@@ -99,6 +117,7 @@ void tb_backend_init(tb_backend_t *b, const char *name)
     snprintf(b->name, sizeof b->name, "%s", name);
     atomic_store(&b->status, 200);
     atomic_store(&b->healthy, 1);
+    b->download_bytes = TB_BIG;
     ts_init(&b->ts);
     b->ts.conf.middlewares.breaker = false;
     b->ts.conf.middlewares.shedding = false;
@@ -112,6 +131,7 @@ void tb_backend_serve(tb_backend_t *b)
         {.method = "GET", .path = "/healthz", .handler = healthz, .ud = b},
         {.method = "GET", .path = "/headers", .handler = headers, .ud = b},
         {.method = "POST", .path = "/big", .handler = echo, .ud = b},
+        {.method = "GET", .path = "/big", .handler = big, .ud = b},
         {.method = "GET", .path = "/download", .handler = download, .ud = b},
     };
     ts_start(&b->ts, r, sizeof r / sizeof r[0]);

@@ -6,7 +6,8 @@
  *   GET /healthz       200 while `healthy`, else 503
  *   GET /headers       the request as received: "target\n", then "name: value\n" per header
  *   POST /big          the request body echoed
- *   GET /download      TB_BIG bytes of tb_big_pattern()
+ *   GET /big?n=N       N bytes 'a' + i % 26, with X-Big: yes
+ *   GET /download      `download_bytes` (TB_BIG) bytes of tb_big_pattern()
  * and raw nodes (tb_raw_t) for what a czero server would never answer.
  */
 #ifndef CZ_TEST_BACKENDS_H
@@ -25,6 +26,7 @@ typedef struct tb_backend {
     atomic_int status;  /* what /who answers: 200 */
     atomic_int healthy; /* /healthz: 200 or 503; 1 */
     atomic_int delay_ms;
+    size_t download_bytes; /* what /download sends, at most TB_BIG; TB_BIG */
     char addr[32]; /* "127.0.0.1:port" once serving */
 } tb_backend_t;
 
