@@ -114,6 +114,25 @@ Test(gateway_conf, a_good_file_and_its_defaults)
     gw_conf_free(&c);
 }
 
+/* Routes may come before Upstreams in the file: the route check still sees every upstream, and
+ * its error is still placed at the route's own node. */
+Test(gateway_conf, routes_before_upstreams)
+{
+    const char *ok = "Name: gw\nPort: 8080\nRoutes:\n  - {Path: /x, Upstream: b}\n"
+                     "Upstreams:\n  - {Name: a, Nodes: [{Addr: 127.0.0.1:1}]}\n"
+                     "  - {Name: b, Nodes: [{Addr: 127.0.0.1:2}]}\n";
+    gw_conf_t c;
+    cz_diag_t d;
+    char buf[800];
+    cr_assert_eq(gw_conf_load_string("gw.yaml", ok, strlen(ok), &c, &d), 0, "%s",
+                 cz_diag_format(&d, buf, sizeof buf));
+    cr_assert_eq(((const gw_route_conf_t *)c.routes.items)[0].upstream_index, 1);
+    gw_conf_free(&c);
+    expect_error("Name: gw\nPort: 8080\nRoutes:\n  - {Path: /x, Upstream: q}\n"
+                 "Upstreams:\n  - {Name: a, Nodes: [{Addr: 127.0.0.1:1}]}\n",
+                 "gw.yaml:4:26: Routes[0].Upstream: no upstream named 'q'");
+}
+
 Test(gateway_conf, the_example_config_loads)
 {
     gw_conf_t c;
