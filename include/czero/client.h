@@ -4,7 +4,8 @@
  *
  * A cz_client_t keeps per-address pools of idle keep-alive connections ("127.0.0.1:8001"; a host
  * name is resolved with uv_getaddrinfo and its addresses, up to 8, cached for 5 s; a connect
- * error falls through to the next address and the one that answered is tried first after), sends requests with one write for the
+ * error falls through to the next address and the one that answered is tried first after;
+ * a name's pool holds connections to any of its addresses), sends requests with one write for the
  * head and a small body, streams large request and response bodies with back-pressure both ways,
  * and parses responses with llhttp in response mode. It is the inner loop of the gateway's proxy
  * and of handlers calling other services (go-zero's httpc). It does not pick nodes, retry on

@@ -86,6 +86,9 @@ typedef struct cz_upstream_conf {            /* YAML, table cz_upstream_conf_fie
         int64_t idle_timeout_ms;             /* Pool.IdleTimeout, default 60s */
     } pool;
     int64_t connect_timeout_ms;              /* ConnectTimeout, default 1s */
+    int64_t read_timeout_ms;                 /* ReadTimeout: the longest wait between two reads
+                                                of a response body (nginx proxy_read_timeout);
+                                                default 0 = none */
     cz_upstream_health_conf_t health;        /* Health */
     cz_upstream_outlier_conf_t outlier;      /* Outlier */
     bool breaker;                            /* Breaker: per-node SRE breakers, default true */

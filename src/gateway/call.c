@@ -144,6 +144,8 @@ static int attempt(cz_upcall_t *uc)
         h.addr = uc->node->addr;
         if (!h.connect_timeout_ms)
             h.connect_timeout_ms = u->connect_timeout_ms;
+        if (!h.read_timeout_ms)
+            h.read_timeout_ms = u->read_timeout_ms;
         h.pool_size = u->pool_size;
         h.pool_idle_timeout_ms = u->pool_idle_ms;
         if (uc->deadline_ns) {

@@ -51,6 +51,7 @@ struct cz_upstream {
     cz__hash_src_t hash_src;
     char *hash_name;          /* header / cookie / query parameter name */
     uint64_t connect_timeout_ms;
+    uint64_t read_timeout_ms;   /* ReadTimeout, 0 = none */
     int64_t pool_size;        /* Pool.Size for cz_client_req_t (<0: no keep-alive) */
     uint64_t pool_idle_ms;    /* Pool.IdleTimeout */
     cz_upstream_outlier_conf_t outlier;

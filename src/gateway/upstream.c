@@ -197,6 +197,7 @@ cz_upstream_t *cz_upstream_new(const cz_upstream_conf_t *conf, cz_diag_t *d)
     u->clock = c.clock ? c.clock : cz_clock_system();
     u->policy = c.policy;
     u->connect_timeout_ms = (uint64_t)c.connect_timeout_ms;
+    u->read_timeout_ms = (uint64_t)c.read_timeout_ms;
     u->pool_size = c.pool.size ? c.pool.size : -1;
     u->pool_idle_ms = (uint64_t)c.pool.idle_timeout_ms;
     u->outlier = c.outlier;

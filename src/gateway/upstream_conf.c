@@ -3,8 +3,9 @@
  * upstream_conf.c: the field table of cz_upstream_conf_t (an entry of the gateway's Upstreams)
  * and the checks a table cannot express.
  *
- * Defaults: P2C EWMA (go-zero's balancer), a 64-connection pool idle for 60 s and a 1 s connect
- * timeout; active checks as Envoy (5 s interval, 1 s timeout, 2 healthy / 3 unhealthy); passive
+ * Defaults: P2C EWMA (go-zero's balancer), a 64-connection pool idle for 60 s, a 1 s connect
+ * timeout and no read timeout between body reads (go-zero has none; nginx's is 60 s); active
+ * checks as Envoy (5 s interval, 1 s timeout, 2 healthy / 3 unhealthy); passive
  * ejection as nginx max_fails=1 with Envoy's 1 s base ejection doubling up to 30 s; per-node SRE
  * breakers on. The table checks types and bounds with file:line:col; cz_upstream_conf_check()
  * then checks what spans keys (one source of nodes, HashKey syntax) and reports with the key name.
@@ -69,6 +70,7 @@ const cz_conf_field_t cz_upstream_conf_fields[] = {
     {.key = "Etcd", .type = CZ_CONF_OBJECT, .offset = OFF(etcd), .sub = cz_etcd_conf_fields},
     {.key = "Pool", .type = CZ_CONF_OBJECT, .offset = OFF(pool), .sub = pool_fields},
     RANGE("ConnectTimeout", CZ_CONF_DURATION, OFF(connect_timeout_ms), "1s", 1, MS_DAY),
+    RANGE("ReadTimeout", CZ_CONF_DURATION, OFF(read_timeout_ms), "0", 0, MS_DAY),
     {.key = "Health", .type = CZ_CONF_OBJECT, .offset = OFF(health), .sub = health_fields},
     {.key = "Outlier", .type = CZ_CONF_OBJECT, .offset = OFF(outlier), .sub = outlier_fields},
     {.key = "Breaker", .type = CZ_CONF_BOOL, .offset = OFF(breaker), .def = "true"},
