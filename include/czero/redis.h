@@ -10,8 +10,9 @@
  * threadpool (uv_getaddrinfo), never on the loop thread, and the answer is cached for
  * dns_ttl_ms; a refused address moves on to the next one the name resolved to. A name that does
  * not resolve is logged (once per failure streak, naming the host) and retried with the
- * reconnect backoff; meanwhile the client is down as for a refused connect. Pipelining comes from the async API:
- * commands are written as they are issued and many can be in flight on the one connection.
+ * reconnect backoff; meanwhile the client is down as for a refused connect. Pipelining comes
+ * from the async API: commands are written as they are issued and many can be in flight on the
+ * one connection.
  *
  * Threading: a cz_redis_t belongs to one loop and every call must be made on that loop's thread
  * (hiredis contexts are not thread-safe). A server with N worker loops uses N clients.

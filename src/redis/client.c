@@ -242,6 +242,12 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
         cmd_free(c);
         return;
     }
+    if (!rep && c->fmt && r->ac != ac && r->state == CZ_REDIS_CONNECTING && !r->closing) {
+        /* The address refused and the next one is being tried: a command that was queued
+         * behind the lookup goes there too instead of failing. */
+        c->sent = 0;
+        return;
+    }
     if (rep && rep->type == REDIS_REPLY_ERROR && c->script && !c->retried && r->ac == ac &&
         !r->closing && strncmp(rep->str, "NOSCRIPT", 8) == 0) {
         /* Someone flushed the script cache: load it again and retry in the same budget. */
@@ -406,8 +412,8 @@ static void on_connect_timeout(uv_timer_t *t)
     }
     r->ac = NULL;
     r->state = CZ_REDIS_DOWN;
+    connect_failed(r);  /* first: queued commands move on when another address is left */
     redisAsyncFree(ac); /* pending commands come back with NULL replies */
-    connect_failed(r);
 }
 
 static void release(cz_redis_t *r)
@@ -524,7 +530,8 @@ cz_redis_t *cz_redis_new(uv_loop_t *loop, const cz_redis_conf_t *conf)
         return NULL;
     }
     unsigned char bin[16];
-    r->literal = uv_inet_pton(AF_INET, c.host, bin) == 0 || uv_inet_pton(AF_INET6, c.host, bin) == 0;
+    r->literal = uv_inet_pton(AF_INET, c.host, bin) == 0 ||
+                 uv_inet_pton(AF_INET6, c.host, bin) == 0;
     r->loop = loop;
     r->backoff = c.backoff_min_ms;
     r->pending.prev = r->pending.next = &r->pending;
