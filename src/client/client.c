@@ -264,7 +264,7 @@ static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_st
 /* Keep every address of a lookup (bounded), in getaddrinfo order. The one that answered last
  * stays the first tried when it is still in the new list, so a refresh does not send each new
  * connection back to a dead first address. 0 or UV_EAI_NONAME when nothing usable came. */
-static int pool_set_addrs(cz__pool_t *p, const struct addrinfo *res)
+int cz__pool_set_addrs(cz__pool_t *p, const struct addrinfo *res)
 {
     struct sockaddr_storage good = p->sa[p->cur < p->naddr ? p->cur : 0];
     bool had = p->naddr > 0;
@@ -306,7 +306,7 @@ static void on_gai(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         return;
     }
     if (status == 0)
-        status = pool_set_addrs(k->pool, res);
+        status = cz__pool_set_addrs(k->pool, res);
     if (status == 0) {
         k->pool->resolved_ms = uv_now(k->c->loop);
         k->ai = k->pool->cur;

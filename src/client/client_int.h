@@ -124,6 +124,10 @@ struct cz_client {
 /* client.c */
 cz__pool_t *cz__pool_get(cz_client_t *c, const char *addr);
 cz__cconn_t *cz__pool_take(cz__pool_t *p);
+/** Take a lookup's AF_INET/AF_INET6 addresses, in order, up to CZ__CL_MAX_ADDRS; cur keeps
+ *  pointing at the address that answered last when the new list still has it, else 0.
+ *  0, or UV_EAI_NONAME (and the old list kept) when res has no usable address. */
+int cz__pool_set_addrs(cz__pool_t *p, const struct addrinfo *res);
 cz__cconn_t *cz__cconn_open(cz_client_t *c, cz__pool_t *p, uint64_t connect_dl, int *err);
 /** A fresh connection to the address after old's (old->tries + 1 tried), NULL when every
  *  address of the pool has been tried (*err untouched) or on error (*err set). */
