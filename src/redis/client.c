@@ -78,6 +78,7 @@ struct cz_redis {
     char port_s[8];
     struct sockaddr_storage addrs[MAX_ADDRS];
     int naddr, addr_i, tries; /* tries: addresses that failed in this round */
+    int next_addr;            /* the retry timer moves on to addrs[addr_i], even if expired */
     uint64_t resolved_at;     /* uv_now() of the cached answer */
 };
 
@@ -326,6 +327,7 @@ static void connect_failed(cz_redis_t *r)
         r->addr_i = (r->addr_i + 1) % n;
     if (++r->tries < n && !r->closing) {
         r->state = CZ_REDIS_CONNECTING; /* commands keep queueing meanwhile */
+        r->next_addr = 1; /* a round ends before the answer is looked up again */
         uv_timer_stop(&r->conn_timer);
         uv_timer_start(&r->conn_timer, on_retry, 0, 0);
         return;
@@ -470,7 +472,8 @@ static void start_connect(cz_redis_t *r)
         connect_to(r, r->conf.host);
         return;
     }
-    if (r->naddr && uv_now(r->loop) - r->resolved_at < r->conf.dns_ttl_ms) {
+    if (r->naddr && (r->next_addr || uv_now(r->loop) - r->resolved_at < r->conf.dns_ttl_ms)) {
+        r->next_addr = 0;
         connect_cached(r);
         return;
     }
