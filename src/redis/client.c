@@ -75,7 +75,6 @@ struct cz_redis {
     int gai_pending;      /* the lookup holds r until its callback runs */
     int gai_failing;      /* a failure was logged; log again only after a success */
     uv_getaddrinfo_t gai;
-    char port_s[8];
     struct sockaddr_storage addrs[MAX_ADDRS];
     int naddr, addr_i, tries; /* tries: addresses that failed in this round */
     int next_addr;            /* the retry timer moves on to addrs[addr_i], even if expired */
