@@ -75,7 +75,7 @@ Test(gateway_conf, rate_limit_checks)
                  "Routes[0].RateLimit.Key: a claim key needs Jwt on the route");
     expect_error(HEAD "  - Path: /x\n    Upstream: a\n"
                       "    RateLimit: {Kind: token, Rate: 5, Burst: 5, Redis: {Host: redis}}\n",
-                 "Routes[0].RateLimit.Redis.Host: must be ip:port");
+                 "Routes[0].RateLimit.Redis.Host: must be host:port");
     expect_error(HEAD "  - Path: /x\n    Upstream: a\n    RateLimit: {Kind: fast}\n",
                  "Routes[0].RateLimit.Kind:");
 }

@@ -136,7 +136,7 @@ static int check_ratelimit(cz_diag_t *d, const char *rk, gw_ratelimit_conf_t *rl
         long port = colon ? strtol(colon + 1, &end, 10) : 0;
         if (!colon || colon == rl->redis.host || *end || port < 1 || port > 65535) {
             snprintf(key, sizeof key, "%s.RateLimit.Redis.Host", rk);
-            return fail(d, key, "must be ip:port, got '%s'", rl->redis.host);
+            return fail(d, key, "must be host:port, got '%s'", rl->redis.host);
         }
     }
     return 0;
