@@ -9,42 +9,15 @@
  */
 #include <criterion/criterion.h>
 #include "client/client_int.h"
+#define RS_FIXTURE
 #include "test_client_rawsrv.h"
 
-static uv_loop_t L;
-static cz_client_t *C;
-static rs_t S;
-static bool S_on;
-static char ADDR[64];
 static int DEAD_FD = -1, FILL[8];
 static int NFILL;
 
-static void start(rs_fn fn, const cz_client_opts_t *o)
-{
-    uv_loop_init(&L);
-    C = cz_client_new(&L, o);
-    cr_assert_not_null(C);
-    if (fn) {
-        rs_start(&S, fn);
-        S_on = true;
-        snprintf(ADDR, sizeof ADDR, "127.0.0.1:%d", S.port);
-    }
-}
-
 static void teardown(void)
 {
-    if (C) {
-        int closed = 0;
-        cz_client_close(C, closed_cb, &closed);
-        run_until(&L, &closed, 2000);
-        cr_assert(closed, "client close completes");
-        C = NULL;
-        uv_run(&L, UV_RUN_NOWAIT);
-        cr_assert_eq(uv_loop_close(&L), 0, "no handle left open");
-    }
-    if (S_on)
-        rs_stop(&S);
-    S_on = false;
+    rs_fixture_stop();
     for (int i = 0; i < NFILL; i++)
         close(FILL[i]);
     NFILL = 0;

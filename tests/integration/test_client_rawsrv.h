@@ -393,4 +393,43 @@ static void tr_init(uv_loop_t *loop, tr_t *t)
 
 static void closed_cb(void *ud) { *(int *)ud = 1; }
 
+#ifdef RS_FIXTURE
+/* ---- the fixture test_client.c and test_client_addr.c share: one loop L, one client C and,
+ * when start() is given a handler, one raw server S at ADDR. ---- */
+static uv_loop_t L;
+static cz_client_t *C;
+static rs_t S;
+static bool S_on;
+static char ADDR[64];
+
+static void start(rs_fn fn, const cz_client_opts_t *o)
+{
+    uv_loop_init(&L);
+    C = cz_client_new(&L, o);
+    cr_assert_not_null(C);
+    if (fn) {
+        rs_start(&S, fn);
+        S_on = true;
+        snprintf(ADDR, sizeof ADDR, "127.0.0.1:%d", S.port);
+    }
+}
+
+/* Closes the client (asserting nothing is left open on the loop) and stops the server. */
+static void rs_fixture_stop(void)
+{
+    if (C) {
+        int closed = 0;
+        cz_client_close(C, closed_cb, &closed);
+        run_until(&L, &closed, 2000);
+        cr_assert(closed, "client close completes");
+        C = NULL;
+        uv_run(&L, UV_RUN_NOWAIT);
+        cr_assert_eq(uv_loop_close(&L), 0, "no handle left open");
+    }
+    if (S_on)
+        rs_stop(&S);
+    S_on = false;
+}
+#endif
+
 #endif
