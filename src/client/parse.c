@@ -108,8 +108,11 @@ static int p_headers_complete(llhttp_t *p)
     call->head_done = true;
     call->info.status = status;
     /* from here the read (idle) timeout runs instead; a pause in on_head clears it again */
-    k->dl_phase = call->read_to ? uv_now(k->c->loop) + call->read_to : 0;
-    cz__cconn_arm(k);
+    k->dl_phase = 0;
+    if (call->read_to) {
+        k->dl_phase = uv_now(k->c->loop) + call->read_to;
+        cz__cconn_arm(k);
+    }
     if (call->cbs->on_head) {
         cz_str_t hn[CZ__CL_MAX_HEADERS], hv[CZ__CL_MAX_HEADERS];
         for (uint32_t i = 0; i < k->nh; i++) {

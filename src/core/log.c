@@ -225,18 +225,22 @@ static void two(char *o, int v)
     o[1] = (char)('0' + v % 10);
 }
 
+/* The logger's wall clock: the test hook when set, else CLOCK_REALTIME (timestamps and the
+ * writer's rotation read the same one). */
+uint64_t cz__log_wall_ns(void)
+{
+    uint64_t (*fn)(void) = __atomic_load_n(&cz__log_g.now_ns, __ATOMIC_RELAXED);
+    if (fn)
+        return fn();
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* Append the timestamp; the per-second part comes from the thread's cache. */
 static void put_time(cz__log_thread_t *t, lb_t *b)
 {
-    uint64_t (*now_fn)(void) = __atomic_load_n(&cz__log_g.now_ns, __ATOMIC_RELAXED);
-    uint64_t now;
-    if (now_fn) {
-        now = now_fn();
-    } else {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-    }
+    uint64_t now = cz__log_wall_ns();
     int64_t sec = (int64_t)(now / 1000000000u);
     unsigned gen = __atomic_load_n(&cz__log_g.tf_gen, __ATOMIC_ACQUIRE);
     if (cz__unlikely(sec != t->ts_sec || gen != t->ts_gen)) {

@@ -102,7 +102,7 @@ int cz__log_rot_work(void);
 void cz__log_rot_finish(void);
 /** In a forked child: forget the parent's pending compressions. */
 void cz__log_rot_atfork_child(void);
-/** The logger's wall clock (the test hook, or CLOCK_REALTIME) in ns. */
+/** The logger's wall clock (log.c: the test hook, or CLOCK_REALTIME) in ns. */
 uint64_t cz__log_wall_ns(void);
 /** Format local time ns with a Go layout ("2006-01-02T15:04:05Z07:00"); length or 0 when it
  *  does not fit cap. */

@@ -100,16 +100,6 @@ static void warn(const char *fmt, ...)
     (void)r;
 }
 
-uint64_t cz__log_wall_ns(void)
-{
-    uint64_t (*fn)(void) = __atomic_load_n(&cz__log_g.now_ns, __ATOMIC_RELAXED);
-    if (fn)
-        return fn();
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* ---- time: local days and Go layouts ---- */
 
 static int64_t day_key(int64_t sec)
