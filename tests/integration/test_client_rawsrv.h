@@ -266,6 +266,7 @@ static void rs_puts(int fd, const char *s) { rs_write(fd, s, strlen(s)); }
 
 #include <uv.h>
 #include "czero/client.h"
+#include "loop_run.h"
 
 typedef struct tr {
     int done, err, status, heads, bodies;
@@ -346,28 +347,13 @@ static void tr_free(tr_t *t)
     free(t->body);
 }
 
-static void run_expired(uv_timer_t *h) { *(int *)h->data = 1; }
-
 /* Run loop until *flag is nonzero or ms pass. Returns *flag. */
 static int run_until(uv_loop_t *loop, volatile int *flag, int ms)
 {
-    int expired = 0;
-    uv_timer_t g;
-    uv_timer_init(loop, &g);
-    g.data = &expired;
-    uv_timer_start(&g, run_expired, (uint64_t)ms, 0);
-    while (!*flag && !expired)
-        uv_run(loop, UV_RUN_ONCE);
-    uv_close((uv_handle_t *)&g, NULL);
-    uv_run(loop, UV_RUN_NOWAIT);
-    return *flag;
+    return cz_test_run_until(loop, flag, (uint64_t)ms);
 }
 
-static void run_for(uv_loop_t *loop, int ms)
-{
-    int never = 0;
-    run_until(loop, &never, ms);
-}
+static void run_for(uv_loop_t *loop, int ms) { cz_test_run_for(loop, (uint64_t)ms); }
 
 static cz_client_req_t tr_get(const char *addr, const char *target)
 {

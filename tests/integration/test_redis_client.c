@@ -11,6 +11,7 @@
 #include <string.h>
 #include <hiredis/hiredis.h>
 #include "czero/redis.h"
+#include "loop_run.h"
 #include "redis_server.h"
 
 static cz_test_redis_t srv;
@@ -47,23 +48,6 @@ static void teardown(void)
 
 TestSuite(redis_client, .init = setup, .fini = teardown);
 
-static int guard_fired;
-static void on_guard(uv_timer_t *t) { guard_fired = 1; }
-
-/* Run the loop until *flag becomes non-zero or ms of real time pass. Returns *flag. */
-static int run_until(volatile int *flag, uint64_t ms)
-{
-    uv_timer_t guard;
-    guard_fired = 0;
-    uv_timer_init(&loop, &guard);
-    uv_timer_start(&guard, on_guard, ms, 0);
-    while (!*flag && !guard_fired)
-        uv_run(&loop, UV_RUN_ONCE);
-    uv_close((uv_handle_t *)&guard, NULL);
-    uv_run(&loop, UV_RUN_NOWAIT);
-    return *flag;
-}
-
 typedef struct {
     int done, status, type;
     long long integer;
@@ -91,7 +75,7 @@ static void poll_up(cz_redis_t *r, int *flag)
     /* state is polled: the client has no connect callback by design */
     for (int i = 0; i < 200 && cz_redis_state(r) != CZ_REDIS_UP; i++) {
         int never = 0;
-        run_until(&never, 20);
+        cz_test_run_until(&loop, &never, 20);
     }
     *flag = cz_redis_state(r) == CZ_REDIS_UP;
 }
@@ -114,7 +98,7 @@ Test(redis_client, replies_and_error_replies)
     const char *argv[] = {"HSET", "k", "f", "v"};
     cr_assert_eq(cz_redis_command_argv(r, on_res, &c, 4, argv, NULL), 0);
     cr_assert_eq(a.done + b.done + c.done, 0, "callbacks never run inside the call");
-    cr_assert(run_until(&c.done, 2000));
+    cr_assert(cz_test_run_until(&loop, &c.done, 2000));
     cr_assert_eq(a.status, 0);
     cr_assert_str_eq(a.str, "OK");
     cr_assert_eq(b.status, 0);
@@ -141,7 +125,7 @@ Test(redis_client, evalsha_loads_once_and_recovers_from_script_flush)
         const char *argv[] = {"sum", "2"};
         cr_assert_eq(cz_redis_evalsha(r, &s, on_res, &x[i], 1, 2, argv, NULL), 0);
     }
-    cr_assert(run_until(&x[4].done, 2000));
+    cr_assert(cz_test_run_until(&loop, &x[4].done, 2000));
     cr_assert_eq(x[4].status, 0);
     cr_assert_eq(x[4].integer, 10);
     cz_redis_stats_t st;
@@ -152,7 +136,7 @@ Test(redis_client, evalsha_loads_once_and_recovers_from_script_flush)
     res_t y = {0};
     const char *argv[] = {"sum", "5"};
     cr_assert_eq(cz_redis_evalsha(r, &s, on_res, &y, 1, 2, argv, NULL), 0);
-    cr_assert(run_until(&y.done, 2000));
+    cr_assert(cz_test_run_until(&loop, &y.done, 2000));
     cr_assert_eq(y.status, 0, "NOSCRIPT must be retried, got %s", y.str);
     cr_assert_eq(y.integer, 15);
     cz_redis_stats(r, &st);
@@ -174,14 +158,14 @@ Test(redis_client, timeout_completes_in_time_and_late_reply_is_dropped)
     uv_update_time(&loop);
     uint64_t t0 = uv_now(&loop);
     cr_assert_eq(cz_redis_command(r, on_res, &x, "INCR late"), 0);
-    cr_assert(run_until(&x.done, 2000));
+    cr_assert(cz_test_run_until(&loop, &x.done, 2000));
     cr_assert_eq(x.status, CZ_ETIMEOUT);
     cr_assert_geq(x.at - t0, 100);
     cr_assert_lt(x.at - t0, 300, "took %llu ms", (unsigned long long)(x.at - t0));
     cz_test_redis_thaw(&srv);
     for (int i = 0; i < 100; i++) {
         int never = 0;
-        run_until(&never, 10);
+        cz_test_run_until(&loop, &never, 10);
         cz_redis_stats(r, &st);
         if (st.late_replies > late0)
             break;
@@ -191,7 +175,7 @@ Test(redis_client, timeout_completes_in_time_and_late_reply_is_dropped)
     cr_assert_eq(cz_test_redis_int(&srv, "GET late"), 1); /* the server did run it */
     res_t y = {0};
     cz_redis_command(r, on_res, &y, "INCR late");
-    cr_assert(run_until(&y.done, 2000));
+    cr_assert(cz_test_run_until(&loop, &y.done, 2000));
     cr_assert_eq(y.status, 0);
     cr_assert_eq(y.integer, 2);
     cz_redis_free(r);
@@ -208,7 +192,7 @@ Test(redis_client, silent_server_is_dropped_and_reconnected)
     for (int i = 0; i < 20 && cz_redis_state(r) == CZ_REDIS_UP; i++) {
         res_t x = {0};
         if (cz_redis_command(r, on_res, &x, "PING") == 0) {
-            run_until(&x.done, 1000);
+            cz_test_run_until(&loop, &x.done, 1000);
             timeouts += x.status == CZ_ETIMEOUT;
         }
     }
@@ -233,16 +217,16 @@ Test(redis_client, kill9_fails_pending_then_reconnects_after_restart)
     res_t x = {0};
     cr_assert_eq(cz_redis_command(r, on_res, &x, "PING"), 0);
     int never = 0;
-    run_until(&never, 20);
+    cz_test_run_until(&loop, &never, 20);
     cz_test_redis_kill(&srv);
-    cr_assert(run_until(&x.done, 2000));
+    cr_assert(cz_test_run_until(&loop, &x.done, 2000));
     cr_assert_eq(x.status, CZ_ECLOSED, "got %d", x.status);
     cr_assert_lt(x.at, uv_now(&loop) + 1);
     res_t y = {0};
-    run_until(&never, 10);
+    cz_test_run_until(&loop, &never, 10);
     int rc = cz_redis_command(r, on_res, &y, "PING");
     if (rc == 0) { /* a reconnect attempt was under way: it must fail, not hang */
-        cr_assert(run_until(&y.done, 6000));
+        cr_assert(cz_test_run_until(&loop, &y.done, 6000));
         cr_assert_neq(y.status, 0);
     } else {
         cr_assert_eq(rc, -ENOTCONN);
@@ -252,7 +236,7 @@ Test(redis_client, kill9_fails_pending_then_reconnects_after_restart)
     cr_assert(up, "client must come back after the restart");
     res_t z = {0};
     cr_assert_eq(cz_redis_command(r, on_res, &z, "PING"), 0);
-    cr_assert(run_until(&z.done, 2000));
+    cr_assert(cz_test_run_until(&loop, &z.done, 2000));
     cr_assert_eq(z.status, 0);
     cz_redis_free(r);
 }
@@ -262,13 +246,13 @@ Test(redis_client, connects_once_the_server_appears)
     cz_test_redis_kill(&srv); /* the port is known, nothing listens on it */
     cz_redis_t *r = client(100, 0);
     int never = 0;
-    run_until(&never, 150);
+    cz_test_run_until(&loop, &never, 150);
     cr_assert_neq(cz_redis_state(r), CZ_REDIS_UP);
     res_t x = {0};
     int rc = cz_redis_command(r, on_res, &x, "PING");
     cr_assert(rc == -ENOTCONN || rc == 0);
     if (rc == 0) {
-        cr_assert(run_until(&x.done, 1000));
+        cr_assert(cz_test_run_until(&loop, &x.done, 1000));
         cr_assert_neq(x.status, 0);
     }
     cr_assert_eq(cz_test_redis_restart(&srv), 0);

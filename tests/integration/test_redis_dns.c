@@ -23,6 +23,7 @@
 #include <hiredis/hiredis.h>
 #include "czero/limiter.h"
 #include "czero/redis.h"
+#include "loop_run.h"
 #include "redis_server.h"
 
 #define SLOW_MS 200
@@ -160,23 +161,6 @@ static void ticker_stop(ticker_t *k)
     uv_run(&loop, UV_RUN_NOWAIT);
 }
 
-static int guard_fired;
-static void on_guard(uv_timer_t *t) { guard_fired = 1; }
-
-/* Run the loop until *flag becomes non-zero or ms of loop time pass. Returns *flag. */
-static int run_until(volatile int *flag, uint64_t ms)
-{
-    uv_timer_t guard;
-    guard_fired = 0;
-    uv_timer_init(&loop, &guard);
-    uv_timer_start(&guard, on_guard, ms, 0);
-    while (!*flag && !guard_fired)
-        uv_run(&loop, UV_RUN_ONCE);
-    uv_close((uv_handle_t *)&guard, NULL);
-    uv_run(&loop, UV_RUN_NOWAIT);
-    return *flag;
-}
-
 typedef struct {
     int done, status;
     long long integer;
@@ -219,7 +203,7 @@ static void wait_up(cz_redis_t *r)
 {
     for (int i = 0; i < 150 && cz_redis_state(r) != CZ_REDIS_UP; i++) {
         int never = 0;
-        run_until(&never, 20);
+        cz_test_run_until(&loop, &never, 20);
     }
     cr_assert_eq(cz_redis_state(r), CZ_REDIS_UP);
 }
@@ -233,7 +217,7 @@ Test(redis_dns, localhost_connects_with_the_lookup_off_the_loop_thread)
     res_t a = {0};
     /* issued while the lookup is pending: queued, not refused */
     cr_assert_eq(cz_redis_command(r, on_res, &a, "INCRBY %s %d", "dns:k", 7), 0);
-    cr_assert(run_until(&a.done, 3000));
+    cr_assert(cz_test_run_until(&loop, &a.done, 3000));
     cr_assert_eq(a.status, 0, "%s", cz_strerror(a.status));
     cr_assert_eq(a.integer, 7);
     cr_assert_eq(cz_test_redis_int(&srv, "GET dns:k"), 7);
@@ -253,7 +237,7 @@ Test(redis_dns, limiter_decisions_go_through_redis_by_name)
     for (int i = 0; i < 3; i++) {
         got_t g = {0};
         cr_assert_eq(cz_limiter_take(l, &loop, cz_str_c("who"), 1, on_dec, &g), 0);
-        cr_assert(run_until(&g.done, 3000), "no decision");
+        cr_assert(cz_test_run_until(&loop, &g.done, 3000), "no decision");
         cr_assert_eq(g.err, 0, "take %d decided without Redis: %s", i, cz_strerror(g.err));
         cr_assert_eq(g.result, CZ_LIMIT_ALLOWED);
     }
@@ -270,7 +254,7 @@ Test(redis_dns, slow_dns_does_not_stall_the_loop)
     cz_redis_t *r = client("slow-localhost", 0);
     res_t a = {0};
     cr_assert_eq(cz_redis_command(r, on_res, &a, "SET dns:s 1"), 0);
-    cr_assert(run_until(&a.done, 3000));
+    cr_assert(cz_test_run_until(&loop, &a.done, 3000));
     cr_assert_eq(a.status, 0, "%s", cz_strerror(a.status));
     uint64_t took_ms = (a.at_ns - t0) / 1000000;
     /* the lookup really took SLOW_MS, so a blocked loop would show a gap that long */
@@ -305,7 +289,7 @@ Test(redis_dns, unknown_name_degrades_without_blocking_the_loop)
     ticker_start(&k, issue_bad);
     bad = client("slow-nonexistent.invalid", 0);
     int never = 0;
-    run_until(&never, 800);
+    cz_test_run_until(&loop, &never, 800);
     cr_assert_lt(k.max_gap / 1000000, 100, "loop blocked for %llu ms",
                  (unsigned long long)(k.max_gap / 1000000));
     cr_assert_gt(k.ticks, 60, "the timer kept its 5 ms pace (%d ticks)", k.ticks);
@@ -324,7 +308,7 @@ Test(redis_dns, unknown_name_degrades_without_blocking_the_loop)
     cz_redis_t *r = client("localhost", 0);
     res_t a = {0};
     cr_assert_eq(cz_redis_command(r, on_res, &a, "INCR dns:after"), 0);
-    cr_assert(run_until(&a.done, 3000));
+    cr_assert(cz_test_run_until(&loop, &a.done, 3000));
     cr_assert_eq(a.status, 0);
     cr_assert_eq(a.integer, 1);
     cz_redis_free(r);
@@ -344,7 +328,7 @@ Test(redis_dns, limiter_falls_back_quickly_on_an_unknown_name)
         got_t g = {0};
         uint64_t t0 = uv_hrtime();
         cr_assert_eq(cz_limiter_take(l, &loop, cz_str_c("k"), 1, on_dec, &g), 0);
-        cr_assert(run_until(&g.done, 2000), "no decision");
+        cr_assert(cz_test_run_until(&loop, &g.done, 2000), "no decision");
         /* the first take waited on the lookup and failed with it; later ones go straight to
          * the in-process bucket (err 0: limiter.h's "known down") */
         if (i == 0)
@@ -367,10 +351,10 @@ static int reconnect_lookups(uint64_t ttl_ms)
     for (int i = 0; i < 50 && cz_redis_state(r) == CZ_REDIS_UP; i++) {
         res_t a = {0};
         if (cz_redis_command(r, on_res, &a, "PING") == 0)
-            run_until(&a.done, 100);
+            cz_test_run_until(&loop, &a.done, 100);
     }
     int never = 0;
-    run_until(&never, 150); /* a few failed reconnects against the dead port */
+    cz_test_run_until(&loop, &never, 150); /* a few failed reconnects against the dead port */
     cr_assert_eq(cz_test_redis_restart(&srv), 0);
     wait_up(r);
     cz_redis_stats_t st;
@@ -395,13 +379,13 @@ static void refused_then_next(uint64_t ttl_ms)
     cz_redis_t *r = client("two-addrs", ttl_ms);
     res_t a = {0};
     cr_assert_eq(cz_redis_command(r, on_res, &a, "SET dns:two 2"), 0);
-    cr_assert(run_until(&a.done, 3000));
+    cr_assert(cz_test_run_until(&loop, &a.done, 3000));
     /* 127.0.0.2 refused; the command queued during the lookup went on to 127.0.0.1 */
     cr_assert_eq(a.status, 0, "%s", cz_strerror(a.status));
     cr_assert_eq(cz_redis_state(r), CZ_REDIS_UP);
     res_t b = {0};
     cr_assert_eq(cz_redis_command(r, on_res, &b, "INCR dns:two"), 0);
-    cr_assert(run_until(&b.done, 3000));
+    cr_assert(cz_test_run_until(&loop, &b.done, 3000));
     cr_assert_eq(b.status, 0);
     cr_assert_eq(b.integer, 3, "the SET reached Redis");
     cz_redis_stats_t st;

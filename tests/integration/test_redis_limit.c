@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include "czero/limiter.h"
+#include "loop_run.h"
 #include "redis_server.h"
 
 #define MS CZ_NS_PER_MS
@@ -50,22 +51,6 @@ static void teardown(void)
 
 TestSuite(redis_limit, .init = setup, .fini = teardown);
 
-static int guard_fired;
-static void on_guard(uv_timer_t *t) { guard_fired = 1; }
-
-static int run_until(uv_loop_t *lp, volatile int *flag, uint64_t ms)
-{
-    uv_timer_t guard;
-    guard_fired = 0;
-    uv_timer_init(lp, &guard);
-    uv_timer_start(&guard, on_guard, ms, 0);
-    while (!*flag && !guard_fired)
-        uv_run(lp, UV_RUN_ONCE);
-    uv_close((uv_handle_t *)&guard, NULL);
-    uv_run(lp, UV_RUN_NOWAIT);
-    return *flag;
-}
-
 /* Command timeout for the limiters mk() builds: generous, except where a test measures it. */
 static uint64_t timeout_ms = 1000;
 
@@ -104,7 +89,7 @@ static got_t take(cz_limiter_t *l, const char *key, uint64_t n, int *sync)
     cr_assert_eq(cz_limiter_take(l, &loop, cz_str_c(key), n, on_decision, &g), 0);
     if (sync)
         *sync = g.done;
-    cr_assert(run_until(&loop, &g.done, 3000), "no decision");
+    cr_assert(cz_test_run_until(&loop, &g.done, 3000), "no decision");
     cr_assert_eq(g.done, 1);
     return g;
 }
@@ -120,7 +105,7 @@ static void warm(cz_limiter_t *l)
         if (!sync && g.err == 0)
             return;
         int never = 0;
-        run_until(&loop, &never, 50);
+        cz_test_run_until(&loop, &never, 50);
     }
     cr_assert_fail("Redis never answered within the timeout");
 }
@@ -229,7 +214,7 @@ Test(redis_limit, loops_have_their_own_connections_and_share_the_quota)
     got_t a = take(l, "s", 1, NULL);
     got_t b = {0};
     cr_assert_eq(cz_limiter_take(l, &loop2, CZ_STR("s"), 1, on_decision, &b), 0);
-    cr_assert(run_until(&loop2, &b.done, 3000));
+    cr_assert(cz_test_run_until(&loop2, &b.done, 3000));
     cr_assert_eq(a.result, CZ_LIMIT_ALLOWED);
     cr_assert_eq(b.result, CZ_LIMIT_HIT_QUOTA); /* the second unit of one shared quota */
     cr_assert_not_null(cz_limiter_redis(l, &loop2));
@@ -272,7 +257,7 @@ Test(redis_limit, token_falls_back_when_redis_is_killed_and_returns_after_restar
     int back = 0;
     for (int i = 0; i < 300 && !back; i++) {
         int never = 0;
-        run_until(&loop, &never, 10);
+        cz_test_run_until(&loop, &never, 10);
         back = cz_limiter_redis_alive(l, &loop) == 1;
     }
     cr_assert(back, "the probe must switch back to Redis");
