@@ -250,6 +250,9 @@ static bool idempotent(cz_str_t m)
 
 static void start_call(proxy_t *p)
 {
+    uint64_t left = cz__req_take_deadline(p->req);
+    if (left)
+        p->urq.http.total_timeout_ms = left;
     int rc = cz__upcall_start(p->uc, false, p->rt->up, cz_req_client(p->req), &p->urq, &proxy_cbs,
                               p);
     if (rc != 0) {

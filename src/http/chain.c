@@ -422,6 +422,19 @@ void cz__timeout_remove(cz_req_t *r)
     r->in_to_list = false;
 }
 
+/* A handler that enforces the route's timeout itself takes the link's deadline over: the
+ * proxy gives it to its upstream call, whose expiry answers 504 (an upstream timed out) where the
+ * link's tick would answer 503 at the same instant, whichever of the two timers ran first. The
+ * request leaves the timeout list; returns the ms left (at least 1), 0 when it was not on it. */
+uint64_t cz__req_take_deadline(cz_req_t *r)
+{
+    if (!r->in_to_list)
+        return 0;
+    uint64_t now = uv_now(&r->w->loop);
+    cz__timeout_remove(r);
+    return r->to_deadline > now ? r->to_deadline - now : 1;
+}
+
 static void timeout_fire(cz_req_t *r)
 {
     cz_conn_t *c = r->conn;

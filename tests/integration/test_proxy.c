@@ -254,6 +254,37 @@ Test(proxy, answers_502_503_504)
     ts_stop(&slow.ts);
 }
 
+/* The route's Timeout link (server Timeout here, 250 ms) bounds the upstream call: a slow node
+ * answers 504 at 250 ms. Before the proxy took the link's deadline over, the link's 100 ms tick
+ * answered 503 at 300 ms, or raced the call's own timer when both fell on one instant. */
+Test(proxy, route_timeout_link_bounds_the_upstream_call_with_504)
+{
+    tb_backend_t slow;
+    backend_start(&slow, "slow");
+    atomic_store(&slow.delay_ms, 1000);
+    const char *saddr[] = {slow.addr};
+    cz_upstream_t *us = tb_upstream("round_robin", NULL, saddr, NULL, 1);
+    gw_t g;
+    memset(&g, 0, sizeof g);
+    g.all = (cz_proxy_route_t){.up = us};
+    ts_init(&g.ts);
+    g.ts.conf.timeout_ms = 250;
+    g.ts.conf.middlewares.breaker = false;
+    g.ts.conf.middlewares.shedding = false;
+    cz_route_t r[] = {{.method = "GET", .path = "/who", .handler = cz_proxy_handler,
+                       .ud = &g.all, .flags = CZ_ROUTE_STREAM_BODY}};
+    ts_start(&g.ts, r, 1);
+    for (int i = 0; i < 3; i++) {
+        long t0 = tc_now_ms();
+        cr_expect_eq(get_status(g.ts.port, "/who"), 504, "upstream timeout, try %d", i);
+        long took = tc_now_ms() - t0;
+        cr_expect(took >= 245 && took < 350, "answered after %ld ms, want 250", took);
+    }
+    ts_stop(&g.ts);
+    cz_upstream_free(us);
+    ts_stop(&slow.ts);
+}
+
 Test(proxy, dead_node_costs_no_failed_get_and_hash_sticks)
 {
     tb_backend_t b[2];
