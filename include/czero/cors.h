@@ -7,8 +7,9 @@
  * every routed answer and answers an OPTIONS request itself with 204, and a not-allowed handler
  * (cz_server_set_not_allowed) so that a preflight OPTIONS to a path that has routes for other
  * methods only (the usual case) is 204 with the headers instead of 405; other methods there get
- * 404, as go-zero's cors.NotAllowedHandler answers. Paths with no route at all keep the plain
- * 404 (go-zero before v1.6 behaved the same; later versions wrap the whole router).
+ * 404, as go-zero's cors.NotAllowedHandler answers. Paths with no route at all pass the CORS
+ * link too (go-zero 1.6 and later wrap the whole router): a preflight there is 204, and the 404
+ * carries the headers.
  *
  * The middleware is an outer link (CZ_MW_OUTER, middleware.h): it runs before maxconns, the
  * breaker, shedding, timeout and JWT, so their early answers (401, 503) and a 413 for a body

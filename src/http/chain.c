@@ -241,6 +241,20 @@ void cz__mw_log_dropped(cz_req_t *r)
                  (int)remote.n, remote.p, (int)ua.n, ua.p ? ua.p : "");
 }
 
+/* The outer links of chain[0, n) that keep no per-request context, enter only: what they set
+ * stays on res. True when one of them answered (a CORS preflight's 204). */
+static bool run_outer(const cz_mw_t *chain, size_t n, cz_req_t *r)
+{
+    bool answered = false;
+    for (size_t i = 0; i < n; i++) {
+        cz_mw_t *mw = (cz_mw_t *)&chain[i];
+        if (is_outer(mw) && !mw->ops->ctx_size &&
+            mw->ops->enter(mw, r, &r->res, NULL) == CZ_MW_DONE)
+            answered = true;
+    }
+    return answered;
+}
+
 const char *cz__chain_outer_headers(cz_req_t *r)
 {
     const cz__route_t *rt = r->route;
@@ -248,11 +262,7 @@ const char *cz__chain_outer_headers(cz_req_t *r)
     if (!rt || !rt->chain || r->in_handler || res->ended)
         return NULL;
     size_t mark = res->hdrs_len;
-    for (size_t i = 0; i < rt->nchain; i++) {
-        cz_mw_t *mw = &rt->chain[i];
-        if (is_outer(mw) && !mw->ops->ctx_size)
-            (void)mw->ops->enter(mw, r, res, NULL); /* an OPTIONS 204 is not the answer here */
-    }
+    (void)run_outer(rt->chain, rt->nchain, r); /* an OPTIONS 204 is not the answer here */
     size_t n = res->hdrs_len - mark;
     char *h = n ? cz_arena_alloc(&r->arena, n + 1) : NULL;
     if (h) {
@@ -260,6 +270,14 @@ const char *cz__chain_outer_headers(cz_req_t *r)
         h[n] = '\0';
     }
     return h;
+}
+
+bool cz__chain_outer_unrouted(cz_req_t *r, const cz__route_t *sibling)
+{
+    if (sibling && sibling->chain)
+        return run_outer(sibling->chain, sibling->nchain, r);
+    const cz_server_t *s = r->w->srv;
+    return run_outer(s->use, s->nuse, r);
 }
 
 void cz__chain_leave(cz_req_t *r)

@@ -108,13 +108,13 @@ static void cors_free(cz_mw_t *mw)
 static const cz_mw_ops_t cors_ops = {.name = "cors", .enter = cors_enter, .free = cors_free,
                                      .flags = CZ_MW_OUTER};
 
-/* go-zero cors.NotAllowedHandler: the dispatcher has set 405 and Allow; a hook's own status wins
- * (go-zero's header-once writer), else 204 for a preflight and 404 for anything else. */
+/* go-zero cors.NotAllowedHandler: the dispatcher has set 405 and Allow, and the CORS link has
+ * already set its headers (unrouted requests pass the outer links, cz__dispatch) and answered
+ * a preflight; a hook's own status wins (go-zero's header-once writer), else 404. */
 static int cors_not_allowed(cz_req_t *r, cz_res_t *res, void *ud)
 {
     const cors_t *c = ud;
     cz_res_status(res, 0);
-    check_and_set(c, r, res);
     if (c->not_allowed_fn)
         c->not_allowed_fn(res, c->ud);
     if (res->status == 0)

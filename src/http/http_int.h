@@ -295,6 +295,10 @@ void cz__chain_leave(cz_req_t *r); /* leave() for the middlewares that passed, i
 /* The headers of r's CZ_MW_OUTER links (CORS), "Name: value\r\n"... in the arena, for an answer
  * the engine gives before the chain runs (413); NULL when none. */
 const char *cz__chain_outer_headers(cz_req_t *r);
+/* An unrouted request passes the outer links too, as go-zero's corsRouter wraps the router: the
+ * server's, or for a 405 those of a route on the same path (sibling), which include them. True
+ * when one answered (a CORS preflight: 204). */
+bool cz__chain_outer_unrouted(cz_req_t *r, const cz__route_t *sibling);
 void cz__timeouts_tick(cz_worker_t *w, uint64_t now);
 void cz__timeout_remove(cz_req_t *r);
 /* server.c */

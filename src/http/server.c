@@ -236,8 +236,20 @@ void cz__run_handler(cz_req_t *r)
     cz__res_finish(r);
 }
 
-/* A parsed request: its route's chain, or the 404/405 answer (no chain, as go-zero's router
- * calls its not-found handlers directly). */
+/* A route answering for another method on r's path (the first in Allow), whose outer links
+ * then put their headers on the 405 (the gateway's per-route Cors). */
+static const cz__route_t *sibling_route(cz_server_t *s, cz_req_t *r, const char *allow, size_t an)
+{
+    const char *comma = memchr(allow, ',', an);
+    cz_route_match_t m;
+    cz_str_t method = {allow, comma ? (size_t)(comma - allow) : an};
+    return cz_router_find(s->router, method, r->path, &m) == 0 ? m.data : NULL;
+}
+
+/* A parsed request: its route's chain, or the 404/405 answer. No chain runs there, as go-zero's
+ * router calls its not-found handlers directly, but the outer links (CORS) do: go-zero's
+ * corsRouter wraps the router, so an unknown path's preflight is 204 and its 404 has the CORS
+ * headers. */
 void cz__dispatch(cz_req_t *r)
 {
     if (r->route) {
@@ -252,6 +264,11 @@ void cz__dispatch(cz_req_t *r)
     size_t an = cz_router_allowed(s->router, r->path, allow, sizeof allow);
     if (an >= sizeof allow)
         an = sizeof allow - 1;
+    r->in_handler = true;
+    if (cz__chain_outer_unrouted(r, an ? sibling_route(s, r, allow, an) : NULL)) {
+        cz__res_finish(r);
+        return;
+    }
     if (an) {
         cz_res_header_n(res, CZ_STR("Allow"), (cz_str_t){allow, an});
         res->status = 405;
@@ -261,7 +278,6 @@ void cz__dispatch(cz_req_t *r)
         fn = s->not_found ? s->not_found : default_not_found;
         ud = s->not_found_ud;
     }
-    r->in_handler = true;
     if (!fn) { /* 405 without a custom handler: empty body, as go-zero */
         cz__res_finish(r);
         return;

@@ -227,3 +227,19 @@ Test(gateway_cors, route_without_cors_is_unchanged)
     tc_resp_free(&r);
     free(good);
 }
+
+/* A method the Cors route does not take: the 405 (with Allow) carries the route's CORS headers,
+ * so the browser shows the real error; a path no route serves gets a plain 404. */
+Test(gateway_cors, method_not_allowed_on_a_cors_path_carries_the_headers)
+{
+    tc_resp_t r;
+    req("GET", "/echo", ORIGIN, NULL, &r);
+    cr_assert_eq(r.status, 405);
+    cr_assert_not_null(strstr(tc_header(&r, "Allow"), "POST"), "Allow: %s", tc_header(&r, "Allow"));
+    assert_cors(&r, "*");
+    tc_resp_free(&r);
+    req("GET", "/nowhere", ORIGIN, NULL, &r);
+    cr_assert_eq(r.status, 404);
+    assert_no_cors(&r);
+    tc_resp_free(&r);
+}

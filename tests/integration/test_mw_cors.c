@@ -3,7 +3,8 @@
  * Integration tests of CORS (src/http/cors.c) on a real server, against go-zero's
  * rest/internal/cors/handlers.go: preflights from allowed and disallowed origins, subdomains and
  * case, simple requests with Vary, "*" without credentials, 404 for other methods on a path
- * routed for some, OPTIONS routes answered by the middleware, and the two custom hooks.
+ * routed for some, unknown paths (go-zero 1.6+ wraps the whole router), OPTIONS routes answered
+ * by the middleware, and the two custom hooks.
  */
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -177,7 +178,8 @@ Test(cors, any_origin_is_star_without_credentials)
     tc_resp_free(&r);
 }
 
-Test(cors, other_methods_on_a_routed_path_are_404_and_unknown_paths_untouched)
+/* go-zero 1.6+: corsRouter wraps the whole router, so unknown paths get the headers too. */
+Test(cors, other_methods_on_a_routed_path_are_404_and_unknown_paths_get_cors_too)
 {
     start(origins, 2, NULL, NULL, NULL);
     tc_resp_t r;
@@ -186,6 +188,14 @@ Test(cors, other_methods_on_a_routed_path_are_404_and_unknown_paths_untouched)
     assert_allowed(&r, "http://a.example");
     tc_resp_free(&r);
     req("OPTIONS", "/nowhere", "http://a.example", &r);
+    cr_assert_eq(r.status, 204, "a preflight to an unknown path is answered by corsRouter");
+    assert_allowed(&r, "http://a.example");
+    tc_resp_free(&r);
+    req("GET", "/nowhere", "http://a.example", &r);
+    cr_assert_eq(r.status, 404);
+    assert_allowed(&r, "http://a.example");
+    tc_resp_free(&r);
+    req("GET", "/nowhere", "http://evil.example", &r);
     cr_assert_eq(r.status, 404);
     assert_no_cors(&r);
     tc_resp_free(&r);
@@ -217,6 +227,8 @@ static void teapot(cz_res_t *res, void *ud)
 
 static void header_only(cz_res_t *res, void *ud) { cz_res_header(res, "X-Not-Allowed", ud); }
 
+/* go-zero 1.6+ WithCustomCors: the header hook runs on every answer (corsRouter); the
+ * not-allowed hook only where the router answers 405, which a preflight never reaches. */
 Test(cors, custom_header_hook_and_not_allowed_handler_run)
 {
     start(origins, 2, add_header, teapot, "hook");
@@ -226,20 +238,28 @@ Test(cors, custom_header_hook_and_not_allowed_handler_run)
     cr_assert_str_eq(tc_header(&r, "X-Custom"), "hook");
     cr_assert_null(tc_header(&r, "X-Not-Allowed"));
     tc_resp_free(&r);
-    req("OPTIONS", "/echo", "http://a.example", &r);
+    req("DELETE", "/echo", "http://a.example", &r);
     cr_assert_eq(r.status, 418, "the hook's status wins, as go-zero's header-once writer");
     cr_assert_str_eq(tc_header(&r, "X-Not-Allowed"), "hook");
+    cr_assert_str_eq(tc_header(&r, "X-Custom"), "hook");
+    assert_allowed(&r, "http://a.example");
+    tc_resp_free(&r);
+    req("OPTIONS", "/echo", "http://a.example", &r);
+    cr_assert_eq(r.status, 204);
+    cr_assert_null(tc_header(&r, "X-Not-Allowed"));
+    cr_assert_str_eq(tc_header(&r, "X-Custom"), "hook");
     assert_allowed(&r, "http://a.example");
     tc_resp_free(&r);
 }
 
-Test(cors, not_allowed_hook_without_status_keeps_204)
+Test(cors, not_allowed_hook_without_status_keeps_404)
 {
     start(NULL, 0, NULL, header_only, "yes");
     tc_resp_t r;
-    req("OPTIONS", "/echo", "http://a.example", &r);
-    cr_assert_eq(r.status, 204);
+    req("DELETE", "/echo", "http://a.example", &r);
+    cr_assert_eq(r.status, 404);
     cr_assert_str_eq(tc_header(&r, "X-Not-Allowed"), "yes");
+    assert_allowed(&r, "*");
     tc_resp_free(&r);
 }
 
