@@ -121,7 +121,8 @@ typedef struct cz_log_conf {
     char *service_name;  /* ServiceName */
     int mode;            /* Mode: console|file|volume, default console */
     int encoding;        /* Encoding: json|plain, default json */
-    char *time_format;   /* TimeFormat: strftime format, default ISO-8601 with ms */
+    char *time_format;   /* TimeFormat: Go layout as logx ("2006-01-02 15:04:05.000"), or a
+                            strftime format when it has a '%'; default ISO-8601 UTC with ms */
     char *path;          /* Path: directory for file mode, default "logs" */
     int level;           /* Level: debug|info|error|severe (cz_log_level_t), default info */
     bool stat;           /* Stat: periodic stat lines, default true */

@@ -6,8 +6,10 @@
  * (access.log, error.log, severe.log, slow.log, stat.log as logx). Console mode follows logx's
  * newConsoleWriter: info, debug and stat lines go to stdout; error, severe and slow to stderr.
  * JSON lines: {"@timestamp":"2026-11-25T08:00:00.000Z","content":"...","level":"info",...};
- * plain lines: "2026-11-25T08:00:00.000Z\tinfo\tcontent\tkey=value". Timestamps are UTC
- * (a custom Log.TimeFormat is a strftime format, without milliseconds).
+ * plain lines: "2026-11-25T08:00:00.000Z\tinfo\tcontent\tkey=value". Timestamps are UTC. A
+ * custom Log.TimeFormat is a Go layout, as logx takes it ("2006-01-02 15:04:05.000"), in local
+ * time as Go formats it (TZ; UTC in most containers), or a strftime format (UTC) when it has a
+ * '%'.
  * Formatting happens on the caller's thread into a per-thread buffer; a single writer thread does
  * the write(2) calls, so a worker's event loop never blocks on the disk. When the writer falls
  * behind, lines are dropped and counted (cz_log_dropped), never waited for. Queued lines reach

@@ -237,21 +237,42 @@ uint64_t cz__log_wall_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* What a custom TimeFormat is (CZ__TS_*): a '%' makes it strftime's, else it is a Go layout as
+ * logx takes, which shows fractions of a second when two instants of one second differ. */
+static int ts_kind(const char *fmt)
+{
+    if (!fmt[0])
+        return 0;
+    if (strchr(fmt, '%'))
+        return CZ__TS_STRFTIME;
+    char a[64], b[64];
+    size_t an = cz__log_go_time(a, sizeof a, fmt, 0);
+    size_t bn = cz__log_go_time(b, sizeof b, fmt, 999999999u);
+    return an == bn && memcmp(a, b, an) == 0 ? CZ__TS_GO : CZ__TS_GO_FRAC;
+}
+
 /* Append the timestamp; the per-second part comes from the thread's cache. */
 static void put_time(cz__log_thread_t *t, lb_t *b)
 {
     uint64_t now = cz__log_wall_ns();
     int64_t sec = (int64_t)(now / 1000000000u);
     unsigned gen = __atomic_load_n(&cz__log_g.tf_gen, __ATOMIC_ACQUIRE);
-    if (cz__unlikely(sec != t->ts_sec || gen != t->ts_gen)) {
-        char fmt[sizeof t->ts];
-        cz__log_time_format(fmt, sizeof fmt);
+    if (cz__unlikely(gen != t->ts_gen)) {
+        cz__log_time_format(t->ts_fmt, sizeof t->ts_fmt);
+        t->ts_custom = ts_kind(t->ts_fmt);
+        t->ts_sec = -1;
+        t->ts_gen = gen;
+    }
+    if (cz__unlikely(t->ts_custom == CZ__TS_GO_FRAC)) {
+        t->ts_len = cz__log_go_time(t->ts, sizeof t->ts, t->ts_fmt, now);
+    } else if (cz__unlikely(sec != t->ts_sec)) {
         time_t tt = (time_t)sec;
         struct tm tm;
         gmtime_r(&tt, &tm);
-        t->ts_custom = fmt[0] != '\0';
-        if (t->ts_custom) {
-            t->ts_len = strftime(t->ts, sizeof t->ts, fmt, &tm);
+        if (t->ts_custom == CZ__TS_STRFTIME) {
+            t->ts_len = strftime(t->ts, sizeof t->ts, t->ts_fmt, &tm);
+        } else if (t->ts_custom == CZ__TS_GO) {
+            t->ts_len = cz__log_go_time(t->ts, sizeof t->ts, t->ts_fmt, now);
         } else { /* logx's default "2006-01-02T15:04:05.000Z07:00", in UTC */
             char *o = t->ts;
             int y = tm.tm_year + 1900;
@@ -270,7 +291,6 @@ static void put_time(cz__log_thread_t *t, lb_t *b)
             t->ts_len = 19;
         }
         t->ts_sec = sec;
-        t->ts_gen = gen;
     }
     put(b, t->ts, t->ts_len);
     if (!t->ts_custom) {

@@ -44,11 +44,17 @@ typedef struct cz__log_thread {
     int registered;                   /* on the writer's list (owner-only) */
     struct cz__log_thread *next;      /* registry list, see log_writer.c */
     /* Timestamp cache: the formatted second, refreshed when the second or format changes. */
+    /* ts_custom: 0 the default; a strftime format (it has a '%'); a Go layout, formatted once
+     * a second, or per line when it shows fractions of a second. */
+#define CZ__TS_STRFTIME 1
+#define CZ__TS_GO 2
+#define CZ__TS_GO_FRAC 3
     int64_t ts_sec;
     unsigned ts_gen;
-    int ts_custom; /* a custom strftime format: no milliseconds appended */
+    int ts_custom; /* a custom TimeFormat (CZ__TS_*): no milliseconds appended */
     size_t ts_len;
     char ts[64];
+    char ts_fmt[64]; /* the custom format, read once per change (the writer's copy is locked) */
     char content[CZ__LOG_CONTENT_MAX + 64];
     char line[CZ__LOG_LINE_MAX];
 } cz__log_thread_t;

@@ -66,7 +66,7 @@ static struct {
     size_t stage_n[CZ__LOG_NDEST], stage_lines[CZ__LOG_NDEST];
     uint64_t dropped;         /* atomic */
     pthread_mutex_t tf_mu;
-    char tf[64];              /* custom strftime format, "" = default */
+    char tf[64];              /* custom Go layout or strftime format, "" = default */
     cz__log_rot_t *rot;       /* file rotation, NULL in console mode (changed under pass_mu) */
     int watch[CZ__LOG_NDEST]; /* this pass checks dest d's lines against the rotation rule */
 } w = {
@@ -566,10 +566,13 @@ int cz_log_setup(const cz_log_conf_t *c, cz_diag_t *d)
     if (c->max_content_length < 0 || c->max_content_length > UINT32_MAX)
         return cz_diag_set(d, NULL, 0, 0, "Log.MaxContentLength", "out of range");
     const char *tf = c->time_format ? c->time_format : "";
-    /* Go's layout (logx's default) means our default; anything else is a strftime format. */
+    /* logx's default layout is our fast default; any other Go layout is formatted as Go does,
+     * and a format with a '%' is strftime's. */
     if (strcmp(tf, "2006-01-02T15:04:05.000Z07:00") == 0)
         tf = "";
-    if (strlen(tf) >= sizeof w.tf)
+    char probe[64];
+    if (strlen(tf) >= sizeof w.tf ||
+        (tf[0] && !strchr(tf, '%') && !cz__log_go_time(probe, sizeof probe, tf, 0)))
         return cz_diag_set(d, NULL, 0, 0, "Log.TimeFormat", "longer than %zu bytes",
                            sizeof w.tf - 1);
 

@@ -208,6 +208,42 @@ Test(log, custom_time_format)
     rm_tmp();
 }
 
+/* logx takes a Go layout; fractions of a second change per line, the rest once a second. */
+static uint64_t now_ns = T0_NS;
+static uint64_t moving_now(void) { return now_ns; }
+
+Test(log, go_layout_time_format)
+{
+    setenv("TZ", "UTC", 1);
+    tzset();
+    mkdir_tmp();
+    cz_log_conf_t c = conf(CZ_LOG_MODE_FILE, CZ_LOG_ENC_PLAIN);
+    c.time_format = "2006-01-02 15:04:05.000";
+    cr_assert_eq(cz_log_setup(&c, NULL), 0);
+    now_ns = T0_NS - 7000000u + 5000000u;
+    cz__log_test_set_now(moving_now);
+    cz_log_info("a");
+    now_ns = T0_NS - 7000000u + 250000000u;
+    cz_log_info("b");
+    cz_log_flush();
+    char *s = slurp("access.log");
+    cr_assert_str_eq(s, "2026-11-25 08:00:00.005\tinfo\ta\n2026-11-25 08:00:00.250\tinfo\tb\n");
+    free(s);
+    cz_log_close();
+
+    c.time_format = "Jan _2 15:04:05";
+    cr_assert_eq(cz_log_setup(&c, NULL), 0);
+    cz_log_info("c");
+    now_ns = T0_NS + 1000000000u;
+    cz_log_info("d");
+    cz_log_flush();
+    s = slurp("access.log");
+    cr_assert(strstr(s, "Nov 25 08:00:00\tinfo\tc\nNov 25 08:00:01\tinfo\td\n"), "%s", s);
+    free(s);
+    cz_log_close();
+    rm_tmp();
+}
+
 Test(log, json_escaping_round_trips)
 {
     setup_file(CZ_LOG_ENC_JSON);
