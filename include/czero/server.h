@@ -111,6 +111,16 @@ CZ_EXTERN void cz_server_set_not_allowed(cz_server_t *s, cz_handler_fn fn, void 
 /** Bind the listeners and start the worker threads; returns once they accept connections.
  *  Port 0 in the config binds an ephemeral port (see cz_server_port). */
 CZ_EXTERN int cz_server_start(cz_server_t *s);
+/** Before cz_server_start(s): listen on the listening sockets of from, a running server on the
+ *  same Host and Port, instead of opening new ones (one per worker of s, as far as from has
+ *  them; further workers open their own). When from then stops accepting or shuts down, the
+ *  connections queued on those sockets are accepted by s instead of reset, as nginx keeps its
+ *  listening sockets across a reload. A different Host or Port is not an error: s opens its
+ *  own. from must stay running until s has started. */
+CZ_EXTERN int cz_server_inherit_listeners(cz_server_t *s, const cz_server_t *from);
+/** Stop accepting new connections (close this server's listening descriptors) and keep
+ *  serving the open ones until cz_server_shutdown(). Thread-safe; returns at once. */
+CZ_EXTERN void cz_server_stop_accepting(cz_server_t *s);
 /** The bound TCP port (after start). */
 CZ_EXTERN int cz_server_port(const cz_server_t *s);
 /** The bound port of the server's dev listener (DevServer, or the Prometheus agent when only

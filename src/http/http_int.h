@@ -210,6 +210,8 @@ struct cz_server {
     int port;
     cz__pool_t *pool;
     atomic_int stopping;
+    atomic_int stop_accepting; /* cz_server_stop_accepting */
+    const cz_server_t *inherit; /* cz_server_inherit_listeners, until start */
     atomic_int running_workers;
     bool started;
     uint32_t buf_size;

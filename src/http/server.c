@@ -5,11 +5,16 @@
  * Each worker thread runs its own libuv loop with its own SO_REUSEPORT listening socket, so the
  * kernel spreads connections and nothing on the request path is shared between threads except
  * the read-only route table. The listening sockets are created by cz_server_start() on the
- * calling thread, so a bad address or a port in use is reported there, synchronously.
+ * calling thread, so a bad address or a port in use is reported there, synchronously. A server
+ * replacing another on the same port (the gateway's reload) takes duplicates of the old one's
+ * listening sockets instead (cz_server_inherit_listeners): a connection still in the old
+ * socket's accept queue when the old server stops accepting is then accepted by the new one;
+ * a socket closed with its queue would reset them.
  * Graceful shutdown (go-zero's proc shutdown listener): stop accepting, close idle keep-alive
  * connections, let requests in flight finish until ShutdownTimeout, then close what is left.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -341,6 +346,10 @@ static void on_wake(uv_async_t *a)
 {
     cz_worker_t *w = cz__container_of(a, cz_worker_t, wake);
     cz__worker_drain_done(w);
+    if (atomic_load(&w->srv->stop_accepting) && w->listening) {
+        uv_close((uv_handle_t *)&w->listener, close_cb_noop);
+        w->listening = false;
+    }
     if (atomic_load(&w->srv->stopping) && !w->stopping) {
         w->stopping = true;
         w->stop_deadline = uv_now(&w->loop) + (uint64_t)w->srv->conf.shutdown_timeout_ms;
@@ -435,6 +444,32 @@ static int bound_port(int fd)
     return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 }
 
+int cz_server_inherit_listeners(cz_server_t *s, const cz_server_t *from)
+{
+    if (!s || !from || s->started || !from->started || atomic_load(&from->stopping))
+        return CZ_EARG;
+    s->inherit = from;
+    return 0;
+}
+
+/* A descriptor of from's listener i when s would bind the same address, else -1. */
+static int inherited_listener(const cz_server_t *s, int i)
+{
+    const cz_server_t *from = s->inherit;
+    if (!from || i >= from->nworkers || strcmp(from->host, s->host) != 0 ||
+        (s->conf.port != 0 && s->conf.port != from->port))
+        return -1;
+    return fcntl(from->workers[i].listen_fd, F_DUPFD_CLOEXEC, 0);
+}
+
+void cz_server_stop_accepting(cz_server_t *s)
+{
+    if (!s->started || atomic_exchange(&s->stop_accepting, 1))
+        return;
+    for (int i = 0; i < s->nworkers; i++)
+        uv_async_send(&s->workers[i].wake);
+}
+
 int cz_server_start(cz_server_t *s)
 {
     if (s->started)
@@ -463,7 +498,8 @@ int cz_server_start(cz_server_t *s)
     int port = (int)s->conf.port;
     for (int i = 0; i < s->nworkers; i++) {
         cz_worker_t *w = &s->workers[i];
-        int rc = open_listener(s, port, &w->listen_fd);
+        int rc = (w->listen_fd = inherited_listener(s, i)) >= 0 ? 0
+                                                               : open_listener(s, port, &w->listen_fd);
         if (rc) {
             cz_log_error("listen on %s:%d: %s", s->host, port, cz_strerror(rc));
             for (int j = 0; j < i; j++)
@@ -477,6 +513,7 @@ int cz_server_start(cz_server_t *s)
     }
     s->port = port;
     s->started = true;
+    s->inherit = NULL;
     for (int i = 0; i < s->nworkers; i++) {
         cz_worker_t *w = &s->workers[i];
         cz__worker_init(s, w, i, w->listen_fd);

@@ -257,10 +257,10 @@ ok "slow node (150 ms) share under p2c: $(grep '^n' "$tmp/slow.txt" | tr '\n' ' 
 # ---- SIGHUP reloads under load: zero failed requests; a bad file is refused ----------------------
 wrk -t2 -c16 -d4s "$G/hello" > "$tmp/wrk-hup.txt" 2>&1 &
 wpid=$!
-for i in 1 2 3; do sleep 0.8; kill -HUP $gpid; done
+for i in $(seq 8); do sleep 0.4; kill -HUP $gpid; done
 wait $wpid
 wrk_clean "$tmp/wrk-hup.txt" || fail "requests failed across reloads: $(cat "$tmp/wrk-hup.txt")"
-grep -q 'reload 4' "$tmp/gw.log" || fail "three reloads under load: $(grep reload "$tmp/gw.log")"
+grep -q 'reload 9' "$tmp/gw.log" || fail "eight reloads under load: $(grep reload "$tmp/gw.log")"
 cp "$tmp/gw.yaml" "$tmp/gw.good"
 printf 'Routes:\n  - Path: /x\n    Upstream: missing\n' >> "$tmp/gw.yaml"
 kill -HUP $gpid
@@ -269,8 +269,23 @@ grep -q 'reload refused.*gw.yaml:[0-9]*:[0-9]*: ' "$tmp/gw.log" ||
   fail "bad reload not refused with a position"
 [ "$(curl -s "$G/hello")" = '{"message":"hello"}' ] ||
   fail "old config stopped serving after a bad reload"
-ok "3 SIGHUP reloads under load: $(grep -o '[0-9]* requests in' "$tmp/wrk-hup.txt"), none failed"
+ok "8 SIGHUP reloads under load: $(grep -o '[0-9]* requests in' "$tmp/wrk-hup.txt"), none failed"
 ok "a bad file on SIGHUP is refused (file:line:col in the log), the old config keeps serving"
+
+# ---- SIGHUP applies Log too; a Log that cannot be opened refuses the reload ---------------------
+sed "s|^Log: .*|Log: {Mode: file, Path: $tmp/gwlogs, Encoding: plain, Stat: false}|" \
+  "$tmp/gw.good" > "$tmp/gw.yaml"
+kill -HUP $gpid
+for _ in $(seq 50); do grep -qs 'reload 10' "$tmp/gwlogs/access.log" && break; sleep 0.1; done
+grep -qs 'reload 10' "$tmp/gwlogs/access.log" ||
+  fail "Log switched to file mode by SIGHUP: $(ls "$tmp/gwlogs" 2>&1; tail -3 "$tmp/gw.log")"
+sed -i "s|^Log: .*|Log: {Mode: file, Path: /proc/czero-cannot, Stat: false}|" "$tmp/gw.yaml"
+kill -HUP $gpid
+for _ in $(seq 50); do grep -qs 'reload refused' "$tmp/gwlogs/error.log" && break; sleep 0.1; done
+grep -qs 'reload refused.*Log' "$tmp/gwlogs/error.log" ||
+  fail "unopenable Log refused: $(cat "$tmp/gwlogs/error.log" 2>&1)"
+[ "$(curl -s "$G/hello")" = '{"message":"hello"}' ] || fail "serving after a refused Log"
+ok "SIGHUP applies Log (console -> file); an unopenable Log.Path is refused, logged where it was"
 
 kill -TERM $gpid
 wait $gpid; rc=$?

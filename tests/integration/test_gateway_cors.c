@@ -71,7 +71,7 @@ static void setup(void)
     int rc = gw_conf_load_string("gw.yaml", yaml, strlen(yaml), &c, &d);
     cz_diag_format(&d, msg, sizeof msg);
     cr_assert_eq(rc, 0, "%s", msg);
-    gw = gw_instance_start(&c, "gw.yaml", &d);
+    gw = gw_instance_start(&c, "gw.yaml", NULL, &d);
     cz_diag_format(&d, msg, sizeof msg);
     cr_assert_not_null(gw, "%s", msg);
     gport = gw_instance_port(gw);

@@ -94,17 +94,22 @@ void gw_conf_free(gw_conf_t *c);
 typedef struct gw_instance gw_instance_t;
 
 /** Build a server from a checked config and start it. The instance takes c over (c is zeroed,
- *  also on failure). file names the config in messages. NULL with d set. */
-gw_instance_t *gw_instance_start(gw_conf_t *c, const char *file, cz_diag_t *d);
+ *  also on failure). file names the config in messages. from, when not NULL, is the running
+ *  instance this one replaces: its listening sockets are taken over (same Host and Port), so
+ *  no connection queued on them is lost when it stops accepting. NULL with d set. */
+gw_instance_t *gw_instance_start(gw_conf_t *c, const char *file, const gw_instance_t *from,
+                                 cz_diag_t *d);
 /** Begin a graceful shutdown (stop accepting, finish in-flight). Any thread. */
 void gw_instance_shutdown(gw_instance_t *g);
 /** Wait for the server to stop, then free the server, upstreams and middleware state. */
 void gw_instance_free(gw_instance_t *g);
 /** The bound port. */
 int gw_instance_port(const gw_instance_t *g);
+/** The configuration it runs. */
+const gw_conf_t *gw_instance_conf(const gw_instance_t *g);
 
-/** Start draining: from now on every answer closes its connection (the instance keeps
- *  accepting until shut down). Any thread. */
+/** Start draining: stop accepting (the replacing instance accepts on the same sockets), and
+ *  from now on every answer closes its connection. Any thread. */
 void gw_instance_drain(gw_instance_t *g);
 /** Open client connections of the instance's server (approximate while it changes). */
 size_t gw_instance_connections(const gw_instance_t *g);

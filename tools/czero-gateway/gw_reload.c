@@ -4,13 +4,20 @@
  * stop gracefully.
  *
  * A reload loads and checks the file again; a bad file is logged (file:line:col: key: message)
- * and the running instance keeps serving. A good one is started as a second server on the same
- * port (every listener has SO_REUSEPORT, so both accept for a moment) and the old one drains:
- * its answers close their connections (gw_drain.c) until it holds none, or DRAIN_MAX_MS passed.
- * Only then is it shut down (it stops accepting, finishes in-flight requests, closes what is
- * idle) and freed on a libuv work thread, since waiting for its workers blocks. Closing idle
- * keep-alive connections straight away would reset clients whose next request is on the wire.
- * Log settings are read once at start.
+ * and the running instance keeps serving. A good one is started as a second server on the
+ * old one's listening sockets (duplicated, as nginx's new workers inherit them), then the old
+ * one stops accepting, which closes only its descriptors: a connection queued in a socket's
+ * accept queue at that instant is accepted by the new server, where closing the socket would
+ * have reset it. The old one drains: its answers close their connections (gw_drain.c) until it
+ * holds none, or DRAIN_MAX_MS passed. Only then is it shut down (it finishes in-flight
+ * requests, closes what is idle) and freed on a libuv work thread, since waiting for its
+ * workers blocks. Closing idle keep-alive connections straight away would reset clients whose
+ * next request is on the wire. With fewer Workers than before, the sockets beyond the new count
+ * are closed with the old server (their queue at that instant is reset); a new Host or Port
+ * binds new sockets.
+ * The Log section is applied on reload too (cz_log_setup reconfigures in place, reopening the
+ * files, so SIGHUP after an external logrotate also moves the logs to new files); a new
+ * instance that cannot start puts the old Log settings back.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,8 +126,15 @@ static void on_hup(uv_signal_t *s, int sig)
                      cz_diag_format(&d, msg, sizeof msg));
         return;
     }
-    gw_instance_t *g = gw_instance_start(&c, p->file, &d);
+    if (cz_log_setup(&c.rest.log, &d) != 0) {
+        gw_conf_free(&c);
+        cz_log_error("reload refused, the old configuration keeps serving: %s: %s", p->file,
+                     cz_diag_format(&d, msg, sizeof msg));
+        return;
+    }
+    gw_instance_t *g = gw_instance_start(&c, p->file, p->cur, &d);
     if (!g) {
+        (void)cz_log_setup(&gw_instance_conf(p->cur)->rest.log, NULL);
         cz_log_error("reload refused, the old configuration keeps serving: %s",
                      cz_diag_format(&d, msg, sizeof msg));
         return;

@@ -149,7 +149,8 @@ static void free_parts(gw_instance_t *g)
     free(g);
 }
 
-gw_instance_t *gw_instance_start(gw_conf_t *c, const char *file, cz_diag_t *d)
+gw_instance_t *gw_instance_start(gw_conf_t *c, const char *file, const gw_instance_t *from,
+                                 cz_diag_t *d)
 {
     gw_instance_t *g = calloc(1, sizeof *g);
     if (!g) {
@@ -185,6 +186,8 @@ gw_instance_t *gw_instance_start(gw_conf_t *c, const char *file, cz_diag_t *d)
     for (size_t i = 0; i < g->nroutes; i++)
         if (add_route(g, i, file, d) != 0)
             goto fail;
+    if (from)
+        (void)cz_server_inherit_listeners(g->srv, from->srv); /* else it binds its own */
     int rc = cz_server_start(g->srv);
     if (rc != 0) {
         cz_diag_set(d, file, 0, 0, "Port", "cannot serve %s:%ld: %s",
@@ -215,8 +218,13 @@ void gw_instance_free(gw_instance_t *g)
     free_parts(g);
 }
 
-void gw_instance_drain(gw_instance_t *g) { atomic_store(&g->retiring, true); }
+void gw_instance_drain(gw_instance_t *g)
+{
+    atomic_store(&g->retiring, true);
+    cz_server_stop_accepting(g->srv);
+}
 
 size_t gw_instance_connections(const gw_instance_t *g) { return cz_server_connections(g->srv); }
 
 int gw_instance_port(const gw_instance_t *g) { return cz_server_port(g->srv); }
+const gw_conf_t *gw_instance_conf(const gw_instance_t *g) { return &g->conf; }

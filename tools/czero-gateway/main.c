@@ -49,7 +49,7 @@ int main(int argc, char **argv)
         gw_conf_free(&c);
         return 1;
     }
-    gw_instance_t *g = gw_instance_start(&c, file, &d);
+    gw_instance_t *g = gw_instance_start(&c, file, NULL, &d);
     if (!g) {
         fprintf(stderr, "config error: %s\n", cz_diag_format(&d, msg, sizeof msg));
         cz_log_close();
