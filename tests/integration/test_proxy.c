@@ -32,6 +32,15 @@ static void backend_start(tb_backend_t *b, const char *name)
     tb_backend_serve(b);
 }
 
+/* A backend answering after delay_ms, behind a one-node round-robin upstream. */
+static cz_upstream_t *slow_upstream(tb_backend_t *slow, int delay_ms)
+{
+    backend_start(slow, "slow");
+    atomic_store(&slow->delay_ms, delay_ms);
+    const char *addrs[] = {slow->addr};
+    return tb_upstream("round_robin", NULL, addrs, NULL, 1);
+}
+
 typedef struct gw {
     ts_t ts;
     cz_proxy_route_t api, all;
@@ -241,10 +250,7 @@ Test(proxy, answers_502_503_504)
     cz_upstream_free(ud);
 
     tb_backend_t slow;
-    backend_start(&slow, "slow");
-    atomic_store(&slow.delay_ms, 1000);
-    const char *saddr[] = {slow.addr};
-    cz_upstream_t *us = tb_upstream("round_robin", NULL, saddr, NULL, 1);
+    cz_upstream_t *us = slow_upstream(&slow, 1000);
     gw_start(&g, us, 0, 200);
     long t0 = tc_now_ms();
     cr_expect_eq(get_status(g.ts.port, "/who"), 504, "upstream timeout");
@@ -260,10 +266,7 @@ Test(proxy, answers_502_503_504)
 Test(proxy, route_timeout_link_bounds_the_upstream_call_with_504)
 {
     tb_backend_t slow;
-    backend_start(&slow, "slow");
-    atomic_store(&slow.delay_ms, 1000);
-    const char *saddr[] = {slow.addr};
-    cz_upstream_t *us = tb_upstream("round_robin", NULL, saddr, NULL, 1);
+    cz_upstream_t *us = slow_upstream(&slow, 1000);
     gw_t g;
     memset(&g, 0, sizeof g);
     g.all = (cz_proxy_route_t){.up = us};
@@ -371,10 +374,7 @@ Test(proxy, upstream_failing_mid_response_closes_the_client_connection)
 Test(proxy, client_gone_cancels_the_upstream_call)
 {
     tb_backend_t slow;
-    backend_start(&slow, "slow");
-    atomic_store(&slow.delay_ms, 300);
-    const char *addrs[] = {slow.addr};
-    cz_upstream_t *u = tb_upstream("round_robin", NULL, addrs, NULL, 1);
+    cz_upstream_t *u = slow_upstream(&slow, 300);
     gw_t g;
     gw_start(&g, u, 1, 0);
     for (int i = 0; i < 10; i++) {
