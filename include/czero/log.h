@@ -27,7 +27,8 @@
  * it past MaxSize MB (a name already taken gets a number: access-<time>.1.log,
  * access.log-2026-11-25.1, where logx would overwrite the older backup). After a
  * rotation the backup is gzipped (Compress; in steps, between passes; cz_log_close finishes
- * what is pending, a process that just exits leaves a .gz.tmp and the plain backup), then
+ * what is pending; a process that dies mid-way leaves the plain backup, which the next
+ * start compresses again), then
  * backups older than KeepDays days and, for size, beyond MaxBackups are deleted, chosen by file
  * name as logx does. A failed rename or open is reported once on stderr and lines keep going to
  * the file already open; the next try is the next day or MaxSize later.

@@ -13,7 +13,8 @@
  * timestamp (read back from the line during the pass that crosses a day), so a line logged at
  * 23:59:59.9 and written after midnight still goes to that day's file; lines with a custom
  * TimeFormat fall back to the pass's time. Compression runs in 128 KiB steps between passes so
- * queued lines never wait for a whole file to be deflated; cz_log_close finishes pending files.
+ * queued lines never wait for a whole file to be deflated; cz_log_close finishes pending files,
+ * and the first pass after a setup compresses the backups a dead process left plain.
  * Failures (rename, open, unlink, gzip) are reported once each on stderr and the writer keeps
  * writing to the file it has. Not done: CompressType (logx writes gzip only anyway).
  */
@@ -57,6 +58,7 @@ struct cz__log_rot {
     dest_t d[CZ__LOG_NDEST];
     uint64_t now; /* the pass's wall clock */
     int64_t today;
+    int recovered; /* the first pass has queued what an earlier process left uncompressed */
 };
 
 typedef struct job {
@@ -577,8 +579,73 @@ static int watching(const cz__log_rot_t *r, int d)
     return x->rule.kind == CZ_LOG_ROTATE_DAILY ? x->day < r->today : x->rule.max_size > 0;
 }
 
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+static int queued(const char *src)
+{
+    for (int i = 0; i < njobs; i++)
+        if (strcmp(jobs[i]->src, src) == 0)
+            return 1;
+    return 0;
+}
+
+/* Compress the backups a process that died left plain (it had renamed the file and not yet
+ * finished its .gz): the .gz.tmp is removed and the compression starts again. Without this
+ * they would stay forever, since the deletion of outdated backups only looks at .gz files. */
+static void recover_compression(const cz__log_rot_t *r)
+{
+    for (int d = 0; d < CZ__LOG_NDEST; d++) {
+        const rule_t *rule = &r->d[d].rule;
+        if (!rule->gzip)
+            continue;
+        char pat[2 * NAME_MAX_ + 16], lit[2 * NAME_MAX_];
+        if (rule->kind == CZ_LOG_ROTATE_DAILY) {
+            glob_escape(rule->path, lit, sizeof lit);
+            nfmt(pat, sizeof pat, "%s-*", lit);
+        } else {
+            char stem[NAME_MAX_], elit[64];
+            const char *ext;
+            split_name(rule->path, stem, sizeof stem, &ext);
+            glob_escape(stem, lit, sizeof lit);
+            glob_escape(ext, elit, sizeof elit);
+            nfmt(pat, sizeof pat, "%s-*%s{,.gz.tmp}", lit, elit);
+        }
+        glob_t g;
+        if (glob(pat, GLOB_NOSORT | GLOB_BRACE, NULL, &g) != 0)
+            continue;
+        for (size_t i = 0; i < g.gl_pathc; i++) {
+            char src[NAME_MAX_];
+            nfmt(src, sizeof src, "%s", g.gl_pathv[i]);
+            if (ends_with(src, ".gz.tmp")) {
+                src[strlen(src) - 7] = '\0';
+                if (!queued(src))
+                    unlink(g.gl_pathv[i]);
+                continue;
+            }
+            if (ends_with(src, ".gz") || queued(src))
+                continue;
+            job_t *j = njobs < MAX_JOBS ? calloc(1, sizeof *j) : NULL;
+            if (!j)
+                break; /* the rest at the next start */
+            j->rule = *rule;
+            j->in = j->out = -1;
+            nfmt(j->src, sizeof j->src, "%s", src);
+            jobs[njobs++] = j;
+        }
+        globfree(&g);
+    }
+}
+
 void cz__log_rot_pass(cz__log_rot_t *r, int *watch)
 {
+    if (!r->recovered) {
+        r->recovered = 1;
+        recover_compression(r);
+    }
     r->now = cz__log_wall_ns();
     r->today = day_key((int64_t)(r->now / 1000000000u));
     for (int d = 0; d < CZ__LOG_NDEST; d++)

@@ -311,6 +311,41 @@ Test(log_rotate, compress_writes_valid_gzip_of_the_backup)
     free(cur);
 }
 
+/* A process killed while compressing leaves the plain backup and a partial .gz.tmp; the next
+ * start compresses the backup again (and one that never began), so KeepDays, which deletes
+ * .gz files, can reach them. A .gz already done and another dest's files are left alone. */
+Test(log_rotate, backups_a_dead_process_left_plain_are_compressed_at_start)
+{
+    now_v = (NOV25 + 3600) * S;
+    touch("access.log-2026-11-23");
+    touch("access.log-2026-11-23.gz.tmp");
+    touch("access.log-2026-11-24"); /* renamed, compression never began */
+    touch("access.log-2026-11-22.gz");
+    touch("access.log.keep");
+    cz_log_conf_t c = conf(CZ_LOG_ROTATE_DAILY);
+    c.compress = true;
+    setup(&c);
+    cz_logf(CZ_LOG_INFO, "started");
+    cz_log_flush();
+    cz_log_close();
+    const char *plain[] = {"access.log-2026-11-23", "access.log-2026-11-24"};
+    for (int i = 0; i < 2; i++) {
+        char gz[64], tmp[64];
+        snprintf(gz, sizeof gz, "%s.gz", plain[i]);
+        snprintf(tmp, sizeof tmp, "%s.gz.tmp", plain[i]);
+        cr_assert_not(exists(plain[i]), "%s compressed and removed", plain[i]);
+        cr_assert_not(exists(tmp));
+        char *got = gunzip_file(gz);
+        cr_assert_not_null(got, "%s", gz);
+        cr_assert_str_eq(got, "old\n");
+        free(got);
+    }
+    char *done = slurp("access.log-2026-11-22.gz");
+    cr_assert_str_eq(done, "old\n", "a finished .gz is not touched");
+    free(done);
+    cr_assert(exists("access.log.keep"));
+}
+
 Test(log_rotate, size_compress_keeps_max_backups_of_gz_files)
 {
     now_v = (NOV25 + 8 * 3600) * S;
