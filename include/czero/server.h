@@ -116,7 +116,7 @@ CZ_EXTERN int cz_server_start(cz_server_t *s);
  *  them; further workers open their own). When from then stops accepting or shuts down, the
  *  connections queued on those sockets are accepted by s instead of reset, as nginx keeps its
  *  listening sockets across a reload. A different Host or Port is not an error: s opens its
- *  own. from must stay running until s has started. */
+ *  own. from must keep accepting until s has started. */
 CZ_EXTERN int cz_server_inherit_listeners(cz_server_t *s, const cz_server_t *from);
 /** Stop accepting new connections (close this server's listening descriptors) and keep
  *  serving the open ones until cz_server_shutdown(). Thread-safe; returns at once. */

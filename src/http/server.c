@@ -446,7 +446,8 @@ static int bound_port(int fd)
 
 int cz_server_inherit_listeners(cz_server_t *s, const cz_server_t *from)
 {
-    if (!s || !from || s->started || !from->started || atomic_load(&from->stopping))
+    if (!s || !from || s->started || !from->started || atomic_load(&from->stopping) ||
+        atomic_load(&from->stop_accepting))
         return CZ_EARG;
     s->inherit = from;
     return 0;
@@ -457,8 +458,9 @@ static int inherited_listener(const cz_server_t *s, int i)
 {
     const cz_server_t *from = s->inherit;
     if (!from || i >= from->nworkers || strcmp(from->host, s->host) != 0 ||
-        (s->conf.port != 0 && s->conf.port != from->port))
-        return -1;
+        (s->conf.port != 0 && s->conf.port != from->port) ||
+        atomic_load(&from->stop_accepting) || atomic_load(&from->stopping))
+        return -1; /* a closed listener's descriptor may already name another file */
     return fcntl(from->workers[i].listen_fd, F_DUPFD_CLOEXEC, 0);
 }
 
