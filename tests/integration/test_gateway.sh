@@ -260,6 +260,7 @@ wpid=$!
 for i in $(seq 8); do sleep 0.4; kill -HUP $gpid; done
 wait $wpid
 wrk_clean "$tmp/wrk-hup.txt" || fail "requests failed across reloads: $(cat "$tmp/wrk-hup.txt")"
+for _ in $(seq 50); do grep -q 'reload 9' "$tmp/gw.log" && break; sleep 0.1; done
 grep -q 'reload 9' "$tmp/gw.log" || fail "eight reloads under load: $(grep reload "$tmp/gw.log")"
 cp "$tmp/gw.yaml" "$tmp/gw.good"
 printf 'Routes:\n  - Path: /x\n    Upstream: missing\n' >> "$tmp/gw.yaml"
