@@ -2,7 +2,7 @@
 #
 # The table writer of `make bench`: turns bench/run.sh's results file into the Markdown HTTP table
 # and the ratio/acceptance lines of docs/benchmarks.md. Input lines are tab-separated, either
-#   <peer> run <round> <requests> <req/s> <p99 µs> <server cpu ns> <errors> <seconds>  (one round)
+#   <peer> run <round> <requests> <req/s> <p99 µs> <server cpu ns> <errors> <seconds> <steal %>
 #   <peer> skip <reason>                                                    (peer not measured)
 # Each column is the median over that peer's rounds, taken per column. Ratios compare the subject
 # (czero) with every other peer; the acceptance is czero's CPU per request and p99 against nginx's
@@ -55,6 +55,7 @@ $2 == "run" {
     cpu[p, k] = $7 / $4 / 1000          # ns over the run / requests -> µs per request
     err[p, k] = $8
     util[p, k] = ($9 > 0) ? $7 / ($9 * 1e9) * 100 : -1   # % of one core over wrk's run
+    steal[p, k] = ($10 == "") ? "-" : $10
     next
 }
 
@@ -94,15 +95,15 @@ END {
     print ""
     # The rounds behind each median, so a reader can judge the noise.
     if (any_multi()) {
-        print "Per round (req/s, p99 µs, server CPU µs/req):"
+        print "Per round (req/s, p99 µs, server CPU µs/req, host steal %):"
         print ""
         for (i = 1; i <= npeers; i++) {
             p = order[i]
             if (nrun[p] == 0) continue
             line = "- " p ":"
             for (k = 1; k <= nrun[p]; k++)
-                line = line sprintf("%s %.0f, %.0f, %.2f", k > 1 ? ";" : "", rps[p, k], p99[p, k],
-                                    cpu[p, k])
+                line = line sprintf("%s %.0f, %.0f, %.2f, %s", k > 1 ? ";" : "", rps[p, k],
+                                    p99[p, k], cpu[p, k], steal[p, k])
             print line
         }
         print ""

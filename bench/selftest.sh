@@ -64,8 +64,10 @@ expect "parse empty" "$(printf '%s\t%s\t%s\t%s\t%s' - - - 0 -)" \
 
 report() { awk -f "$HERE/report.awk"; }
 # row <peer> <round> <requests> <req/s> <p99 µs> <cpu ns> <errors> [<seconds>, default 10]
+#     [<steal %>, default 0.<round>]
 row() {
-    printf '%s\trun\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$7" "${8:-10}"
+    printf '%s\trun\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$7" \
+        "${8:-10}" "${9:-0.$2}"
 }
 
 # Medians per column over 3 rounds; czero cheaper and faster than nginx -> PASS.
@@ -86,7 +88,7 @@ expect_grep "report czero row" \
 expect_grep "report go ratio" \
     '^- czero/go: server CPU per request 0\.40, p99 0\.30, req/s 2\.22$' "$out"
 expect_grep "report rounds" \
-    '^- nginx: 10000, 900, 3\.00; 12000, 700, 2\.00; 11000, 800, 2\.50$' "$out"
+    '^- nginx: 10000, 900, 3\.00, 0\.1; 12000, 700, 2\.00, 0\.2; 11000, 800, 2\.50, 0\.3$' "$out"
 expect_grep "report pass" '^\*\*Acceptance: PASS\*\*$' "$out"
 
 # Cheaper but slower p99 than nginx -> FAIL on p99 only.
