@@ -355,6 +355,10 @@ measure() {
         fi
         s1=$(steal_ticks)
         c1=$(cpu_ns "${PID[$peer]}")
+        # The run's access log is emptied (every peer appends, O_APPEND) before the kernel's
+        # 30 s write-back would flush it to disk during a later peer's run: that I/O and its
+        # kernel CPU landed on whichever peer ran then. Writing the log stays in every run.
+        find "$TMP/$peer" -name '*.log' -type f -size +1M -exec truncate -s 0 {} + 2>/dev/null || true
         steal=$(awk -v t=$((s1 - s0)) -v hz="$CLK_TCK" -v d="$DURATION" \
             'BEGIN { printf "%.1f", t / hz / (2 * d) * 100 }')
         awk -v s="$steal" -v m="$STEAL_MAX" 'BEGIN { exit !(s + 0 > m + 0) }' || break
@@ -472,7 +476,8 @@ mkdir -p "$(dirname "$OUT")"
         "machine was the limit). p99 is from wrk's latency distribution. A run during which" \
         "the hypervisor took more than $STEAL_MAX % of the two pinned CPUs (steal, /proc/stat)" \
         "is measured again, up to $STEAL_TRIES tries; the per-round list gives each counted" \
-        "run's steal."
+        "run's steal. Each peer's access log is emptied after its run, so the kernel's" \
+        "write-back of one run's log does not fall into another peer's run."
     echo
     echo "- nginx: \`return 200\` with the same JSON, one process (master_process off)," \
         "access log to a file with a 64 KiB buffer (bench/nginx.conf.in)."
