@@ -350,28 +350,42 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The glob(3) pattern of r's backups, suffix appended: "logs/access.log-*" (daily) or
+ * "logs/access-*.log" (size). */
+static void backup_glob(const rule_t *r, const char *suffix, char *pat, size_t cap)
+{
+    char lit[2 * NAME_MAX_];
+    if (r->kind == CZ_LOG_ROTATE_DAILY) {
+        glob_escape(r->path, lit, sizeof lit);
+        nfmt(pat, cap, "%s-*%s", lit, suffix);
+        return;
+    }
+    char stem[NAME_MAX_], elit[64];
+    const char *ext;
+    split_name(r->path, stem, sizeof stem, &ext);
+    glob_escape(stem, lit, sizeof lit);
+    glob_escape(ext, elit, sizeof elit);
+    nfmt(pat, cap, "%s-*%s%s", lit, elit, suffix);
+}
+
 /* Delete the backups logx's OutdatedFiles would: older than keep_days (both rules, by name
  * against the boundary name), and all but the newest max_backups (size rule). */
 static void delete_outdated(const rule_t *r, uint64_t now)
 {
     if (r->keep_days <= 0 && (r->kind != CZ_LOG_ROTATE_SIZE || r->max_backups <= 0))
         return;
-    char pat[2 * NAME_MAX_ + 16], lit[2 * NAME_MAX_], bound[NAME_MAX_ + 8];
+    char pat[2 * NAME_MAX_ + 16], bound[NAME_MAX_ + 8];
     const char *gz = r->gzip ? ".gz" : "";
     uint64_t past = now - (uint64_t)r->keep_days * DAY_S * 1000000000u;
+    backup_glob(r, gz, pat, sizeof pat);
     if (r->kind == CZ_LOG_ROTATE_DAILY) {
-        glob_escape(r->path, lit, sizeof lit);
-        nfmt(pat, sizeof pat, "%s-*%s", lit, gz);
         char ds[16];
         day_str(ds, sizeof ds, day_key((int64_t)(past / 1000000000u)));
         nfmt(bound, sizeof bound, "%s-%s%s", r->path, ds, gz);
     } else {
-        char stem[NAME_MAX_], elit[64];
+        char stem[NAME_MAX_];
         const char *ext;
         split_name(r->path, stem, sizeof stem, &ext);
-        glob_escape(stem, lit, sizeof lit);
-        glob_escape(ext, elit, sizeof elit);
-        nfmt(pat, sizeof pat, "%s-*%s%s", lit, elit, gz);
         char ts[96];
         if (!cz__log_go_time(ts, sizeof ts, r->layout, past))
             ts[0] = '\0';
@@ -602,18 +616,9 @@ static void recover_compression(const cz__log_rot_t *r)
         const rule_t *rule = &r->d[d].rule;
         if (!rule->gzip)
             continue;
-        char pat[2 * NAME_MAX_ + 16], lit[2 * NAME_MAX_];
-        if (rule->kind == CZ_LOG_ROTATE_DAILY) {
-            glob_escape(rule->path, lit, sizeof lit);
-            nfmt(pat, sizeof pat, "%s-*", lit);
-        } else {
-            char stem[NAME_MAX_], elit[64];
-            const char *ext;
-            split_name(rule->path, stem, sizeof stem, &ext);
-            glob_escape(stem, lit, sizeof lit);
-            glob_escape(ext, elit, sizeof elit);
-            nfmt(pat, sizeof pat, "%s-*%s{,.gz.tmp}", lit, elit);
-        }
+        char pat[2 * NAME_MAX_ + 16];
+        /* daily names end in the date, so "-*" also takes their .gz and .gz.tmp */
+        backup_glob(rule, rule->kind == CZ_LOG_ROTATE_DAILY ? "" : "{,.gz.tmp}", pat, sizeof pat);
         glob_t g;
         if (glob(pat, GLOB_NOSORT | GLOB_BRACE, NULL, &g) != 0)
             continue;
