@@ -33,6 +33,10 @@ enum {
 #define CZ__LOG_LINE_MAX (48u * 1024u)  /* one encoded line, fields included */
 #define CZ__LOG_CONTENT_MAX (16u * 1024u) /* raw content before encoding; longer is truncated */
 
+#define CZ__TS_STRFTIME 1
+#define CZ__TS_GO 2
+#define CZ__TS_GO_FRAC 3
+
 typedef struct cz__log_thread {
     /* Shared with the writer: head is written by the owner, tail by the writer. Separate cache
      * lines so the two sides do not bounce one line per record. */
@@ -43,12 +47,9 @@ typedef struct cz__log_thread {
     int dead;                         /* set (release) when the thread has exited */
     int registered;                   /* on the writer's list (owner-only) */
     struct cz__log_thread *next;      /* registry list, see log_writer.c */
-    /* Timestamp cache: the formatted second, refreshed when the second or format changes. */
-    /* ts_custom: 0 the default; a strftime format (it has a '%'); a Go layout, formatted once
-     * a second, or per line when it shows fractions of a second. */
-#define CZ__TS_STRFTIME 1
-#define CZ__TS_GO 2
-#define CZ__TS_GO_FRAC 3
+    /* Timestamp cache: the formatted second, refreshed when the second or format changes.
+     * ts_custom: 0 the default; CZ__TS_STRFTIME (the format has a '%'); CZ__TS_GO, a Go layout
+     * formatted once a second; CZ__TS_GO_FRAC, one that shows fractions, formatted per line. */
     int64_t ts_sec;
     unsigned ts_gen;
     int ts_custom; /* a custom TimeFormat (CZ__TS_*): no milliseconds appended */

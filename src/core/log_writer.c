@@ -570,11 +570,13 @@ int cz_log_setup(const cz_log_conf_t *c, cz_diag_t *d)
      * and a format with a '%' is strftime's. */
     if (strcmp(tf, "2006-01-02T15:04:05.000Z07:00") == 0)
         tf = "";
-    char probe[64];
-    if (strlen(tf) >= sizeof w.tf ||
-        (tf[0] && !strchr(tf, '%') && !cz__log_go_time(probe, sizeof probe, tf, 0)))
+    char probe[sizeof w.tf];
+    if (strlen(tf) >= sizeof w.tf)
         return cz_diag_set(d, NULL, 0, 0, "Log.TimeFormat", "longer than %zu bytes",
                            sizeof w.tf - 1);
+    if (tf[0] && !strchr(tf, '%') && !cz__log_go_time(probe, sizeof probe, tf, 0))
+        return cz_diag_set(d, NULL, 0, 0, "Log.TimeFormat",
+                           "'%s' gives timestamps longer than %zu bytes", tf, sizeof probe - 1);
 
     pthread_once(&once, init_once);
     int fd[CZ__LOG_NDEST], own[CZ__LOG_NDEST];

@@ -346,17 +346,14 @@ static void on_wake(uv_async_t *a)
 {
     cz_worker_t *w = cz__container_of(a, cz_worker_t, wake);
     cz__worker_drain_done(w);
-    if (atomic_load(&w->srv->stop_accepting) && w->listening) {
+    bool stopping = atomic_load(&w->srv->stopping);
+    if ((stopping || atomic_load(&w->srv->stop_accepting)) && w->listening) {
         uv_close((uv_handle_t *)&w->listener, close_cb_noop);
         w->listening = false;
     }
-    if (atomic_load(&w->srv->stopping) && !w->stopping) {
+    if (stopping && !w->stopping) {
         w->stopping = true;
         w->stop_deadline = uv_now(&w->loop) + (uint64_t)w->srv->conf.shutdown_timeout_ms;
-        if (w->listening) {
-            uv_close((uv_handle_t *)&w->listener, close_cb_noop);
-            w->listening = false;
-        }
         cz__worker_start_stop(w);
         worker_maybe_exit(w);
     }
