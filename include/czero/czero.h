@@ -16,6 +16,7 @@
 #include "middleware.h"
 #include "panic.h"
 #include "bind.h"
+#include "httpx.h"
 #include "cors.h"
 #include "jwt.h"
 #include "trace.h"

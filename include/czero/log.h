@@ -77,6 +77,25 @@ CZ_EXTERN void cz_logkv(cz_log_level_t lv, const char *msg, const char *const *k
 #define cz_log_info(...) cz_logf(CZ_LOG_INFO, __VA_ARGS__)
 #define cz_log_error(...) cz_logf(CZ_LOG_ERROR, __VA_ARGS__)
 #define cz_log_severe(...) cz_logf(CZ_LOG_SEVERE, __VA_ARGS__)
+
+/** A line that carries a trace: "trace" and "span" fields (JSON) or "\ttrace=...\tspan=..."
+ *  (plain), each left out when empty, as logx.WithContext writes them. */
+CZ_EXTERN void cz_logv_trace(cz_log_level_t lv, cz_str_t trace_id, cz_str_t span_id,
+                             const char *fmt, va_list ap);
+
+/* ---- a request's logs (logx.WithContext(r.Context())): defined in src/http/mw/trace.c ---- */
+typedef struct cz_req cz_req_t;
+/** printf-style line at level lv with the request's trace and span ids (those of its access
+ *  line and of the traceparent it answers with); without them when the request is not traced.
+ *  From the handler's thread while it holds the request. */
+CZ_EXTERN void cz_req_logf(const cz_req_t *req, cz_log_level_t lv, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+#define cz_req_log_debug(req, ...)                                                               \
+    (cz_log_enabled(CZ_LOG_DEBUG) ? cz_req_logf((req), CZ_LOG_DEBUG, __VA_ARGS__) : (void)0)
+#define cz_req_log_info(req, ...) cz_req_logf((req), CZ_LOG_INFO, __VA_ARGS__)
+#define cz_req_log_error(req, ...) cz_req_logf((req), CZ_LOG_ERROR, __VA_ARGS__)
+#define cz_req_log_severe(req, ...) cz_req_logf((req), CZ_LOG_SEVERE, __VA_ARGS__)
+
 /** Slow-call warning (logx.Slow): goes to slow.log in file mode. */
 CZ_EXTERN void cz_log_slowf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /** Periodic statistics (logx.Stat): goes to stat.log in file mode; dropped when Stat is false. */

@@ -410,6 +410,28 @@ void cz_logv(cz_log_level_t lv, const char *fmt, va_list ap)
     vlog_as(levels[lv].dest, levels[lv].name, levels[lv].n, fmt, ap);
 }
 
+void cz_logv_trace(cz_log_level_t lv, cz_str_t trace_id, cz_str_t span_id, const char *fmt,
+                   va_list ap)
+{
+    if (!cz_log_enabled(lv) || !fmt)
+        return;
+    cz__log_thread_t *t = cz__log_thread();
+    if (!t) {
+        cz__log_drop();
+        return;
+    }
+    int cut = 0;
+    size_t n = vformat(t, fmt, ap, &cut);
+    /* the access line's order: span, then trace */
+    field_t f[2];
+    size_t nf = 0;
+    if (span_id.n)
+        f[nf++] = (field_t){"span", span_id.p, 4, span_id.n};
+    if (trace_id.n)
+        f[nf++] = (field_t){"trace", trace_id.p, 5, trace_id.n};
+    emit(t, levels[lv].dest, levels[lv].name, levels[lv].n, t->content, n, cut, f, nf, NULL);
+}
+
 void cz_logf(cz_log_level_t lv, const char *fmt, ...)
 {
     va_list ap;

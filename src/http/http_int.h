@@ -70,6 +70,9 @@ struct cz_res {
     uint64_t fixed_total;
     void (*drain_cb)(cz_res_t *, void *); /* cz_res_on_drain */
     void *drain_ud;
+    /* cz_logic_error's record, answered by cz_httpx_fail (httpx.c); errx_status 0 = none */
+    int errx_status, errx_code;
+    const char *errx_msg;
 };
 
 typedef struct cz__qparam {

@@ -8,12 +8,14 @@
  * Telemetry.Sampler decides. Like go-zero's propagator.Inject into w.Header(), the response
  * carries `traceparent` (and the incoming `tracestate`). When the response is final, a sampled
  * span is copied into the exporter's queue, if Telemetry.Endpoint is set; without an endpoint
- * nothing is recorded but the ids still flow (headers, access log, cz_req_trace_id).
+ * nothing is recorded but the ids still flow (headers, access log, cz_req_trace_id, the
+ * handler's own lines through cz_req_logf).
  *
  * Per request the link costs two ids from the per-thread PRNG, a 55-byte format, one header scan
  * and, for an exported span, one lock-free queue push: no syscall, lock or allocation.
  */
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include "mw_int.h"
@@ -219,6 +221,17 @@ cz_str_t cz_req_span_id(const cz_req_t *r)
 {
     const trace_ctx_t *tc = ctx_of(r);
     return tc ? (cz_str_t){tc->tp + 36, 16} : CZ_STR_NULL;
+}
+
+/* logx.WithContext: a handler's line carries the ids its access line carries (log.h) */
+void cz_req_logf(const cz_req_t *req, cz_log_level_t lv, const char *fmt, ...)
+{
+    if (!cz_log_enabled(lv))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    cz_logv_trace(lv, cz_req_trace_id(req), cz_req_span_id(req), fmt, ap);
+    va_end(ap);
 }
 
 size_t cz_req_traceparent(const cz_req_t *r, char buf[CZ_TRACEPARENT_LEN + 1])
