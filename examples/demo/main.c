@@ -18,7 +18,7 @@
  * is visible (make run-gateway names its three instances). A plain `make run` (and make bench)
  * leaves the link out: it is the demo's, not the framework's, and would cost every request.
  *
- * Usage: czero-demo [-f etc/demo.yaml] [-p port] [-n name] [-d delay_ms]
+ * Usage: czero-demo [-f etc/demo.yaml] [-p port] [-n name] [-d delay_ms] [-h] [-v]
  *   -p  listen on this port instead of the config's Port (run several instances from one file)
  *   -n  name the instance: X-Instance on every answer (with -d alone: "<Host>:<Port>")
  *   -d  delay every answer by this many ms, without blocking the loop (a slow node, for tests)
@@ -107,8 +107,36 @@ static int not_found(cz_req_t *req, cz_res_t *res, void *ud)
     return CZ_DONE;
 }
 
+#ifndef CZ_VERSION
+#define CZ_VERSION "unknown" /* CMake passes the project version */
+#endif
+
+/* -h/--help and -v/--version, before getopt (which knows no long options): 0 when neither. */
+static int help_or_version(int argc, char **argv)
+{
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            printf("usage: %s [-f etc/demo.yaml] [-p port] [-n name] [-d delay_ms]\n"
+                   "  -f  the config (go-zero RestConf keys, Auth, Cors, Upstreams)\n"
+                   "  -p  listen on this port instead of the config's Port\n"
+                   "  -n  name the instance: X-Instance on every answer\n"
+                   "  -d  delay every answer by this many ms (a slow node, for tests)\n"
+                   "  -h, --help  this text;  -v, --version  the czero version\n",
+                   argv[0]);
+            return 1;
+        }
+        if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--version")) {
+            printf("czero-demo %s\n", CZ_VERSION);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (help_or_version(argc, argv))
+        return 0;
     const char *file = "etc/demo.yaml", *name = NULL;
     long port = 0, delay = 0;
     int opt;

@@ -25,6 +25,10 @@ int cz_cmd_docker(int argc, char **argv);
  *  Service and a HorizontalPodAutoscaler (see gen_kube.c for every flag). */
 int cz_cmd_kube(int argc, char **argv);
 
+/** `czctl api swagger`: goctl's name and flags (-api FILE [-dir DIR] [-filename NAME]
+ *  [-yaml]) for the same OpenAPI 3.0.3 document as `api openapi` (goctl writes Swagger 2.0). */
+int cz_cmd_swagger(int argc, char **argv);
+
 /* 1 when arg is -name or --name. */
 static inline int cz__cmd_flag(const char *arg, const char *name)
 {
@@ -32,6 +36,15 @@ static inline int cz__cmd_flag(const char *arg, const char *name)
         return 0;
     arg += arg[1] == '-' ? 2 : 1;
     return !strcmp(arg, name);
+}
+
+/* 1 when an argument asks for help: -h, -help, --help (then usage goes to stdout, exit 0). */
+static inline int cz__cmd_wants_help(int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++)
+        if (cz__cmd_flag(argv[i], "h") || cz__cmd_flag(argv[i], "help"))
+            return 1;
+    return 0;
 }
 
 #endif

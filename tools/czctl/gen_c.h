@@ -78,6 +78,8 @@ int cz__gen_write(cz__gen_t *g, const char *rel, const char *text, size_t n, int
 /* FILE * over a growing buffer for one file; cz__gen_close writes it */
 FILE *cz__gen_open(char **buf, size_t *n);
 int cz__gen_close(cz__gen_t *g, FILE *f, char **buf, size_t *n, const char *rel, int scaffold);
+/* internal/config/ and etc/ (gen_c_config.c), with notes on what the user's files lack */
+int cz__gen_config(cz__gen_t *g);
 
 /* the model */
 int cz__gen_model(cz__gen_t *g);

@@ -162,7 +162,7 @@ static int gen_handler(cz__gen_t *g, const cz_api_service_t *s, const groute_t *
     const char *args = "";
     if (gr->req_kind == REQ_STRUCT) {
         fprintf(o, "    %s_t in = {0};\n"
-                   "    if (cz_bind_or_400(req, res, %s_fields, &in) != 0)\n"
+                   "    if (cz_httpx_parse(req, res, %s_fields, &in) != 0)\n"
                    "        return CZ_DONE; /* 400 naming the field, already answered */\n",
                 gr->req->cname, gr->req->cname);
         args = ", &in";
@@ -171,7 +171,7 @@ static int gen_handler(cz__gen_t *g, const cz_api_service_t *s, const groute_t *
               "    json_t *in = json_loadb(body.p ? body.p : \"\", body.n, JSON_DECODE_ANY, "
               "&jerr);\n"
               "    if (!in)\n"
-              "        return cz_res_error(res, 400, \"invalid JSON body\"), CZ_DONE;\n",
+              "        return cz_httpx_error(res, 400, 0, \"invalid JSON body\"), CZ_DONE;\n",
               o);
         args = ", in";
     }
@@ -184,19 +184,19 @@ static int gen_handler(cz__gen_t *g, const cz_api_service_t *s, const groute_t *
     if (gr->req_kind == REQ_RAW)
         fputs("    json_decref(in);\n", o);
     if (gr->res_kind == REQ_RAW)
-        fputs("    if (rc != 0) {\n        json_decref(out);\n        return logic_fail(res, rc);\n"
-              "    }\n    cz_res_json(res, 200, out ? out : json_null());\n"
+        fputs("    if (rc != 0) {\n        json_decref(out);\n        return cz_httpx_fail(res, rc);\n"
+              "    }\n    cz_httpx_ok_json(res, out ? out : json_null());\n"
               "    json_decref(out);\n    return CZ_DONE;\n}\n",
               o);
     else if (gr->res_kind == REQ_STRUCT)
-        fprintf(o, "    if (rc != 0)\n        return logic_fail(res, rc);\n"
+        fprintf(o, "    if (rc != 0)\n        return cz_httpx_fail(res, rc);\n"
                    "    json_t *v = %s_to_json(&out);\n"
-                   "    if (!v)\n        return cz_res_error(res, 503, \"out of memory\"), "
+                   "    if (!v)\n        return cz_httpx_error(res, 503, 0, \"out of memory\"), "
                    "CZ_DONE;\n"
-                   "    cz_res_ok_json(res, v);\n    json_decref(v);\n    return CZ_DONE;\n}\n",
+                   "    cz_httpx_ok_json(res, v);\n    json_decref(v);\n    return CZ_DONE;\n}\n",
                 gr->res->cname);
     else
-        fputs("    return rc != 0 ? logic_fail(res, rc) : CZ_DONE;\n}\n", o);
+        fputs("    return rc != 0 ? cz_httpx_fail(res, rc) : CZ_DONE;\n}\n", o);
     char rel[1024];
     snprintf(rel, sizeof rel, "internal/handler/%s%s%s_handler.c", gr->dir, *gr->dir ? "/" : "",
              gr->base);
@@ -218,7 +218,10 @@ static int gen_logic(cz__gen_t *g, const cz_api_service_t *s, const groute_t *gr
         fputs("    (void)in;\n", o);
     if (gr->res_kind != REQ_NONE)
         fputs("    (void)out;\n", o);
-    fputs("    /* todo: add your logic here */\n    return 0;\n}\n", o);
+    fputs("    /* todo: add your logic here; an error answers through the error handler:\n"
+          "     * return cz_logic_error(req, 400, 0, \"name %s taken\", ...); */\n"
+          "    return 0;\n}\n",
+          o);
     char rel[1024];
     snprintf(rel, sizeof rel, "internal/logic/%s%s%s_logic.c", gr->dir, *gr->dir ? "/" : "",
              gr->base);
@@ -444,12 +447,7 @@ int cz__gen_routes(cz__gen_t *g)
           "#include \"internal/svc/service_context.h\"\n#include \"internal/types/types.h\"\n\n"
           "/** Register every route group of the .api on srv (before cz_server_start); svc must "
           "outlive\n *  the server. 0, or a negative CZ_E* code with d naming the route. */\n"
-          "int register_handlers(cz_server_t *srv, service_context_t *svc, cz_diag_t *d);\n\n"
-          "/* A logic function's error: an HTTP status answers with its reason phrase (go-zero's\n"
-          " * httpx.Error); anything else is a 500. */\n"
-          "static inline int logic_fail(cz_res_t *res, int rc)\n{\n"
-          "    int status = rc >= 400 && rc <= 599 ? rc : 500;\n"
-          "    cz_res_error(res, status, cz_status_text(status));\n    return CZ_DONE;\n}\n\n",
+          "int register_handlers(cz_server_t *srv, service_context_t *svc, cz_diag_t *d);\n\n",
           o);
     for (int i = 0; i < total; i++)
         fprintf(o, "int %s_handler(cz_req_t *req, cz_res_t *res, void *ud);\n", all[i].fn);
@@ -488,9 +486,13 @@ int cz__gen_routes(cz__gen_t *g)
         return CZ_ENOMEM;
     fputs(CZ__GEN_MARK "/*\n * logic.h: one function per route, for you to fill in "
           "(internal/logic/). in is the bound\n * request; fill out and return 0 for a 200 with "
-          "out as JSON, or return an HTTP status\n * (400..599) to answer with an error. Strings "
-          "you put in out must live until the\n * handler has encoded them: use the request's "
-          "arena (cz_arena_sprintf(cz_req_arena(req),...)).\n */\n"
+          "out as JSON, or return an error:\n *   return cz_logic_error(req, 409, 1001, \"name %s "
+          "taken\", in->name);\n * (status, your code, a message), which the handler answers "
+          "through the process-wide\n * error handler (cz_http_set_error_handler, "
+          "czero/httpx.h; without one: the status and the\n * message as text). A bare HTTP "
+          "status (400..599) answers with its reason phrase. Strings\n * you put in out must "
+          "live until the handler has encoded them: use the request's arena\n * "
+          "(cz_arena_sprintf(cz_req_arena(req), ...)).\n */\n"
           "#ifndef LOGIC_LOGIC_H\n#define LOGIC_LOGIC_H\n\n#include <czero/czero.h>\n"
           "#include \"internal/svc/service_context.h\"\n#include \"internal/types/types.h\"\n\n",
           o);

@@ -33,13 +33,15 @@ typedef struct docker {
     int intree;
 } docker_t;
 
-static int usage(void)
+static int usage_to(FILE *o)
 {
     fputs("usage: czctl docker -go NAME.c|-name NAME [-exe NAME] [-port 8888] [-devPort 6060]\n"
           "         [-version 12] [-prefix DIR] [-etc etc] [-intree] [-o Dockerfile]\n",
-          stderr);
+          o);
     return 2;
 }
+
+static int usage(void) { return usage_to(stderr); }
 
 /* A name or path that goes into the Dockerfile verbatim: no spaces, quotes or escapes. */
 static int word_ok(const char *s)
@@ -274,6 +276,8 @@ static int write_file(const char *path, const docker_t *d, int ignore)
 
 int cz_cmd_docker(int argc, char **argv)
 {
+    if (cz__cmd_wants_help(argc, argv))
+        return usage_to(stdout), 0;
     docker_t d;
     int rc = parse(&d, argc, argv);
     if (rc)

@@ -29,7 +29,7 @@ typedef struct kube {
     long req_cpu, req_mem, lim_cpu, lim_mem, min_rep, max_rep;
 } kube_t;
 
-static int usage(void)
+static int usage_to(FILE *o)
 {
     fputs("usage: czctl kube deploy -name N -namespace NS -image IMG -o FILE\n"
           "         [-replicas 3] [-revisions 5] [-port 8888] [-targetPort PORT] [-nodePort 0]\n"
@@ -37,9 +37,11 @@ static int usage(void)
           "         [-limitMem 1024] [-minReplicas 3] [-maxReplicas 10] [-secret NAME]\n"
           "         [-serviceAccount NAME] [-imagePullPolicy Always|IfNotPresent|Never]\n"
           "         [-configMap NAME]\n",
-          stderr);
+          o);
     return 2;
 }
+
+static int usage(void) { return usage_to(stderr); }
 
 /* RFC 1123 label, what Kubernetes wants for names and namespaces. Service names get "-svc". */
 static int dns_label(const char *s, size_t max)
@@ -312,6 +314,8 @@ static void write_manifests(const kube_t *k, FILE *f)
 
 int cz_cmd_kube(int argc, char **argv)
 {
+    if (cz__cmd_wants_help(argc, argv))
+        return usage_to(stdout), 0;
     if (argc < 1 || strcmp(argv[0], "deploy")) {
         if (argc >= 1)
             fprintf(stderr, "czctl kube: unknown command '%s'\n", argv[0]);

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <yaml.h>
 #include "api_ast.h"
 #include "cmd.h"
@@ -714,14 +715,66 @@ static int write_yaml(const json_t *doc, FILE *out)
 
 /* ------------------------------------------------------------------ command */
 
-static int usage(void)
+static int usage_to(FILE *o)
 {
-    fputs("usage: czctl api openapi -api FILE [-o out.json|out.yaml] [-server URL]\n", stderr);
+    fputs("usage: czctl api openapi -api FILE [-o out.json|out.yaml] [-server URL]\n"
+          "       czctl api swagger -api FILE [-dir DIR] [-filename NAME] [-yaml] [-server URL]\n"
+          "The OpenAPI 3.0.3 document of the service: stdout without -o, YAML when the name\n"
+          "ends in .yaml or .yml. swagger takes goctl's flags: DIR/NAME.json (NAME: the .api\n"
+          "file's base name), .yaml with -yaml.\n",
+          o);
     return 2;
+}
+
+static int usage(void) { return usage_to(stderr); }
+
+static int write_doc(const char *file, const char *out, const char *server);
+
+int cz_cmd_swagger(int argc, char **argv)
+{
+    if (cz__cmd_wants_help(argc, argv))
+        return usage_to(stdout), 0;
+    const char *file = NULL, *dir = ".", *name = NULL, *server = NULL;
+    int yaml = 0;
+    for (int i = 0; i < argc; i++) {
+        if (cz__cmd_flag(argv[i], "api") && i + 1 < argc)
+            file = argv[++i];
+        else if (cz__cmd_flag(argv[i], "dir") && i + 1 < argc)
+            dir = argv[++i];
+        else if (cz__cmd_flag(argv[i], "filename") && i + 1 < argc)
+            name = argv[++i];
+        else if (cz__cmd_flag(argv[i], "server") && i + 1 < argc)
+            server = argv[++i];
+        else if (cz__cmd_flag(argv[i], "yaml"))
+            yaml = 1;
+        else {
+            fprintf(stderr, "czctl api swagger: unexpected argument '%s'\n", argv[i]);
+            return usage();
+        }
+    }
+    if (!file)
+        return usage();
+    char base[512], out[4096];
+    if (!name) { /* goctl: the .api file's name without its extension */
+        const char *b = strrchr(file, '/');
+        snprintf(base, sizeof base, "%s", b ? b + 1 : file);
+        char *dot = strrchr(base, '.');
+        if (dot && dot != base)
+            *dot = '\0';
+        name = base;
+    }
+    snprintf(out, sizeof out, "%s/%s.%s", dir, name, yaml ? "yaml" : "json");
+    mkdir(dir, 0755); /* as goctl, a missing -dir is made; other failures show at the write */
+    int rc = write_doc(file, out, server);
+    if (!rc)
+        printf("%s (OpenAPI 3.0.3)\n", out);
+    return rc;
 }
 
 int cz_cmd_openapi(int argc, char **argv)
 {
+    if (cz__cmd_wants_help(argc, argv))
+        return usage_to(stdout), 0;
     const char *file = NULL, *out = NULL, *server = NULL;
     for (int i = 0; i < argc; i++) {
         if (cz__cmd_flag(argv[i], "api") && i + 1 < argc)
@@ -737,6 +790,11 @@ int cz_cmd_openapi(int argc, char **argv)
     }
     if (!file)
         return usage();
+    return write_doc(file, out, server);
+}
+
+static int write_doc(const char *file, const char *out, const char *server)
+{
     cz_api_t *api;
     if (cz__gen_load(&api, file))
         return 1;

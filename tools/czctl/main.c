@@ -6,9 +6,11 @@
  * imports and runs goctl's checks; `czctl api format -api FILE [-w]` prints (or rewrites) the
  * canonical layout; `czctl api format -dir DIR` rewrites every .api file under DIR;
  * `czctl api new NAME` and `czctl api c -api FILE -dir DIR` generate a C project (gen_c*.c);
- * `api openapi`, `docker` and `kube` live in gen_openapi.c, gen_docker.c, gen_kube.c. Flags
- * take one or two dashes, as goctl's do. Exit codes: 0 success, 1 the input is wrong (a
- * diagnostic on stderr as file:line:col: message), 2 usage.
+ * `api openapi` (and goctl's name for it, `api swagger`), `docker` and `kube` live in
+ * gen_openapi.c, gen_docker.c, gen_kube.c. Flags take one or two dashes, as goctl's do;
+ * `--help` (or -h) after any command prints its usage on stdout and exits 0; `czctl version`
+ * (--version) prints the version. Exit codes: 0 success, 1 the input is wrong (a diagnostic on
+ * stderr as file:line:col: message), 2 usage.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -21,20 +23,34 @@
 #include "cmd.h"
 #include "gen_c.h"
 
+#ifndef CZ_VERSION
+#define CZ_VERSION "unknown" /* CMake passes the project version */
+#endif
+
+static const char api_usage[] =
+    "  api validate -api FILE        parse FILE and its imports, check them\n"
+    "  api format -api FILE [-w]     print FILE in canonical form (-w: rewrite it)\n"
+    "  api format -dir DIR           rewrite every .api file under DIR\n"
+    "  api new NAME                  write NAME/NAME.api (goctl's greet) and its project\n"
+    "  api c -api FILE [-dir DIR]    generate (or regenerate) the C project of FILE\n"
+    "  api openapi -api FILE [-o F]  OpenAPI 3.0.3 of the service (.json or .yaml)\n"
+    "  api swagger -api F [-dir D]   the same, with goctl's swagger flags\n";
+
 static void usage(FILE *o)
 {
-    fputs("usage: czctl <command> [flags]\n"
-          "\n"
-          "commands:\n"
-          "  api validate -api FILE        parse FILE and its imports, check them\n"
-          "  api format -api FILE [-w]     print FILE in canonical form (-w: rewrite it)\n"
-          "  api format -dir DIR           rewrite every .api file under DIR\n"
-          "  api new NAME                  write NAME/NAME.api (goctl's greet) and its project\n"
-          "  api c -api FILE [-dir DIR]    generate (or regenerate) the C project of FILE\n"
-          "  api openapi -api FILE [-o F]  OpenAPI 3.0.3 of the service (.json or .yaml)\n"
-          "  docker -go NAME.c|-name NAME  write a multi-stage Dockerfile\n"
-          "  kube deploy -name N ...       write Deployment, Service and HPA manifests\n",
-          o);
+    fprintf(o, "usage: czctl <command> [flags]   (czctl %s)\n\ncommands:\n%s"
+               "  docker -go NAME.c|-name NAME  write a multi-stage Dockerfile\n"
+               "  kube deploy -name N ...       write Deployment, Service and HPA manifests\n"
+               "  version                       print czctl's version\n"
+               "\n`czctl <command> --help` shows a command's flags.\n",
+            CZ_VERSION, api_usage);
+}
+
+static void api_usage_to(FILE *o)
+{
+    fprintf(o, "usage: czctl api <command> [flags]\n\ncommands:\n%s"
+               "\n`czctl api <command> --help` shows a command's flags.\n",
+            api_usage);
 }
 
 static void report(const cz_diag_t *d)
@@ -130,26 +146,42 @@ static int visit(const char *path, const struct stat *st, int type, struct FTW *
 static int cmd_api(int argc, char **argv)
 {
     if (argc < 1) {
-        usage(stderr);
+        api_usage_to(stderr);
         return 2;
     }
     const char *sub = argv[0], *file = NULL, *dir = NULL;
     int write = 0;
+    if (flag(sub, "h") || flag(sub, "help") || !strcmp(sub, "help")) {
+        api_usage_to(stdout);
+        return 0;
+    }
     if (!strcmp(sub, "openapi"))
         return cz_cmd_openapi(argc - 1, argv + 1);
+    if (!strcmp(sub, "swagger"))
+        return cz_cmd_swagger(argc - 1, argv + 1);
     if (!strcmp(sub, "new"))
         return cz_cmd_api_new(argc - 1, argv + 1);
     if (!strcmp(sub, "c"))
         return cz_cmd_api_c(argc - 1, argv + 1);
-    if (!strcmp(sub, "new") || !strcmp(sub, "c") || !strcmp(sub, "go") ||
-        !strcmp(sub, "openapi") || !strcmp(sub, "doc")) {
-        fprintf(stderr, "czctl api %s: not implemented yet\n", sub);
+    if (!strcmp(sub, "go")) {
+        fputs("czctl api go: czero generates C: czctl api c -api FILE -dir DIR\n", stderr);
         return 2;
     }
     if (strcmp(sub, "validate") && strcmp(sub, "format")) {
         fprintf(stderr, "czctl api: unknown command '%s'\n", sub);
-        usage(stderr);
+        api_usage_to(stderr);
         return 2;
+    }
+    if (cz__cmd_wants_help(argc - 1, argv + 1)) {
+        fputs(!strcmp(sub, "validate")
+                  ? "usage: czctl api validate -api FILE\n"
+                    "Parse FILE and its imports and run goctl's checks: 'FILE: ok', or exit 1\n"
+                    "with file:line:col: message.\n"
+                  : "usage: czctl api format -api FILE [-w] | -dir DIR\n"
+                    "Print FILE in canonical form (-w: rewrite it in place), or rewrite every\n"
+                    ".api file under DIR.\n",
+              stdout);
+        return 0;
     }
     for (int i = 1; i < argc; i++) {
         if (flag(argv[i], "api") && i + 1 < argc) {
@@ -204,14 +236,17 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (flag(cmd, "v") || flag(cmd, "version") || !strcmp(cmd, "version")) {
+        printf("czctl %s\n", CZ_VERSION);
+        return 0;
+    }
     if (!strcmp(cmd, "api"))
         return cmd_api(argc - 2, argv + 2);
     if (!strcmp(cmd, "docker"))
         return cz_cmd_docker(argc - 2, argv + 2);
     if (!strcmp(cmd, "kube"))
         return cz_cmd_kube(argc - 2, argv + 2);
-    if (!strcmp(cmd, "docker") || !strcmp(cmd, "kube") || !strcmp(cmd, "rpc") ||
-        !strcmp(cmd, "model")) {
+    if (!strcmp(cmd, "rpc") || !strcmp(cmd, "model")) {
         fprintf(stderr, "czctl %s: not implemented yet\n", cmd);
         return 2;
     }

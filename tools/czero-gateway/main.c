@@ -2,7 +2,7 @@
  *
  * czero-gateway: the API gateway program (go-zero's gateway, nginx's reverse proxy role).
  *
- * Usage: czero-gateway [-f etc/gateway.yaml] [-t]
+ * Usage: czero-gateway [-f etc/gateway.yaml] [-t] [-h|--help] [-v|--version]
  *   -f  the config: go-zero's RestConf keys, plus Upstreams (clusters of nodes or a discovery
  *       source, with a balancing policy) and Routes (what goes where, with per-route JWT, CORS,
  *       rate limit and body limit); see etc/gateway.yaml
@@ -16,8 +16,35 @@
 #include "gw.h"
 #include "gw_reload.h"
 
+#ifndef CZ_VERSION
+#define CZ_VERSION "unknown" /* CMake passes the project version */
+#endif
+
+/* -h/--help and -v/--version, before getopt (which knows no long options): 0 when neither. */
+static int help_or_version(int argc, char **argv)
+{
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            printf("usage: %s [-f etc/gateway.yaml] [-t]\n"
+                   "  -f  the config: RestConf keys plus Upstreams and Routes (etc/gateway.yaml)\n"
+                   "  -t  check the config and exit (0 when good)\n"
+                   "  -h, --help  this text;  -v, --version  the czero version\n"
+                   "SIGHUP reloads the config; SIGTERM/SIGINT stop gracefully.\n",
+                   argv[0]);
+            return 1;
+        }
+        if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--version")) {
+            printf("czero-gateway %s\n", CZ_VERSION);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (help_or_version(argc, argv))
+        return 0;
     const char *file = "etc/gateway.yaml";
     bool test_only = false;
     int opt;
