@@ -7,7 +7,8 @@
 #    CMake package land where a generated project looks for them.
 # 2. Every bad .api in tests/czctl/bad/: `czctl api c` exits 1 and prints the position the file
 #    states on its first line (file:line:col).
-# 3. Every valid .api in tests/czctl/: generate, build with -Wall -Wextra -Werror (sanitized
+# 3. Every valid .api in tests/czctl/: generate, build with -Wall -Wextra and czero's own
+#    -Werror (the scaffolded CMakeLists.txt leaves -Werror to the user; sanitized
 #    like BUILD_DIR when it is an ASan build), start on a free port, and run the calls of
 #    tests/czctl/calls/NAME.calls: each route with valid input (2xx), invalid input (400 naming
 #    the field), JWT routes without a token (401) and with one (200). Every registered route
@@ -77,7 +78,7 @@ done
 cp -r "$T/p/greet" "$T/regen" # a pristine copy for step 4, built later
 
 build_one() { # dir
-    cmake -S "$1" -B "$1/build" -DCMAKE_C_FLAGS="$GEN_FLAGS" \
+    cmake -S "$1" -B "$1/build" -DCMAKE_C_FLAGS="$GEN_FLAGS -Werror" \
         -DCMAKE_EXE_LINKER_FLAGS="$GEN_FLAGS" >"$1/cmake.log" 2>&1 &&
         cmake --build "$1/build" >>"$1/cmake.log" 2>&1
 }
@@ -299,7 +300,7 @@ t0=$(date +%s)
 PORT=$(free_port)
 DEVPORT=$(free_port)
 sed -i "s/^Port: .*/Port: $PORT/; s/^Host: .*/Host: 127.0.0.1/" "$T/new/greet/etc/greet.yaml"
-(cd "$T/new/greet" && CFLAGS="$GEN_FLAGS" LDFLAGS="$GEN_FLAGS" DEV_PORT=$DEVPORT \
+(cd "$T/new/greet" && CFLAGS="$GEN_FLAGS -Werror" LDFLAGS="$GEN_FLAGS" DEV_PORT=$DEVPORT \
     exec make run) >"$T/new/run.log" 2>&1 &
 PIDS+=($!)
 answered=

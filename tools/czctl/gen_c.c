@@ -263,6 +263,8 @@ static int gen_main(cz__gen_t *g)
           "            fprintf(stderr, \"usage: %s [-f config.yaml]\\n\", argv[0]);\n"
           "            return 2;\n        }\n        file = optarg;\n    }\n\n"
           "    config_t c;\n    cz_conf_must_load(file, config_fields, &c);\n"
+          "    /* the shape of error and 200 answers (go-zero's httpx.SetErrorHandler and\n"
+          "     * SetOkHandler): cz_http_set_error_handler, cz_http_set_ok_handler (czero/httpx.h) */\n"
           "    cz_diag_t d = {0};\n    char msg[512];\n    service_context_t svc = {0};\n"
           "    cz_server_t *srv = NULL;\n    int rc = 1;\n"
           "    if (cz_log_setup(&c.rest.log, &d) != 0 || service_context_init(&svc, &c, &d) != "

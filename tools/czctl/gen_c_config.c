@@ -264,6 +264,7 @@ static void notes(cz__gen_t *g, const sections_t *s)
         names[n] = s->trans[i], trans[n++] = 1;
     if (!n)
         return;
+    fflush(stdout); /* the notes come after the list of files written */
     char rel[512];
     snprintf(rel, sizeof rel, "etc/%s.yaml", g->name);
     char *yaml = slurp(g, rel), *h = slurp(g, "internal/config/config.h");
