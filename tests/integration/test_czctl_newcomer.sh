@@ -181,10 +181,25 @@ echo "ok: jwt: Auth added, regenerated, built; the printed YAML section pasted; 
 O=$T/old
 cat >"$O/internal/config/config.h" <<'C'
 /* Scaffolded by czctl. Safe to edit. */
+/*
+ * config.h: as czctl wrote it before api_sections.h (the jwt types always, no sections).
+ */
 #ifndef CONFIG_CONFIG_H
 #define CONFIG_CONFIG_H
 
 #include <czero/config.h>
+
+/* go-zero's Auth section: the JWT secret and token lifetime (seconds) */
+typedef struct jwt_auth_conf {
+    char *access_secret; /* AccessSecret */
+    int64_t access_expire; /* AccessExpire */
+} jwt_auth_conf_t;
+
+/* go-zero's jwtTransition section: during a secret rotation both are accepted */
+typedef struct jwt_trans_conf {
+    char *secret; /* Secret */
+    char *prev_secret; /* PrevSecret */
+} jwt_trans_conf_t;
 
 typedef struct config {
     cz_rest_conf_t rest; /* Name, Host, Port, Log, ... */

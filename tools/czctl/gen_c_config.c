@@ -77,7 +77,7 @@ static void yaml_section(cz__gen_t *g, FILE *o, const char *name, int trans)
 
 static void member_line(cz__gen_t *g, FILE *o, const char *name, int trans, const char *indent)
 {
-    fprintf(o, "%s%s %s; /* %s */", indent, trans ? "jwt_trans_conf_t" : "jwt_auth_conf_t",
+    fprintf(o, "%s%s %s; /* %s */", indent, trans ? "api_jwt_trans_t" : "api_jwt_auth_t",
             cz__gen_cident(g->a, name), name);
 }
 
@@ -104,11 +104,11 @@ static int gen_sections(cz__gen_t *g, const sections_t *s)
           "#ifndef CONFIG_API_SECTIONS_H\n#define CONFIG_API_SECTIONS_H\n\n"
           "#include <stddef.h>\n#include <stdint.h>\n#include <czero/config.h>\n\n"
           "/* go-zero's Auth section: the JWT secret and token lifetime (seconds) */\n"
-          "typedef struct jwt_auth_conf {\n    char *access_secret; /* AccessSecret */\n"
-          "    int64_t access_expire; /* AccessExpire */\n} jwt_auth_conf_t;\n\n"
+          "typedef struct api_jwt_auth {\n    char *access_secret; /* AccessSecret */\n"
+          "    int64_t access_expire; /* AccessExpire */\n} api_jwt_auth_t;\n\n"
           "/* go-zero's jwtTransition section: during a secret rotation both are accepted */\n"
-          "typedef struct jwt_trans_conf {\n    char *secret; /* Secret */\n"
-          "    char *prev_secret; /* PrevSecret */\n} jwt_trans_conf_t;\n\n"
+          "typedef struct api_jwt_trans {\n    char *secret; /* Secret */\n"
+          "    char *prev_secret; /* PrevSecret */\n} api_jwt_trans_t;\n\n"
           "extern const cz_conf_field_t api_jwt_auth_fields[];\n"
           "extern const cz_conf_field_t api_jwt_trans_fields[];\n\n"
           "/* config_t's members */\n#define API_SECTIONS_MEMBERS",
@@ -141,16 +141,16 @@ static int gen_sections(cz__gen_t *g, const sections_t *s)
           "#include \"internal/config/api_sections.h\"\n\n"
           "const cz_conf_field_t api_jwt_auth_fields[] = {\n"
           "    {.key = \"AccessSecret\", .type = CZ_CONF_STRING,\n"
-          "     .offset = offsetof(jwt_auth_conf_t, access_secret), .flags = "
+          "     .offset = offsetof(api_jwt_auth_t, access_secret), .flags = "
           "CZ_CONF_REQUIRED},\n"
           "    {.key = \"AccessExpire\", .type = CZ_CONF_INT,\n"
-          "     .offset = offsetof(jwt_auth_conf_t, access_expire), .def = \"86400\"},\n"
+          "     .offset = offsetof(api_jwt_auth_t, access_expire), .def = \"86400\"},\n"
           "    {0},\n};\n\n"
           "const cz_conf_field_t api_jwt_trans_fields[] = {\n"
           "    {.key = \"Secret\", .type = CZ_CONF_STRING,\n"
-          "     .offset = offsetof(jwt_trans_conf_t, secret), .flags = CZ_CONF_REQUIRED},\n"
+          "     .offset = offsetof(api_jwt_trans_t, secret), .flags = CZ_CONF_REQUIRED},\n"
           "    {.key = \"PrevSecret\", .type = CZ_CONF_STRING,\n"
-          "     .offset = offsetof(jwt_trans_conf_t, prev_secret), .flags = CZ_CONF_REQUIRED},\n"
+          "     .offset = offsetof(api_jwt_trans_t, prev_secret), .flags = CZ_CONF_REQUIRED},\n"
           "    {0},\n};\n",
           o);
     return cz__gen_close(g, o, &buf, &n, "internal/config/api_sections.c", 0);

@@ -39,6 +39,7 @@ static const char *type_cname(cz_arena_t *a, const char *name)
         "wchar", "wint", "ptrdiff", "intptr", "uintptr", "intmax", "uintmax", "int8", "int16",
         "int32", "int64", "uint8", "uint16", "uint32", "uint64", "fpos", "max_align", "json",
         "json_int", "json_error", "config", "service_context", "jwt_auth_conf", "timer",
+        "jwt_trans_conf", "api_jwt_auth", "api_jwt_trans",
         "clockid", "locale", "fsblkcnt", "fsfilcnt", "caddr", "daddr", "loff", "register",
         "u_char", "u_short", "u_int", "u_long", "quad", "u_quad", "fsid", NULL};
     const char *c = cz__gen_cident(a, name);
