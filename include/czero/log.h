@@ -78,7 +78,7 @@ CZ_EXTERN void cz_logkv(cz_log_level_t lv, const char *msg, const char *const *k
 #define cz_log_error(...) cz_logf(CZ_LOG_ERROR, __VA_ARGS__)
 #define cz_log_severe(...) cz_logf(CZ_LOG_SEVERE, __VA_ARGS__)
 
-/** A line that carries a trace: "trace" and "span" fields (JSON) or "\ttrace=...\tspan=..."
+/** A line that carries a trace: "span" and "trace" fields (JSON) or "\tspan=...\ttrace=..."
  *  (plain), each left out when empty, as logx.WithContext writes them. */
 CZ_EXTERN void cz_logv_trace(cz_log_level_t lv, cz_str_t trace_id, cz_str_t span_id,
                              const char *fmt, va_list ap);
