@@ -305,8 +305,8 @@ int cz_lb_find(cz_lb_t *lb, const char *name, size_t *idx)
  * and the slow-start stamp. Lock-free: picks may read the fields meanwhile, each is atomic. */
 static void rejoin(cz_lb_t *lb, cz__lb_node_t *nd)
 {
-    if (lb->ops->node_added)
-        lb->ops->node_added(lb, nd);
+    if (lb->ops->rejoined)
+        lb->ops->rejoined(lb, nd);
     uint64_t now = lb->slow_start ? cz_clock_now_ns(lb->clock) | 1 : 0; /* 0 means none */
     __atomic_store_n(&nd->ss_ns, now, __ATOMIC_RELAXED);
 }

@@ -67,7 +67,8 @@ typedef struct cz__lb_ops {
     int (*init)(cz_lb_t *lb, const cz_lb_opts_t *o);               /* may be NULL */
     void (*dispose)(cz_lb_t *lb);                                  /* may be NULL */
     int (*build)(cz_lb_t *lb, cz__lb_snap_t *s);                   /* fill s->ext; may be NULL */
-    void (*node_added)(cz_lb_t *lb, cz__lb_node_t *nd); /* also on rejoin; may be NULL */
+    void (*node_added)(cz_lb_t *lb, cz__lb_node_t *nd);           /* writer side; may be NULL */
+    void (*rejoined)(cz_lb_t *lb, cz__lb_node_t *nd); /* cz_lb_rejoin, lock-free; may be NULL */
     int (*pick)(cz_lb_t *lb, const cz__lb_snap_t *s, cz__lb_pickctx_t *c, uint32_t *slot);
     void (*done)(cz_lb_t *lb, cz__lb_node_t *nd, int failed, uint64_t lat, int live);
 } cz__lb_ops_t;

@@ -188,6 +188,7 @@ const cz__lb_ops_t cz__lb_p2c_ops = {
     .name = "p2c",
     .size = sizeof(cz_lb_t),
     .node_added = p2c_node_added,
+    .rejoined = p2c_node_added, /* atomic stores: safe beside picks */
     .pick = p2c_pick,
     .done = p2c_done,
 };
