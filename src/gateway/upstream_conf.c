@@ -8,8 +8,9 @@
  * checks as Envoy (5 s interval, 1 s timeout, 2 healthy / 3 unhealthy); passive
  * ejection as nginx max_fails=1 with Envoy's 1 s base ejection doubling up to 30 s; per-node SRE
  * breakers on; a 10 s slow start for returning nodes under p2c_ewma (Envoy has the window but
- * no default; 10 s is a few health-check intervals, and long enough for a cold cache). The table checks types and bounds with file:line:col; cz_upstream_conf_check()
- * then checks what spans keys (one source of nodes, HashKey syntax) and reports with the key name.
+ * no default; 10 s is two health-check intervals). The
+ * table checks types and bounds with file:line:col; cz_upstream_conf_check() then checks what
+ * spans keys (one source of nodes, HashKey syntax) and reports with the key name.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -418,8 +418,8 @@ Test(lb_p2c, slow_start_factor_grows_linearly_from_ten_percent)
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
         cz_clock_manual_set(&clk, t0 + steps[i].at_ms * CZ_NS_PER_MS);
         cz_lb_node_stats(lb, 1, &st);
-        cr_assert_eq(st.slow_start_pct, steps[i].pct, "at %lu ms: %u", (unsigned long)steps[i].at_ms,
-                     st.slow_start_pct);
+        cr_assert_eq(st.slow_start_pct, steps[i].pct, "at %lu ms: %u",
+                     (unsigned long)steps[i].at_ms, st.slow_start_pct);
     }
     cz_lb_free(lb);
 }
