@@ -139,6 +139,8 @@ typedef struct cz_upstream_node_stat {
     uint32_t ejections;   /* consecutive ejections (the back-off exponent) */
     uint32_t fails;       /* consecutive failures since the last success */
     uint64_t requests;    /* calls sent to this node */
+    uint32_t slow_start_pct; /* p2c_ewma: share of its weight it gets now, 10..100 while it
+                                slow-starts (SlowStart), else 100 */
 } cz_upstream_node_stat_t;
 
 /** Copy up to max node snapshots into out; returns the number of live nodes. Thread-safe. */

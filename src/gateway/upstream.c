@@ -137,6 +137,8 @@ size_t cz_upstream_nodes(cz_upstream_t *u, cz_upstream_node_stat_t *out, size_t 
             s->usable = !s->ejected && !s->unhealthy;
             pthread_mutex_unlock(&n->mu);
             s->requests = atomic_load_explicit(&n->requests, memory_order_relaxed);
+            cz_lb_node_stats_t ls;
+            s->slow_start_pct = cz_lb_node_stats(u->lb, n->idx, &ls) == 0 ? ls.slow_start_pct : 100;
         }
         k++;
     }

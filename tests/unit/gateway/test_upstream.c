@@ -323,11 +323,7 @@ static int call1(cz_upstream_t *u, const char *addr)
 
 static uint32_t slow_start_pct(cz_upstream_t *u, const char *addr)
 {
-    size_t idx;
-    cz_lb_node_stats_t st;
-    cr_assert_eq(cz_lb_find(u->lb, addr, &idx), 0);
-    cr_assert_eq(cz_lb_node_stats(u->lb, idx, &st), 0);
-    return st.slow_start_pct;
+    return stat_of(u, addr).slow_start_pct;
 }
 
 /* 10 s of sequential calls after addr came back: some calls but under a fifth of them in the
