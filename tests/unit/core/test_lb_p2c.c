@@ -4,7 +4,8 @@
  * traffic, a slow node loses most of it, a node whose cost went up once is tried again as that
  * cost decays, the estimate is peak-sensitive and decays with time, requests in flight count in
  * the cost (and one that never returns keeps traffic away), a failing node loses its share, and
- * a node that returns ramps up over the slow-start window (or at once when slow start is off).
+ * a node that returns ramps up over the slow-start window (or at once when slow start is off),
+ * with one request at a time and with several in flight.
  *
  * Time is a manual clock. "Sequential requests" are simulated as a client would make them: a
  * pick, then the node's latency passes on the clock, then done() with that latency. Latencies
@@ -421,5 +422,74 @@ Test(lb_p2c, slow_start_factor_grows_linearly_from_ten_percent)
         cr_assert_eq(st.slow_start_pct, steps[i].pct, "at %lu ms: %u",
                      (unsigned long)steps[i].at_ms, st.slow_start_pct);
     }
+    cz_lb_free(lb);
+}
+
+/* ---- with requests in flight ---- */
+
+#define CONC 8
+
+typedef struct {
+    size_t idx;
+    uint64_t lat, end;
+} flight_t;
+
+static void start(cz_lb_t *lb, flight_t *f, const uint64_t *base)
+{
+    cr_assert_eq(cz_lb_pick(lb, CZ_STR_NULL, NULL, &f->idx), 0);
+    f->lat = jitter(base[f->idx]);
+    f->end = now() + f->lat;
+}
+
+/* CONC clients, each sending its next request when the last one is answered: the earliest
+ * answer ends, the clock moves to it, the client picks again. Returns the node picked. */
+static size_t step(cz_lb_t *lb, flight_t *fl, const uint64_t *base)
+{
+    int k = 0;
+    for (int i = 1; i < CONC; i++)
+        if (fl[i].end < fl[k].end)
+            k = i;
+    if (fl[k].end > now())
+        cz_clock_manual_set(&clk, fl[k].end);
+    cz_lb_done(lb, fl[k].idx, 0, fl[k].lat);
+    start(lb, &fl[k], base);
+    return fl[k].idx;
+}
+
+Test(lb_p2c, with_requests_in_flight_identical_nodes_share_and_a_returning_node_ramps_up)
+{
+    const uint64_t base[3] = {10 * CZ_NS_PER_MS, 10 * CZ_NS_PER_MS, 10 * CZ_NS_PER_MS};
+    cz_lb_t *lb = mk_opts(3, 11, 10 * CZ_NS_PER_SEC);
+    flight_t fl[CONC];
+    for (int i = 0; i < CONC; i++)
+        start(lb, &fl[i], base);
+    int cnt[3] = {0};
+    for (int i = 0; i < 3000; i++)
+        cnt[step(lb, fl, base)]++;
+    cr_log_info("%d in flight: %d %d %d", CONC, cnt[0], cnt[1], cnt[2]);
+    for (int i = 0; i < 3; i++)
+        cr_assert(cnt[i] >= 750 && cnt[i] <= 1260, "node %d: %d of 3000", i, cnt[i]);
+
+    cr_assert_eq(cz_lb_set_down(lb, 2, 1), 0);
+    for (int i = 0; i < 1000; i++)
+        cr_assert_neq(step(lb, fl, base), 2);
+    cr_assert_eq(cz_lb_set_down(lb, 2, 0), 0);
+    int first = 0, first_n = 0, last = 0, last_n = 0;
+    uint64_t t0 = now();
+    while (now() - t0 < 10 * CZ_NS_PER_SEC) {
+        uint64_t t = now() - t0;
+        int hit = step(lb, fl, base) == 2;
+        if (t < CZ_NS_PER_SEC)
+            first += hit, first_n++;
+        else if (t >= 8 * CZ_NS_PER_SEC)
+            last += hit, last_n++;
+    }
+    cr_log_info("returning node, %d in flight: %d of %d at first, %d of %d at the end", CONC,
+                first, first_n, last, last_n);
+    cr_assert_lt(first * 5, first_n);
+    cr_assert_geq(first, first_n / 50, "it is tried from the start");
+    cr_assert_geq(last * 4, last_n);
+    for (int i = 0; i < CONC; i++)
+        cz_lb_done(lb, fl[i].idx, 0, fl[i].lat);
     cz_lb_free(lb);
 }
