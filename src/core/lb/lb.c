@@ -23,7 +23,7 @@
 #define DEFAULT_FAIL_TIMEOUT (10 * CZ_NS_PER_SEC)
 #define DEFAULT_MAX_NODES 256
 #define MAX_WEIGHT 1000
-#define DEFAULT_SLOW_START (10 * CZ_NS_PER_SEC) /* Envoy has no default; the 10 s */
+#define DEFAULT_SLOW_START (10 * CZ_NS_PER_SEC) /* Envoy has none; the gateway's SlowStart */
 
 static uint32_t next_tid;
 static __thread uint32_t tls_tid; /* 0: not assigned yet; else tid + 1 */
@@ -452,10 +452,10 @@ int cz_lb_node_stats(cz_lb_t *lb, size_t idx, cz_lb_node_stats_t *st)
     st->ewma_lag_ns = __atomic_load_n(&nd->lag_ns, __ATOMIC_RELAXED);
     st->success = __atomic_load_n(&nd->success, __ATOMIC_RELAXED);
     st->slow_start_pct = 100;
-    if (lb->slow_start)
-        st->slow_start_pct = (uint32_t)((unsigned __int128)cz__lb_ss_weight(
-                                            lb, nd, cz_clock_now_ns(lb->clock)) *
-                                        100 / lb->slow_start);
+    if (lb->slow_start) {
+        uint64_t w = cz__lb_ss_weight(lb, nd, cz_clock_now_ns(lb->clock));
+        st->slow_start_pct = (uint32_t)((unsigned __int128)w * 100 / lb->slow_start);
+    }
     return 0;
 }
 
