@@ -13,7 +13,9 @@
  * machine is shared, and wall time would count the periods other processes held the core. For
  * two threads it is the mean of both threads' figures; they start together at a barrier, but on
  * a busy machine they may seldom run at the same instant, and then contention is under-counted.
- * `lb_clock_now_ns` is one read of cz_clock_system(): P2C reads it in pick and in done.
+ * `lb_clock_now_ns` is one read of cz_clock_system(): P2C reads the clock in pick and in done.
+ * Balancers run on their default (coarse) clock, except `lb_p2c_sysclock_*`: P2C on
+ * cz_clock_system(), as the gateway runs it (its latencies are often below a coarse tick).
  * Each figure is the best of ROUNDS rounds.
  * Prints one `name value` line per measure.
  * argv[1]: iterations per round (default 1M).
@@ -62,10 +64,13 @@ static void *run(void *arg)
     return NULL;
 }
 
+static const cz_clock_t *bench_clock; /* NULL: the balancer's default */
+
 static cz_lb_t *mk(cz_lb_kind_t kind)
 {
     cz_lb_opts_t o;
     cz_lb_opts_init(&o);
+    o.clock = bench_clock;
     o.seed = 1;
     o.chash_bound_eps = kind == CZ_LB_CHASH ? 0.25 : 0;
     cz_lb_t *lb = cz_lb_new(kind, &o);
@@ -128,5 +133,10 @@ int main(int argc, char **argv)
     }
     for (size_t k = 0; k < nk; k++)
         printf("lb_%s_pick_2t_ns %.1f\n", cz_lb_kind_name(kinds[k]), measure(kinds[k], 2, 0));
+    bench_clock = clk;
+    double both = measure(CZ_LB_P2C, 1, 0), done = measure(CZ_LB_P2C, 1, 1);
+    printf("lb_p2c_sysclock_pick_done_ns %.1f\nlb_p2c_sysclock_done_ns %.1f\n"
+           "lb_p2c_sysclock_pick_2t_ns %.1f\n",
+           both, done, measure(CZ_LB_P2C, 2, 0));
     return 0;
 }

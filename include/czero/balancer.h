@@ -9,8 +9,9 @@
  * within fail_timeout take a node out until fail_timeout has passed, then it gets a trial request
  * (nginx ngx_http_upstream_round_robin.c). Policies: round robin, weighted random, smooth weighted
  * round robin (nginx), consistent hash with virtual nodes and optional bounded load (Mirrokni et
- * al., "Consistent Hashing with Bounded Loads"), and P2C over EWMA latency (go-zero
- * zrpc/internal/balancer/p2c). It is not service discovery: the caller adds and removes nodes.
+ * al., "Consistent Hashing with Bounded Loads"), and P2C over peak-EWMA latency (go-zero
+ * zrpc/internal/balancer/p2c, with Finagle's peak EWMA and Envoy's slow start; p2c.c says what
+ * differs from go-zero). It is not service discovery: the caller adds and removes nodes.
  *
  * Threads. One balancer is shared by all the gateway's event-loop threads, so pick/done are
  * thread-safe and may run concurrently with add/remove/set_down:
@@ -28,7 +29,8 @@
  *    measured the lock instead and kept it: bench_lb on the 2-vCPU dev VM, 8 nodes, pick+done,
  *    CPU time: rr 15 ns, swrr 45 ns, and the same per thread with two threads. The lock covers
  *    one pass over the nodes, so its cost grows with the node count.
- *  - P2C reads the clock in pick (force pick) and in done (decay), about 30 ns each here.
+ *  - P2C reads the clock in pick (cost decay, slow start) and in done (decay). The default
+ *    clock is the coarse one; the gateway passes the precise one (its latencies are sub-ms).
  *
  * Indexes. cz_lb_add() returns a slot index < max_nodes that stays the node's name until it is
  * removed; tried bitmaps (retries) are indexed by it. Freed slots are reused oldest-first, and only
@@ -61,19 +63,23 @@ typedef enum {
     CZ_LB_RANDOM, /* random, proportional to weight */
     CZ_LB_SWRR,   /* nginx smooth weighted round robin with effective weights */
     CZ_LB_CHASH,  /* consistent hash on the pick key, virtual nodes, optional bounded load */
-    CZ_LB_P2C,    /* go-zero p2c_ewma: power of two choices over EWMA latency x in-flight */
+    CZ_LB_P2C,    /* go-zero p2c_ewma: power of two choices over peak-EWMA latency x in-flight */
 } cz_lb_kind_t;
 
 typedef struct cz_lb cz_lb_t;
 
 typedef struct cz_lb_opts {
-    const cz_clock_t *clock;  /* NULL: cz_clock_system() */
+    const cz_clock_t *clock;  /* NULL: cz_clock_coarse() */
     uint64_t seed;            /* PRNG seed for random/p2c; 0: seeded from the clock */
     uint32_t max_nodes;       /* slot capacity, 1..CZ_LB_MAX_NODES; 0: 256 */
     uint32_t max_fails;       /* failures within fail_timeout that disable a node; 0: never */
     uint64_t fail_timeout_ns; /* nginx fail_timeout; 0: 10 s */
     uint32_t chash_replicas;  /* virtual nodes per weight unit; 0: 100 (go-zero minReplicas) */
     double chash_bound_eps;   /* bounded load: no node above ceil((1+eps) * mean); 0: off */
+    uint64_t slow_start_ns;   /* P2C: a node that returns (cz_lb_rejoin, or set_down(0) of a
+                                 down node) gets max(10 %, elapsed / window) of its share until
+                                 the window is over (Envoy slow_start_window, aggression 1);
+                                 0: off. cz_lb_opts_init: 10 s */
 } cz_lb_opts_t;
 
 /** Per-node counters, for metrics and tests. */
@@ -83,12 +89,14 @@ typedef struct cz_lb_node_stats {
     int usable;               /* 1 if a pick could choose it now (live, not down, not failed) */
     int64_t effective_weight; /* SWRR: weight lowered by failures, recovering by 1 per pick */
     int64_t current_weight;   /* SWRR: the smooth running weight */
-    uint64_t ewma_lag_ns;     /* P2C: decayed average latency */
+    uint64_t ewma_lag_ns;     /* P2C: peak-EWMA latency at its last done() (0: no sample) */
     uint64_t success;         /* P2C: decayed success score, 0..1000 */
+    uint32_t slow_start_pct;  /* P2C: share of its weight it gets now, 10..100 (100: not in
+                                 slow start) */
 } cz_lb_node_stats_t;
 
-/** Fill o with defaults: system clock, clock seed, 256 nodes, max_fails 1, fail_timeout 10 s
- *  (nginx's defaults), 100 replicas, no load bound. */
+/** Fill o with defaults: coarse clock, clock seed, 256 nodes, max_fails 1, fail_timeout 10 s
+ *  (nginx's defaults), 100 replicas, no load bound, 10 s slow start. */
 CZ_EXTERN void cz_lb_opts_init(cz_lb_opts_t *o);
 
 /** Create a balancer of the given kind. opts may be NULL (defaults as cz_lb_opts_init; note a
@@ -116,9 +124,17 @@ CZ_EXTERN int cz_lb_remove(cz_lb_t *lb, size_t idx);
 CZ_EXTERN int cz_lb_find(cz_lb_t *lb, const char *name, size_t *idx);
 
 /** Mark node idx administratively down (1) or up (0). A down node is never picked; a consistent
- *  hash sends its keys to the next node on the ring and takes them back when it is up. Returns 0
- *  or CZ_ENOTFOUND. Thread-safe, lock-free. */
+ *  hash sends its keys to the next node on the ring and takes them back when it is up. Bringing
+ *  a down node up is a return: as cz_lb_rejoin. Returns 0 or CZ_ENOTFOUND. Thread-safe,
+ *  lock-free. */
 CZ_EXTERN int cz_lb_set_down(cz_lb_t *lb, size_t idx, int down);
+
+/** Node idx returns after an absence the balancer did not see (a node discovery adds to a
+ *  cluster that is already serving): its P2C latency and success scores start afresh, and with
+ *  slow_start_ns its share ramps up over that window. The first nodes of a cluster should not
+ *  rejoin: there is no one to take their traffic meanwhile. Other policies ignore it. Returns 0
+ *  or CZ_ENOTFOUND. Thread-safe, lock-free. */
+CZ_EXTERN int cz_lb_rejoin(cz_lb_t *lb, size_t idx);
 
 /** Pick a node for one request. key is used by the consistent hash (may be empty: then a key is
  *  drawn at random), ignored by others. tried (may be NULL) holds CZ_LB_TRIED_WORDS words; set
@@ -130,7 +146,7 @@ CZ_EXTERN int cz_lb_set_down(cz_lb_t *lb, size_t idx, int down);
 CZ_EXTERN int cz_lb_pick(cz_lb_t *lb, cz_str_t key, const uint64_t *tried, size_t *idx);
 
 /** Report the end of a request picked on idx: failed (connect error, 5xx...) and its latency.
- *  Feeds in-flight counts, passive health, SWRR effective weight and P2C EWMA. A done() for a
+ *  Feeds in-flight counts, passive health, SWRR effective weight and P2C peak EWMA. A done() for a
  *  slot that is no longer live only releases its in-flight count. Thread-safe. */
 CZ_EXTERN void cz_lb_done(cz_lb_t *lb, size_t idx, int failed, uint64_t latency_ns);
 

@@ -92,6 +92,12 @@ typedef struct cz_upstream_conf {            /* YAML, table cz_upstream_conf_fie
     cz_upstream_health_conf_t health;        /* Health */
     cz_upstream_outlier_conf_t outlier;      /* Outlier */
     bool breaker;                            /* Breaker: per-node SRE breakers, default true */
+    int64_t slow_start_ms;                   /* SlowStart: p2c_ewma only: a node that returns
+                                                (its ejection ends, it passes its health checks
+                                                again, discovery adds it to a serving cluster)
+                                                ramps from 10 % to its full share over this
+                                                window (Envoy's slow_start_window); default 10s,
+                                                0 = off */
     /* Not from YAML (the loader leaves it alone: zero the struct before loading): tests inject
      * a clock (NULL = cz_clock_system()). */
     const cz_clock_t *clock;
@@ -133,6 +139,8 @@ typedef struct cz_upstream_node_stat {
     uint32_t ejections;   /* consecutive ejections (the back-off exponent) */
     uint32_t fails;       /* consecutive failures since the last success */
     uint64_t requests;    /* calls sent to this node */
+    uint32_t slow_start_pct; /* p2c_ewma: share of its weight it gets now, 10..100 while it
+                                slow-starts (SlowStart), else 100 */
 } cz_upstream_node_stat_t;
 
 /** Copy up to max node snapshots into out; returns the number of live nodes. Thread-safe. */

@@ -6,7 +6,11 @@
  *
  * The balancer's own passive health (max_fails/fail_timeout) is off: ejection here follows
  * Envoy's outlier detection (doubling back-off, outlier.c), and a node is "down" in the balancer
- * while it is ejected or actively unhealthy. Worker loops only pick, report and read node state;
+ * while it is ejected or actively unhealthy. A node returns, and slow-starts (SlowStart), when
+ * it is no longer down (the balancer sees the down flag go) and when discovery adds it to a
+ * cluster that has nodes; the first nodes (static Nodes, discovery's first answer, or the first
+ * after the cluster was empty) take their full share at once: no one else could take it.
+ * Worker loops only pick, report and read node state;
  * the background loop (one thread per upstream that needs one: Dns, Etcd or Health) changes the
  * node set. Static Nodes are added in cz_upstream_new, so such an upstream needs no thread unless
  * it is health-checked.
@@ -34,8 +38,9 @@ static cz__up_node_t *node_find(cz_upstream_t *u, const char *addr)
     return NULL;
 }
 
-/* Add (or bring back) addr to the balancer. u->mu held. */
-static int node_add(cz_upstream_t *u, const char *addr, uint32_t weight)
+/* Add (or bring back) addr to the balancer; `joins`: it joins a serving cluster, so it
+ * slow-starts. u->mu held. */
+static int node_add(cz_upstream_t *u, const char *addr, uint32_t weight, bool joins)
 {
     if (strlen(addr) >= CZ__UP_ADDR_MAX)
         return CZ_EARG;
@@ -75,12 +80,15 @@ static int node_add(cz_upstream_t *u, const char *addr, uint32_t weight)
     n->eject_until = 0;
     n->trial = n->unhealthy = false;
     pthread_mutex_unlock(&n->mu);
+    if (joins) /* a pick or two may come first, at full share: harmless */
+        cz_lb_rejoin(u->lb, idx);
     return 0;
 }
 
 int cz_upstream_set_nodes(cz_upstream_t *u, const cz_endpoint_t *eps, size_t n)
 {
     int err = 0;
+    bool serving = false; /* some node stays: new ones join a serving cluster */
     pthread_mutex_lock(&u->mu);
     for (cz__up_node_t *nd = u->nodes; nd; nd = nd->next) {
         if (!nd->live)
@@ -88,6 +96,7 @@ int cz_upstream_set_nodes(cz_upstream_t *u, const cz_endpoint_t *eps, size_t n)
         bool keep = false;
         for (size_t i = 0; i < n && !keep; i++)
             keep = eps[i].addr && strcmp(eps[i].addr, nd->addr) == 0;
+        serving |= keep;
         if (!keep) {
             /* calls in flight keep the struct; their done() on the old slot is ignored */
             pthread_mutex_lock(&nd->mu);
@@ -99,7 +108,7 @@ int cz_upstream_set_nodes(cz_upstream_t *u, const cz_endpoint_t *eps, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (!eps[i].addr)
             continue;
-        int rc = node_add(u, eps[i].addr, eps[i].weight);
+        int rc = node_add(u, eps[i].addr, eps[i].weight, serving);
         if (rc != 0 && err == 0)
             err = rc;
     }
@@ -128,6 +137,8 @@ size_t cz_upstream_nodes(cz_upstream_t *u, cz_upstream_node_stat_t *out, size_t 
             s->usable = !s->ejected && !s->unhealthy;
             pthread_mutex_unlock(&n->mu);
             s->requests = atomic_load_explicit(&n->requests, memory_order_relaxed);
+            cz_lb_node_stats_t ls;
+            s->slow_start_pct = cz_lb_node_stats(u->lb, n->idx, &ls) == 0 ? ls.slow_start_pct : 100;
         }
         k++;
     }
@@ -229,6 +240,7 @@ cz_upstream_t *cz_upstream_new(const cz_upstream_conf_t *conf, cz_diag_t *d)
     lo.clock = u->clock;
     lo.max_nodes = CZ_LB_MAX_NODES;
     lo.max_fails = 0; /* ejection is ours (outlier.c) */
+    lo.slow_start_ns = (uint64_t)c.slow_start_ms * CZ_NS_PER_MS;
     if (c.policy == CZ_UP_CONSISTENT_HASH)
         lo.chash_bound_eps = 0.25;
     u->lb = cz_lb_new(kinds[c.policy], &lo);
@@ -240,7 +252,7 @@ cz_upstream_t *cz_upstream_new(const cz_upstream_conf_t *conf, cz_diag_t *d)
         pthread_mutex_lock(&u->mu);
         int rc = 0;
         for (size_t i = 0; i < c.nodes.n && rc == 0; i++)
-            rc = node_add(u, nc[i].addr, (uint32_t)nc[i].weight);
+            rc = node_add(u, nc[i].addr, (uint32_t)nc[i].weight, false);
         pthread_mutex_unlock(&u->mu);
         if (rc != 0) {
             cz_diag_set(d, NULL, 0, 0, "Nodes", "%s", cz_strerror(rc));

@@ -7,8 +7,10 @@
  * timeout and no read timeout between body reads (go-zero has none; nginx's is 60 s); active
  * checks as Envoy (5 s interval, 1 s timeout, 2 healthy / 3 unhealthy); passive
  * ejection as nginx max_fails=1 with Envoy's 1 s base ejection doubling up to 30 s; per-node SRE
- * breakers on. The table checks types and bounds with file:line:col; cz_upstream_conf_check()
- * then checks what spans keys (one source of nodes, HashKey syntax) and reports with the key name.
+ * breakers on; a 10 s slow start for returning nodes under p2c_ewma (Envoy has the window but
+ * no default; 10 s is two health-check intervals). The
+ * table checks types and bounds with file:line:col; cz_upstream_conf_check() then checks what
+ * spans keys (one source of nodes, HashKey syntax) and reports with the key name.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +76,7 @@ const cz_conf_field_t cz_upstream_conf_fields[] = {
     {.key = "Health", .type = CZ_CONF_OBJECT, .offset = OFF(health), .sub = health_fields},
     {.key = "Outlier", .type = CZ_CONF_OBJECT, .offset = OFF(outlier), .sub = outlier_fields},
     {.key = "Breaker", .type = CZ_CONF_BOOL, .offset = OFF(breaker), .def = "true"},
+    RANGE("SlowStart", CZ_CONF_DURATION, OFF(slow_start_ms), "10s", 0, 3600 * 1000),
     {0},
 };
 

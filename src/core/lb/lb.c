@@ -23,6 +23,7 @@
 #define DEFAULT_FAIL_TIMEOUT (10 * CZ_NS_PER_SEC)
 #define DEFAULT_MAX_NODES 256
 #define MAX_WEIGHT 1000
+#define DEFAULT_SLOW_START (10 * CZ_NS_PER_SEC) /* Envoy has none; the gateway's SlowStart */
 
 static uint32_t next_tid;
 static __thread uint32_t tls_tid; /* 0: not assigned yet; else tid + 1 */
@@ -95,6 +96,7 @@ void cz_lb_opts_init(cz_lb_opts_t *o)
     o->max_nodes = DEFAULT_MAX_NODES;
     o->max_fails = DEFAULT_MAX_FAILS;
     o->fail_timeout_ns = DEFAULT_FAIL_TIMEOUT;
+    o->slow_start_ns = DEFAULT_SLOW_START;
 }
 
 const char *cz_lb_kind_name(cz_lb_kind_t kind)
@@ -129,9 +131,10 @@ cz_lb_t *cz_lb_new(cz_lb_kind_t kind, const cz_lb_opts_t *opts)
         o.max_nodes = DEFAULT_MAX_NODES;
     if (o.fail_timeout_ns == 0)
         o.fail_timeout_ns = DEFAULT_FAIL_TIMEOUT;
-    /* The coarse clock (a few ms) is precise enough for everything a balancer times: P2C's 10 s
-     * decay and 1 s forced pick, nginx's 10 s fail_timeout. A precise read costs ~35 ns on a VM,
-     * and P2C reads the clock in pick and in done. Latencies come from the caller. */
+    /* The coarse clock (a few ms) is precise enough for nginx's 10 s fail_timeout, slow start
+     * and P2C's cost decay when latencies are milliseconds; a precise read costs ~35 ns on a VM,
+     * and P2C reads the clock in pick and in done. The gateway, whose latencies are often below
+     * a tick, passes the precise clock. Latencies come from the caller. */
     if (!o.clock)
         o.clock = cz_clock_coarse();
 
@@ -144,6 +147,7 @@ cz_lb_t *cz_lb_new(cz_lb_kind_t kind, const cz_lb_opts_t *opts)
     lb->max_nodes = o.max_nodes;
     lb->max_fails = o.max_fails;
     lb->fail_timeout = o.fail_timeout_ns;
+    lb->slow_start = o.slow_start_ns;
     if (posix_memalign((void **)&lb->nodes, 64, sizeof(cz__lb_node_t) * o.max_nodes) != 0) {
         free(lb);
         return NULL;
@@ -238,6 +242,7 @@ int cz_lb_add(cz_lb_t *lb, const char *name, uint32_t weight, void *data, size_t
     __atomic_store_n(&nd->accessed_ns, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&nd->checked_ns, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&nd->inflight, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&nd->ss_ns, 0, __ATOMIC_RELAXED);
     if (lb->ops->node_added)
         lb->ops->node_added(lb, nd);
     __atomic_store_n(&nd->state, CZ__LB_LIVE, __ATOMIC_RELEASE);
@@ -296,17 +301,41 @@ int cz_lb_find(cz_lb_t *lb, const char *name, size_t *idx)
     return 0;
 }
 
+/* The node returns: fresh policy scores (what it did before it left says little about it now)
+ * and the slow-start stamp. Lock-free: picks may read the fields meanwhile, each is atomic. */
+static void rejoin(cz_lb_t *lb, cz__lb_node_t *nd)
+{
+    if (lb->ops->rejoined)
+        lb->ops->rejoined(lb, nd);
+    uint64_t now = lb->slow_start ? cz_clock_now_ns(lb->clock) | 1 : 0; /* 0 means none */
+    __atomic_store_n(&nd->ss_ns, now, __ATOMIC_RELAXED);
+}
+
 int cz_lb_set_down(cz_lb_t *lb, size_t idx, int down)
 {
     if (!lb || idx >= lb->max_nodes)
         return CZ_ENOTFOUND;
-    uint32_t *state = &lb->nodes[idx].state;
-    uint32_t s = __atomic_load_n(state, __ATOMIC_ACQUIRE), ns;
+    cz__lb_node_t *nd = &lb->nodes[idx];
+    uint32_t s = __atomic_load_n(&nd->state, __ATOMIC_ACQUIRE), ns;
     do {
         if (!(s & CZ__LB_LIVE))
             return CZ_ENOTFOUND;
         ns = down ? (s | CZ__LB_DOWN) : (s & ~CZ__LB_DOWN);
-    } while (!__atomic_compare_exchange_n(state, &s, ns, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+        if (ns != s && !down)
+            rejoin(lb, nd); /* before it can be picked; again if the exchange fails */
+    } while (!__atomic_compare_exchange_n(&nd->state, &s, ns, 0, __ATOMIC_ACQ_REL,
+                                          __ATOMIC_ACQUIRE));
+    return 0;
+}
+
+int cz_lb_rejoin(cz_lb_t *lb, size_t idx)
+{
+    if (!lb || idx >= lb->max_nodes)
+        return CZ_ENOTFOUND;
+    cz__lb_node_t *nd = &lb->nodes[idx];
+    if (!(__atomic_load_n(&nd->state, __ATOMIC_ACQUIRE) & CZ__LB_LIVE))
+        return CZ_ENOTFOUND;
+    rejoin(lb, nd);
     return 0;
 }
 
@@ -422,6 +451,11 @@ int cz_lb_node_stats(cz_lb_t *lb, size_t idx, cz_lb_node_stats_t *st)
     st->current_weight = __atomic_load_n(&nd->cur, __ATOMIC_RELAXED);
     st->ewma_lag_ns = __atomic_load_n(&nd->lag_ns, __ATOMIC_RELAXED);
     st->success = __atomic_load_n(&nd->success, __ATOMIC_RELAXED);
+    st->slow_start_pct = 100;
+    if (lb->slow_start) {
+        uint64_t w = cz__lb_ss_weight(lb, nd, cz_clock_now_ns(lb->clock));
+        st->slow_start_pct = (uint32_t)((unsigned __int128)w * 100 / lb->slow_start);
+    }
     return 0;
 }
 

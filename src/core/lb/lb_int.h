@@ -32,10 +32,10 @@ typedef struct cz__lb_node {
     uint64_t accessed_ns; /* last failure (nginx peer->accessed) */
     uint64_t checked_ns;  /* last failure or trial pick (nginx peer->checked) */
     int64_t inflight;
-    uint64_t lag_ns;  /* p2c EWMA latency */
+    uint64_t lag_ns;  /* p2c peak-EWMA latency at last_ns; 0 = no sample yet */
     uint64_t success; /* p2c EWMA success, initSuccess = 1000 */
     uint64_t last_ns; /* p2c last done() */
-    uint64_t pick_ns; /* p2c last time chosen */
+    uint64_t ss_ns;   /* slow start began (cz_lb_rejoin); 0 = not in slow start */
     int64_t cur, eff; /* swrr current / effective weight */
 } __attribute__((aligned(64))) cz__lb_node_t;
 
@@ -68,6 +68,7 @@ typedef struct cz__lb_ops {
     void (*dispose)(cz_lb_t *lb);                                  /* may be NULL */
     int (*build)(cz_lb_t *lb, cz__lb_snap_t *s);                   /* fill s->ext; may be NULL */
     void (*node_added)(cz_lb_t *lb, cz__lb_node_t *nd);           /* writer side; may be NULL */
+    void (*rejoined)(cz_lb_t *lb, cz__lb_node_t *nd); /* cz_lb_rejoin, lock-free; may be NULL */
     int (*pick)(cz_lb_t *lb, const cz__lb_snap_t *s, cz__lb_pickctx_t *c, uint32_t *slot);
     void (*done)(cz_lb_t *lb, cz__lb_node_t *nd, int failed, uint64_t lat, int live);
 } cz__lb_ops_t;
@@ -78,6 +79,7 @@ struct cz_lb {
     uint32_t max_nodes;
     uint32_t max_fails;
     uint64_t fail_timeout;
+    uint64_t slow_start;  /* ns; 0 = off */
     cz__lb_node_t *nodes; /* max_nodes slots */
     cz__lb_snap_t *snap;  /* current list; atomic pointer */
     uint32_t epoch;       /* grace-period parity; atomic */
@@ -131,6 +133,22 @@ static inline uint64_t cz__lb_rand(cz__lb_pickctx_t *c)
 static inline uint32_t cz__lb_rand_n(cz__lb_pickctx_t *c, uint32_t n)
 {
     return (uint32_t)(((unsigned __int128)cz__lb_rand(c) * n) >> 64);
+}
+
+/* Slow start (Envoy's slow_start_window, aggression 1.0): the share of its weight node nd gets
+ * at time now, in units of 1/window: max(window / 10, now - ss_ns), capped at window. Ends the
+ * slow start (ss_ns = 0) once the window is over; a rejoin racing with that keeps its stamp. */
+static inline uint64_t cz__lb_ss_weight(cz_lb_t *lb, cz__lb_node_t *nd, uint64_t now)
+{
+    uint64_t ss = __atomic_load_n(&nd->ss_ns, __ATOMIC_RELAXED), w = lb->slow_start;
+    if (ss == 0)
+        return w;
+    uint64_t el = now > ss ? now - ss : 0;
+    if (el >= w) {
+        __atomic_compare_exchange_n(&nd->ss_ns, &ss, 0, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+        return w;
+    }
+    return el > w / 10 ? el : w / 10;
 }
 
 /* 64-bit string hash for the ring: FNV-1a, then a murmur3-style finalizer to spread the bits. */

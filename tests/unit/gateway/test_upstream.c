@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT
  *
  * test_upstream.c: the upstream cluster without a network: its config table and checks, passive
- * ejection with doubling back-off on a manual clock, active-check thresholds, and node-set
- * changes as discovery would make them. Calls over real sockets are in
+ * ejection with doubling back-off on a manual clock, active-check thresholds, node-set changes
+ * as discovery would make them, and p2c's slow start for a node that returns from each of
+ * those. Calls over real sockets are in
  * tests/integration/test_upstream.c.
  */
 #include <criterion/criterion.h>
@@ -43,6 +44,7 @@ Test(upstream_conf, defaults_follow_nginx_and_envoy)
     cr_expect(c.outlier.on_5xx);
     cr_expect(c.breaker);
     cr_expect_str_eq(c.hash_key, "path");
+    cr_expect_eq(c.slow_start_ms, 10000);
     cz_upstream_node_conf_t *n = c.nodes.items;
     cr_expect_eq(n[0].weight, 1);
     cz_conf_free(cz_upstream_conf_fields, &c);
@@ -57,7 +59,7 @@ Test(upstream_conf, full_example_loads)
                     "Pool: {Size: 8, IdleTimeout: 5s}\nConnectTimeout: 250ms\n"
                     "Health: {Path: /healthz, Interval: 2s, UnhealthyThreshold: 5}\n"
                     "Outlier: {MaxFails: 3, BaseEjection: 500ms, MaxEjection: 10s, On5xx: false}\n"
-                    "Breaker: false\n";
+                    "Breaker: false\nSlowStart: 2500ms\n";
     cr_assert_eq(load(y, &c, &d), 0, "%s: %s", d.key, d.msg);
     cr_expect_eq(c.policy, CZ_UP_CONSISTENT_HASH);
     cr_expect_eq(c.nodes.n, 2);
@@ -72,6 +74,7 @@ Test(upstream_conf, full_example_loads)
     cr_expect_eq(c.outlier.base_ejection_ms, 500);
     cr_expect_not(c.outlier.on_5xx);
     cr_expect_not(c.breaker);
+    cr_expect_eq(c.slow_start_ms, 2500);
     cz_conf_free(cz_upstream_conf_fields, &c);
 }
 
@@ -92,6 +95,7 @@ Test(upstream_conf, errors_name_the_key)
         {"Name: a\nNodes: [{Addr: a:1}]\nOutlier: {BaseEjection: 5s, MaxEjection: 1s}\n",
          "Upstreams[0].Outlier.MaxEjection", "BaseEjection"},
         {"Name: a\nEtcd: {Hosts: [127.0.0.1:2379]}\n", "Upstreams[0].Etcd", "Key"},
+        {"Name: a\nNodes: [{Addr: a:1}]\nSlowStart: 2h\n", "SlowStart", ""},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cz_upstream_conf_t c;
@@ -107,11 +111,10 @@ Test(upstream_conf, errors_name_the_key)
 
 static cz_clock_manual_t clk;
 
-static cz_upstream_t *cluster(const char *extra, int policy)
+static cz_upstream_t *cluster_of(const char *nodes, const char *extra, int policy)
 {
     char y[512];
-    snprintf(y, sizeof y, "Name: t\nNodes: [{Addr: 127.0.0.1:1}, {Addr: 127.0.0.1:2}]\n%s",
-             extra ? extra : "");
+    snprintf(y, sizeof y, "Name: t\nNodes: %s\n%s", nodes, extra ? extra : "");
     cz_upstream_conf_t c;
     cz_diag_t d;
     cr_assert_eq(load(y, &c, &d), 0, "%s", d.msg);
@@ -122,6 +125,11 @@ static cz_upstream_t *cluster(const char *extra, int policy)
     cz_conf_free(cz_upstream_conf_fields, &c);
     cr_assert_not_null(u, "%s", d.msg);
     return u;
+}
+
+static cz_upstream_t *cluster(const char *extra, int policy)
+{
+    return cluster_of("[{Addr: 127.0.0.1:1}, {Addr: 127.0.0.1:2}]", extra, policy);
 }
 
 static cz__up_node_t *node(cz_upstream_t *u, const char *addr)
@@ -283,5 +291,137 @@ Test(nodes, set_nodes_adds_removes_and_keeps)
     cr_assert_eq(cz_upstream_set_nodes(u, NULL, 0), 0);
     size_t idx;
     cr_assert_eq(cz_lb_pick(u->lb, CZ_STR_NULL, NULL, &idx), CZ_ENOSERVICE);
+    cz_upstream_free(u);
+}
+
+/* ---- slow start (p2c_ewma): when a node returns ---- */
+
+#define NODES3 "[{Addr: 127.0.0.1:1}, {Addr: 127.0.0.1:2}, {Addr: 127.0.0.1:3}]"
+
+static uint64_t jit = 1;
+
+/* ~10 ms, +-20 % (a realistic spread: with equal latencies every cost ties) */
+static uint64_t lat10(void)
+{
+    jit = jit * 6364136223846793005ull + 1442695040888963407ull;
+    return 8 * CZ_NS_PER_MS + (jit >> 33) % (4 * CZ_NS_PER_MS);
+}
+
+/* One sequential call as the proxy makes it: pick, the node answers in ~10 ms, done. Returns
+ * 1 if it went to addr. */
+static int call1(cz_upstream_t *u, const char *addr)
+{
+    size_t idx;
+    cr_assert_eq(cz_lb_pick(u->lb, CZ_STR_NULL, NULL, &idx), 0);
+    int hit = strcmp(cz_lb_node_name(u->lb, idx), addr) == 0;
+    uint64_t l = lat10();
+    cz_clock_manual_advance(&clk, l);
+    cz__outlier_tick(u, now());
+    cz_lb_done(u->lb, idx, 0, l);
+    return hit;
+}
+
+static uint32_t slow_start_pct(cz_upstream_t *u, const char *addr)
+{
+    return stat_of(u, addr).slow_start_pct;
+}
+
+/* 10 s of sequential calls after addr came back: some calls but under a fifth of them in the
+ * first second (10 % of its share, rising), at least a quarter in the last two seconds (a third
+ * is its fair share). */
+static void expect_ramp(cz_upstream_t *u, const char *addr)
+{
+    cr_assert_eq(slow_start_pct(u, addr), 10);
+    int first = 0, first_n = 0, last = 0, last_n = 0;
+    uint64_t t0 = now();
+    while (now() - t0 < 10 * CZ_NS_PER_SEC) {
+        uint64_t t = now() - t0;
+        int hit = call1(u, addr);
+        if (t < CZ_NS_PER_SEC)
+            first += hit, first_n++;
+        else if (t >= 8 * CZ_NS_PER_SEC)
+            last += hit, last_n++;
+    }
+    cr_log_info("%s: %d of %d calls in the first second, %d of %d in the last two", addr, first,
+                first_n, last, last_n);
+    cr_expect_lt(first * 5, first_n, "%d of %d in the first second", first, first_n);
+    cr_expect_geq(first, 2, "%d of %d in the first second: it is tried at once", first, first_n);
+    cr_expect_geq(last * 4, last_n, "%d of %d in the last two seconds", last, last_n);
+    cr_expect_eq(slow_start_pct(u, addr), 100);
+}
+
+static void warm(cz_upstream_t *u, int n)
+{
+    for (int i = 0; i < n; i++)
+        call1(u, "");
+}
+
+Test(slow_start, a_node_back_from_ejection_ramps_up_over_the_window)
+{
+    cz_upstream_t *u = cluster_of(NODES3, NULL, CZ_UP_P2C_EWMA);
+    warm(u, 300);
+    cz__outlier_result(u, node(u, "127.0.0.1:3"), true, now());
+    cr_assert(stat_of(u, "127.0.0.1:3").ejected);
+    cr_assert_eq(slow_start_pct(u, "127.0.0.1:3"), 100, "not while it is out");
+    while (stat_of(u, "127.0.0.1:3").ejected) /* for BaseEjection, 1 s */
+        call1(u, "");
+    expect_ramp(u, "127.0.0.1:3");
+    cz_upstream_free(u);
+}
+
+Test(slow_start, a_node_healthy_again_ramps_up_over_the_window)
+{
+    cz_upstream_t *u = cluster_of(NODES3, "Health: {Path: /healthz, Interval: 1h}\n",
+                                  CZ_UP_P2C_EWMA);
+    warm(u, 300);
+    cz__up_node_t *c = node(u, "127.0.0.1:3");
+    for (int i = 0; i < 3; i++)
+        cz__health_result(u, c, false);
+    cr_assert(stat_of(u, "127.0.0.1:3").unhealthy);
+    warm(u, 300);
+    cz__health_result(u, c, true);
+    cz__health_result(u, c, true);
+    cr_assert_not(stat_of(u, "127.0.0.1:3").unhealthy);
+    expect_ramp(u, "127.0.0.1:3");
+    cz_upstream_free(u);
+}
+
+Test(slow_start, a_node_discovery_adds_to_a_serving_cluster_ramps_up_the_first_do_not)
+{
+    cz_upstream_t *u = cluster_of("[{Addr: 127.0.0.1:1}, {Addr: 127.0.0.1:2}]", NULL,
+                                  CZ_UP_P2C_EWMA);
+    cr_assert_eq(slow_start_pct(u, "127.0.0.1:1"), 100, "the initial nodes take their share");
+    warm(u, 300);
+    cz_endpoint_t three[] = {{"127.0.0.1:1", 1}, {"127.0.0.1:2", 1}, {"127.0.0.1:3", 1}};
+    cr_assert_eq(cz_upstream_set_nodes(u, three, 3), 0);
+    cr_assert_eq(slow_start_pct(u, "127.0.0.1:1"), 100);
+    expect_ramp(u, "127.0.0.1:3");
+    /* a node that left and comes back joins again */
+    cr_assert_eq(cz_upstream_set_nodes(u, three, 2), 0);
+    warm(u, 100);
+    cr_assert_eq(cz_upstream_set_nodes(u, three, 3), 0);
+    expect_ramp(u, "127.0.0.1:3");
+    /* an emptied cluster's new nodes have no one to leave traffic to */
+    cr_assert_eq(cz_upstream_set_nodes(u, NULL, 0), 0);
+    cz_endpoint_t fresh[] = {{"127.0.0.1:4", 1}, {"127.0.0.1:5", 1}};
+    cr_assert_eq(cz_upstream_set_nodes(u, fresh, 2), 0);
+    cr_assert_eq(slow_start_pct(u, "127.0.0.1:4"), 100);
+    cr_assert_eq(slow_start_pct(u, "127.0.0.1:5"), 100);
+    cz_upstream_free(u);
+}
+
+Test(slow_start, slow_start_0_gives_a_returning_node_its_share_at_once)
+{
+    cz_upstream_t *u = cluster_of(NODES3, "SlowStart: 0\n", CZ_UP_P2C_EWMA);
+    warm(u, 300);
+    cz__outlier_result(u, node(u, "127.0.0.1:3"), true, now());
+    while (stat_of(u, "127.0.0.1:3").ejected)
+        call1(u, "");
+    cr_assert_eq(slow_start_pct(u, "127.0.0.1:3"), 100);
+    int k = 0;
+    for (int i = 0; i < 300; i++)
+        k += call1(u, "127.0.0.1:3");
+    cr_log_info("SlowStart 0: %d of the first 300 calls", k);
+    cr_expect(k >= 75 && k <= 126, "%d of 300 (25 %% .. 42 %%)", k);
     cz_upstream_free(u);
 }
