@@ -283,6 +283,14 @@ void cz__date_update(cz_worker_t *w);
 /* request.c */
 void cz__req_reset(cz_req_t *r);
 int cz__req_route(cz_req_t *r); /* 0 or an HTTP status to fail the request with */
+/* A Host header value or an absolute-form authority: RFC 3986 host (reg-name, IPv4, [IPv6])
+ * with an optional port; what nginx's ngx_http_validate_host accepts, less its laxities. */
+bool cz__host_valid(const char *p, size_t n);
+/* An absolute-form target ("http://a/x?q", RFC 9112 3.2.2): the target becomes origin-form
+ * ("/x?q") and its authority the request's Host, replacing the Host header (host_i, its index,
+ * or -1: then one is added). 0, or the status to fail with (400 for another scheme or a bad
+ * authority). */
+int cz__req_absolute(cz_req_t *r, int host_i);
 /* pool.c */
 int cz__pool_new(cz__pool_t **p, int threads, int queue);
 int cz__pool_submit(cz__pool_t *p, cz_req_t *r);
