@@ -505,7 +505,9 @@ static int on_headers_complete(llhttp_t *p)
         return HPE_USER;
     }
     if (nte) { /* RFC 9112 6.1: HTTP/1.0 has no Transfer-Encoding; nginx refuses it likewise */
-        c->err_status = nte > 1 || r->version < 11 ? 400 : te_is_chunked(c, (uint32_t)te_i) ? 0 : 501;
+        c->err_status = nte > 1 || r->version < 11        ? 400
+                        : te_is_chunked(c, (uint32_t)te_i) ? 0
+                                                            : 501;
         if (c->err_status)
             return HPE_USER;
     }

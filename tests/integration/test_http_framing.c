@@ -286,7 +286,8 @@ Test(framing, dev_listener_refuses_the_same_requests)
     int dport = cz_server_dev_port(T.srv);
     cr_assert_gt(dport, 0);
     const char *raw[] = {"GET /healthz HTTP/1.1\r\nHost: t\r\nX: a\r\n b\r\n\r\n",
-                         "GET /healthz HTTP/1.1\r\n\r\n", "GET /healthz HTTP/2.0\r\nHost: t\r\n\r\n"};
+                         "GET /healthz HTTP/1.1\r\n\r\n",
+                         "GET /healthz HTTP/2.0\r\nHost: t\r\n\r\n"};
     const int want[] = {400, 400, 505};
     for (size_t i = 0; i < 3; i++) {
         tc_conn_t c;
