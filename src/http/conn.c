@@ -9,11 +9,11 @@
  * exactly MaxHeaderBytes, so a header block that does not fit is too large), body (413, from
  * Content-Length before reading, or while reading chunks). llhttp's strict mode rejects what
  * enables request smuggling (CL with TE, two Content-Lengths, bad chunk sizes, CR/LF/NUL in
- * values); the callbacks add what it lets through, to RFC 9112 as strictly as nginx: obsolete
- * line folding and empty or non-token header names (400), an HTTP/1.1 request without exactly
- * one valid Host (400), a version other than 1.0/1.1 (505), a Transfer-Encoding other than
- * exactly one "chunked" (501; 400 when repeated or in HTTP/1.0). Each such request gets its
- * answer with no handler run, and the connection is closed after it.
+ * values); the callbacks refuse what it lets through, to RFC 9112 as strictly as nginx: empty
+ * or non-token header names (400), a version other than 1.0/1.1 (505), and through framing.c
+ * obsolete line folding, a missing, repeated or invalid Host, a Transfer-Encoding other than
+ * exactly one "chunked" (501), a bad absolute-form target. Each such request gets its answer
+ * with no handler run, and the connection is closed after it.
  *
  * What this file is not: response serialisation (response.c), the server lifecycle (server.c).
  */
@@ -378,23 +378,12 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n)
         return HPE_USER;
     }
     uint32_t i = c->nh - 1;
-    /* Obsolete line folding (RFC 9112 5.2): llhttp passes a continuation line on as more of the
-     * value. Between the colon (or the previous piece) and this piece lie only OWS and line
-     * ends, and llhttp places an empty value after its own line's LF: so a LF before a piece
-     * with bytes, or two before an empty one, is a fold. A proxy that serialises the headers
-     * again could not send it on: 400, as nginx answers. (Trailers, read while the body's bytes
-     * are dropped from the buffer, are not looked at: they are not passed on.) */
-    if (c->state == CS_HEADERS) {
-        const char *base = c->buf + c->req_start;
-        const char *q = base + (c->last_cb == CB_VALUE ? c->hvo[i] + c->hvl[i]
-                                                       : c->hno[i] + c->hnl[i]);
-        unsigned lf = 0;
-        for (; q < at; q++)
-            lf += *q == '\n';
-        if (lf > (n == 0)) {
-            c->err_status = 400;
-            return HPE_USER;
-        }
+    /* a header line folded onto the previous one (obs-fold): a proxy could not pass it on as
+     * received, and nginx refuses it too. Not looked for in trailers: they are not passed on,
+     * and the body's bytes before them may be gone from the buffer. */
+    if (c->state == CS_HEADERS && cz__framing_folded(c, c->last_cb != CB_VALUE, at, n)) {
+        c->err_status = 400;
+        return HPE_USER;
     }
     if (c->last_cb != CB_VALUE) {
         c->hvo[i] = rel(c, at);
@@ -421,52 +410,12 @@ const bool cz__is_token[256] = {
     ['y'] = 1, ['z'] = 1,
 };
 
-static inline bool name_is(const char *p, uint32_t n, const char *lower, uint32_t ln)
-{
-    if (n != ln)
-        return false;
-    for (uint32_t k = 0; k < n; k++)
-        if ((p[k] | 0x20) != lower[k])
-            return false;
-    return true;
-}
-
-/* Transfer-Encoding must be exactly "chunked" (any case), as nginx: SP around it is OWS, but a
- * list ("identity, chunked"), another coding or a HTAB is refused (501), since a peer in front
- * may read such a value otherwise and frame the body differently. llhttp already stripped
- * leading OWS from the value, so the bytes from the colon are looked at. */
-static bool te_is_chunked(cz_conn_t *c, uint32_t i)
-{
-    if (!c->hvl[i])
-        return false;
-    const char *base = c->buf + c->req_start;
-    const char *v = base + c->hno[i] + c->hnl[i] + 1, *e = base + c->hvo[i] + c->hvl[i];
-    while (v < e && *v == ' ')
-        v++;
-    while (e > v && e[-1] == ' ')
-        e--;
-    return name_is(v, (uint32_t)(e - v), "chunked", 7);
-}
-
-/* llhttp refused a Transfer-Encoding while parsing the headers: a coding after "chunked" in one
- * value is not exactly "chunked" (501); a second Transfer-Encoding line is a repeated framing
- * header, like two Content-Lengths (400). */
-static int te_refused_status(cz_conn_t *c)
-{
-    const char *base = c->buf + c->req_start;
-    int n = 0;
-    for (uint32_t i = 0; i < c->nh; i++)
-        n += name_is(base + c->hno[i], c->hnl[i], "transfer-encoding", 17);
-    return n > 1 ? 400 : 501;
-}
-
 static int on_headers_complete(llhttp_t *p)
 {
     cz_conn_t *c = conn_of(p);
     cz_req_t *r = &c->req;
     cz_server_t *s = c->w->srv;
     const char *base = c->buf + c->req_start;
-    int host_i = -1, te_i = -1, nhost = 0, nte = 0;
 
     r->nheaders = c->nh;
     for (uint32_t i = 0; i < c->nh; i++) {
@@ -480,50 +429,27 @@ static int on_headers_complete(llhttp_t *p)
                 return HPE_USER;
             }
         }
-        const char *name = base + c->hno[i], *val = base + c->hvo[i];
+        const char *val = base + c->hvo[i];
         uint32_t vl = c->hvl[i];
         while (vl && (val[vl - 1] == ' ' || val[vl - 1] == '\t')) /* trailing OWS (RFC 9110 5.5) */
             vl--;
-        r->hname[i] = (cz_str_t){name, c->hnl[i]};
+        r->hname[i] = (cz_str_t){base + c->hno[i], c->hnl[i]};
         r->hvalue[i] = (cz_str_t){val, vl};
-        if (c->hnl[i] == 4 && name_is(name, 4, "host", 4)) {
-            host_i = (int)i;
-            nhost++;
-        } else if (c->hnl[i] == 17 && name_is(name, 17, "transfer-encoding", 17)) {
-            te_i = (int)i;
-            nte++;
-        }
     }
     r->method = cz_str_c(llhttp_method_name(llhttp_get_method(p)));
     r->target = (cz_str_t){base + c->url_off, c->url_len};
     r->version = p->http_major * 10 + p->http_minor;
-    /* RFC 9112 3.2: an HTTP/1.1 request has exactly one Host, and a valid one (HTTP/1.0 may have
-     * none); two could route the request by one and forward it by the other */
-    if (nhost > 1 || (nhost == 0 && r->version >= 11) ||
-        (host_i >= 0 && !cz__host_valid(r->hvalue[host_i].p, r->hvalue[host_i].n))) {
-        c->err_status = 400;
+    int st = cz__framing_head(c); /* Host, Transfer-Encoding, absolute-form: before routing */
+    if (st) {
+        c->err_status = st;
         return HPE_USER;
-    }
-    if (nte) { /* RFC 9112 6.1: HTTP/1.0 has no Transfer-Encoding; nginx refuses it likewise */
-        c->err_status = nte > 1 || r->version < 11        ? 400
-                        : te_is_chunked(c, (uint32_t)te_i) ? 0
-                                                            : 501;
-        if (c->err_status)
-            return HPE_USER;
-    }
-    if (r->target.n && r->target.p[0] != '/' && r->target.p[0] != '*') {
-        int st = cz__req_absolute(r, host_i); /* before routing: it routes by the path */
-        if (st) {
-            c->err_status = st;
-            return HPE_USER;
-        }
     }
     r->keep_alive = llhttp_should_keep_alive(p);
     r->head = llhttp_get_method(p) == HTTP_HEAD;
     r->start_ns = uv_hrtime();
     r->content_length = (p->flags & F_CHUNKED) ? -1 : (int64_t)p->content_length;
 
-    int st = cz__req_route(r);
+    st = cz__req_route(r);
     if (st) {
         c->err_status = st;
         return HPE_USER;
@@ -660,7 +586,7 @@ static int status_for(llhttp_errno_t e, cz_conn_t *c)
 {
     if (c->err_status) /* a callback that refused the message said why */
         return c->err_status;
-    return e == HPE_INVALID_TRANSFER_ENCODING ? te_refused_status(c) : 400;
+    return e == HPE_INVALID_TRANSFER_ENCODING ? cz__framing_te_refused(c) : 400;
 }
 
 void cz__conn_process(cz_conn_t *c) { process(c); }

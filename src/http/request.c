@@ -1,13 +1,11 @@
 /* SPDX-License-Identifier: MIT
  *
- * request.c: request accessors, target parsing and routing of a parsed request, and the syntax
- * of a Host (header or absolute-form authority).
+ * request.c: request accessors, target parsing and routing of a parsed request.
  *
  * Headers and the target are views into the connection's read buffer; the decoded path, the
  * query parameters and the body live in the request arena. Query parameters are parsed on
  * first use: most handlers never ask.
  */
-#include <arpa/inet.h>
 #include <string.h>
 #include "http_int.h"
 
@@ -59,102 +57,11 @@ static int hexval(int ch)
     return -1;
 }
 
-/* reg-name characters besides '%' (RFC 3986 unreserved / sub-delims) */
-static const bool reg_name_ch[256] = {
-    ['-'] = 1, ['.'] = 1, ['_'] = 1, ['~'] = 1, ['!'] = 1, ['$'] = 1, ['&'] = 1, ['\''] = 1,
-    ['('] = 1, [')'] = 1, ['*'] = 1, ['+'] = 1, [','] = 1, [';'] = 1, ['='] = 1,
-    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
-    ['8'] = 1, ['9'] = 1,
-    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
-    ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
-    ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
-    ['Y'] = 1, ['Z'] = 1,
-    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
-    ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
-    ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
-    ['y'] = 1, ['z'] = 1,
-};
-
-bool cz__host_valid(const char *p, size_t n)
-{
-    size_t i = 0;
-    if (n && p[0] == '[') { /* IP-literal: an IPv6 address (IPvFuture is not served) */
-        const char *close = memchr(p, ']', n);
-        char a[INET6_ADDRSTRLEN];
-        struct in6_addr in6;
-        size_t an = close ? (size_t)(close - p - 1) : 0;
-        if (!an || an >= sizeof a)
-            return false;
-        memcpy(a, p + 1, an);
-        a[an] = '\0';
-        if (inet_pton(AF_INET6, a, &in6) != 1)
-            return false;
-        i = an + 2;
-    } else { /* reg-name (an IPv4 address is one); nginx refuses an empty label ("a..b") */
-        for (; i < n && p[i] != ':'; i++) {
-            unsigned char ch = (unsigned char)p[i];
-            if (ch == '%') {
-                if (i + 2 >= n || hexval((unsigned char)p[i + 1]) < 0 ||
-                    hexval((unsigned char)p[i + 2]) < 0)
-                    return false;
-                i += 2;
-            } else if (!reg_name_ch[ch] || (ch == '.' && i && p[i - 1] == '.')) {
-                return false;
-            }
-        }
-        if (i == 0)
-            return false;
-    }
-    if (i == n)
-        return true;
-    if (p[i] != ':' || n - i - 1 > 5) /* port = *DIGIT, at most 65535's five */
-        return false;
-    for (i++; i < n; i++)
-        if (p[i] < '0' || p[i] > '9')
-            return false;
-    return true;
-}
-
-int cz__req_absolute(cz_req_t *r, int host_i)
-{
-    cz_str_t t = r->target;
-    size_t sn = t.n > 7 && strncasecmp(t.p, "http://", 7) == 0     ? 7
-                : t.n > 8 && strncasecmp(t.p, "https://", 8) == 0 ? 8
-                                                                    : 0;
-    if (!sn)
-        return 400; /* another scheme, or not a URI at all */
-    size_t e = sn;
-    while (e < t.n && t.p[e] != '/' && t.p[e] != '?')
-        e++;
-    cz_str_t auth = {t.p + sn, e - sn};
-    if (!cz__host_valid(auth.p, auth.n)) /* empty, userinfo ('@'), or not a host[:port] */
-        return 400;
-    cz_str_t rest = {t.p + e, t.n - e};
-    if (rest.n == 0 || rest.p[0] == '?') { /* "http://a" and "http://a?q" mean "/" and "/?q" */
-        char *o = cz_arena_alloc(&r->arena, rest.n + 1);
-        if (!o)
-            return 503;
-        o[0] = '/';
-        memcpy(o + 1, rest.p, rest.n);
-        rest = (cz_str_t){o, rest.n + 1};
-    }
-    r->target = rest;
-    if (host_i >= 0) {
-        r->hvalue[host_i] = auth;
-    } else { /* HTTP/1.0 without a Host header: the exchange still sees one */
-        if (r->nheaders == CZ__MAX_HEADERS)
-            return 431;
-        r->hname[r->nheaders] = CZ_STR("Host");
-        r->hvalue[r->nheaders++] = auth;
-    }
-    return 0;
-}
-
 /* Parse the target into path and query, decode and clean the path, find the route.
  * Returns 0 or the status to fail with (400 for a target that is not a path). */
 int cz__req_route(cz_req_t *r)
 {
-    cz_str_t t = r->target; /* origin-form: cz__req_absolute already rewrote an absolute one */
+    cz_str_t t = r->target; /* origin-form: framing.c already rewrote an absolute-form one */
     if (t.n == 0 || t.p[0] != '/')
         return r->method.n == 7 && memcmp(r->method.p, "OPTIONS", 7) == 0 && t.n == 1 &&
                        t.p[0] == '*'
