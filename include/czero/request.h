@@ -26,13 +26,15 @@ typedef struct cz_req cz_req_t;
 CZ_EXTERN cz_str_t cz_req_method(const cz_req_t *r);
 /** Decoded, cleaned path the router matched ("/users/42"), like Go's path.Clean(r.URL.Path). */
 CZ_EXTERN cz_str_t cz_req_path(const cz_req_t *r);
-/** The request target exactly as received ("/users/42?x=1"). */
+/** The request target in origin-form, as received ("/users/42?x=1"); for an absolute-form
+ *  target ("http://a/users/42?x=1") its path and query, the authority being the Host header. */
 CZ_EXTERN cz_str_t cz_req_target(const cz_req_t *r);
 /** The raw query string without '?', empty if none. */
 CZ_EXTERN cz_str_t cz_req_query_string(const cz_req_t *r);
 /** The first value of query parameter name, URL-decoded ('+' is a space); p == NULL when absent. */
 CZ_EXTERN cz_str_t cz_req_query(cz_req_t *r, const char *name);
-/** Header value (case-insensitive name, first occurrence); p == NULL when absent. */
+/** Header value (case-insensitive name, first occurrence) without surrounding spaces and tabs;
+ *  p == NULL when absent. Host is the authority of an absolute-form target when there is one. */
 CZ_EXTERN cz_str_t cz_req_header(const cz_req_t *r, const char *name);
 /** Number of headers, and the i-th one (0 <= i < count). */
 CZ_EXTERN size_t cz_req_header_count(const cz_req_t *r);

@@ -9,7 +9,11 @@
  * exactly MaxHeaderBytes, so a header block that does not fit is too large), body (413, from
  * Content-Length before reading, or while reading chunks). llhttp's strict mode rejects what
  * enables request smuggling (CL with TE, two Content-Lengths, bad chunk sizes, CR/LF/NUL in
- * values); such a request gets 400 and the connection is closed after the answer.
+ * values); the callbacks refuse what it lets through, to RFC 9112 as strictly as nginx: empty
+ * or non-token header names (400), a version other than 1.0/1.1 (505), and through framing.c
+ * obsolete line folding, a missing, repeated or invalid Host, a Transfer-Encoding other than
+ * exactly one "chunked" (501), a bad absolute-form target. Each such request gets its answer
+ * with no handler run, and the connection is closed after it.
  *
  * What this file is not: response serialisation (response.c), the server lifecycle (server.c).
  */
@@ -183,6 +187,9 @@ static void conn_setup(cz_worker_t *w, cz_conn_t *c)
     w->all = c;
     uv_tcp_nodelay(&c->tcp, 1);
     llhttp_init(&c->parser, HTTP_REQUEST, &w->srv->parser_settings);
+    /* any well-formed "HTTP/d.d" reaches on_version_complete, which answers 505 for all but
+     * 1.0 and 1.1 (strict llhttp takes 0.9 and 2.0, and refuses 1.2 as malformed: 400) */
+    c->parser.lenient_flags |= LENIENT_VERSION;
     c->parser.data = c;
     c->req.conn = c;
     c->req.w = w;
@@ -337,6 +344,14 @@ static int on_url_complete(llhttp_t *p)
     return 0;
 }
 
+static int on_version_complete(llhttp_t *p)
+{
+    if (p->http_major == 1 && p->http_minor <= 1)
+        return 0;
+    conn_of(p)->err_status = 505;
+    return HPE_USER;
+}
+
 static int on_header_field(llhttp_t *p, const char *at, size_t n)
 {
     cz_conn_t *c = conn_of(p);
@@ -358,7 +373,18 @@ static int on_header_field(llhttp_t *p, const char *at, size_t n)
 static int on_header_value(llhttp_t *p, const char *at, size_t n)
 {
     cz_conn_t *c = conn_of(p);
+    if (c->nh == 0) { /* a value with no field: never from llhttp 8.1, refused all the same */
+        c->err_status = 400;
+        return HPE_USER;
+    }
     uint32_t i = c->nh - 1;
+    /* a header line folded onto the previous one (obs-fold): a proxy could not pass it on as
+     * received, and nginx refuses it too. Not looked for in trailers: they are not passed on,
+     * and the body's bytes before them may be gone from the buffer. */
+    if (c->state == CS_HEADERS && cz__framing_folded(c, c->last_cb != CB_VALUE, at, n)) {
+        c->err_status = 400;
+        return HPE_USER;
+    }
     if (c->last_cb != CB_VALUE) {
         c->hvo[i] = rel(c, at);
         c->last_cb = CB_VALUE;
@@ -393,24 +419,37 @@ static int on_headers_complete(llhttp_t *p)
 
     r->nheaders = c->nh;
     for (uint32_t i = 0; i < c->nh; i++) {
+        if (!c->hnl[i]) { /* ": v": no name */
+            c->err_status = 400;
+            return HPE_USER;
+        }
         for (uint32_t k = 0; k < c->hnl[i]; k++) {
             if (!cz__is_token[(unsigned char)base[c->hno[i] + k]]) { /* RFC 9110 field-name */
                 c->err_status = 400;
                 return HPE_USER;
             }
         }
+        const char *val = base + c->hvo[i];
+        uint32_t vl = c->hvl[i];
+        while (vl && (val[vl - 1] == ' ' || val[vl - 1] == '\t')) /* trailing OWS (RFC 9110 5.5) */
+            vl--;
         r->hname[i] = (cz_str_t){base + c->hno[i], c->hnl[i]};
-        r->hvalue[i] = (cz_str_t){base + c->hvo[i], c->hvl[i]};
+        r->hvalue[i] = (cz_str_t){val, vl};
     }
     r->method = cz_str_c(llhttp_method_name(llhttp_get_method(p)));
     r->target = (cz_str_t){base + c->url_off, c->url_len};
     r->version = p->http_major * 10 + p->http_minor;
+    int st = cz__framing_head(c); /* Host, Transfer-Encoding, absolute-form: before routing */
+    if (st) {
+        c->err_status = st;
+        return HPE_USER;
+    }
     r->keep_alive = llhttp_should_keep_alive(p);
     r->head = llhttp_get_method(p) == HTTP_HEAD;
     r->start_ns = uv_hrtime();
     r->content_length = (p->flags & F_CHUNKED) ? -1 : (int64_t)p->content_length;
 
-    int st = cz__req_route(r);
+    st = cz__req_route(r);
     if (st) {
         c->err_status = st;
         return HPE_USER;
@@ -533,6 +572,7 @@ void cz__parser_settings_init(llhttp_settings_t *st)
     st->on_message_begin = on_message_begin;
     st->on_url = on_url;
     st->on_url_complete = on_url_complete;
+    st->on_version_complete = on_version_complete;
     st->on_header_field = on_header_field;
     st->on_header_value = on_header_value;
     st->on_headers_complete = on_headers_complete;
@@ -544,8 +584,9 @@ void cz__parser_settings_init(llhttp_settings_t *st)
 
 static int status_for(llhttp_errno_t e, cz_conn_t *c)
 {
-    (void)e; /* a callback that refused the message said why in err_status */
-    return c->err_status ? c->err_status : 400;
+    if (c->err_status) /* a callback that refused the message said why */
+        return c->err_status;
+    return e == HPE_INVALID_TRANSFER_ENCODING ? cz__framing_te_refused(c) : 400;
 }
 
 void cz__conn_process(cz_conn_t *c) { process(c); }

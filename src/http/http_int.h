@@ -286,6 +286,22 @@ void cz__date_update(cz_worker_t *w);
 /* request.c */
 void cz__req_reset(cz_req_t *r);
 int cz__req_route(cz_req_t *r); /* 0 or an HTTP status to fail the request with */
+/* framing.c: RFC 9112 checks llhttp leaves to us; each returns 0 or the status to answer */
+/* The header value piece at..n (the first of its header, or not) starts a folded line. */
+bool cz__framing_folded(cz_conn_t *c, bool first, const char *at, size_t n);
+/* After the header block (r's headers, target and version set, before routing): Host and
+ * Transfer-Encoding (400, 501), then an absolute-form target made origin-form (400). */
+int cz__framing_head(cz_conn_t *c);
+/* The status for llhttp's own HPE_INVALID_TRANSFER_ENCODING: 400 when repeated, else 501. */
+int cz__framing_te_refused(cz_conn_t *c);
+/* A Host header value or an absolute-form authority: RFC 3986 host (reg-name, IPv4, [IPv6])
+ * with an optional port; what nginx's ngx_http_validate_host accepts, less its laxities. */
+bool cz__host_valid(const char *p, size_t n);
+/* An absolute-form target ("http://a/x?q", RFC 9112 3.2.2): the target becomes origin-form
+ * ("/x?q") and its authority the request's Host, replacing the Host header (host_i, its index,
+ * or -1: then one is added). 0, or the status to fail with (400 for another scheme or a bad
+ * authority). */
+int cz__req_absolute(cz_req_t *r, int host_i);
 /* pool.c */
 int cz__pool_new(cz__pool_t **p, int threads, int queue);
 int cz__pool_submit(cz__pool_t *p, cz_req_t *r);

@@ -61,16 +61,7 @@ static int hexval(int ch)
  * Returns 0 or the status to fail with (400 for a target that is not a path). */
 int cz__req_route(cz_req_t *r)
 {
-    cz_str_t t = r->target;
-    /* absolute-form (a proxy-style request line): skip scheme and authority */
-    if (t.n > 7 && (strncasecmp(t.p, "http://", 7) == 0 || strncasecmp(t.p, "https://", 8) == 0)) {
-        const char *s = memchr(t.p + 8, '/', t.n - 8);
-        size_t skip = s ? (size_t)(s - t.p) : t.n;
-        t.p += skip;
-        t.n -= skip;
-        if (t.n == 0)
-            t = CZ_STR("/");
-    }
+    cz_str_t t = r->target; /* origin-form: framing.c already rewrote an absolute-form one */
     if (t.n == 0 || t.p[0] != '/')
         return r->method.n == 7 && memcmp(r->method.p, "OPTIONS", 7) == 0 && t.n == 1 &&
                        t.p[0] == '*'

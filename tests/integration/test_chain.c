@@ -191,7 +191,7 @@ Test(chain, breaker_opens_on_failing_route_only)
     int s500 = 0, s503 = 0;
     for (int i = 0; i < 300; i++) {
         tc_resp_t r;
-        tc_sendf(&c, "GET /fail HTTP/1.1\r\n\r\n");
+        tc_sendf(&c, "GET /fail HTTP/1.1\r\nHost: x\r\n\r\n");
         cr_assert_eq(tc_read(&c, &r, false), 0);
         s500 += r.status == 500;
         s503 += r.status == 503;
@@ -201,7 +201,7 @@ Test(chain, breaker_opens_on_failing_route_only)
     cr_assert_gt(s500, 5, "the first failures pass (protection)");
     for (int i = 0; i < 50; i++) {
         tc_resp_t r;
-        tc_sendf(&c, "GET /hello HTTP/1.1\r\n\r\n");
+        tc_sendf(&c, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
         cr_assert_eq(tc_read(&c, &r, false), 0);
         cr_assert_eq(r.status, 200, "another route's breaker is unaffected");
         tc_resp_free(&r);
@@ -326,7 +326,7 @@ Test(chain, timeout_answers_503_and_late_answer_is_dropped)
     tc_conn_t c;
     cr_assert_eq(tc_connect(&c, t.port, 5000), 0);
     long t0 = tc_now_ms();
-    tc_sendf(&c, "GET /slow?ms=1000 HTTP/1.1\r\n\r\n");
+    tc_sendf(&c, "GET /slow?ms=1000 HTTP/1.1\r\nHost: x\r\n\r\n");
     tc_resp_t r;
     cr_assert_eq(tc_read(&c, &r, false), 0);
     long dt = tc_now_ms() - t0;
@@ -378,7 +378,8 @@ Test(chain, panic_answers_500_and_keeps_the_connection)
     tc_conn_t c;
     cr_assert_eq(tc_connect(&c, t.port, 5000), 0);
     tc_resp_t r;
-    tc_sendf(&c, "GET /panic HTTP/1.1\r\n\r\nGET /hello HTTP/1.1\r\n\r\nGET /bpanic HTTP/1.1\r\n\r\n");
+    tc_sendf(&c, "GET /panic HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n"
+                 "GET /bpanic HTTP/1.1\r\nHost: x\r\n\r\n");
     cr_assert_eq(tc_read(&c, &r, false), 0);
     cr_assert_eq(r.status, 500);
     tc_resp_free(&r);
@@ -409,11 +410,11 @@ Test(chain, per_route_max_bytes_and_switch)
     tc_conn_t c;
     cr_assert_eq(tc_connect(&c, port, 5000), 0);
     tc_resp_t r;
-    tc_sendf(&c, "POST /echo HTTP/1.1\r\nContent-Length: 11\r\n\r\nhello world");
+    tc_sendf(&c, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello world");
     cr_assert_eq(tc_read(&c, &r, false), 0);
     cr_assert_eq(r.status, 200);
     tc_resp_free(&r);
-    tc_sendf(&c, "POST /small/echo HTTP/1.1\r\nContent-Length: 11\r\n\r\nhello world");
+    tc_sendf(&c, "POST /small/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello world");
     cr_assert_eq(tc_read(&c, &r, false), 0);
     cr_assert_eq(r.status, 413);
     tc_resp_free(&r);
@@ -431,8 +432,8 @@ Test(chain, client_gone_still_releases_max_conns_slots)
         tc_conn_t a, b;
         cr_assert_eq(tc_connect(&a, t.port, 5000), 0);
         cr_assert_eq(tc_connect(&b, t.port, 5000), 0);
-        tc_sendf(&a, "GET /slow?ms=300 HTTP/1.1\r\n\r\n");
-        tc_sendf(&b, "GET /slow?ms=300 HTTP/1.1\r\n\r\n");
+        tc_sendf(&a, "GET /slow?ms=300 HTTP/1.1\r\nHost: x\r\n\r\n");
+        tc_sendf(&b, "GET /slow?ms=300 HTTP/1.1\r\nHost: x\r\n\r\n");
         usleep(50 * 1000);
         /* the clients vanish (reset) before their answers: the requests are cancelled */
         struct linger lg = {1, 0};

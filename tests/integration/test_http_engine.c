@@ -76,7 +76,8 @@ Test(http, pipelined_flood_in_tiny_and_huge_writes)
     char big[200 * 40];
     size_t n = 0;
     for (int i = 0; i < 200; i++)
-        n += (size_t)snprintf(big + n, sizeof big - n, "GET /users/%d HTTP/1.1\r\n\r\n", i);
+        n += (size_t)snprintf(big + n, sizeof big - n, "GET /users/%d HTTP/1.1\r\nHost: x\r\n\r\n",
+                              i);
     for (size_t off = 0; off < n; off += 7)
         tc_send(&C, big + off, off + 7 <= n ? 7 : n - off);
     for (int i = 0; i < 200; i++) {
@@ -107,7 +108,7 @@ Test(http, http10_closes_unless_keep_alive_asked)
 Test(http, connection_close_is_honoured)
 {
     tc_resp_t r;
-    tc_sendf(&C, "GET /hello HTTP/1.1\r\nConnection: close\r\n\r\n");
+    tc_sendf(&C, "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     cr_assert_eq(tc_read(&C, &r, false), 0);
     cr_assert_str_eq(tc_header(&r, "Connection"), "close");
     tc_resp_free(&r);
@@ -117,7 +118,8 @@ Test(http, connection_close_is_honoured)
 Test(http, chunked_request_body)
 {
     tc_resp_t r;
-    tc_sendf(&C, "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Type: text/x\r\n\r\n"
+    tc_sendf(&C, "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                 "Content-Type: text/x\r\n\r\n"
                  "5\r\nhello\r\n1;ext=1\r\n \r\n5\r\nworld\r\n0\r\n\r\n");
     cr_assert_eq(tc_read(&C, &r, false), 0);
     cr_assert_eq(r.status, 200);
@@ -131,7 +133,7 @@ Test(http, body_split_across_many_reads)
     static char body[300000];
     for (size_t i = 0; i < sizeof body; i++)
         body[i] = (char)('a' + i % 26);
-    tc_sendf(&C, "POST /echo HTTP/1.1\r\nContent-Length: %zu\r\n\r\n", sizeof body);
+    tc_sendf(&C, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n", sizeof body);
     tc_send(&C, body, sizeof body);
     tc_resp_t r;
     cr_assert_eq(tc_read(&C, &r, false), 0);
@@ -143,7 +145,8 @@ Test(http, body_split_across_many_reads)
 
 Test(http, expect_100_continue)
 {
-    tc_sendf(&C, "POST /echo HTTP/1.1\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n");
+    tc_sendf(&C,
+             "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n");
     tc_resp_t r;
     cr_assert_eq(tc_read(&C, &r, false), 0, "the interim answer comes before the body is sent");
     cr_assert_eq(r.status, 100);
@@ -157,7 +160,8 @@ Test(http, expect_100_continue)
 
 Test(http, unknown_expectation_is_417)
 {
-    tc_sendf(&C, "POST /echo HTTP/1.1\r\nContent-Length: 4\r\nExpect: teapot\r\n\r\nping");
+    tc_sendf(&C,
+             "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: teapot\r\n\r\nping");
     tc_resp_t r;
     cr_assert_eq(tc_read(&C, &r, false), 0);
     cr_assert_eq(r.status, 417);
@@ -166,7 +170,7 @@ Test(http, unknown_expectation_is_417)
 
 Test(http, head_has_length_but_no_body)
 {
-    tc_sendf(&C, "HEAD /hello HTTP/1.1\r\n\r\nGET /hello HTTP/1.1\r\n\r\n");
+    tc_sendf(&C, "HEAD /hello HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
     tc_resp_t r;
     cr_assert_eq(tc_read(&C, &r, true), 0);
     cr_assert_eq(r.status, 200);
@@ -181,8 +185,9 @@ Test(http, head_has_length_but_no_body)
 
 Test(http, every_response_has_date)
 {
-    const char *reqs[] = {"GET /nope HTTP/1.1\r\n\r\n", "DELETE /hello HTTP/1.1\r\n\r\n",
-                          "GET /stream?n=1 HTTP/1.1\r\n\r\n"};
+    const char *reqs[] = {"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n",
+                          "DELETE /hello HTTP/1.1\r\nHost: x\r\n\r\n",
+                          "GET /stream?n=1 HTTP/1.1\r\nHost: x\r\n\r\n"};
     for (int i = 0; i < 3; i++) {
         tc_resp_t r;
         tc_sendf(&C, "%s", reqs[i]);
@@ -195,7 +200,8 @@ Test(http, every_response_has_date)
 
 Test(http, streamed_response_is_chunked)
 {
-    tc_sendf(&C, "GET /stream?n=3 HTTP/1.1\r\n\r\nGET /hello HTTP/1.1\r\n\r\n");
+    tc_sendf(&C,
+             "GET /stream?n=3 HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
     tc_resp_t r;
     cr_assert_eq(tc_read(&C, &r, false), 0);
     cr_assert(r.chunked);
@@ -219,7 +225,7 @@ Test(http, streamed_response_to_http10_is_close_delimited)
 Test(http, async_handler_does_not_block_the_loop)
 {
     /* one worker: a 400 ms async answer must not delay a request on another connection */
-    tc_sendf(&C, "GET /slow?ms=400 HTTP/1.1\r\n\r\n");
+    tc_sendf(&C, "GET /slow?ms=400 HTTP/1.1\r\nHost: x\r\n\r\n");
     usleep(50 * 1000);
     long t0 = tc_now_ms();
     tc_resp_t r;
@@ -233,7 +239,7 @@ Test(http, async_handler_does_not_block_the_loop)
 
 Test(http, blocking_handler_runs_off_the_loop)
 {
-    tc_sendf(&C, "GET /block?ms=400 HTTP/1.1\r\n\r\n");
+    tc_sendf(&C, "GET /block?ms=400 HTTP/1.1\r\nHost: x\r\n\r\n");
     usleep(50 * 1000);
     long t0 = tc_now_ms();
     tc_resp_t r;
@@ -247,7 +253,7 @@ Test(http, blocking_handler_runs_off_the_loop)
 
 Test(http, client_gone_during_async_handler_is_safe)
 {
-    tc_sendf(&C, "GET /slow?ms=100 HTTP/1.1\r\n\r\n");
+    tc_sendf(&C, "GET /slow?ms=100 HTTP/1.1\r\nHost: x\r\n\r\n");
     usleep(20 * 1000);
     tc_close(&C);
     usleep(200 * 1000); /* the timer fires on a cancelled request: must not crash (ASan run) */
@@ -260,7 +266,7 @@ Test(http, client_gone_during_async_handler_is_safe)
 Test(http, query_and_path_variables)
 {
     tc_resp_t r;
-    tc_sendf(&C, "GET /users/%%61b%%20c?x=1 HTTP/1.1\r\n\r\n");
+    tc_sendf(&C, "GET /users/%%61b%%20c?x=1 HTTP/1.1\r\nHost: x\r\n\r\n");
     cr_assert_eq(tc_read(&C, &r, false), 0);
     cr_assert_str_eq(r.body, "{\"id\":\"ab c\"}", "path variables are decoded");
     tc_resp_free(&r);

@@ -46,7 +46,7 @@ static void small_body(cz_rest_conf_t *c) { c->max_bytes = 1000; }
 Test(limits, content_length_over_max_bytes_is_413_even_while_sending)
 {
     start_with(small_body);
-    tc_sendf(&C, "POST /echo HTTP/1.1\r\nContent-Length: 4000000\r\n\r\n");
+    tc_sendf(&C, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4000000\r\n\r\n");
     static char chunk[65536];
     memset(chunk, 'x', sizeof chunk);
     /* keep sending as a real client would; the server must not reset us before we read */
@@ -64,7 +64,7 @@ Test(limits, content_length_over_max_bytes_is_413_even_while_sending)
 Test(limits, chunked_body_over_max_bytes_is_413)
 {
     start_with(small_body);
-    tc_sendf(&C, "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+    tc_sendf(&C, "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
     char line[700];
     memset(line, 'y', 600);
     for (int i = 0; i < 3; i++) {
@@ -84,7 +84,7 @@ Test(limits, body_at_exactly_max_bytes_passes)
     start_with(small_body);
     char body[1000];
     memset(body, 'z', sizeof body);
-    tc_sendf(&C, "POST /echo HTTP/1.1\r\nContent-Length: 1000\r\n\r\n");
+    tc_sendf(&C, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n");
     tc_send(&C, body, sizeof body);
     tc_resp_t r;
     cr_assert_eq(tc_read(&C, &r, false), 0);
@@ -102,7 +102,7 @@ Test(limits, header_block_over_limit_is_431)
     char *big = malloc(10000);
     memset(big, 'a', 9999);
     big[9999] = 0;
-    tc_sendf(&C, "GET /hello HTTP/1.1\r\nX-Big: ");
+    tc_sendf(&C, "GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: ");
     tc_send(&C, big, 9999);
     tc_sendf(&C, "\r\n\r\n");
     tc_resp_t r;
@@ -116,7 +116,7 @@ Test(limits, header_block_over_limit_is_431)
 Test(limits, too_many_headers_is_431)
 {
     start_with(NULL);
-    tc_sendf(&C, "GET /hello HTTP/1.1\r\n");
+    tc_sendf(&C, "GET /hello HTTP/1.1\r\nHost: x\r\n");
     for (int i = 0; i < 120; i++)
         tc_sendf(&C, "X-%d: 1\r\n", i);
     tc_sendf(&C, "\r\n");
@@ -136,7 +136,7 @@ Test(limits, request_line_over_limit_is_414)
     memset(path, 'p', sizeof path - 1);
     path[0] = '/';
     path[sizeof path - 1] = 0;
-    tc_sendf(&C, "GET %s HTTP/1.1\r\n\r\n", path);
+    tc_sendf(&C, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
     tc_resp_t r;
     cr_assert_eq(tc_read(&C, &r, false), 0);
     cr_assert_eq(r.status, 414);
@@ -150,17 +150,17 @@ Test(limits, malformed_requests_are_400_and_close)
 {
     const char *bad[] = {
         "GARBAGE\r\n\r\n",
-        "GET /hello HTTP/1.1\r\nX: a\0b\r\n\r\n",
-        "GET /hello HTTP/1.1\r\nX: a\rb\r\n\r\n",
-        "GET /hello HTTP/1.1\r\nBad Header: 1\r\n\r\n",
-        "GET /hello HTTP/9.9\r\n\r\n",
-        "POST /echo HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
-        "POST /echo HTTP/1.1\r\nContent-Length: abc\r\n\r\n",
-        "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-        "GET hello HTTP/1.1\r\n\r\n",
-        "GET /a%zz HTTP/1.1\r\n\r\n",
+        "GET /hello HTTP/1.1\r\nHost: x\r\nX: a\0b\r\n\r\n",
+        "GET /hello HTTP/1.1\r\nHost: x\r\nX: a\rb\r\n\r\n",
+        "GET /hello HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n",
+        "GET /hello HTTP/1.x\r\nHost: x\r\n\r\n", /* HTTP/9.9 is 505: test_http_framing.c */
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        "GET hello HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /a%zz HTTP/1.1\r\nHost: x\r\n\r\n",
     };
-    size_t lens[] = {0, 31, 0, 0, 0, 0, 0, 0, 0, 0};
+    size_t lens[] = {0, 40, 0, 0, 0, 0, 0, 0, 0, 0};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         start_with(NULL);
         tc_send(&C, bad[i], lens[i] ? lens[i] : strlen(bad[i]));
@@ -178,24 +178,25 @@ Test(limits, smuggling_never_yields_two_requests)
 {
     const char *smuggle[] = {
         /* CL.TE */
-        "POST /echo HTTP/1.1\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n"
-        "0\r\n\r\nGET /hello HTTP/1.1\r\n\r\n",
-        /* TE.CL with an obfuscated Transfer-Encoding */
-        "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked, identity\r\nContent-Length: 4\r\n\r\n"
-        "5c\r\nGET /hello HTTP/1.1\r\n\r\n0\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "0\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
+        /* TE.CL with an obfuscated Transfer-Encoding: not exactly "chunked", 501 (as nginx) */
+        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n"
+        "Content-Length: 4\r\n\r\n5c\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n0\r\n\r\n",
         /* two different Content-Lengths */
-        "POST /echo HTTP/1.1\r\nContent-Length: 0\r\nContent-Length: 24\r\n\r\n"
-        "GET /hello HTTP/1.1\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 24\r\n\r\n"
+        "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
         /* LF-only line ending inside the header block */
-        "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\nContent-Length: 24\r\n\r\n"
-        "GET /hello HTTP/1.1\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\nContent-Length: 24\r\n\r\n"
+        "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
     };
+    const int want[] = {400, 501, 400, 400};
     for (size_t i = 0; i < sizeof smuggle / sizeof smuggle[0]; i++) {
         start_with(NULL);
         tc_send(&C, smuggle[i], strlen(smuggle[i]));
         tc_resp_t r;
         cr_assert_eq(tc_read(&C, &r, false), 0, "case %zu", i);
-        cr_assert_eq(r.status, 400, "case %zu got %d", i, r.status);
+        cr_assert_eq(r.status, want[i], "case %zu got %d", i, r.status);
         tc_resp_free(&r);
         cr_assert(tc_closed(&C, 7000), "case %zu: no second response may follow", i);
         stop();
@@ -208,13 +209,13 @@ Test(limits, router_404_405_and_path_cleaning)
 {
     start_with(NULL);
     tc_resp_t r;
-    tc_sendf(&C, "GET /nowhere HTTP/1.1\r\n\r\n");
+    tc_sendf(&C, "GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n");
     cr_assert_eq(tc_read(&C, &r, false), 0);
     cr_assert_eq(r.status, 404);
     cr_assert_str_eq(r.body, "404 page not found\n");
     tc_resp_free(&r);
 
-    tc_sendf(&C, "DELETE /hello HTTP/1.1\r\n\r\n");
+    tc_sendf(&C, "DELETE /hello HTTP/1.1\r\nHost: x\r\n\r\n");
     cr_assert_eq(tc_read(&C, &r, false), 0);
     cr_assert_eq(r.status, 405);
     cr_assert_str_eq(tc_header(&r, "Allow"), "GET");
@@ -222,12 +223,12 @@ Test(limits, router_404_405_and_path_cleaning)
 
     const char *same[] = {"/a/../hello", "//hello", "/./hello/", "/%68ello"};
     for (int i = 0; i < 4; i++) {
-        tc_sendf(&C, "GET %s HTTP/1.1\r\n\r\n", same[i]);
+        tc_sendf(&C, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", same[i]);
         cr_assert_eq(tc_read(&C, &r, false), 0);
         cr_assert_eq(r.status, 200, "%s", same[i]);
         tc_resp_free(&r);
     }
-    tc_sendf(&C, "GET http://example.com/users/9 HTTP/1.1\r\n\r\n");
+    tc_sendf(&C, "GET http://example.com/users/9 HTTP/1.1\r\nHost: x\r\n\r\n");
     cr_assert_eq(tc_read(&C, &r, false), 0);
     cr_assert_str_eq(r.body, "{\"id\":\"9\"}", "absolute-form target");
     tc_resp_free(&r);
@@ -310,7 +311,7 @@ Test(limits, slowloris_header_gets_408_and_close)
 {
     start_with(fast_timeouts);
     long t0 = tc_now_ms();
-    tc_sendf(&C, "GET /hello HTTP/1.1\r\nX-Slow: ");
+    tc_sendf(&C, "GET /hello HTTP/1.1\r\nHost: x\r\nX-Slow: ");
     tc_resp_t r;
     cr_assert_eq(tc_read(&C, &r, false), 0);
     cr_assert_eq(r.status, 408);
@@ -325,7 +326,7 @@ Test(limits, dripping_header_bytes_do_not_extend_the_header_timeout)
 {
     start_with(fast_timeouts);
     long t0 = tc_now_ms();
-    tc_sendf(&C, "GET /hello HTTP/1.1\r\n");
+    tc_sendf(&C, "GET /hello HTTP/1.1\r\nHost: x\r\n");
     for (int i = 0; i < 10; i++) {
         if (tc_sendf(&C, "X%d: y\r\n", i) != 0)
             break;
@@ -342,7 +343,7 @@ Test(limits, dripping_header_bytes_do_not_extend_the_header_timeout)
 Test(limits, slow_body_gets_408)
 {
     start_with(fast_timeouts);
-    tc_sendf(&C, "POST /echo HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc");
+    tc_sendf(&C, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc");
     tc_resp_t r;
     cr_assert_eq(tc_read(&C, &r, false), 0);
     cr_assert_eq(r.status, 408);
@@ -354,7 +355,7 @@ Test(limits, idle_keep_alive_connection_is_closed)
 {
     start_with(fast_timeouts);
     tc_resp_t r;
-    tc_sendf(&C, "GET /hello HTTP/1.1\r\n\r\n");
+    tc_sendf(&C, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
     cr_assert_eq(tc_read(&C, &r, false), 0);
     tc_resp_free(&r);
     long t0 = tc_now_ms();
@@ -384,7 +385,7 @@ Test(limits, reader_that_stops_reading_hits_write_timeout)
     size_t n = 32u << 20;
     char *body = malloc(n);
     memset(body, 'w', n);
-    tc_sendf(&C, "POST /echo HTTP/1.1\r\nContent-Length: %zu\r\n\r\n", n);
+    tc_sendf(&C, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n", n);
     tc_send(&C, body, n);
     /* never read: the server's write stalls and must give up, while we are still connected */
     long t0 = tc_now_ms();
@@ -412,12 +413,12 @@ Test(limits, full_blocking_pool_answers_503)
     tc_conn_t a, b;
     cr_assert_eq(tc_connect(&a, T.port, 5000), 0);
     cr_assert_eq(tc_connect(&b, T.port, 5000), 0);
-    tc_sendf(&a, "GET /block?ms=500 HTTP/1.1\r\n\r\n"); /* runs */
+    tc_sendf(&a, "GET /block?ms=500 HTTP/1.1\r\nHost: x\r\n\r\n"); /* runs */
     usleep(100 * 1000);
-    tc_sendf(&b, "GET /block?ms=10 HTTP/1.1\r\n\r\n"); /* waits in the queue */
+    tc_sendf(&b, "GET /block?ms=10 HTTP/1.1\r\nHost: x\r\n\r\n"); /* waits in the queue */
     usleep(100 * 1000);
     tc_resp_t r;
-    cr_assert_eq(expect_status("GET /block?ms=10 HTTP/1.1\r\n\r\n"), 503, "queue full");
+    cr_assert_eq(expect_status("GET /block?ms=10 HTTP/1.1\r\nHost: x\r\n\r\n"), 503, "queue full");
     cr_assert_eq(tc_read(&a, &r, false), 0);
     cr_assert_eq(r.status, 200);
     tc_resp_free(&r);
@@ -450,11 +451,11 @@ Test(limits, graceful_shutdown_finishes_in_flight_requests)
     tc_conn_t idle;
     cr_assert_eq(tc_connect(&idle, T.port, 5000), 0);
     tc_resp_t r;
-    tc_sendf(&idle, "GET /hello HTTP/1.1\r\n\r\n");
+    tc_sendf(&idle, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
     cr_assert_eq(tc_read(&idle, &r, false), 0);
     tc_resp_free(&r);
 
-    tc_sendf(&C, "GET /slow?ms=400 HTTP/1.1\r\n\r\n");
+    tc_sendf(&C, "GET /slow?ms=400 HTTP/1.1\r\nHost: x\r\n\r\n");
     usleep(100 * 1000);
     long t0 = tc_now_ms();
     cz_server_shutdown(T.srv);
@@ -487,7 +488,7 @@ static void short_shutdown(cz_rest_conf_t *c) { c->shutdown_timeout_ms = 300; }
 Test(limits, shutdown_timeout_cuts_long_requests)
 {
     start_with(short_shutdown);
-    tc_sendf(&C, "GET /slow?ms=10000 HTTP/1.1\r\n\r\n");
+    tc_sendf(&C, "GET /slow?ms=10000 HTTP/1.1\r\nHost: x\r\n\r\n");
     usleep(100 * 1000);
     long t0 = tc_now_ms();
     cz_server_shutdown(T.srv);

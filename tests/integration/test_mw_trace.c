@@ -358,13 +358,13 @@ Test(mw_trace, stalled_collector_never_blocks_requests_and_drops_are_counted)
     tc_conn_t c;
     cr_assert_eq(tc_connect(&c, t.port, 5000), 0);
     tc_resp_t r;
-    tc_sendf(&c, "GET /users/0 HTTP/1.1\r\n\r\n");
+    tc_sendf(&c, "GET /users/0 HTTP/1.1\r\nHost: x\r\n\r\n");
     cr_assert_eq(tc_read(&c, &r, false), 0);
     tc_resp_free(&r);
     cr_assert(fc_wait(f, 1, 5000), "the exporter posted the first span, and now waits");
     long t0 = tc_now_ms();
     for (int i = 1; i < 40; i++) {
-        tc_sendf(&c, "GET /users/%d HTTP/1.1\r\n\r\n", i);
+        tc_sendf(&c, "GET /users/%d HTTP/1.1\r\nHost: x\r\n\r\n", i);
         cr_assert_eq(tc_read(&c, &r, false), 0);
         cr_assert_eq(r.status, 200);
         tc_resp_free(&r);
