@@ -2,12 +2,15 @@
  *
  * czero-gateway: the API gateway program (go-zero's gateway, nginx's reverse proxy role).
  *
- * Usage: czero-gateway [-f etc/gateway.yaml] [-t]
+ * Usage: czero-gateway [-f etc/gateway.yaml] [-t | -s reload|stop]
  *   -f  the config: go-zero's RestConf keys, plus Upstreams (clusters of nodes or a discovery
- *       source, with a balancing policy) and Routes (what goes where, with per-route JWT, CORS,
- *       rate limit and body limit); see etc/gateway.yaml
+ *       source, with a balancing policy), Routes (what goes where, with per-route JWT, CORS,
+ *       rate limit and body limit) and PidFile; see etc/gateway.yaml
  *   -t  check the config and exit (0 when good; 1 and "file:line:col: key: message" when not)
- * SIGHUP reloads the config without dropping requests; SIGTERM/SIGINT stop gracefully.
+ *   -s  signal the gateway this config started (its PidFile), as nginx -s: reload (SIGHUP) or
+ *       stop (SIGTERM)
+ * SIGHUP reloads the config without dropping requests; SIGTERM/SIGINT stop gracefully. The
+ * running gateway writes its pid to PidFile and removes the file when it exits.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,18 +21,24 @@
 
 int main(int argc, char **argv)
 {
-    const char *file = "etc/gateway.yaml";
+    const char *file = "etc/gateway.yaml", *sig = NULL;
     bool test_only = false;
     int opt;
-    while ((opt = getopt(argc, argv, "f:t")) != -1) {
+    while ((opt = getopt(argc, argv, "f:ts:")) != -1) {
         if (opt == 'f') {
             file = optarg;
         } else if (opt == 't') {
             test_only = true;
+        } else if (opt == 's') {
+            sig = optarg;
         } else {
-            fprintf(stderr, "usage: %s [-f gateway.yaml] [-t]\n", argv[0]);
-            return 2;
+            opt = '?';
+            break;
         }
+    }
+    if (opt == '?' || optind < argc || (sig && test_only)) {
+        fprintf(stderr, "usage: %s [-f gateway.yaml] [-t | -s reload|stop]\n", argv[0]);
+        return 2;
     }
     gw_conf_t c;
     cz_diag_t d;
@@ -37,6 +46,17 @@ int main(int argc, char **argv)
     if (gw_conf_load(file, &c, &d) != 0) {
         fprintf(stderr, "config error: %s\n", cz_diag_format(&d, msg, sizeof msg));
         return 1;
+    }
+    char pid_path[1024];
+    if (gw_pid_path(&c, pid_path, sizeof pid_path) != 0) {
+        fprintf(stderr, "config error: %s: PidFile: longer than %zu bytes\n", file,
+                sizeof pid_path - 1);
+        gw_conf_free(&c);
+        return 1;
+    }
+    if (sig) { /* nginx -s: the config names the pid file of the gateway to signal */
+        gw_conf_free(&c);
+        return gw_pid_signal(pid_path, sig);
     }
     if (test_only) {
         printf("czero-gateway: the configuration file %s is ok (%zu upstreams, %zu routes)\n", file,
@@ -55,8 +75,17 @@ int main(int argc, char **argv)
         cz_log_close();
         return 1;
     }
-    cz_log_info("czero-gateway serving on port %d from %s", gw_instance_port(g), file);
+    int prc = gw_pid_write(pid_path);
+    if (prc != 0) { /* as nginx: a gateway -s cannot reach is not started */
+        cz_log_error("pid file %s: %s", pid_path, cz_strerror(prc));
+        gw_instance_free(g);
+        cz_log_close();
+        return 1;
+    }
+    cz_log_info("czero-gateway serving on port %d from %s (pid %ld in %s)", gw_instance_port(g),
+                file, (long)getpid(), pid_path);
     int rc = gw_run(file, g);
+    gw_pid_remove(pid_path);
     cz_log_close();
     return rc ? 1 : 0;
 }
