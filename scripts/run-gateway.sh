@@ -94,6 +94,14 @@ for i in 1 2 3; do
   up "demo-$i" "${pids[i - 1]}" "http://127.0.0.1:${ports[i - 1]}/hello"
 done
 up gateway "$gw" "http://127.0.0.1:$GATEWAY_DEV_PORT/healthz"
+# a program already on a port answers the check while ours fails on it: all four must live on
+sleep 0.3
+for i in 0 1 2 3; do
+  kill -0 "${pids[i]}" 2>/dev/null && continue
+  echo "run-gateway: $([ "$i" = 3 ] && echo gateway || echo "demo-$((i + 1))") did not start" \
+       "(its error is above); stopping all" >&2
+  stop 1
+done
 
 cat <<EOF
 run-gateway: gateway http://127.0.0.1:$GATEWAY_PORT (pid $gw; /metrics, /healthz on 127.0.0.1:$GATEWAY_DEV_PORT)

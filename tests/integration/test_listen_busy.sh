@@ -6,14 +6,15 @@
 # itself. ReusePort: true on both lets the second start and share the port.
 . "$(dirname "${BASH_SOURCE[0]}")/lib_gateway.sh"
 
-# conf NAME PORT DEVPORT REUSE: a demo config with its DevServer on DEVPORT
+# conf NAME PORT DEVPORT REUSE: a demo config with its DevServer on DEVPORT (ReusePort only
+# when true: the default is what a newcomer runs)
 conf() {
   cat > "$tmp/$1.yaml" <<YAML
 Name: $1
 Host: 127.0.0.1
 Port: $2
 Workers: 2
-ReusePort: $4
+$([ "$4" = true ] && echo 'ReusePort: true')
 Log: {Mode: console, Encoding: plain, Stat: false}
 Auth: {AccessSecret: listen-test-secret-0123456789}
 DevServer: {Enabled: true, Host: 127.0.0.1, Port: $3}

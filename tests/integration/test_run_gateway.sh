@@ -32,7 +32,8 @@ wait_gone() {
 
 setsid bash "$SCRIPT" "$BUILD" > "$tmp/run.log" 2>&1 &
 script=$!
-pids+=($script)
+# on a failure, the whole group: killing only the script would leave its four children
+trap 'kill -9 -- -"$script" 2>/dev/null; cleanup' EXIT
 for _ in $(seq 200); do grep -q '^run-gateway: reload' "$tmp/run.log" && break; sleep 0.05; done
 grep -q '^run-gateway: reload' "$tmp/run.log" || fail "no banner: $(cat "$tmp/run.log")"
 grep -q "^run-gateway: gateway http://127.0.0.1:$GATEWAY_PORT (pid [0-9]*; /metrics, /healthz on 127.0.0.1:$GATEWAY_DEV_PORT)" \
@@ -99,7 +100,11 @@ s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); print("up", flush=True); ti
   "$GATEWAY_PORT" > "$tmp/holder.log" &
 pids+=($!)
 for _ in $(seq 100); do grep -q up "$tmp/holder.log" && break; sleep 0.05; done
-timeout 20 bash "$SCRIPT" "$BUILD" > "$tmp/busy.log" 2>&1
+setsid bash "$SCRIPT" "$BUILD" > "$tmp/busy.log" 2>&1 &
+busy=$!
+trap 'kill -9 -- -"$busy" 2>/dev/null; cleanup' EXIT
+wait_gone "$busy" 20 || fail "run-gateway with the gateway port busy still runs: $(tail -5 "$tmp/busy.log")"
+wait "$busy"
 rc=$?
 [ "$rc" = 1 ] || fail "run-gateway with the gateway port busy: exit $rc: $(tail -5 "$tmp/busy.log")"
 grep -q "listen on 127.0.0.1:$GATEWAY_PORT: address already in use" "$tmp/busy.log" ||

@@ -70,8 +70,9 @@ int main(int argc, char **argv)
         return 1;
     }
     gw_instance_t *g = gw_instance_start(&c, file, NULL, &d);
-    if (!g) {
-        fprintf(stderr, "config error: %s\n", cz_diag_format(&d, msg, sizeof msg));
+    if (!g) { /* a diagnostic without a file is about the machine (a busy port), not the file */
+        fprintf(stderr, "%s: %s\n", d.file[0] ? "config error" : "czero-gateway",
+                cz_diag_format(&d, msg, sizeof msg));
         cz_log_close();
         return 1;
     }
