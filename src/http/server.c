@@ -7,11 +7,11 @@
  * the read-only route table. The listening sockets are created by cz_server_start() on the
  * calling thread (listen.c), so a bad address or a port in use is reported there,
  * synchronously; a port another process listens on is refused even when that process set
- * SO_REUSEPORT too, unless ReusePort is on. A server
- * replacing another on the same port (the gateway's reload) takes duplicates of the old one's
- * listening sockets instead (cz_server_inherit_listeners): a connection still in the old
- * socket's accept queue when the old server stops accepting is then accepted by the new one;
- * a socket closed with its queue would reset them.
+ * SO_REUSEPORT too, unless ReusePort is on. A server replacing another on the same port (the
+ * gateway's reload) takes duplicates of the old one's listening sockets instead
+ * (cz_server_inherit_listeners): a connection still in the old socket's accept queue when the
+ * old server stops accepting is then accepted by the new one; a socket closed with its queue
+ * would reset them.
  * Graceful shutdown (go-zero's proc shutdown listener): stop accepting, close idle keep-alive
  * connections, let requests in flight finish until ShutdownTimeout, then close what is left.
  */
