@@ -437,6 +437,13 @@ int cz_server_start(cz_server_t *s)
     if (cz__discov_server_check(&s->conf.etcd) != 0) /* Etcd given but incomplete (logged) */
         return CZ_EINVAL_CONF;
     signal(SIGPIPE, SIG_IGN); /* a peer that went away is an error code, not a process kill */
+    /* the main port first: a service started twice names it, not the dev listener's (which the
+     * chain opens); checked again right before the bind below, where the window is smallest */
+    int lrc = cz__listen_check(s->host, (int)s->conf.port, s->conf.reuse_port);
+    if (lrc) {
+        cz__listen_log_error(s->host, (int)s->conf.port, lrc);
+        return lrc;
+    }
     cz_diag_t d = {0};
     int brc = cz__chain_build(s, &d);
     if (brc) {
