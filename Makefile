@@ -1,10 +1,14 @@
 # The three commands of the README. CMake does the real work; this file only wraps it.
 #   make run    install what is missing, build, start the demo service on 127.0.0.1:8888
 #   make run-gateway  three demo instances on 127.0.0.1:8001-8003 behind czero-gateway on :8080
+#               (ports: GATEWAY_PORT, GATEWAY_DEV_PORT, DEMO_PORTS, DEMO_DEV_PORTS; scripts/run-gateway.sh)
 #   make test   install what is missing, build, run every test (release + ASan/UBSan + fuzz)
 #   make bench  side-by-side benchmark against nginx and Go; writes docs/benchmarks.md
+# The build prints one line unless it fails (V=1: all of it); BUILD and BUILD_TYPE pick the
+# directory and CMAKE_BUILD_TYPE.
 JOBS ?= $(shell nproc)
 BUILD ?= build
+BUILD_TYPE ?= RelWithDebInfo
 PREFIX ?= /usr/local
 
 .PHONY: all deps build run run-gateway test bench install clean
@@ -14,9 +18,20 @@ all: build
 deps:
 	@bash scripts/deps.sh
 
+# Quiet unless it fails: the build's output goes to $(BUILD)/build.log and is shown (without
+# the progress and directory lines) only when it fails; V=1 shows all of it as it comes.
 build: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-	@cmake --build $(BUILD) -j $(JOBS)
+ifeq ($(V),1)
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+	cmake --build $(BUILD) -j $(JOBS)
+else
+	@mkdir -p $(BUILD)
+	@echo "make: building in $(BUILD)/ (output in $(BUILD)/build.log; make V=1 shows it)"
+	@{ cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) && \
+	   cmake --build $(BUILD) -j $(JOBS); } > $(BUILD)/build.log 2>&1 || { \
+	  grep -v -E '^\[ *[0-9]+%\]|^g?make\[[0-9]+\]: (Entering|Leaving) directory' $(BUILD)/build.log; \
+	  echo "make: the build failed; the lines above are from $(BUILD)/build.log" >&2; exit 1; }
+endif
 
 run: build
 	./$(BUILD)/czero-demo -f etc/demo.yaml

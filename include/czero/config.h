@@ -205,6 +205,7 @@ typedef struct cz_rest_conf {
     int64_t slow_threshold_ms; /* SlowThreshold: access-log slow warning, default 500ms (logx) */
     /* czero engine knobs (no go-zero equivalent: Go's net/http hides them) */
     int64_t workers;           /* Workers: event-loop threads, 0 = number of CPUs */
+    bool reuse_port;           /* ReusePort: let other processes share Host:Port, default false */
     int64_t max_header_bytes;  /* MaxHeaderBytes, default 8192 (request line + headers) -> 431 */
     int64_t max_request_line;  /* MaxRequestLine, default 8192 -> 414 */
     int64_t header_timeout_ms; /* HeaderTimeout, default 10s: whole header block must arrive */

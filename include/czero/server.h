@@ -109,7 +109,10 @@ CZ_EXTERN void cz_server_set_not_found(cz_server_t *s, cz_handler_fn fn, void *u
 CZ_EXTERN void cz_server_set_not_allowed(cz_server_t *s, cz_handler_fn fn, void *ud);
 
 /** Bind the listeners and start the worker threads; returns once they accept connections.
- *  Port 0 in the config binds an ephemeral port (see cz_server_port). */
+ *  Port 0 in the config binds an ephemeral port (see cz_server_port). A Host:Port (or
+ *  DevServer / Prometheus port) that another process listens on, even with SO_REUSEPORT, is
+ *  refused unless ReusePort is true: -EADDRINUSE, logged as "listen on HOST:PORT: address
+ *  already in use". Other servers of this process may share an address. */
 CZ_EXTERN int cz_server_start(cz_server_t *s);
 /** Before cz_server_start(s): listen on the listening sockets of from, a running server on the
  *  same Host and Port, instead of opening new ones (one per worker of s, as far as from has

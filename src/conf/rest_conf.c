@@ -164,6 +164,8 @@ const cz_conf_field_t cz_rest_conf_fields[] = {
     DUR("SlowThreshold", slow_threshold_ms, "500ms"),
     /* czero engine knobs */
     RANGE("Workers", CZ_CONF_INT, cz_rest_conf_t, workers, "0", 0, 256),
+    /* nginx listen ... reuseport: off by default, so a port another process holds fails start-up */
+    F("ReusePort", CZ_CONF_BOOL, cz_rest_conf_t, reuse_port, "false"),
     RANGE("MaxHeaderBytes", CZ_CONF_SIZE, cz_rest_conf_t, max_header_bytes, "8192", 256,
           64 << 20),
     RANGE("MaxRequestLine", CZ_CONF_SIZE, cz_rest_conf_t, max_request_line, "8192", 64,

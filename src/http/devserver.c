@@ -7,7 +7,9 @@
  * checks neither show up in the service's own metrics nor queue behind its requests: GET
  * MetricsPath answers the text exposition of the service's registry followed by the process
  * registry (breakers, limiters); GET HealthPath answers "OK" (go-zero's default
- * HealthResponse). It is not a pprof server.
+ * HealthResponse). A dev listener that cannot listen fails the service's start-up, as its main
+ * listener does (a port another process holds is refused: listen.c); it never shares its port
+ * with another process, ReusePort or not. It is not a pprof server.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -88,11 +90,11 @@ int cz__devserver_start(const char *host, int port, const char *metrics_path,
     if (health_path && *health_path)
         routes[n++] = (cz_route_t){"GET", health_path, health_handler, d, 0};
     rc = cz_server_add_routes(d->srv, routes, n, NULL, &diag);
-    if (rc == 0)
+    if (rc)
+        cz_log_error("dev server %s:%d: %s", d->conf.host, port, diag.msg);
+    else /* logs why it failed: "listen on HOST:PORT: address already in use" */
         rc = cz_server_start(d->srv);
     if (rc) {
-        cz_log_error("dev server %s:%d: %s", d->conf.host, port, diag.msg[0] ? diag.msg
-                                                                          : cz_strerror(rc));
         cz__devserver_free(d);
         return rc;
     }

@@ -217,6 +217,7 @@ struct cz_server {
     const cz_server_t *inherit; /* cz_server_inherit_listeners, until start */
     atomic_int running_workers;
     bool started;
+    bool listen_held;    /* counted in listen.c's table of this process's addresses */
     uint32_t buf_size;
     llhttp_settings_t parser_settings;
     void **mw_state;     /* per built-in module (chain.c) */
@@ -322,6 +323,16 @@ const char *cz__chain_outer_headers(cz_req_t *r);
 bool cz__chain_outer_unrouted(cz_req_t *r, const cz__route_t *sibling);
 void cz__timeouts_tick(cz_worker_t *w, uint64_t now);
 void cz__timeout_remove(cz_req_t *r);
+/* listen.c: listening sockets; a port another process holds is refused (see there) */
+/* 0 when the server may bind host:port: port 0, reuse_port (ReusePort: true), this process
+ * listens there already, or nothing does; else -EADDRINUSE (or another -errno, CZ_EARG). */
+int cz__listen_check(const char *host, int port, bool reuse_port);
+int cz__listen_open(const char *host, int port, int *fd_out); /* SO_REUSEPORT, listening */
+int cz__listen_port(int fd);                                   /* the bound port, or -1 */
+/* Count (on) or uncount a server of this process listening on host:port. */
+void cz__listen_hold(const char *host, int port, bool on);
+/* Log "listen on HOST:PORT: address already in use" (Go's lower-case wording). */
+void cz__listen_log_error(const char *host, int port, int err);
 /* server.c */
 void cz__worker_init(cz_server_t *s, cz_worker_t *w, int id, int listen_fd);
 void cz__dispatch(cz_req_t *r);

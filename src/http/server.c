@@ -5,11 +5,13 @@
  * Each worker thread runs its own libuv loop with its own SO_REUSEPORT listening socket, so the
  * kernel spreads connections and nothing on the request path is shared between threads except
  * the read-only route table. The listening sockets are created by cz_server_start() on the
- * calling thread, so a bad address or a port in use is reported there, synchronously. A server
- * replacing another on the same port (the gateway's reload) takes duplicates of the old one's
- * listening sockets instead (cz_server_inherit_listeners): a connection still in the old
- * socket's accept queue when the old server stops accepting is then accepted by the new one;
- * a socket closed with its queue would reset them.
+ * calling thread (listen.c), so a bad address or a port in use is reported there,
+ * synchronously; a port another process listens on is refused even when that process set
+ * SO_REUSEPORT too, unless ReusePort is on. A server replacing another on the same port (the
+ * gateway's reload) takes duplicates of the old one's listening sockets instead
+ * (cz_server_inherit_listeners): a connection still in the old socket's accept queue when the
+ * old server stops accepting is then accepted by the new one; a socket closed with its queue
+ * would reset them.
  * Graceful shutdown (go-zero's proc shutdown listener): stop accepting, close idle keep-alive
  * connections, let requests in flight finish until ShutdownTimeout, then close what is left.
  */
@@ -20,8 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include "http_int.h"
 #include "czero/client.h"
 #include "czero/log.h"
@@ -402,45 +402,6 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static int open_listener(cz_server_t *s, int port, int *fd_out)
-{
-    struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof ss);
-    int family;
-    if (uv_ip4_addr(s->host, port, (struct sockaddr_in *)&ss) == 0) {
-        family = AF_INET;
-    } else if (uv_ip6_addr(s->host, port, (struct sockaddr_in6 *)&ss) == 0) {
-        family = AF_INET6;
-    } else {
-        return CZ_EARG;
-    }
-    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-    socklen_t len = family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
-    if (bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, 4096) != 0) {
-        int e = -errno;
-        close(fd);
-        return e;
-    }
-    *fd_out = fd;
-    return 0;
-}
-
-static int bound_port(int fd)
-{
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
-        return -1;
-    if (ss.ss_family == AF_INET)
-        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-    return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-}
-
 int cz_server_inherit_listeners(cz_server_t *s, const cz_server_t *from)
 {
     if (!s || !from || s->started || !from->started || atomic_load(&from->stopping) ||
@@ -476,11 +437,21 @@ int cz_server_start(cz_server_t *s)
     if (cz__discov_server_check(&s->conf.etcd) != 0) /* Etcd given but incomplete (logged) */
         return CZ_EINVAL_CONF;
     signal(SIGPIPE, SIG_IGN); /* a peer that went away is an error code, not a process kill */
+    /* the main port first: a service started twice names it, not the dev listener's (which the
+     * chain opens); checked again right before the bind below, where the window is smallest */
+    int lrc = cz__listen_check(s->host, (int)s->conf.port, s->conf.reuse_port);
+    if (lrc) {
+        cz__listen_log_error(s->host, (int)s->conf.port, lrc);
+        return lrc;
+    }
     cz_diag_t d = {0};
     int brc = cz__chain_build(s, &d);
     if (brc) {
         char msg[512];
-        cz_log_error("middleware chain: %s", cz_diag_format(&d, msg, sizeof msg));
+        if (d.msg[0]) /* else the part that failed logged why (the dev listener) */
+            cz_log_error("middleware chain: %s", cz_diag_format(&d, msg, sizeof msg));
+        else if (brc == CZ_ENOMEM)
+            cz_log_error("middleware chain: %s", cz_strerror(brc));
         return brc;
     }
     bool need_pool = false;
@@ -495,12 +466,20 @@ int cz_server_start(cz_server_t *s)
     if (!s->workers)
         return CZ_ENOMEM;
     int port = (int)s->conf.port;
+    bool checked = false; /* another process holding the port: refused once, before a bind */
     for (int i = 0; i < s->nworkers; i++) {
         cz_worker_t *w = &s->workers[i];
-        int rc = (w->listen_fd = inherited_listener(s, i)) >= 0 ? 0
-                                                               : open_listener(s, port, &w->listen_fd);
+        int rc = 0;
+        if ((w->listen_fd = inherited_listener(s, i)) < 0) {
+            if (!checked) {
+                checked = true;
+                rc = cz__listen_check(s->host, port, s->conf.reuse_port);
+            }
+            if (rc == 0)
+                rc = cz__listen_open(s->host, port, &w->listen_fd);
+        }
         if (rc) {
-            cz_log_error("listen on %s:%d: %s", s->host, port, cz_strerror(rc));
+            cz__listen_log_error(s->host, port, rc);
             for (int j = 0; j < i; j++)
                 close(s->workers[j].listen_fd);
             free(s->workers);
@@ -508,9 +487,11 @@ int cz_server_start(cz_server_t *s)
             return rc;
         }
         if (port == 0) /* ephemeral: every worker shares the port the first one got */
-            port = bound_port(w->listen_fd);
+            port = cz__listen_port(w->listen_fd);
     }
     s->port = port;
+    cz__listen_hold(s->host, port, true); /* this process's next server there may share it */
+    s->listen_held = true;
     s->started = true;
     s->inherit = NULL;
     for (int i = 0; i < s->nworkers; i++) {
@@ -610,6 +591,8 @@ void cz_server_free(cz_server_t *s)
         for (int i = 0; i < s->nworkers; i++)
             pthread_mutex_destroy(&s->workers[i].done_mu);
     free(s->workers);
+    if (s->listen_held)
+        cz__listen_hold(s->host, s->port, false);
     cz__chain_free(s);
     for (size_t i = 0; i < s->nroutes; i++) {
         free(s->routes[i]->method);

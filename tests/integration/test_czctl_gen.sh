@@ -315,5 +315,15 @@ took=$(( $(date +%s) - t0 ))
 grep -q '^{"message":' "$T/new/body" || fail "GET /from/you answered $(cat "$T/new/body")"
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/from/them") || true
 [ "$code" = 400 ] || fail "GET /from/them (not in options=you|me): $code, want 400"
+# issue 13: greet started a second time on the port the first holds (another terminal's `make
+# run`) fails at once, where SO_REUSEPORT alone let the kernel split the traffic between the two
+rc=0
+out=$(cd "$T/new/greet" && DEV_PORT=$(free_port) timeout 10 ./build/greet -f etc/greet.yaml 2>&1) ||
+    rc=$?
+[ "$rc" = 1 ] && grep -q "listen on 127.0.0.1:$PORT: address already in use" <<< "$out" ||
+    fail "a second greet on port $PORT: exit $rc, want 1 and 'listen on 127.0.0.1:$PORT: address already in use': $out"
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/from/you") || true
+[ "$code" = 200 ] || fail "the first greet after the second was refused: $code"
+echo "a second greet on the same port: exit 1, 'listen on 127.0.0.1:$PORT: address already in use'"
 pkill -TERM -f "build/greet -f etc/greet.yaml" || true
 echo "api new greet + make run: GET /from/you answered in ${took}s (limit 60 s)"

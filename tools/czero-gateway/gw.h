@@ -78,6 +78,7 @@ typedef struct gw_conf {
     cz_rest_conf_t rest;     /* inline: Name, Host, Port, Log, Middlewares, Timeout... */
     cz_conf_array_t upstreams; /* Upstreams: cz_upstream_conf_t */
     cz_conf_array_t routes;  /* Routes: gw_route_conf_t */
+    char *pid_file;          /* PidFile: absent = $XDG_RUNTIME_DIR (or /tmp)/czero-gateway-<Port>.pid */
 } gw_conf_t;
 
 extern const cz_conf_field_t gw_conf_fields[];

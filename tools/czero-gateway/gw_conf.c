@@ -215,6 +215,7 @@ const cz_conf_field_t gw_conf_fields[] = {
     {CZ_UPSTREAMS_FIELD(gw_conf_t, upstreams)}, /* checked (and placed) by the loader itself */
     {.key = "Routes", .type = CZ_CONF_ARRAY, .offset = offsetof(gw_conf_t, routes),
      .sub = route_fields, .elem_size = sizeof(gw_route_conf_t), .check = routes_check},
+    F("PidFile", CZ_CONF_STRING, gw_conf_t, pid_file, NULL), /* read at start and by -s */
     {0},
 };
 

@@ -190,9 +190,9 @@ gw_instance_t *gw_instance_start(gw_conf_t *c, const char *file, const gw_instan
         (void)cz_server_inherit_listeners(g->srv, from->srv); /* else it binds its own */
     int rc = cz_server_start(g->srv);
     if (rc != 0) {
-        cz_diag_set(d, file, 0, 0, "Port", "cannot serve %s:%ld: %s",
-                    g->conf.rest.host ? g->conf.rest.host : "0.0.0.0", (long)g->conf.rest.port,
-                    cz_strerror(rc));
+        /* not the file's fault: the server logged which listener failed and why ("listen on
+         * HOST:PORT: address already in use"); no file:key, see main.c */
+        cz_diag_set(d, NULL, 0, 0, NULL, "cannot start the server: %s", cz_strerror(rc));
         goto fail;
     }
     return g;

@@ -307,19 +307,22 @@ static int prom_init(cz_server_t *s, void **state, cz_diag_t *d)
     if (rc)
         return cz_diag_set(d, NULL, 0, 0, "Prometheus", "%s", cz_strerror(rc));
     pthread_once(&breakers_once, breakers_register);
-    /* go-zero: devserver.StartAgent and prometheus.StartAgent; a listener that cannot bind is
-     * logged and the service runs on without it, as there. */
+    /* go-zero: devserver.StartAgent and prometheus.StartAgent. There a listener that cannot bind
+     * is logged and the service runs on without it; here the start-up fails, as nginx's does, so
+     * a port held by another process is seen at once rather than as metrics that never come.
+     * The listener logged why; no diagnostic, so the chain adds no second line. */
     const cz_dev_server_conf_t *ds = &c->dev_server;
-    if (dev)
-        cz__devserver_start(ds->host, (int)ds->port, ds->enable_metrics ? ds->metrics_path : NULL,
-                            ds->health_path, ps->reg, &s->dev);
+    if (dev && (rc = cz__devserver_start(ds->host, (int)ds->port,
+                                         ds->enable_metrics ? ds->metrics_path : NULL,
+                                         ds->health_path, ps->reg, &s->dev)) != 0)
+        return rc;
     if (agent) {
         const char *path = c->prometheus.path && *c->prometheus.path ? c->prometheus.path
                                                                       : "/metrics";
-        cz__devserver_start(c->prometheus.host, (int)c->prometheus.port, path, NULL, ps->reg,
-                            dev ? &ps->agent : &s->dev);
+        rc = cz__devserver_start(c->prometheus.host, (int)c->prometheus.port, path, NULL, ps->reg,
+                                 dev ? &ps->agent : &s->dev);
     }
-    return 0;
+    return rc;
 }
 
 static int prom_route(cz_server_t *s, void *state, const cz__route_t *rt, cz_mw_t *out,
