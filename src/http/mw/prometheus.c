@@ -237,6 +237,38 @@ static void shedder_gauges(cz_metrics_t *m, cz_shedder_t *sh, const char *name)
     }
 }
 
+/* The engine's connection counters (accept.c): MaxConnections and descriptor exhaustion. */
+static void conn_metrics(cz_metrics_t *m, const cz_server_t *s)
+{
+    cz__conn_stats_t st;
+    cz__server_conn_stats(s, &st);
+    static const struct {
+        const char *name, *help;
+        bool counter;
+        size_t off;
+    } f[] = {
+        {"czero_http_connections_open", "Client connections open.", false,
+         offsetof(cz__conn_stats_t, open)},
+        {"czero_http_connections_max", "MaxConnections: client connections the server holds at "
+         "most.", false, offsetof(cz__conn_stats_t, max)},
+        {"czero_http_connections_drained_total", "Idle connections (keep-alive, or new with "
+         "nothing sent) closed to admit new ones, at MaxConnections or out of file descriptors.",
+         true, offsetof(cz__conn_stats_t, drained)},
+        {"czero_http_connections_refused_total", "New connections closed at once: MaxConnections "
+         "reached or out of file descriptors, with no idle connection to close.", true,
+         offsetof(cz__conn_stats_t, refused)},
+        {"czero_http_accept_no_fd_total", "Accepts that failed for lack of file descriptors "
+         "(EMFILE, ENFILE).", true, offsetof(cz__conn_stats_t, accept_nofd)},
+    };
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        cz_metric_t *fam;
+        int rc = f[i].counter ? cz_metrics_counter(m, f[i].name, f[i].help, NULL, 0, &fam)
+                              : cz_metrics_gauge(m, f[i].name, f[i].help, NULL, 0, &fam);
+        if (rc == 0)
+            cz_metric_set(fam, NULL, (double)*(const uint64_t *)((const char *)&st + f[i].off));
+    }
+}
+
 static void collect_server(cz_metrics_t *m, void *ud)
 {
     prom_state_t *ps = ud;
@@ -253,6 +285,7 @@ static void collect_server(cz_metrics_t *m, void *ud)
     }
     shedder_gauges(m, ps->s->shedder, "normal");
     shedder_gauges(m, ps->s->priority_shedder, "priority");
+    conn_metrics(m, ps->s);
 }
 
 static void breaker_one(cz_breaker_t *b, void *arg)
