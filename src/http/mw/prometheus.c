@@ -17,8 +17,8 @@
  * takes the next free slot (a new chunk is allocated past SLOTS codes, once per code), published
  * with a release store, so the scraper never reads a half-made slot.
  *
- * The same module exposes, at scrape time, the server's shedders and (process-wide, once) every
- * registered breaker. It also tells the metrics link about drops (metrics_int.h): when the
+ * The same module exposes, at scrape time, the server's shedders and connection counters
+ * (accept.c), and (process-wide, once) every registered breaker and the log lines dropped. It also tells the metrics link about drops (metrics_int.h): when the
  * metrics link is on but nothing exposes Prometheus, the link still runs for that alone.
  */
 #include <math.h>
@@ -313,10 +313,22 @@ static void collect_breakers(cz_metrics_t *m, void *ud)
     cz_breakers_foreach(breaker_one, f);
 }
 
+/* Process-wide: what the log writer lost (a line each, the error log says why). */
+static void collect_log(cz_metrics_t *m, void *ud)
+{
+    (void)ud;
+    cz_metric_t *f;
+    if (cz_metrics_counter(m, "czero_log_dropped_lines_total",
+                           "Log lines dropped: the writer fell behind or a write failed.", NULL,
+                           0, &f) == 0)
+        cz_metric_set(f, NULL, (double)cz_log_dropped());
+}
+
 static pthread_once_t breakers_once = PTHREAD_ONCE_INIT;
 static void breakers_register(void)
 {
     cz_metrics_collector_add(cz_metrics_default(), collect_breakers, NULL);
+    cz_metrics_collector_add(cz_metrics_default(), collect_log, NULL);
 }
 
 /* ---- module ---- */
