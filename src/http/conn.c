@@ -15,6 +15,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include "http_int.h"
 #include "czero/log.h"
 
@@ -137,19 +138,26 @@ void cz__conn_close(cz_conn_t *c)
 }
 
 /* Reusable: nothing to answer and nothing half read, so closing it loses no request (nginx's
- * reusable connections). TL_FRESH ones always are; a TL_IDLE one may still be writing. */
-static bool reusable(const cz_conn_t *c)
+ * reusable connections); a TL_IDLE one may still be writing. Bytes the kernel holds that the
+ * loop has not read yet (a request just sent) make it not reusable either: one ioctl, on the
+ * drain path only. */
+static bool reusable(cz_conn_t *c)
 {
-    return c->state == CS_IDLE && !c->writing && !c->closed && !c->req.in_handler &&
-           c->parsed == c->len;
+    if (c->state != CS_IDLE || c->writing || c->closed || c->req.in_handler ||
+        c->parsed != c->len)
+        return false;
+    uv_os_fd_t fd;
+    int pending = 0;
+    return uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0 && ioctl(fd, FIONREAD, &pending) == 0 &&
+           pending == 0;
 }
 
 size_t cz__conn_drain(cz_worker_t *w, size_t max)
 {
-    size_t n = 0;
+    size_t n = 0, seen = 0;
     cz_conn_t *a = w->tl[TL_IDLE].head, *f = w->tl[TL_FRESH].head;
     uint64_t ta = w->tl[TL_IDLE].timeout_ms, tf = w->tl[TL_FRESH].timeout_ms;
-    while (n < max && (a || f)) {
+    while (n < max && (a || f) && seen++ < 256) { /* bounded: skipped ones cost a syscall */
         /* oldest first: the one that entered its list earlier (deadline minus its timeout) */
         cz_conn_t *c;
         if (!f || (a && a->deadline - ta <= f->deadline - tf)) {

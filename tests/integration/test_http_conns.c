@@ -290,3 +290,45 @@ Test(conns, out_of_descriptors_silent_ones_make_room_and_it_is_logged)
     free(err);
     rm_logs();
 }
+
+Test(conns, out_of_descriptors_with_nothing_idle_new_ones_are_refused_then_served_again)
+{
+    snprintf(logdir, sizeof logdir, "/tmp/czconns-XXXXXX");
+    cr_assert_not_null(mkdtemp(logdir));
+    int port = 0;
+    pid_t pid = fork_server(&port);
+    /* every descriptor the server has goes to a connection with half a header: none reusable */
+    static tc_conn_t busy[NSILENT];
+    for (int i = 0; i < NSILENT; i++) {
+        cr_assert_eq(tc_connect(&busy[i], port, 5000), 0);
+        tc_sendf(&busy[i], "GET /hello HTTP/1.1\r\n");
+        if (i % 8 == 7) /* the server reads them (a connection not read yet still counts as new) */
+            usleep(30 * 1000);
+    }
+    int refused = 0;
+    for (int i = 0; i < NSILENT; i++)
+        refused += tc_closed(&busy[i], i < 2 ? 2000 : 50);
+    cr_assert_gt(refused, 0, "past the descriptors, new connections are closed at once");
+    for (int i = 0; i < NSILENT; i++)
+        tc_close(&busy[i]);
+    usleep(300 * 1000); /* the server sees them go */
+    tc_resp_t r;
+    cr_assert_eq(tc_get(port, "/hello", &r), 0, "served again once descriptors are free");
+    cr_assert_eq(r.status, 200);
+    tc_resp_free(&r);
+    kill(pid, SIGTERM);
+    int st = 0;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    char *err = slurp("error.log");
+    cr_assert(strstr(err, "open files limit 96"), "%s", err);
+    bool any = false;
+    for (const char *q = err; (q = strstr(q, " new connections refused")); q++) {
+        const char *d = q;
+        while (d > err && d[-1] >= '0' && d[-1] <= '9')
+            d--;
+        any |= d < q && atol(d) > 0;
+    }
+    cr_assert(any, "%s", err);
+    free(err);
+    rm_logs();
+}
