@@ -108,7 +108,7 @@ static void conn_log(cz_worker_t *w, bool force)
         d[i] = cur[i] - s->conn_logged[i];
         s->conn_logged[i] = cur[i];
     }
-    s->conn_log_ms = now;
+    __atomic_store_n(&s->conn_log_ms, now, __ATOMIC_RELAXED); /* the tick reads it unlocked */
     pthread_mutex_unlock(&s->conn_log_mu);
     struct rlimit rl = {0};
     getrlimit(RLIMIT_NOFILE, &rl);

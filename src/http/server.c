@@ -52,6 +52,7 @@ cz_server_t *cz_server_new(const cz_rest_conf_t *conf, cz_diag_t *d)
     cz_server_t *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
+    pthread_mutex_init(&s->conn_log_mu, NULL); /* first: cz_server_free destroys it */
     s->conf = *conf;
     s->host = strdup(conf->host && *conf->host ? conf->host : "0.0.0.0");
     s->conf.host = s->host;
@@ -78,7 +79,6 @@ cz_server_t *cz_server_new(const cz_rest_conf_t *conf, cz_diag_t *d)
         return NULL;
     }
     cz__parser_settings_init(&s->parser_settings);
-    pthread_mutex_init(&s->conn_log_mu, NULL);
     return s;
 }
 
