@@ -217,6 +217,9 @@ typedef struct cz_rest_conf {
                                   read and discard what the client still sends (nginx) */
     int64_t blocking_threads;  /* BlockingThreads: pool for blocking handlers, default 16 */
     int64_t blocking_queue;    /* BlockingQueue: queued blocking requests before 503, default 1024 */
+    int64_t max_connections;   /* MaxConnections: open client connections (nginx's
+                                  worker_connections, server-wide, each worker a share);
+                                  0 = from RLIMIT_NOFILE. Not MaxConns (requests in flight) */
     cz_etcd_conf_t etcd;       /* Etcd: {Hosts, Key}: register Host:Port there (absent = don't) */
 } cz_rest_conf_t;
 

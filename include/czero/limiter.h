@@ -35,6 +35,13 @@
  * when the quota guards money or abuse (SMS codes, paid API calls). The token limiter never
  * needs this: its in-process bucket decides instead (note: go-zero refuses on a Redis timeout;
  * czero falls back for timeouts too, so a slow Redis costs at most one timeout per loop).
+ *
+ * An outage is said once each way: when the first loop's Redis path fails the limiter logs an
+ * error naming the Redis address, the error and what decides meanwhile; when the last failing
+ * loop has Redis again (the token kind's PING probe, or the next good reply for the others) it
+ * logs the recovery. A Redis-store limiter also reports, in cz_metrics_default() (every czero
+ * /metrics listener shows it), czero_limiter_redis_down{limiter="<key_prefix>",redis="host:port"}
+ * (loops failing now, 0 when Redis decides) and czero_limiter_redis_outages_total.
  */
 #ifndef CZERO_LIMITER_H
 #define CZERO_LIMITER_H

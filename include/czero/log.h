@@ -11,10 +11,12 @@
  * time as Go formats it (TZ; UTC in most containers), or a strftime format (UTC) when it has a
  * '%'.
  * Formatting happens on the caller's thread into a per-thread buffer; a single writer thread does
- * the write(2) calls, so a worker's event loop never blocks on the disk. When the writer falls
- * behind, lines are dropped and counted (cz_log_dropped), never waited for. Queued lines reach
- * their file within about 100 ms. All calls are thread-safe; lines a thread queued before it
- * exits are still written. An encoded line is at most 48 KiB and printf content 16 KiB: longer
+ * the write(2) calls, so a worker's event loop never blocks on the disk. Each thread's buffer
+ * holds 4 MiB of lines. When the writer falls behind that much, lines are dropped and counted
+ * (cz_log_dropped, czero_log_dropped_lines_total on /metrics, ", log dropped: N" on the stat
+ * line), never waited for; the writer says so in the error log, once a second at most. Queued
+ * lines reach their file within about 100 ms. All calls are thread-safe; lines a thread queued
+ * before it exits are still written. An encoded line is at most 48 KiB and printf content 16 KiB: longer
  * content is cut and the line gets "truncated":true, as with Log.MaxContentLength.
  *
  * File and volume modes rotate the files as logx's rotatelogger.go (Log.Rotation, KeepDays,

@@ -181,6 +181,8 @@ const cz_conf_field_t cz_rest_conf_fields[] = {
     DUR("LingerTimeout", linger_timeout_ms, "5s"),
     RANGE("BlockingThreads", CZ_CONF_INT, cz_rest_conf_t, blocking_threads, "16", 1, 1024),
     RANGE("BlockingQueue", CZ_CONF_INT, cz_rest_conf_t, blocking_queue, "1024", 0, 1 << 20),
+    /* nginx worker_connections: open connections; 0 = the open-files limit less a reserve */
+    RANGE("MaxConnections", CZ_CONF_INT, cz_rest_conf_t, max_connections, "0", 0, INT32_MAX),
     {.key = "Etcd", .type = CZ_CONF_OBJECT, .offset = offsetof(cz_rest_conf_t, etcd),
      .sub = cz_etcd_conf_fields},
     {0},

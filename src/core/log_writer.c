@@ -41,7 +41,8 @@
  * few wake-ups: the writer often shares a core with a busy event loop, and a pass that copies
  * and writes a megabyte holds that core for a millisecond, which shows in the p99 latency;
  * 32 KiB passes cost tens of microseconds (nginx writes its 64 KiB log buffer inline). */
-#define KICK_BYTES (CZ__LOG_RING_CAP / 8)
+#define KICK_BYTES (32u * 1024u)
+#define DROP_LOG_MS 1000 /* a line about dropped lines at most this often */
 
 _Static_assert((CZ__LOG_RING_CAP & RING_MASK) == 0, "ring capacity must be a power of two");
 _Static_assert(CZ__LOG_RING_CAP >= 2 * (CZ__LOG_LINE_MAX + 8), "ring must hold two lines");
@@ -65,6 +66,10 @@ static struct {
     char *stage[CZ__LOG_NDEST];
     size_t stage_n[CZ__LOG_NDEST], stage_lines[CZ__LOG_NDEST];
     uint64_t dropped;         /* atomic */
+    uint64_t write_failed;    /* atomic: of dropped, lines whose write(2) failed */
+    int write_errno;          /* atomic: the last such failure */
+    uint64_t drop_logged;     /* writer: dropped as of its last line about it */
+    struct timespec drop_log_at;
     pthread_mutex_t tf_mu;
     char tf[64];              /* custom Go layout or strftime format, "" = default */
     cz__log_rot_t *rot;       /* file rotation, NULL in console mode (changed under pass_mu) */
@@ -157,9 +162,12 @@ static void stage_flush(int d)
 {
     if (!w.stage_n[d])
         return;
-    if (write_all(__atomic_load_n(&w.fd[d], __ATOMIC_RELAXED), w.stage[d], w.stage_n[d]) < 0)
+    int rc = write_all(__atomic_load_n(&w.fd[d], __ATOMIC_RELAXED), w.stage[d], w.stage_n[d]);
+    if (rc < 0) {
         __atomic_add_fetch(&w.dropped, w.stage_lines[d], __ATOMIC_RELAXED);
-    else if (w.rot)
+        __atomic_add_fetch(&w.write_failed, w.stage_lines[d], __ATOMIC_RELAXED);
+        __atomic_store_n(&w.write_errno, -rc, __ATOMIC_RELAXED);
+    } else if (w.rot)
         cz__log_rot_wrote(w.rot, d, w.stage_n[d]);
     w.stage_n[d] = 0;
     w.stage_lines[d] = 0;
@@ -252,6 +260,31 @@ static void drain_all(void)
     pthread_mutex_unlock(&w.reg_mu);
 }
 
+/* Writer thread, between passes: say that lines were lost, once a second at most, through the
+ * log itself (the error destination), so the loss shows where the operator looks. */
+static void report_drops(void)
+{
+    uint64_t n = __atomic_load_n(&w.dropped, __ATOMIC_RELAXED);
+    if (n == w.drop_logged)
+        return;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int64_t ms = (now.tv_sec - w.drop_log_at.tv_sec) * 1000 +
+                 (now.tv_nsec - w.drop_log_at.tv_nsec) / 1000000;
+    if (w.drop_log_at.tv_sec && ms < DROP_LOG_MS)
+        return;
+    int e = 0;
+    uint64_t failed = cz__log_write_failed(&e);
+    static uint64_t failed_logged;
+    cz_log_error("log: %llu lines dropped since the last report (%llu in all): %s",
+                 (unsigned long long)(n - w.drop_logged), (unsigned long long)n,
+                 failed != failed_logged ? strerror(e)
+                                         : "the writer fell behind and a thread's buffer was full");
+    failed_logged = failed;
+    w.drop_logged = n;
+    w.drop_log_at = now;
+}
+
 static void *writer_main(void *arg)
 {
     (void)arg;
@@ -277,6 +310,8 @@ static void *writer_main(void *arg)
         drain_all();
         busy = cz__log_rot_work();
         pthread_mutex_unlock(&w.pass_mu);
+        if (!stop)
+            report_drops();
         pthread_mutex_lock(&w.mu);
         w.done_gen = gen;
         pthread_cond_broadcast(&w.done);
@@ -323,6 +358,13 @@ cz__log_thread_t *cz__log_thread(void)
 void cz__log_drop(void) { __atomic_add_fetch(&w.dropped, 1, __ATOMIC_RELAXED); }
 
 uint64_t cz_log_dropped(void) { return __atomic_load_n(&w.dropped, __ATOMIC_RELAXED); }
+
+uint64_t cz__log_write_failed(int *last_errno)
+{
+    if (last_errno)
+        *last_errno = __atomic_load_n(&w.write_errno, __ATOMIC_RELAXED);
+    return __atomic_load_n(&w.write_failed, __ATOMIC_RELAXED);
+}
 
 static int register_thread(cz__log_thread_t *t)
 {

@@ -19,6 +19,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include "http_int.h"
 #include "czero/log.h"
 
@@ -100,7 +101,15 @@ static void on_close(uv_handle_t *h)
     if (c->anext)
         c->anext->aprev = c->aprev;
     w->nconns--;
+    w->nclosing--;
     free(c);
+}
+
+/* The descriptor is released now (libuv closes it in uv_close); the memory in on_close. */
+static void conn_release(cz_conn_t *c)
+{
+    c->w->nclosing++;
+    uv_close((uv_handle_t *)&c->tcp, on_close);
 }
 
 void cz__conn_close(cz_conn_t *c)
@@ -129,7 +138,45 @@ void cz__conn_close(cz_conn_t *c)
         }
         return;
     }
-    uv_close((uv_handle_t *)&c->tcp, on_close);
+    conn_release(c);
+}
+
+/* Reusable: nothing to answer and nothing half read, so closing it loses no request (nginx's
+ * reusable connections); a TL_IDLE one may still be writing. Bytes the kernel holds that the
+ * loop has not read yet (a request just sent) make it not reusable either: one ioctl, on the
+ * drain path only. */
+static bool reusable(cz_conn_t *c)
+{
+    if (c->state != CS_IDLE || c->writing || c->closed || c->req.in_handler ||
+        c->parsed != c->len)
+        return false;
+    uv_os_fd_t fd;
+    int pending = 0;
+    return uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0 && ioctl(fd, FIONREAD, &pending) == 0 &&
+           pending == 0;
+}
+
+size_t cz__conn_drain(cz_worker_t *w, size_t max)
+{
+    size_t n = 0, seen = 0;
+    cz_conn_t *a = w->tl[TL_IDLE].head, *f = w->tl[TL_FRESH].head;
+    uint64_t ta = w->tl[TL_IDLE].timeout_ms, tf = w->tl[TL_FRESH].timeout_ms;
+    while (n < max && (a || f) && seen++ < 256) { /* bounded: skipped ones cost a syscall */
+        /* oldest first: the one that entered its list earlier (deadline minus its timeout) */
+        cz_conn_t *c;
+        if (!f || (a && a->deadline - ta <= f->deadline - tf)) {
+            c = a;
+            a = a->tnext;
+        } else {
+            c = f;
+            f = f->tnext;
+        }
+        if (!reusable(c))
+            continue;
+        cz__conn_close(c);
+        n++;
+    }
+    return n;
 }
 
 static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *out)
@@ -196,23 +243,10 @@ static void conn_setup(cz_worker_t *w, cz_conn_t *c)
     cz_arena_init(&c->req.arena, 4096);
     cz__req_reset(&c->req);
     c->state = CS_IDLE;
-    cz__tl_set(c, TL_IDLE);
+    cz__tl_set(c, TL_FRESH); /* its first byte must come within HeaderTimeout */
     c->reading = true;
     if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read) != 0)
         cz__conn_close(c);
-}
-
-void cz__conn_accept(cz_worker_t *w)
-{
-    cz_conn_t *c = calloc(1, sizeof *c);
-    if (!c)
-        return;
-    uv_tcp_init(&w->loop, &c->tcp);
-    if (uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)&c->tcp) != 0) {
-        uv_close((uv_handle_t *)&c->tcp, free_unopened);
-        return;
-    }
-    conn_setup(w, c);
 }
 
 cz_conn_t *cz__conn_open_fd(cz_worker_t *w, int fd)
@@ -647,7 +681,7 @@ void cz__conn_request_done(cz_conn_t *c)
     cz_req_t *r = &c->req;
     if (c->closed) {
         if (!r->in_handler)
-            uv_close((uv_handle_t *)&c->tcp, on_close);
+            conn_release(c);
         return;
     }
     if (c->state >= CS_LINGER && cz__stream_request_done(c))
@@ -706,7 +740,7 @@ void cz__conn_tick(cz_worker_t *w, uint64_t now)
                 cz__stream_timeout(c);
             else if ((i == TL_HEADER || i == TL_BODY) && !c->writing)
                 fail(c, 408); /* slowloris: the header block or body did not arrive in time */
-            else
+            else /* idle, or new and silent (TL_FRESH: as nginx, no answer), or stuck writing */
                 cz__conn_close(c);
         }
     }

@@ -49,8 +49,11 @@ typedef struct cz__route {
 } cz__route_t;
 
 /* Timer lists: each holds connections waiting with the same timeout, so appending keeps it
- * sorted by deadline and the tick only looks at the heads (no heap, O(1) refresh). */
-enum { TL_NONE, TL_IDLE, TL_HEADER, TL_BODY, TL_WRITE, TL_LINGER, TL_COUNT };
+ * sorted by deadline and the tick only looks at the heads (no heap, O(1) refresh).
+ * TL_FRESH holds new connections that have sent nothing yet (HeaderTimeout, closed without an
+ * answer); with TL_IDLE it is where reusable connections are found, oldest first, when the
+ * worker is out of connections (accept.c, cz__conn_drain). */
+enum { TL_NONE, TL_IDLE, TL_FRESH, TL_HEADER, TL_BODY, TL_WRITE, TL_LINGER, TL_COUNT };
 
 typedef struct cz__tlist {
     cz_conn_t *head, *tail;
@@ -174,7 +177,7 @@ struct cz_worker {
     cz_server_t *srv;
     int id;
     uv_loop_t loop;
-    uv_tcp_t listener;
+    uv_poll_t listener; /* readiness of listen_fd: accept.c accepts itself */
     uv_async_t wake;  /* shutdown request, blocking-pool completions */
     uv_timer_t tick;
     pthread_t thread;
@@ -182,6 +185,12 @@ struct cz_worker {
     cz__tlist_t swl;  /* connections with streamed-response writes pending (WriteTimeout) */
     cz_conn_t *all;   /* every open connection */
     size_t nconns;
+    size_t nclosing;  /* of nconns, closed (descriptor released) but not yet freed */
+    size_t max_conns; /* this worker's share of MaxConnections */
+    int spare_fd;     /* kept open to be closed when out of descriptors (accept.c), or -1 */
+    bool accept_paused; /* out of descriptors with nothing to free: retried at the next tick */
+    /* accept.c's counters: written by this worker's thread, read by /metrics and the log */
+    uint64_t conns_drained, conns_refused, accept_nofd;
     char date[64];    /* "Date: ...\r\n" */
     size_t date_len;
     int64_t date_sec;
@@ -233,14 +242,19 @@ struct cz_server {
     int64_t jwt_leeway_s;
     struct cz__stop_hook { void (*fn)(void *loop, void *ud); void *ud; } *stop_hooks;
     size_t nstop_hooks; /* cz_server_on_worker_stop */
+    /* accept.c: the at-most-once-a-second log of connections drained or refused */
+    pthread_mutex_t conn_log_mu;
+    uint64_t conn_log_ms, conn_logged[3];
 };
 
 /* conn.c */
 extern const bool cz__is_token[256]; /* RFC 9110 tchar */
-void cz__conn_accept(cz_worker_t *w);
 /* Serve an already connected stream socket (tests and the parser fuzz target use socketpairs). */
 cz_conn_t *cz__conn_open_fd(cz_worker_t *w, int fd);
 void cz__conn_close(cz_conn_t *c);
+/* Close up to max reusable connections (keep-alive idle, or new with nothing sent), oldest
+ * first, to free their descriptors now. Returns how many were closed. */
+size_t cz__conn_drain(cz_worker_t *w, size_t max);
 void cz__conn_tick(cz_worker_t *w, uint64_t now);
 void cz__conn_request_done(cz_conn_t *c);
 void cz__worker_start_stop(cz_worker_t *w);
@@ -333,6 +347,14 @@ int cz__listen_port(int fd);                                   /* the bound port
 void cz__listen_hold(const char *host, int port, bool on);
 /* Log "listen on HOST:PORT: address already in use" (Go's lower-case wording). */
 void cz__listen_log_error(const char *host, int port, int err);
+/* accept.c: the listener's accept loop, MaxConnections, descriptor exhaustion */
+void cz__accept_start(cz_worker_t *w, int listen_fd);
+void cz__accept_close(cz_worker_t *w); /* stop accepting, close the listening socket */
+void cz__accept_tick(cz_worker_t *w);  /* retry a paused accept, write the pending log line */
+typedef struct cz__conn_stats {
+    uint64_t open, max, drained, refused, accept_nofd;
+} cz__conn_stats_t;
+void cz__server_conn_stats(const cz_server_t *s, cz__conn_stats_t *out); /* any thread */
 /* server.c */
 void cz__worker_init(cz_server_t *s, cz_worker_t *w, int id, int listen_fd);
 void cz__dispatch(cz_req_t *r);

@@ -22,12 +22,28 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include "http_int.h"
 #include "czero/client.h"
 #include "czero/log.h"
 #include "discov/discov_int.h"
 
 static int64_t or_default(int64_t v, int64_t def) { return v > 0 ? v : def; }
+
+/* MaxConnections 0: what the open-files limit allows, less a reserve for everything else the
+ * process opens (log files, upstream and Redis connections, the listeners): an eighth of the
+ * limit, 32 to 1024 descriptors. */
+static int64_t default_max_connections(void)
+{
+    struct rlimit rl;
+    uint64_t cur = 1024;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+        cur = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (1u << 20) ? 1u << 20 : rl.rlim_cur;
+    uint64_t reserve = cur / 8 < 32 ? 32 : cur / 8 > 1024 ? 1024 : cur / 8;
+    return cur > reserve + 16 ? (int64_t)(cur - reserve) : 16;
+}
 
 cz_server_t *cz_server_new(const cz_rest_conf_t *conf, cz_diag_t *d)
 {
@@ -38,6 +54,7 @@ cz_server_t *cz_server_new(const cz_rest_conf_t *conf, cz_diag_t *d)
     cz_server_t *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
+    pthread_mutex_init(&s->conn_log_mu, NULL); /* first: cz_server_free destroys it */
     s->conf = *conf;
     s->host = strdup(conf->host && *conf->host ? conf->host : "0.0.0.0");
     s->conf.host = s->host;
@@ -53,6 +70,7 @@ cz_server_t *cz_server_new(const cz_rest_conf_t *conf, cz_diag_t *d)
     c->linger_timeout_ms = or_default(c->linger_timeout_ms, 5000);
     c->blocking_threads = or_default(c->blocking_threads, 16);
     c->blocking_queue = or_default(c->blocking_queue, 1024);
+    c->max_connections = or_default(c->max_connections, default_max_connections());
     if (c->max_header_bytes < 1024)
         c->max_header_bytes = 1024;
     s->buf_size = (uint32_t)c->max_header_bytes;
@@ -299,14 +317,6 @@ void cz__dispatch(cz_req_t *r)
 
 /* ---- workers ---- */
 
-static void on_connection(uv_stream_t *ls, int status)
-{
-    cz_worker_t *w = cz__container_of(ls, cz_worker_t, listener);
-    if (status < 0 || w->stopping)
-        return;
-    cz__conn_accept(w);
-}
-
 static void close_cb_noop(uv_handle_t *h) { (void)h; }
 
 static void worker_maybe_exit(cz_worker_t *w)
@@ -339,6 +349,7 @@ static void on_tick(uv_timer_t *t)
     cz__date_update(w);
     cz__conn_tick(w, uv_now(&w->loop));
     cz__timeouts_tick(w, uv_now(&w->loop));
+    cz__accept_tick(w);
     worker_maybe_exit(w);
 }
 
@@ -347,10 +358,8 @@ static void on_wake(uv_async_t *a)
     cz_worker_t *w = cz__container_of(a, cz_worker_t, wake);
     cz__worker_drain_done(w);
     bool stopping = atomic_load(&w->srv->stopping);
-    if ((stopping || atomic_load(&w->srv->stop_accepting)) && w->listening) {
-        uv_close((uv_handle_t *)&w->listener, close_cb_noop);
-        w->listening = false;
-    }
+    if (stopping || atomic_load(&w->srv->stop_accepting))
+        cz__accept_close(w);
     if (stopping && !w->stopping) {
         w->stopping = true;
         w->stop_deadline = uv_now(&w->loop) + (uint64_t)w->srv->conf.shutdown_timeout_ms;
@@ -365,12 +374,11 @@ void cz__worker_init(cz_server_t *s, cz_worker_t *w, int id, int listen_fd)
     w->srv = s;
     w->id = id;
     uv_loop_init(&w->loop);
-    if (listen_fd >= 0) {
-        uv_tcp_init(&w->loop, &w->listener);
-        uv_tcp_open(&w->listener, listen_fd);
-        uv_listen((uv_stream_t *)&w->listener, 4096, on_connection);
-        w->listening = true;
-    }
+    w->spare_fd = -1;
+    /* this worker's share of MaxConnections (the kernel spreads connections evenly) */
+    w->max_conns = (size_t)((s->conf.max_connections + s->nworkers - 1) / s->nworkers);
+    if (listen_fd >= 0)
+        cz__accept_start(w, listen_fd);
     uv_async_init(&w->loop, &w->wake, on_wake);
     uv_timer_init(&w->loop, &w->tick);
     uv_timer_start(&w->tick, on_tick, CZ__TICK_MS, CZ__TICK_MS);
@@ -378,6 +386,7 @@ void cz__worker_init(cz_server_t *s, cz_worker_t *w, int id, int listen_fd)
     w->timeouts = s->nroutes ? calloc(s->nroutes, sizeof *w->timeouts) : NULL;
     w->tl[TL_IDLE].timeout_ms = (uint64_t)s->conf.idle_timeout_ms;
     w->tl[TL_HEADER].timeout_ms = (uint64_t)s->conf.header_timeout_ms;
+    w->tl[TL_FRESH].timeout_ms = (uint64_t)s->conf.header_timeout_ms;
     w->tl[TL_BODY].timeout_ms = (uint64_t)s->conf.read_timeout_ms;
     w->tl[TL_WRITE].timeout_ms = (uint64_t)s->conf.write_timeout_ms;
     w->swl.timeout_ms = (uint64_t)s->conf.write_timeout_ms;
@@ -603,6 +612,7 @@ void cz_server_free(cz_server_t *s)
     }
     free(s->routes);
     free(s->stop_hooks);
+    pthread_mutex_destroy(&s->conn_log_mu);
     cz_router_free(s->router);
     free(s->host);
     free(s);

@@ -9,8 +9,13 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 #include "czero/limiter.h"
+#include "czero/log.h"
+#include "czero/metrics.h"
 #include "loop_run.h"
 #include "redis_server.h"
 
@@ -319,4 +324,129 @@ Test(redis_limit, too_long_key_is_an_argument_error)
                  CZ_EARG);
     cr_assert_eq(g.done, 0);
     cz_limiter_free(l);
+}
+
+/* ---- an outage is said: one log line each way, and a gauge on /metrics ---- */
+
+static char logdir[] = "/tmp/czredislog-XXXXXX";
+
+static void log_to_files(void)
+{
+    cr_assert_not_null(mkdtemp(logdir));
+    cz_log_conf_t c = {.mode = CZ_LOG_MODE_FILE, .encoding = CZ_LOG_ENC_PLAIN,
+                       .level = CZ_LOG_INFO, .path = logdir};
+    cr_assert_eq(cz_log_setup(&c, NULL), 0);
+}
+
+/* error.log and access.log (info) together, as one string (static). */
+static const char *logs(void)
+{
+    static char buf[1 << 16];
+    size_t n = 0;
+    cz_log_flush();
+    const char *files[] = {"error.log", "access.log"};
+    for (int i = 0; i < 2; i++) {
+        char p[128];
+        snprintf(p, sizeof p, "%s/%s", logdir, files[i]);
+        FILE *f = fopen(p, "rb");
+        if (f) {
+            n += fread(buf + n, 1, sizeof buf - 1 - n, f);
+            fclose(f);
+        }
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+static int count(const char *s, const char *needle)
+{
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* The sample "name{limiter="<prefix>",redis="127.0.0.1:<port>"} v" of the default registry. */
+static double sample(const char *name, const char *prefix)
+{
+    char *text = NULL;
+    cr_assert_eq(cz_metrics_write(cz_metrics_default(), &text, NULL), 0);
+    char want[256];
+    snprintf(want, sizeof want, "%s{limiter=\"%s\",redis=\"127.0.0.1:%d\"} ", name, prefix,
+             srv.port);
+    const char *p = strstr(text, want);
+    double v = p ? atof(p + strlen(want)) : -1;
+    free(text);
+    return v;
+}
+
+static void log_cleanup(void)
+{
+    cz_log_close();
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", logdir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+Test(redis_limit, token_outage_and_recovery_are_logged_once_and_exported)
+{
+    log_to_files();
+    timeout_ms = 100;
+    cz_limiter_t *l = mk(CZ_LIMIT_TOKEN, CZ_LIMIT_REDIS, 1, 3, 0);
+    warm(l);
+    cr_assert_eq(sample("czero_limiter_redis_down", "t:"), 0);
+    cz_test_redis_kill(&srv);
+    for (int i = 0; i < 5; i++)
+        take(l, "k", 1, NULL);
+    cr_assert_eq(cz_limiter_redis_alive(l, &loop), 0);
+    char addr[64];
+    snprintf(addr, sizeof addr, "Redis 127.0.0.1:%d failed", srv.port);
+    cr_assert_eq(count(logs(), addr), 1, "one line for the outage:\n%s", logs());
+    cr_assert(strstr(logs(), "the in-process token bucket decides"), "%s", logs());
+    cr_assert_eq(sample("czero_limiter_redis_down", "t:"), 1);
+    cr_assert_eq(sample("czero_limiter_redis_outages_total", "t:"), 1);
+
+    cr_assert_eq(cz_test_redis_restart(&srv), 0);
+    int back = 0;
+    for (int i = 0; i < 300 && !back; i++) {
+        int never = 0;
+        cz_test_run_until(&loop, &never, 10);
+        back = cz_limiter_redis_alive(l, &loop) == 1;
+    }
+    cr_assert(back);
+    for (int i = 0; i < 3; i++)
+        take(l, "k", 1, NULL);
+    snprintf(addr, sizeof addr, "Redis 127.0.0.1:%d answers again", srv.port);
+    cr_assert_eq(count(logs(), addr), 1, "one line for the recovery:\n%s", logs());
+    cr_assert_eq(sample("czero_limiter_redis_down", "t:"), 0);
+    cr_assert_eq(sample("czero_limiter_redis_outages_total", "t:"), 1);
+    cz_limiter_free(l);
+    log_cleanup();
+}
+
+Test(redis_limit, period_outage_fails_open_and_is_logged_once)
+{
+    log_to_files();
+    timeout_ms = 100;
+    cz_limiter_t *l = mk(CZ_LIMIT_PERIOD, CZ_LIMIT_REDIS, 1, 1, 0);
+    warm(l);
+    cz_test_redis_kill(&srv);
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(take(l, "m", 1, NULL).result, CZ_LIMIT_ALLOWED);
+    cr_assert_eq(count(logs(), "every request is allowed (fail open)"), 1, "%s", logs());
+    cr_assert_eq(sample("czero_limiter_redis_down", "t:"), 1);
+    cr_assert_eq(cz_test_redis_restart(&srv), 0);
+    int ok = 0;
+    for (int i = 0; i < 300 && !ok; i++) { /* no probe for this kind: the next good reply */
+        ok = take(l, "m2", 1, NULL).err == 0;
+        if (!ok) {
+            int never = 0;
+            cz_test_run_until(&loop, &never, 10);
+        }
+    }
+    cr_assert(ok);
+    cr_assert_eq(count(logs(), "answers again"), 1, "%s", logs());
+    cr_assert_eq(sample("czero_limiter_redis_down", "t:"), 0);
+    cz_limiter_free(l);
+    log_cleanup();
 }

@@ -66,6 +66,10 @@ struct cz_limiter {
     uv_loop_t *loops[CZ_LIMITER_MAX_LOOPS]; /* read without the lock (atomics) */
     struct cz__limit_binding *binds[CZ_LIMITER_MAX_LOOPS];
     int nbind;
+    /* Redis outages (limiter.c): loops whose Redis path fails now, outages begun (atomics) */
+    int redis_down;
+    uint64_t redis_outages;
+    char redis_addr[280]; /* host:port, for the log and the metrics label */
 };
 
 extern const cz__limit_kind_t cz__limit_period;

@@ -13,12 +13,21 @@
  * kind an `alive` flag and a probe timer (go-zero tokenlimit.go: redisAlive, startMonitor,
  * waitForRedis with pingInterval). A binding is only touched from its loop's thread; the table
  * of loops is read without a lock and written under bind_mu.
+ *
+ * A Redis outage is said once: when the first loop's Redis path fails (an error or timeout, or
+ * the token kind going to its fallback) the limiter logs an error naming the Redis address and
+ * what decides meanwhile, and when the last failing loop has Redis again it logs the recovery.
+ * czero_limiter_redis_down{limiter,redis} (loops failing now) and
+ * czero_limiter_redis_outages_total show it on /metrics (cz_metrics_default()).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <hiredis/hiredis.h>
 #include "limit_int.h"
+#include "czero/log.h"
+#include "czero/metrics.h"
 
 typedef struct cz__limit_binding {
     cz_limiter_t *l;
@@ -28,6 +37,7 @@ typedef struct cz__limit_binding {
     int alive;   /* Redis decides; 0 = the in-process bucket decides (token only) */
     int pinging; /* a probe PING is in flight */
     int closing;
+    int down;    /* this loop's Redis path failed and has not answered since */
 } binding_t;
 
 typedef struct take_req {
@@ -116,6 +126,23 @@ const char *cz_limit_result_name(int result)
 
 static cz_limiter_t nop_limiter; /* kind == NULL */
 
+static const char *const redis_labels[] = {"limiter", "redis"};
+
+static void collect_redis(cz_metrics_t *m, void *ud)
+{
+    cz_limiter_t *l = ud;
+    const char *v[] = {l->conf.key_prefix, l->redis_addr};
+    cz_metric_t *f;
+    if (cz_metrics_gauge(m, "czero_limiter_redis_down",
+                         "Event loops whose Redis path of the limiter fails now (0: Redis "
+                         "decides).", redis_labels, 2, &f) == 0)
+        cz_metric_set(f, v, (double)__atomic_load_n(&l->redis_down, __ATOMIC_RELAXED));
+    if (cz_metrics_counter(m, "czero_limiter_redis_outages_total",
+                           "Times the limiter's Redis became unreachable (logged each time).",
+                           redis_labels, 2, &f) == 0)
+        cz_metric_set(f, v, (double)__atomic_load_n(&l->redis_outages, __ATOMIC_RELAXED));
+}
+
 cz_limiter_t *cz_limiter_nop(void) { return &nop_limiter; }
 
 int cz_limiter_new(const cz_limiter_conf_t *conf, cz_limiter_t **out)
@@ -161,6 +188,12 @@ int cz_limiter_new(const cz_limiter_conf_t *conf, cz_limiter_t **out)
     for (int i = 0; i < CZ__LIMIT_STRIPES; i++)
         pthread_mutex_init(&l->stripes[i].mu, NULL);
     pthread_mutex_init(&l->bind_mu, NULL);
+    if (l->conf.store == CZ_LIMIT_REDIS) {
+        const char *h = l->conf.redis.host ? l->conf.redis.host : "127.0.0.1";
+        snprintf(l->redis_addr, sizeof l->redis_addr, strchr(h, ':') ? "[%s]:%d" : "%s:%d", h,
+                 l->conf.redis.port ? l->conf.redis.port : 6379);
+        cz_metrics_collector_add(cz_metrics_default(), collect_redis, l);
+    }
     *out = l;
     return 0;
 }
@@ -170,6 +203,8 @@ static void binding_closed(uv_handle_t *h) { free(h->data); }
 static void binding_close(binding_t *b)
 {
     b->closing = 1;
+    if (b->down) /* not an outage any more: this loop no longer uses Redis */
+        __atomic_sub_fetch(&b->l->redis_down, 1, __ATOMIC_RELAXED);
     cz_redis_free(b->redis); /* pending takes complete now, with CZ_ECLOSED */
     uv_close((uv_handle_t *)&b->probe, binding_closed);
 }
@@ -178,6 +213,13 @@ void cz_limiter_free(cz_limiter_t *l)
 {
     if (!l || l == &nop_limiter)
         return;
+    if (l->conf.store == CZ_LIMIT_REDIS) {
+        cz_metrics_collector_remove(cz_metrics_default(), collect_redis, l);
+        cz_metric_t *f; /* a freed limiter's series must not show an outage forever */
+        if (cz_metrics_gauge(cz_metrics_default(), "czero_limiter_redis_down", "", redis_labels,
+                             2, &f) == 0)
+            cz_metric_set(f, (const char *[]){l->conf.key_prefix, l->redis_addr}, 0);
+    }
     for (int i = 0; i < l->nbind; i++)
         if (l->loops[i])
             binding_close(l->binds[i]);
@@ -389,6 +431,31 @@ cz_redis_t *cz_limiter_redis(cz_limiter_t *l, uv_loop_t *loop)
     return b ? b->redis : NULL;
 }
 
+/* ---------------------------------------------------------------- Redis outages */
+
+/* This loop's Redis path failed (err) or answered (err == 0): log the limiter's transitions
+ * only, the first loop to fail and the last to recover. */
+static void redis_state(binding_t *b, int err)
+{
+    cz_limiter_t *l = b->l;
+    if (b->closing || (err != 0) == (b->down != 0))
+        return;
+    b->down = err != 0;
+    if (err) {
+        if (__atomic_fetch_add(&l->redis_down, 1, __ATOMIC_RELAXED) != 0)
+            return;
+        __atomic_add_fetch(&l->redis_outages, 1, __ATOMIC_RELAXED);
+        cz_log_error("limiter \"%s\": Redis %s failed (%s): %s until it answers", l->conf.key_prefix,
+                     l->redis_addr, cz_strerror(err),
+                     l->kind->redis_fallback ? "the in-process token bucket decides"
+                     : l->conf.fail_closed   ? "every request is refused (fail closed)"
+                                             : "every request is allowed (fail open)");
+    } else if (__atomic_sub_fetch(&l->redis_down, 1, __ATOMIC_RELAXED) == 0) {
+        cz_log_info("limiter \"%s\": Redis %s answers again: it decides", l->conf.key_prefix,
+                    l->redis_addr);
+    }
+}
+
 /* ---------------------------------------------------------------- token fallback probe */
 
 static void on_pong(cz_redis_t *r, int status, struct redisReply *reply, void *ud)
@@ -398,6 +465,7 @@ static void on_pong(cz_redis_t *r, int status, struct redisReply *reply, void *u
     if (status == 0 && !b->closing) {
         b->alive = 1;
         uv_timer_stop(&b->probe);
+        redis_state(b, 0);
     }
 }
 
@@ -427,6 +495,8 @@ static void decide_without_redis(take_req_t *q, int err)
 {
     cz_limiter_t *l = q->l;
     int result = l->conf.fail_closed ? CZ_LIMIT_OVER_QUOTA : CZ_LIMIT_ALLOWED;
+    if (err)
+        redis_state(q->b, err);
     if (l->kind->redis_fallback) {
         mark_dead(q->b);
         int rc = local_decide(l, (cz_str_t){q->key, q->klen}, q->n);
@@ -444,6 +514,7 @@ static void on_take_reply(cz_redis_t *r, int status, struct redisReply *reply, v
         int result = reply->type == REDIS_REPLY_INTEGER ? cz__limit_map_code(reply->integer)
                                                         : CZ_EREDIS;
         if (result > 0) {
+            redis_state(q->b, 0);
             q->cb(q->ud, result, 0);
             free(q);
             return;

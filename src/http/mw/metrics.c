@@ -9,7 +9,9 @@
  * more when the server is freed, for the last partial minute. name is the
  * config Name, or host:port without one (engine.createMetrics). qps counts completed requests
  * over the interval; drops are requests breaker/shedding (and maxconns) refused, reported by the
- * prometheus link, which runs before them (metrics_int.h).
+ * prometheus link, which runs before them (metrics_int.h). When log lines were dropped in the
+ * interval (cz_log_dropped, process-wide) the line ends with ", log dropped: N" and is logged
+ * even without requests; otherwise it is go-zero's line unchanged.
  *
  * Per request: one clock read at leave (the start is the engine's), shared with the prometheus
  * link (cz__mw_metrics_leave_ns), then three counters and one bucket of a
@@ -46,6 +48,7 @@ typedef struct stat_state {
     uint64_t *delta;     /* NBUCKETS, the flusher's */
     const cz_clock_t *clock;
     uint64_t interval_ms;
+    uint64_t log_dropped; /* cz_log_dropped() at the last line */
     pthread_t thread;
     bool running, stopping;
     pthread_mutex_t mu;
@@ -195,7 +198,9 @@ static void flush(stat_state_t *st)
             p->h[b] = v;
         }
     }
-    if (n == 0 && drops == 0)
+    uint64_t ld = cz_log_dropped(), log_drops = ld - st->log_dropped;
+    st->log_dropped = ld;
+    if (n == 0 && drops == 0 && log_drops == 0)
         return;
     /* the histogram was read apart from count: trust its own total for ranks */
     uint64_t size = 0;
@@ -216,9 +221,13 @@ static void flush(stat_state_t *st)
             p99 = p999 = top;
     }
     double secs = (double)st->interval_ms / 1000.0;
+    char extra[64] = ""; /* go-zero's line stays as it is unless log lines were lost */
+    if (log_drops)
+        snprintf(extra, sizeof extra, ", log dropped: %llu", (unsigned long long)log_drops);
     cz_log_statf("(%s) - qps: %.1f/s, drops: %llu, avg time: %.1fms, med: %.1fms, "
-                 "90th: %.1fms, 99th: %.1fms, 99.9th: %.1fms",
-                 st->name, (double)n / secs, (unsigned long long)drops, avg, med, p90, p99, p999);
+                 "90th: %.1fms, 99th: %.1fms, 99.9th: %.1fms%s",
+                 st->name, (double)n / secs, (unsigned long long)drops, avg, med, p90, p99, p999,
+                 extra);
 }
 
 static void *flusher_main(void *arg)
@@ -286,6 +295,7 @@ static int stat_init(cz_server_t *s, void **state, cz_diag_t *d)
     st->clock = cz__mw_metrics_clock();
     uint64_t iv = __atomic_load_n(&interval_override_ms, __ATOMIC_RELAXED);
     st->interval_ms = iv ? iv : DEFAULT_INTERVAL_MS;
+    st->log_dropped = cz_log_dropped();
     if (c->name && *c->name)
         snprintf(st->name, sizeof st->name, "%s", c->name);
     else /* go-zero engine.createMetrics: fmt.Sprintf("%s:%d", Host, Port) */

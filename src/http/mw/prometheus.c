@@ -17,8 +17,8 @@
  * takes the next free slot (a new chunk is allocated past SLOTS codes, once per code), published
  * with a release store, so the scraper never reads a half-made slot.
  *
- * The same module exposes, at scrape time, the server's shedders and (process-wide, once) every
- * registered breaker. It also tells the metrics link about drops (metrics_int.h): when the
+ * The same module exposes, at scrape time, the server's shedders and connection counters
+ * (accept.c), and (process-wide, once) every registered breaker and the log lines dropped. It also tells the metrics link about drops (metrics_int.h): when the
  * metrics link is on but nothing exposes Prometheus, the link still runs for that alone.
  */
 #include <math.h>
@@ -237,6 +237,38 @@ static void shedder_gauges(cz_metrics_t *m, cz_shedder_t *sh, const char *name)
     }
 }
 
+/* The engine's connection counters (accept.c): MaxConnections and descriptor exhaustion. */
+static void conn_metrics(cz_metrics_t *m, const cz_server_t *s)
+{
+    cz__conn_stats_t st;
+    cz__server_conn_stats(s, &st);
+    static const struct {
+        const char *name, *help;
+        bool counter;
+        size_t off;
+    } f[] = {
+        {"czero_http_connections_open", "Client connections open.", false,
+         offsetof(cz__conn_stats_t, open)},
+        {"czero_http_connections_max", "MaxConnections: client connections the server holds at "
+         "most.", false, offsetof(cz__conn_stats_t, max)},
+        {"czero_http_connections_drained_total", "Idle connections (keep-alive, or new with "
+         "nothing sent) closed to admit new ones, at MaxConnections or out of file descriptors.",
+         true, offsetof(cz__conn_stats_t, drained)},
+        {"czero_http_connections_refused_total", "New connections closed at once: MaxConnections "
+         "reached or out of file descriptors, with no idle connection to close.", true,
+         offsetof(cz__conn_stats_t, refused)},
+        {"czero_http_accept_no_fd_total", "Accepts that failed for lack of file descriptors "
+         "(EMFILE, ENFILE).", true, offsetof(cz__conn_stats_t, accept_nofd)},
+    };
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        cz_metric_t *fam;
+        int rc = f[i].counter ? cz_metrics_counter(m, f[i].name, f[i].help, NULL, 0, &fam)
+                              : cz_metrics_gauge(m, f[i].name, f[i].help, NULL, 0, &fam);
+        if (rc == 0)
+            cz_metric_set(fam, NULL, (double)*(const uint64_t *)((const char *)&st + f[i].off));
+    }
+}
+
 static void collect_server(cz_metrics_t *m, void *ud)
 {
     prom_state_t *ps = ud;
@@ -253,6 +285,7 @@ static void collect_server(cz_metrics_t *m, void *ud)
     }
     shedder_gauges(m, ps->s->shedder, "normal");
     shedder_gauges(m, ps->s->priority_shedder, "priority");
+    conn_metrics(m, ps->s);
 }
 
 static void breaker_one(cz_breaker_t *b, void *arg)
@@ -280,10 +313,22 @@ static void collect_breakers(cz_metrics_t *m, void *ud)
     cz_breakers_foreach(breaker_one, f);
 }
 
+/* Process-wide: what the log writer lost (a line each, the error log says why). */
+static void collect_log(cz_metrics_t *m, void *ud)
+{
+    (void)ud;
+    cz_metric_t *f;
+    if (cz_metrics_counter(m, "czero_log_dropped_lines_total",
+                           "Log lines dropped: the writer fell behind or a write failed.", NULL,
+                           0, &f) == 0)
+        cz_metric_set(f, NULL, (double)cz_log_dropped());
+}
+
 static pthread_once_t breakers_once = PTHREAD_ONCE_INIT;
 static void breakers_register(void)
 {
     cz_metrics_collector_add(cz_metrics_default(), collect_breakers, NULL);
+    cz_metrics_collector_add(cz_metrics_default(), collect_log, NULL);
 }
 
 /* ---- module ---- */

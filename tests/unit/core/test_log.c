@@ -618,7 +618,7 @@ Test(log, blocked_writer_drops_and_counts)
     char pad[200];
     memset(pad, 'x', sizeof pad - 1);
     pad[sizeof pad - 1] = '\0';
-    const int total = 5000; /* ~1 MB against a 4 KiB pipe and a 256 KiB ring */
+    const int total = 30000; /* ~7 MB against a 4 KiB pipe and a 4 MiB ring */
     for (int i = 0; i < total; i++)
         cz_log_info("%d %s", i, pad);
     uint64_t dropped = cz_log_dropped();
