@@ -111,7 +111,7 @@ Test(conns, silent_connection_is_closed_at_header_timeout_without_an_answer)
     tc_close(&c);
     /* a keep-alive connection after a request still gets IdleTimeout, not HeaderTimeout */
     cr_assert_eq(tc_connect(&c, T.port, 5000), 0);
-    tc_sendf(&c, "GET /hello HTTP/1.1\r\n\r\n");
+    tc_sendf(&c, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
     tc_resp_t r;
     cr_assert_eq(tc_read(&c, &r, false), 0);
     cr_assert_eq(r.status, 200);
@@ -173,7 +173,7 @@ Test(conns, past_max_connections_with_nothing_idle_new_ones_are_refused_and_coun
     tc_conn_t busy[8]; /* half a header each: not reusable */
     for (int i = 0; i < 8; i++) {
         cr_assert_eq(tc_connect(&busy[i], T.port, 5000), 0);
-        tc_sendf(&busy[i], "GET /hello HTTP/1.1\r\n");
+        tc_sendf(&busy[i], "GET /hello HTTP/1.1\r\nHost: x\r\n");
     }
     usleep(200 * 1000);
     tc_conn_t c;
@@ -301,7 +301,7 @@ Test(conns, out_of_descriptors_with_nothing_idle_new_ones_are_refused_then_serve
     static tc_conn_t busy[NSILENT];
     for (int i = 0; i < NSILENT; i++) {
         cr_assert_eq(tc_connect(&busy[i], port, 5000), 0);
-        tc_sendf(&busy[i], "GET /hello HTTP/1.1\r\n");
+        tc_sendf(&busy[i], "GET /hello HTTP/1.1\r\nHost: x\r\n");
         if (i % 8 == 7) /* the server reads them (a connection not read yet still counts as new) */
             usleep(30 * 1000);
     }
