@@ -233,6 +233,12 @@ void cz__mw_answer(cz_res_t *res, int status, const char *body)
     }
 }
 
+void cz__mw_refuse(cz_res_t *res, int status)
+{
+    cz__mw_answer(res, status, NULL);
+    res->refused = true;
+}
+
 void cz__mw_log_dropped(cz_req_t *r)
 {
     cz_str_t remote = cz_req_remote(r);
@@ -346,6 +352,7 @@ static void answer_panic(cz_req_t *r)
         return;
     }
     r->res.streaming = false;
+    r->res.refused = false;
     cz__mw_answer(&r->res, 500, NULL);
     r->ended_early = false;
     cz__res_finish(r);
@@ -476,6 +483,7 @@ static void timeout_fire(cz_req_t *r)
     r->res.streaming = false;
     r->res.hdrs_len = r->res.hdrs_mark; /* the handler's headers go, the middlewares' stay */
     r->res.has_ctype = false;
+    r->res.refused = false; /* the handler was too slow: a failure for the breaker, as go-zero */
     cz__res_complete(r, 503, "Request Timeout");
     cz__conn_flush(c);
     r->cancelled = true;

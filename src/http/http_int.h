@@ -67,6 +67,7 @@ struct cz_res {
     bool streaming, head_sent, ended, has_ctype, finish_deferred;
     bool fixed_len; /* cz_res_stream_begin_length: raw body of fixed_total bytes, not chunked */
     bool aborted;   /* cz_res_abort: the connection was closed under the answer */
+    bool refused;   /* cz_res_mark_refused: a local refusal, not a breaker outcome */
     uint64_t fixed_total;
     void (*drain_cb)(cz_res_t *, void *); /* cz_res_on_drain */
     void *drain_ud;

@@ -4,7 +4,10 @@
  *
  * Two shedders per server, as go-zero's engine: one at CpuThreshold and one for priority routes
  * at (CpuThreshold + 1000) / 2, so priority routes are shed later. None when CpuThreshold is 0.
- * A dropped request gets 503; a 503 answer fails the promise, anything else passes it.
+ * A dropped request gets 503, marked as a local refusal so the breaker in front does not count
+ * it (cz_res_mark_refused). A 503 answer fails the promise, and so does an answer an inner link
+ * refused (a rate limiter's 429: no work was done, so its time must not feed the response-time
+ * window); anything else passes it.
  */
 #include "mw_int.h"
 #include "metrics_int.h"
@@ -19,7 +22,7 @@ static cz_mw_step_t shed_enter(cz_mw_t *mw, cz_req_t *r, cz_res_t *res, void *ct
     shed_ctx_t *sc = ctx;
     if (cz_shedder_allow(mw->data, &sc->promise) != 0) {
         cz__mw_log_dropped(r);
-        cz__mw_answer(res, 503, NULL);
+        cz__mw_refuse(res, 503);
         cz__mw_metrics_drop(r, res); /* go-zero: metrics.AddDrop() */
         return CZ_MW_DONE;
     }
@@ -30,7 +33,7 @@ static void shed_leave(cz_mw_t *mw, cz_req_t *r, cz_res_t *res, void *ctx)
 {
     (void)mw, (void)r;
     shed_ctx_t *sc = ctx;
-    if (cz_res_get_status(res) == 503)
+    if (cz_res_get_status(res) == 503 || cz_res_refused(res))
         cz_shedder_promise_fail(&sc->promise);
     else
         cz_shedder_promise_pass(&sc->promise);
