@@ -194,6 +194,8 @@ struct cz_worker {
     struct cz_client *client; /* cz_req_client(): created on first use, closed at stop */
     void *free_chunks;        /* recycled streamed-response chunk buffers (response.c) */
     size_t nfree_chunks;
+    uint64_t busy_t0, busy_idle0; /* the loop-busy sampler's last sample (server.c) */
+    int64_t busy_pm;              /* atomic: the loop's smoothed busy share, permille */
 };
 
 typedef struct cz__pool cz__pool_t;
@@ -234,6 +236,8 @@ struct cz_server {
 
 /* conn.c */
 extern const bool cz__is_token[256]; /* RFC 9110 tchar */
+/* The worker loops' average busy share in permille (server.c): the load shedder's reading. */
+int64_t cz__server_busy(const cz_server_t *s);
 void cz__conn_accept(cz_worker_t *w);
 /* Serve an already connected stream socket (tests and the parser fuzz target use socketpairs). */
 cz_conn_t *cz__conn_open_fd(cz_worker_t *w, int fd);

@@ -7,7 +7,9 @@
  * go-zero keeps two rolling windows (passes, response times) that are always added to together,
  * so one window serves both here: a bucket's count is its pass count and its sum the response
  * times in ms. The pass/drop/total counters of go-zero's SheddingStat live in the shedder.
- * Not here: the per-minute stat log and the drop log line (the middleware owns logging).
+ * One departure: the in-flight average is sampled when a request arrives, not when one
+ * settles (see sample_flying). Not here: the per-minute stat log and the drop log line (the
+ * middleware owns logging), nor where the CPU reading comes from (the caller's opts.cpu).
  */
 #include <math.h>
 #include <stdbool.h>
@@ -103,12 +105,22 @@ static double load_avg(cz_shedder_t *s)
     return d;
 }
 
-/* go-zero addFlying(): the average moves only when a request finishes, so it lags a burst. */
+/* The in-flight count moves here; its average moves in sample_flying(), at each arrival. */
 static void add_flying(cz_shedder_t *s, int64_t delta)
 {
-    int64_t flying = __atomic_add_fetch(&s->flying, delta, __ATOMIC_RELAXED);
-    if (delta >= 0)
-        return;
+    __atomic_add_fetch(&s->flying, delta, __ATOMIC_RELAXED);
+}
+
+/* The EWMA of the in-flight count as each arrival sees it. go-zero samples when a request
+ * finishes, which in Go (one goroutine per request, finishing one by one) tracks the load; on an
+ * event loop finished requests settle in batches (every timer or upstream answer due in one loop
+ * turn), so a settle-time sample walks down each batch to 0 and the average sits near
+ * beta / (1 - beta) = 9 whatever the load: the shedder then never drops, or, with the limit
+ * scaled below 9, drops nearly everything. Arrivals see the time average (PASTA), batches or
+ * not. */
+static void sample_flying(cz_shedder_t *s)
+{
+    int64_t flying = __atomic_load_n(&s->flying, __ATOMIC_RELAXED);
     uint64_t old = __atomic_load_n(&s->avg_flying, __ATOMIC_RELAXED), nbits;
     do {
         double d;
@@ -188,6 +200,7 @@ int cz_shedder_allow(cz_shedder_t *s, cz_shedder_promise_t *p)
     if (s->nop)
         return 0;
     __atomic_add_fetch(&s->total, 1, __ATOMIC_RELAXED);
+    sample_flying(s);
     uint64_t now = cz_clock_now_ns(s->clock);
     if (should_drop(s, now)) {
         __atomic_store_n(&s->dropped_recently, 1, __ATOMIC_RELAXED);

@@ -4,6 +4,7 @@
  *
  * Two shedders per server, as go-zero's engine: one at CpuThreshold and one for priority routes
  * at (CpuThreshold + 1000) / 2, so priority routes are shed later. None when CpuThreshold is 0.
+ * Their "CPU" reading is the worker loops' busy share (server.c), not the machine's CPU.
  * A dropped request gets 503, marked as a local refusal so the breaker in front does not count
  * it (cz_res_mark_refused). A 503 answer fails the promise, and so does an answer an inner link
  * refused (a rate limiter's 429: no work was done, so its time must not feed the response-time
@@ -44,12 +45,22 @@ static const cz_mw_ops_t shed_ops = {.name = "shedding",
                                      .enter = shed_enter,
                                      .leave = shed_leave};
 
+/* The shedder's reading: how busy the worker loops are, or the override tests and the demo's -c
+ * set. Not go-zero's container CPU: that counts every other process on the machine (a build
+ * next door reads as overload, and shedding then starves a server with idle loops), while a
+ * loop that is never idle is exactly when requests start to queue in front of it. */
+static int64_t loop_busy(void *ud)
+{
+    int64_t o = cz__cpu_override();
+    return o >= 0 ? o : cz__server_busy(ud);
+}
+
 static int shed_init(cz_server_t *s, void **state, cz_diag_t *d)
 {
     (void)state;
     if (s->conf.cpu_threshold <= 0)
         return 0;
-    cz_shedder_opts_t o = {0};
+    cz_shedder_opts_t o = {.cpu = loop_busy, .cpu_ud = s};
     o.cpu_threshold = s->conf.cpu_threshold < 1000 ? s->conf.cpu_threshold : 999;
     int rc = cz_shedder_new(&o, &s->shedder);
     if (rc == 0) {
