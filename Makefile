@@ -3,11 +3,12 @@
 #   make run-gateway  three demo instances on 127.0.0.1:8001-8003 behind czero-gateway on :8080
 #   make test   install what is missing, build, run every test (release + ASan/UBSan + fuzz)
 #   make bench  side-by-side benchmark against nginx and Go; writes docs/benchmarks.md
+#   make bench-overload  only its overload section (goodput with shedding on/off at 2x load)
 JOBS ?= $(shell nproc)
 BUILD ?= build
 PREFIX ?= /usr/local
 
-.PHONY: all deps build run run-gateway test bench install clean
+.PHONY: all deps build run run-gateway test bench bench-overload install clean
 
 all: build
 
@@ -29,6 +30,9 @@ test: deps
 
 bench: build
 	@bash bench/run.sh $(BUILD)
+
+bench-overload: build
+	@bash bench/overload.sh $(BUILD) docs/benchmarks.md
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)

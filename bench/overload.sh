@@ -9,8 +9,8 @@
 # since wrk is closed-loop) to CLIENT_CPU. The route is GET /work?cpu=500&ms=20: 500 µs of CPU on
 # the loop, then the answer after 20 ms from a timer (a handler that computes and waits, as one
 # calling a database does). The capacity C is the 2xx rate the unshed server reaches under 3x its
-# nominal rate (1e6/500 per second); then each server gets 2C for a warm-up and for the measured
-# run, rounds interleaved. Goodput is 2xx answers per second; p99 is of the 2xx answers, counted
+# nominal rate (1e6/500 per second; the best of three 3 s runs); then each server gets 2C for a
+# warm-up and for the measured run, rounds interleaved. Goodput is 2xx answers per second; p99 is of the 2xx answers, counted
 # from when each request was due (client-side waiting included). PASS: median goodput with
 # shedding >= 0.9x without, and its p99 under the route Timeout.
 #
@@ -54,6 +54,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# A port nothing listens on (bash's /dev/tcp connect fails), from $1 up.
+free_port() {
+    local p=$1
+    while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done
+    echo "$p"
+}
+
 start() { # name CpuThreshold port
     local dir=$TMP/$1
     mkdir -p "$dir/logs"
@@ -71,15 +78,20 @@ start() { # name CpuThreshold port
 }
 
 # loadgen name rate seconds -> "scheduled ok s503 s429 other errors goodput p50 p99 max"
-loadgen() { taskset -c "$CCPU" "$LG" "${PORT[$1]}" "$PATHQ" "$2" "$3" 1024; }
+loadgen() { taskset -c "$CCPU" "$LG" "${PORT[$1]}" "$PATHQ" "$2" "$3" 2000; }
 
-start on 900 "$PORT0"
-start off 0 "$((PORT0 + 1))"
+P=$(free_port "$PORT0")
+start on 900 "$P"
+start off 0 "$(free_port $((P + 1)))"
 note "calibrating the capacity on the unshed server"
 NOMINAL=$((1000000 / CPU_US))
-loadgen off $((NOMINAL * 3)) 3 >/dev/null
-CAL=$(loadgen off $((NOMINAL * 3)) 5)
-CAP=$(awk '{ printf "%d", $7 }' <<<"$CAL")
+# the best of three runs: a shared machine's capacity moves from one second to the next, and
+# offering 2x a moment when neighbours took the CPU would not be an overload at all
+CAP=0
+for _ in 1 2 3; do
+    CAL=$(loadgen off $((NOMINAL * 3)) 3)
+    CAP=$(awk -v c="$CAP" '{ printf "%d", ($7 > c ? $7 : c) }' <<<"$CAL")
+done
 [ "$CAP" -gt 0 ] || die "calibration measured no 2xx: $CAL"
 RATE=$((CAP * 2))
 note "capacity $CAP/s, offering $RATE/s"
@@ -116,9 +128,10 @@ SECTION=$TMP/section.md
         "(Workers: 1, the whole default chain, route Timeout ${TIMEOUT_MS} ms), pinned to CPU" \
         "$SCPU, one with \`CpuThreshold: 900\` (the default) and one with \`CpuThreshold: 0\`" \
         "(no shedder); \`czero-loadgen\`, an open-loop generator (a fixed arrival rate over up" \
-        "to 1024 keep-alive connections), pinned to CPU $CCPU. Route: \`GET $PATHQ\` ($CPU_US µs" \
+        "to 2000 keep-alive connections), pinned to CPU $CCPU. Route: \`GET $PATHQ\` ($CPU_US µs" \
         "of CPU on the loop, then the answer after $WAIT_MS ms from a timer). Capacity C = the" \
-        "2xx rate of the unshed server under 3x its nominal rate: **$CAP/s**; each run offers" \
+        "2xx rate of the unshed server under 3x its nominal rate (best of three 3 s runs):" \
+        "**$CAP/s**; each run offers" \
         "**2C = $RATE/s** for ${WARM} s of warm-up, then ${SECS} s measured; $ROUNDS round(s)," \
         "interleaved, medians shown. p99 is of the 2xx answers, from when each request was due."
     echo

@@ -326,6 +326,7 @@ static void worker_maybe_exit(cz_worker_t *w)
         for (size_t i = 0; i < w->srv->nstop_hooks; i++)
             w->srv->stop_hooks[i].fn(&w->loop, w->srv->stop_hooks[i].ud);
         uv_close((uv_handle_t *)&w->tick, close_cb_noop);
+        uv_close((uv_handle_t *)&w->turn, close_cb_noop);
         uv_close((uv_handle_t *)&w->wake, close_cb_noop);
         if (w->client) { /* its pooled upstream connections must not keep the loop alive */
             cz_client_close(w->client, NULL, NULL);
@@ -364,6 +365,20 @@ int64_t cz__server_busy(const cz_server_t *s)
     for (int i = 0; i < n; i++)
         sum += __atomic_load_n(&s->workers[i].busy_pm, __ATOMIC_RELAXED);
     return n ? sum / n : 0;
+}
+
+/* Before each poll: the next request the shedding link sees starts the turn's clock. */
+static void on_turn(uv_prepare_t *p)
+{
+    cz_worker_t *w = cz__container_of(p, cz_worker_t, turn);
+    w->turn_ms = 0;
+}
+
+uint64_t cz__worker_turn_ms(cz_worker_t *w)
+{
+    if (w->turn_ms == 0)
+        w->turn_ms = uv_now(&w->loop) ? uv_now(&w->loop) : 1;
+    return w->turn_ms;
 }
 
 static void on_tick(uv_timer_t *t)
@@ -409,6 +424,9 @@ void cz__worker_init(cz_server_t *s, cz_worker_t *w, int id, int listen_fd)
     uv_async_init(&w->loop, &w->wake, on_wake);
     uv_timer_init(&w->loop, &w->tick);
     uv_timer_start(&w->tick, on_tick, CZ__TICK_MS, CZ__TICK_MS);
+    uv_prepare_init(&w->loop, &w->turn);
+    uv_prepare_start(&w->turn, on_turn);
+    uv_unref((uv_handle_t *)&w->turn);
     pthread_mutex_init(&w->done_mu, NULL);
     w->timeouts = s->nroutes ? calloc(s->nroutes, sizeof *w->timeouts) : NULL;
     w->tl[TL_IDLE].timeout_ms = (uint64_t)s->conf.idle_timeout_ms;

@@ -29,7 +29,10 @@ typedef struct lg_result {
     uint64_t s503, s429, other; /* other statuses */
     uint64_t errors;    /* connection failures, or no answer by the end of the grace */
     double seconds;     /* the scheduling time */
-    double goodput;     /* ok / seconds */
+    /* 2xx answers received while requests were being scheduled, per second: the answers a
+     * backlog yields after the end are left out, or a server that queues would be credited for
+     * the time it takes to drain */
+    double goodput;
     double p50_ms, p99_ms, max_ms; /* latency of the 2xx answers, from their scheduled time */
 } lg_result_t;
 

@@ -34,6 +34,7 @@ struct cz_shedder {
     int64_t (*cpu)(void *ud);
     void *cpu_ud;
     int64_t threshold;
+    double factor_floor;    /* opts.overload_floor, or go-zero's 0.1 */
     double window_scale;    /* buckets per second / 1000 */
     int64_t flying;         /* atomic */
     uint64_t avg_flying;    /* atomic; bits of a double */
@@ -71,6 +72,8 @@ int cz_shedder_new(const cz_shedder_opts_t *o, cz_shedder_t **out)
     s->cpu = o->cpu ? o->cpu : default_cpu;
     s->cpu_ud = o->cpu ? o->cpu_ud : NULL;
     s->threshold = threshold;
+    s->factor_floor = o->overload_floor > 0 ? (o->overload_floor < 1 ? o->overload_floor : 1)
+                                            : OVERLOAD_FACTOR_LOWER_BOUND;
     uint64_t bucket_ns = window / (uint64_t)buckets;
     s->window_scale = (double)CZ_NS_PER_SEC / (double)bucket_ns / 1000.0;
     int rc = cz_window_init(&s->win, buckets, bucket_ns, CZ_WINDOW_IGNORE_CURRENT, s->clock);
@@ -160,7 +163,7 @@ static double max_flight(cz_shedder_t *s, window_view_t *v)
 static double overload_factor(const cz_shedder_t *s, int64_t cpu)
 {
     double f = (double)(CPU_MAX - cpu) / (double)(CPU_MAX - s->threshold);
-    return f < OVERLOAD_FACTOR_LOWER_BOUND ? OVERLOAD_FACTOR_LOWER_BOUND : f > 1 ? 1 : f;
+    return f < s->factor_floor ? s->factor_floor : f > 1 ? 1 : f;
 }
 
 static bool high_thru(cz_shedder_t *s, int64_t cpu)

@@ -92,6 +92,28 @@ Test(shedder, derives_the_inflight_limit_from_the_window)
     cz_shedder_free(s);
 }
 
+Test(shedder, overload_floor_keeps_the_limit_at_what_the_window_saw)
+{
+    cz_clock_manual_init(&clk, 10 * CZ_NS_PER_SEC);
+    cz_shedder_opts_t o = {.clock = &clk.clock, .cpu = fake_cpu, .cpu_threshold = 900,
+                           .overload_floor = 1};
+    cz_shedder_t *s;
+    cr_assert_eq(cz_shedder_new(&o, &s), 0);
+    load_up(s); /* maxFlight 50, 150 in flight */
+    cpu_now = 1000;
+    cz_shedder_info_t in;
+    cz_shedder_info(s, &in);
+    cr_assert_eq(in.overload_factor, 1, "go-zero would scale to 0.1 here");
+    settle_until(50);
+    cz_shedder_promise_t p;
+    cr_assert_eq(cz_shedder_allow(s, &p), 0, "50 in flight is not over 50");
+    cz_shedder_promise_fail(&p);
+    cr_assert_eq(cz_shedder_allow(s, &inflight[ninflight++]), 0);
+    cr_assert_eq(cz_shedder_allow(s, &p), CZ_EOVERLOAD, "51 in flight > 50");
+    settle_until(0);
+    cz_shedder_free(s);
+}
+
 Test(shedder, never_drops_below_the_cpu_threshold)
 {
     cz_clock_manual_init(&clk, 10 * CZ_NS_PER_SEC);
