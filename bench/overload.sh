@@ -116,6 +116,10 @@ GOFF=$(median off 9)
 P99ON=$(median on 11)
 P99OFF=$(median off 11)
 S503=$(median on 5)
+S503OFF=$(median off 5)
+ERRON=$(median on 8)
+ERROFF=$(median off 8)
+COMMIT=$(git -C "$HERE/.." rev-parse --short HEAD 2>/dev/null || echo unknown)
 RATIO=$(awk -v a="$GON" -v b="$GOFF" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
 VERDICT=$(awk -v r="$RATIO" -v p="$P99ON" -v t="$TIMEOUT_MS" \
     'BEGIN { print ((r >= 0.9 && p < t) ? "PASS" : "FAIL") }')
@@ -133,12 +137,15 @@ SECTION=$TMP/section.md
         "2xx rate of the unshed server under 3x its nominal rate (best of three 3 s runs):" \
         "**$CAP/s**; each run offers" \
         "**2C = $RATE/s** for ${WARM} s of warm-up, then ${SECS} s measured; $ROUNDS round(s)," \
-        "interleaved, medians shown. p99 is of the 2xx answers, from when each request was due."
+        "interleaved, medians shown. Goodput counts the 2xx answers received while the load" \
+        "ran (a server that queues is not credited for draining afterwards); p99 is of all 2xx" \
+        "answers, from when each request was due; 503s without a shedder are the Timeout's;" \
+        "unanswered: no answer 2 s after the load ended. czero commit $COMMIT."
     echo
-    echo "| shedding | goodput (2xx/s) | p99 of 2xx (ms) | 503/run |"
-    echo "|---|---:|---:|---:|"
-    echo "| on (CpuThreshold 900) | $GON | $P99ON | $S503 |"
-    echo "| off (CpuThreshold 0) | $GOFF | $P99OFF | 0 |"
+    echo "| shedding | goodput (2xx/s) | p99 of 2xx (ms) | 503 per run | unanswered per run |"
+    echo "|---|---:|---:|---:|---:|"
+    echo "| on (CpuThreshold 900) | $GON | $P99ON | $S503 | $ERRON |"
+    echo "| off (CpuThreshold 0) | $GOFF | $P99OFF | $S503OFF | $ERROFF |"
     echo
     echo "Goodput on/off: **$RATIO** (target >= 0.9), p99 with shedding $P99ON ms vs the" \
         "${TIMEOUT_MS} ms Timeout: **$VERDICT**."
