@@ -18,7 +18,6 @@ typedef struct lg lg_t;
 typedef struct lg_conn {
     uv_tcp_t tcp;
     uv_connect_t creq;
-    uv_write_t wreq;
     lg_t *g;
     struct lg_conn *next_idle, *next_all;
     bool busy, closed;
@@ -107,6 +106,7 @@ static void fail_request(lg_conn_t *k)
 static void on_written(uv_write_t *w, int status)
 {
     lg_conn_t *k = w->data;
+    free(w);
     if (status < 0 && !k->closed)
         fail_request(k);
 }
@@ -121,10 +121,25 @@ static void send_one(lg_conn_t *k, uint64_t sched)
     k->status = 0;
     k->close_after = false;
     g->inflight++;
+    /* A small request goes out whole at once; the answer can then be read, and the next
+     * request sent, before libuv would have called a write callback, so a write request is
+     * allocated only for what try_write could not send (never one reused while pending). */
     uv_buf_t b = uv_buf_init(g->req, (unsigned)g->req_len);
-    k->wreq.data = k;
-    if (uv_write(&k->wreq, (uv_stream_t *)&k->tcp, &b, 1, on_written) != 0)
+    int n = uv_try_write((uv_stream_t *)&k->tcp, &b, 1);
+    if (n == (int)g->req_len)
+        return;
+    if (n > 0)
+        b = uv_buf_init(g->req + n, (unsigned)(g->req_len - (size_t)n));
+    else if (n != UV_EAGAIN)
+        return fail_request(k);
+    uv_write_t *w = malloc(sizeof *w);
+    if (!w)
+        return fail_request(k);
+    w->data = k;
+    if (uv_write(w, (uv_stream_t *)&k->tcp, &b, 1, on_written) != 0) {
+        free(w);
         fail_request(k);
+    }
 }
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
