@@ -6,7 +6,7 @@
  * each goes out on an idle keep-alive connection, or a new one up to max_conns, or waits its
  * turn; a request's latency is counted from the time it was scheduled, so client-side waiting
  * is in it (no coordinated omission). Runs on its own libuv loop in the calling thread. Used by
- * the overload integration test and by bench/loadgen.c (`make bench`'s overload section).
+ * the overload integration test and by bench/loadgen_main.c (`make bench`'s overload section).
  * Not a general client: HTTP/1.1 answers with Content-Length only, no TLS.
  */
 #ifndef CZ_TEST_LOADGEN_H

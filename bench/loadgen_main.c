@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * loadgen.c: `czero-loadgen`, the open-loop load generator of tests/support/loadgen.h as a
+ * loadgen_main.c: `czero-loadgen`, the open-loop load generator of tests/support/loadgen.h as a
  * command, for `make bench`'s overload section (wrk is closed-loop and wrk2 is not available).
  *
  *   czero-loadgen PORT PATH RATE SECONDS [MAX_CONNS]
