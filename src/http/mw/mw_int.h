@@ -38,7 +38,8 @@ static inline const cz_rest_conf_t *cz__server_conf(const cz_server_t *s) { retu
 void cz__mw_answer(cz_res_t *res, int status, const char *body);
 /* The same, marked as a local refusal (cz_res_mark_refused): shedding, MaxConns, breaker. */
 void cz__mw_refuse(cz_res_t *res, int status);
-/* go-zero's "[http] dropped, <uri> - <remote> - <user agent>" error line (breaker, shedding). */
+/* go-zero's "[http] dropped, <uri> - <remote> - <user agent>" error line (breaker, shedding),
+ * for the first drop of each second on a worker; later ones are counted into one line. */
 void cz__mw_log_dropped(cz_req_t *r);
 
 #endif
