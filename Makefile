@@ -4,6 +4,7 @@
 #               (ports: GATEWAY_PORT, GATEWAY_DEV_PORT, DEMO_PORTS, DEMO_DEV_PORTS; scripts/run-gateway.sh)
 #   make test   install what is missing, build, run every test (release + ASan/UBSan + fuzz)
 #   make bench  side-by-side benchmark against nginx and Go; writes docs/benchmarks.md
+#   make bench-overload  only its overload section (goodput with shedding on/off at 2x load)
 # The build prints one line unless it fails (V=1: all of it); BUILD and BUILD_TYPE pick the
 # directory and CMAKE_BUILD_TYPE.
 JOBS ?= $(shell nproc)
@@ -11,7 +12,7 @@ BUILD ?= build
 BUILD_TYPE ?= RelWithDebInfo
 PREFIX ?= /usr/local
 
-.PHONY: all deps build run run-gateway test bench install clean
+.PHONY: all deps build run run-gateway test bench bench-overload install clean
 
 all: build
 
@@ -44,6 +45,9 @@ test: deps
 
 bench: build
 	@bash bench/run.sh $(BUILD)
+
+bench-overload: build
+	@bash bench/overload.sh $(BUILD) docs/benchmarks.md
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)

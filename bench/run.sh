@@ -19,7 +19,9 @@
 # BENCH_NICE [0] nice level for servers and wrk (e.g. -10 as root, to cut the noise from other work
 # on the machine; it takes CPU from that work while the bench runs), BENCH_STEAL_MAX [2] the
 # most host steal (% of the two pinned CPUs' time over a run, from /proc/stat) a run may show
-# before it is measured again, BENCH_STEAL_TRIES [3] tries per run (the last one counts anyway).
+# before it is measured again, BENCH_STEAL_TRIES [3] tries per run (the last one counts anyway),
+# BENCH_OVERLOAD [1] run the overload section (bench/overload.sh, its own BENCH_OVERLOAD_*
+# variables; `make bench-overload` runs it alone and updates only its section).
 #
 # Exit status: 0 when the document was written, even if the acceptance says FAIL or a peer could not
 # be measured (the document says why); non-zero only when the harness itself cannot work.
@@ -413,6 +415,14 @@ done
 
 LOADAVG_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
+# The overload section (bench/overload.sh): goodput with the shedder on and off at 2x capacity.
+OVERLOAD_MD=$TMP/overload.md
+: >"$OVERLOAD_MD"
+if [ "${BENCH_OVERLOAD:-1}" = 1 ]; then
+    BENCH_SERVER_CPU=$SERVER_CPU BENCH_CLIENT_CPU=$CLIENT_CPU bash "$HERE/overload.sh" "$BUILD" \
+        >"$OVERLOAD_MD" || echo "(bench/overload.sh failed: see the bench's stderr)" >"$OVERLOAD_MD"
+fi
+
 # Micro benchmarks: every line each <build>/bench_* prints. Not pinned: some measure two threads
 # contending on purpose (bench_core's _2t lines).
 MICRO=$TMP/micro.md
@@ -508,6 +518,7 @@ mkdir -p "$(dirname "$OUT")"
         echo "$PTABLE"
         echo
     fi
+    if [ -s "$OVERLOAD_MD" ]; then cat "$OVERLOAD_MD"; fi
     echo "## Micro benchmarks"
     echo
     echo "Every line printed by each \`$1/bench_*\` (not pinned, ${MICRO_TIMEOUT} s timeout" \
@@ -521,6 +532,7 @@ echo
 echo "$TABLE"
 echo
 if [ -n "$PTABLE" ]; then echo "$PTABLE"; echo; fi
+if [ -s "$OVERLOAD_MD" ]; then grep -E '^\| |^Goodput' "$OVERLOAD_MD"; echo; fi
 grep -v '^```' "$MICRO" | grep -v '^$' || true
 echo
 echo "bench: wrote $OUT (raw wrk output in $RAW) in ${ELAPSED} s"

@@ -25,6 +25,9 @@ bool cz__head_over(const cz_str_t *hn, const cz_str_t *hv, size_t n, uint64_t ma
 char *cz__head_copy(const cz_str_t *hn, const cz_str_t *hv, size_t n, cz_str_t **on,
                     cz_str_t **ov);
 
+/* The value cz_cpu_set_override() set, or -1 when none (core/shed/cpu_linux.c). */
+int64_t cz__cpu_override(void);
+
 /* The route's timeout-link deadline, taken over by a handler that enforces it itself (the
  * proxy's upstream call answers 504 when it passes): ms left, 0 when the request has no
  * timeout link (http/chain.c). */

@@ -7,6 +7,7 @@
  *   POST /echo         -> the request body, with its Content-Type
  *   GET  /slow?ms=N    -> answers after N ms from a timer, without blocking the loop (async)
  *   GET  /block?ms=N   -> sleeps N ms on the blocking pool (a stand-in for a database call)
+ *   GET  /work?cpu=US&ms=N -> burns US µs of CPU on the loop, then answers after N ms (async)
  *   GET  /stream?n=N   -> N chunks of a chunked response
  *   POST /users        -> {"name","age","email"} bound and validated (400 names the field)
  *   POST /login        -> {"accessToken": ...} for {"user": "..."}, signed with Auth.AccessSecret
@@ -18,10 +19,12 @@
  * is visible (make run-gateway names its three instances). A plain `make run` (and make bench)
  * leaves the link out: it is the demo's, not the framework's, and would cost every request.
  *
- * Usage: czero-demo [-f etc/demo.yaml] [-p port] [-n name] [-d delay_ms] [-h] [-v]
+ * Usage: czero-demo [-f etc/demo.yaml] [-p port] [-n name] [-d delay_ms] [-c permille] [-h] [-v]
  *   -p  listen on this port instead of the config's Port (run several instances from one file)
  *   -n  name the instance: X-Instance on every answer (with -d alone: "<Host>:<Port>")
  *   -d  delay every answer by this many ms, without blocking the loop (a slow node, for tests)
+ *   -c  the CPU usage the load shedder reads, fixed (cz_cpu_set_override): an overload run on a
+ *       machine others share then sheds by its own load only (make bench, tests)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,11 +119,12 @@ static int help_or_version(int argc, char **argv)
 {
     for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("usage: %s [-f etc/demo.yaml] [-p port] [-n name] [-d delay_ms]\n"
+            printf("usage: %s [-f etc/demo.yaml] [-p port] [-n name] [-d delay_ms] [-c permille]\n"
                    "  -f  the config (go-zero RestConf keys, Auth, Cors, Upstreams)\n"
                    "  -p  listen on this port instead of the config's Port\n"
                    "  -n  name the instance: X-Instance on every answer\n"
                    "  -d  delay every answer by this many ms (a slow node, for tests)\n"
+                   "  -c  fix the load the shedder reads, in permille (overload benches)\n"
                    "  -h, --help  this text;  -v, --version  the czero version\n",
                    argv[0]);
             return 1;
@@ -138,9 +142,9 @@ int main(int argc, char **argv)
     if (help_or_version(argc, argv))
         return 0;
     const char *file = "etc/demo.yaml", *name = NULL;
-    long port = 0, delay = 0;
+    long port = 0, delay = 0, cpu = -1;
     int opt;
-    while ((opt = getopt(argc, argv, "f:p:n:d:")) != -1) {
+    while ((opt = getopt(argc, argv, "f:p:n:d:c:")) != -1) {
         char *end = NULL;
         if (opt == 'f') {
             file = optarg;
@@ -150,12 +154,17 @@ int main(int argc, char **argv)
                    port < 65536) {
         } else if (opt == 'd' && (delay = strtol(optarg, &end, 10), *end == 0) && delay >= 0 &&
                    delay <= 600000) {
+        } else if (opt == 'c' && (cpu = strtol(optarg, &end, 10), *end == 0) && cpu >= 0 &&
+                   cpu <= 1000) {
         } else {
-            fprintf(stderr, "usage: %s [-f config.yaml] [-p port] [-n name] [-d delay_ms]\n",
+            fprintf(stderr,
+                    "usage: %s [-f config.yaml] [-p port] [-n name] [-d delay_ms] [-c permille]\n",
                     argv[0]);
             return 2;
         }
     }
+    if (cpu >= 0)
+        cz_cpu_set_override(cpu);
     demo_conf_t c;
     cz_conf_must_load(file, demo_conf_fields, &c);
     if (port)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 #include "czero/czero.h"
@@ -82,20 +83,44 @@ static void slow_cancel(cz_req_t *req, void *ud)
     uv_close((uv_handle_t *)&sc->timer, slow_closed);
 }
 
-static int slow(cz_req_t *req, cz_res_t *res, void *ud)
+static int answer_after(cz_req_t *req, cz_res_t *res, long ms)
 {
-    (void)ud;
     slow_ctx_t *sc = malloc(sizeof *sc);
     if (!sc)
         return cz_res_error(res, 503, "out of memory"), CZ_DONE;
     sc->res = res;
-    sc->ms = query_long(req, "ms", 100, 60000);
+    sc->ms = ms;
     cz_res_header(res, "Content-Type", "application/json; charset=utf-8");
     uv_timer_init(cz_req_loop(req), &sc->timer);
     sc->timer.data = sc;
     uv_timer_start(&sc->timer, slow_fire, (uint64_t)sc->ms, 0);
     cz_req_on_cancel(req, slow_cancel, sc);
     return CZ_AGAIN;
+}
+
+static int slow(cz_req_t *req, cz_res_t *res, void *ud)
+{
+    (void)ud;
+    return answer_after(req, res, query_long(req, "ms", 100, 60000));
+}
+
+/* /work?cpu=US&ms=N: US microseconds of CPU on the loop, then the answer after N ms from a
+ * timer: a handler of known cost (a capacity of about 1e6/US per worker) that also waits, as one
+ * calling a database does. The overload benchmark drives it (bench/run.sh). */
+static int work(cz_req_t *req, cz_res_t *res, void *ud)
+{
+    (void)ud;
+    long us = query_long(req, "cpu", 0, 1000000);
+    long ms = query_long(req, "ms", 0, 60000);
+    struct timespec t0, t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+    do
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    while ((t.tv_sec - t0.tv_sec) * 1000000L + (t.tv_nsec - t0.tv_nsec) / 1000 < us);
+    if (ms > 0)
+        return answer_after(req, res, ms);
+    cz_res_json_raw(res, 200, "{\"slept_ms\":0}", 14);
+    return CZ_DONE;
 }
 
 static int block(cz_req_t *req, cz_res_t *res, void *ud)
@@ -205,6 +230,7 @@ const cz_route_t demo_routes[] = {
     {"GET", "/block", block, NULL, CZ_ROUTE_BLOCKING},
     {"GET", "/stream", stream, NULL, 0},
     {"POST", "/users", create_user, NULL, 0},
+    {"GET", "/work", work, NULL, 0},
 };
 
 const size_t demo_nroutes = sizeof demo_routes / sizeof demo_routes[0];

@@ -13,7 +13,7 @@
  *
  * Usage is allow -> promise -> settle: cz_breaker_allow() fills a cz_promise_t (a value on the
  * stack or in a request arena) and the caller settles it with cz_promise_accept() or
- * cz_promise_reject() when the call ends. The cz_breaker_do*() helpers wrap a synchronous call.
+ * cz_promise_reject() when the call ends, or cz_promise_ignore() when it never really ran. The cz_breaker_do*() helpers wrap a synchronous call.
  * All functions are thread-safe; allow and accept never allocate.
  */
 #ifndef CZERO_BREAKER_H
@@ -72,6 +72,9 @@ CZ_EXTERN int cz_breaker_allow(cz_breaker_t *b, cz_promise_t *p);
 CZ_EXTERN void cz_promise_accept(cz_promise_t *p);
 /** The call failed; reason (may be NULL, copied, truncated) joins the breaker's last errors. */
 CZ_EXTERN void cz_promise_reject(cz_promise_t *p, const char *reason);
+/** The call tells nothing about what the breaker guards (it was refused locally before doing
+ *  any work: shed, rate-limited): settle *p recording neither a success nor a failure. */
+CZ_EXTERN void cz_promise_ignore(cz_promise_t *p);
 
 /* A call: returns 0 or an error code. */
 typedef int (*cz_breaker_req_fn)(void *arg);

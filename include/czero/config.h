@@ -196,7 +196,7 @@ typedef struct cz_rest_conf {
     int64_t max_conns;         /* MaxConns, default 10000 */
     int64_t max_bytes;         /* MaxBytes (request body), default 1048576 */
     int64_t timeout_ms;        /* Timeout (handler), default 3000 */
-    int64_t cpu_threshold;     /* CpuThreshold 0..1000, default 900 */
+    int64_t cpu_threshold;     /* CpuThreshold 0..1000 (worker-loop busy permille), default 900 */
     cz_middlewares_conf_t middlewares; /* Middlewares */
     cz_telemetry_conf_t telemetry;     /* Telemetry */
     cz_prometheus_conf_t prometheus;   /* Prometheus */

@@ -13,6 +13,7 @@
 #ifndef CZERO_RESPONSE_H
 #define CZERO_RESPONSE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
@@ -78,6 +79,15 @@ CZ_EXTERN void cz_res_close_after(cz_res_t *res);
  *  the handler ran stay), e.g. to answer an error instead of a half-collected response. No-op
  *  once a streamed head was sent. */
 CZ_EXTERN void cz_res_clear(cz_res_t *res);
+/** Mark the answer as a local refusal: the server turned the request away to protect itself
+ *  (load shedding, a rate limit, MaxConns, a breaker's drop) and the handler did no work.
+ *  Breakers neither count it as a failure nor as a success: it says nothing about the
+ *  route's health. The built-in shedding, MaxConns and breaker links mark their answers; a
+ *  middleware that limits (a 429) marks its own. Setting a new answer on res afterwards
+ *  (cz_res_clear, a timeout's 503, a panic's 500) unmarks it. */
+CZ_EXTERN void cz_res_mark_refused(cz_res_t *res);
+/** Whether the answer is marked as a local refusal (cz_res_mark_refused). */
+CZ_EXTERN bool cz_res_refused(const cz_res_t *res);
 /** Bytes of a streamed response (cz_res_stream_write) handed to the socket but not yet written:
  *  a proxy pauses its source while this is high (a slow client). */
 CZ_EXTERN size_t cz_res_stream_pending(const cz_res_t *res);

@@ -4,7 +4,9 @@
  *
  * A shedder drops a request (CZ_EOVERLOAD) when the system is hot, meaning CPU usage is at or above
  * the threshold (default 900 permille) or a drop happened less than 1 s (the cool-off) after the
- * last hot reading, AND the requests in flight, both current and smoothed, exceed the derived
+ * last hot reading, AND the requests in flight, both current and smoothed (an EWMA sampled at
+ * each arrival: go-zero samples at each settle, which an event loop's batched completions bias
+ * toward 9), exceed the derived
  * limit maxPass * minRt * bucketsPerSecond / 1000, scaled down as CPU rises over the threshold.
  * maxPass is the busiest bucket and minRt the fastest bucket average (ms) over the window (5 s of
  * 50 buckets, the filling bucket ignored). Callers settle every allowed request with
@@ -40,6 +42,11 @@ typedef struct cz_shedder_opts {
     /* CPU usage source in permille; NULL = cz_cpu_usage(). Tests may inject their own. */
     int64_t (*cpu)(void *ud);
     void *cpu_ud;
+    /* The lowest the overload factor goes (go-zero: 0.1 at CPU 1000); 0 = 0.1, at most 1.
+     * 1 = when hot, allow the in-flight count the window saw at its best, never a share of it:
+     * a CPU reading that answers to the shedding itself (the HTTP engine's loop-busy share)
+     * then settles near the threshold instead of swinging between 10% and all of that. */
+    double overload_floor;
 } cz_shedder_opts_t;
 
 /* Counters since creation or the last reset (go-zero SheddingStat). */
@@ -53,11 +60,11 @@ typedef struct cz_shedder_stat {
 typedef struct cz_shedder_info {
     int64_t cpu;        /* permille */
     int64_t flying;     /* allowed and not yet settled */
-    double avg_flying;  /* EWMA of flying, beta 0.9, updated on settle */
+    double avg_flying;  /* EWMA of flying, beta 0.9, sampled at each allow */
     int64_t max_pass;   /* busiest bucket (>= 1) */
     double min_rt_ms;   /* fastest bucket average (1000 when no data) */
     double max_flight;  /* maxPass * minRt * bucketsPerSecond / 1000, at least 1 */
-    double overload_factor; /* (1000 - cpu) / (1000 - threshold) in [0.1, 1] */
+    double overload_factor; /* (1000 - cpu) / (1000 - threshold) in [overload_floor, 1] */
     int hot;            /* within the cool-off after a hot reading with a drop */
 } cz_shedder_info_t;
 

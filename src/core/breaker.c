@@ -210,6 +210,12 @@ void cz_promise_accept(cz_promise_t *p)
     mark(b, F_SUCCESS);
 }
 
+void cz_promise_ignore(cz_promise_t *p)
+{
+    if (p)
+        p->_b = NULL;
+}
+
 static void add_reason(cz_breaker_t *b, const char *reason)
 {
     uint64_t when = cz_wallclock_ns();

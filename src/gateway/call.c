@@ -45,12 +45,14 @@ struct cz_upcall {
     bool want_drain;          /* the caller waits for on_drain */
     bool write_ended;
     bool replay_lost;         /* more body was written than the replay buffer holds */
+    bool breaker_dropped;     /* a node's breaker dropped a pick of this call */
     char *replay;
     size_t replay_len, replay_cap;
     uint64_t tried[CZ_LB_TRIED_WORDS];
 };
 
 size_t cz__upcall_size(void) { return sizeof(cz_upcall_t); }
+bool cz__upcall_breaker_dropped(const cz_upcall_t *uc) { return uc->breaker_dropped; }
 
 static int in_head(cz_call_t *call, int status, const cz_str_t *hn, const cz_str_t *hv, size_t n,
                    void *ud)
@@ -109,6 +111,7 @@ static int pick(cz_upcall_t *uc)
             continue;
         }
         if (cz_breaker_allow(n->breaker, &uc->promise) != 0) {
+            uc->breaker_dropped = true;
             cz_lb_done(u->lb, idx, 1, DROP_PENALTY_NS);
             continue;
         }

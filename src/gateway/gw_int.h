@@ -83,6 +83,9 @@ size_t cz__upcall_size(void);
  * freed here, e.g. request-arena memory that outlives the call). */
 int cz__upcall_start(cz_upcall_t *uc, bool owned, cz_upstream_t *u, struct cz_client *c,
                      const cz_upstream_req_t *rq, const cz_call_cbs_t *cbs, void *ud);
+/* After cz__upcall_start failed with CZ_ENOSERVICE on storage the caller owns: whether a node's
+ * breaker dropped the call on the way (the answer is a local refusal, not a route failure). */
+bool cz__upcall_breaker_dropped(const cz_upcall_t *uc);
 
 /* ---- outlier.c: passive ejection ---- */
 /* Feed one call result of node n at time now (ns). failed: transport error, timeout or 5xx with

@@ -256,6 +256,10 @@ static void start_call(proxy_t *p)
     int rc = cz__upcall_start(p->uc, false, p->rt->up, cz_req_client(p->req), &p->urq, &proxy_cbs,
                               p);
     if (rc != 0) {
+        /* every node left was refused by its own breaker: those breakers counted the node
+         * failures already, and the route's breaker must not count them a second time */
+        if (rc == CZ_ENOSERVICE && cz__upcall_breaker_dropped(p->uc))
+            cz_res_mark_refused(p->res);
         finish_error(p, status_for(rc), cz_strerror(rc));
         return;
     }

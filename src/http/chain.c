@@ -233,8 +233,29 @@ void cz__mw_answer(cz_res_t *res, int status, const char *body)
     }
 }
 
+void cz__mw_refuse(cz_res_t *res, int status)
+{
+    cz__mw_answer(res, status, NULL);
+    res->refused = true;
+}
+
+/* go-zero logs every drop; a shedder refusing thousands of requests a second then spends a
+ * good part of the loop it protects formatting the same line. Each worker logs the first drop of
+ * each second in go-zero's words and counts the rest into one line at its next drop. */
+static __thread uint64_t drop_sec, drop_more;
+
 void cz__mw_log_dropped(cz_req_t *r)
 {
+    uint64_t sec = uv_now(&r->w->loop) / 1000;
+    if (sec == drop_sec) {
+        drop_more++;
+        return;
+    }
+    if (drop_more)
+        cz_log_error("[http] dropped %llu more requests since %llus ago",
+                     (unsigned long long)drop_more, (unsigned long long)(sec - drop_sec));
+    drop_sec = sec;
+    drop_more = 0;
     cz_str_t remote = cz_req_remote(r);
     cz_str_t ua = cz_req_header(r, "User-Agent");
     cz_log_error("[http] dropped, %.*s - %.*s - %.*s", (int)r->target.n, r->target.p,
@@ -346,6 +367,7 @@ static void answer_panic(cz_req_t *r)
         return;
     }
     r->res.streaming = false;
+    r->res.refused = false;
     cz__mw_answer(&r->res, 500, NULL);
     r->ended_early = false;
     cz__res_finish(r);
@@ -476,6 +498,7 @@ static void timeout_fire(cz_req_t *r)
     r->res.streaming = false;
     r->res.hdrs_len = r->res.hdrs_mark; /* the handler's headers go, the middlewares' stay */
     r->res.has_ctype = false;
+    r->res.refused = false; /* the handler was too slow: a failure for the breaker, as go-zero */
     cz__res_complete(r, 503, "Request Timeout");
     cz__conn_flush(c);
     r->cancelled = true;

@@ -70,6 +70,7 @@ struct cz_res {
     bool streaming, head_sent, ended, has_ctype, finish_deferred;
     bool fixed_len; /* cz_res_stream_begin_length: raw body of fixed_total bytes, not chunked */
     bool aborted;   /* cz_res_abort: the connection was closed under the answer */
+    bool refused;   /* cz_res_mark_refused: a local refusal, not a breaker outcome */
     uint64_t fixed_total;
     void (*drain_cb)(cz_res_t *, void *); /* cz_res_on_drain */
     void *drain_ud;
@@ -205,6 +206,10 @@ struct cz_worker {
     struct cz_client *client; /* cz_req_client(): created on first use, closed at stop */
     void *free_chunks;        /* recycled streamed-response chunk buffers (response.c) */
     size_t nfree_chunks;
+    uv_prepare_t turn;            /* runs before each poll: resets turn_ms */
+    uint64_t turn_ms;             /* uv_now when this turn's first request reached shedding */
+    uint64_t busy_t0, busy_idle0; /* the loop-busy sampler's last sample (server.c) */
+    int64_t busy_pm;              /* atomic: the loop's smoothed busy share, permille */
 };
 
 typedef struct cz__pool cz__pool_t;
@@ -249,6 +254,11 @@ struct cz_server {
 
 /* conn.c */
 extern const bool cz__is_token[256]; /* RFC 9110 tchar */
+/* The worker loops' average busy share in permille (server.c): the load shedder's reading. */
+int64_t cz__server_busy(const cz_server_t *s);
+/* When this loop turn's requests began to be read (ms, loop clock): libuv refreshes uv_now after
+ * each batch of events it polls, and one turn runs many batches before its timers fire. */
+uint64_t cz__worker_turn_ms(cz_worker_t *w);
 /* Serve an already connected stream socket (tests and the parser fuzz target use socketpairs). */
 cz_conn_t *cz__conn_open_fd(cz_worker_t *w, int fd);
 void cz__conn_close(cz_conn_t *c);

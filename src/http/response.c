@@ -98,6 +98,8 @@ static inline cz_req_t *req_of(cz_res_t *res) { return cz__container_of(res, cz_
 
 void cz_res_status(cz_res_t *res, int status) { res->status = status; }
 int cz_res_get_status(const cz_res_t *res) { return res->status ? res->status : 200; }
+void cz_res_mark_refused(cz_res_t *res) { res->refused = true; }
+bool cz_res_refused(const cz_res_t *res) { return res->refused; }
 
 /* Headers the server writes itself; compared only when the length matches. */
 static bool reserved_header(cz_str_t n)
@@ -228,6 +230,7 @@ void cz_res_clear(cz_res_t *res)
     res->hdrs_len = res->hdrs_mark;
     res->has_ctype = false;
     res->body_len = 0;
+    res->refused = false;
 }
 
 int cz_res_error(cz_res_t *res, int status, const char *msg)
@@ -511,6 +514,7 @@ void cz__res_finish(cz_req_t *r)
     }
     if (r->timed_out) { /* a blocking handler outlived its timeout: go-zero answers 503 */
         res->status = 503;
+        res->refused = false; /* real slowness: the breaker counts it */
         res->body_len = 0;
         res->hdrs_len = res->hdrs_mark;
         res->has_ctype = false;

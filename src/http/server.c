@@ -246,6 +246,7 @@ void cz__run_handler(cz_req_t *r)
             return;
         r->blocking = false;
         cz_res_error(res, 503, "service unavailable: blocking pool is full");
+        res->refused = true; /* the pool sheds, the handler did not fail: no breaker failure */
         cz__res_finish(r);
         return;
     }
@@ -335,6 +336,7 @@ static void worker_maybe_exit(cz_worker_t *w)
         for (size_t i = 0; i < w->srv->nstop_hooks; i++)
             w->srv->stop_hooks[i].fn(&w->loop, w->srv->stop_hooks[i].ud);
         uv_close((uv_handle_t *)&w->tick, close_cb_noop);
+        uv_close((uv_handle_t *)&w->turn, close_cb_noop);
         uv_close((uv_handle_t *)&w->wake, close_cb_noop);
         if (w->client) { /* its pooled upstream connections must not keep the loop alive */
             cz_client_close(w->client, NULL, NULL);
@@ -343,9 +345,56 @@ static void worker_maybe_exit(cz_worker_t *w)
     }
 }
 
+/* The loop's busy share over the last sample, smoothed into w->busy_pm (permille): what the
+ * load shedder reads (shedding.c). Sampled every BUSY_SAMPLE_NS from the tick. */
+#define BUSY_SAMPLE_NS (250 * CZ_NS_PER_MS)
+#define BUSY_BETA 0.8
+static void sample_busy(cz_worker_t *w)
+{
+    uint64_t now = uv_hrtime(), idle = uv_metrics_idle_time(&w->loop);
+    if (w->busy_t0 == 0) {
+        w->busy_t0 = now;
+        w->busy_idle0 = idle;
+        return;
+    }
+    if (now - w->busy_t0 < BUSY_SAMPLE_NS)
+        return;
+    uint64_t dt = now - w->busy_t0, di = idle - w->busy_idle0;
+    double busy = di >= dt ? 0 : 1000.0 * (double)(dt - di) / (double)dt;
+    double prev = __atomic_load_n(&w->busy_pm, __ATOMIC_RELAXED);
+    __atomic_store_n(&w->busy_pm, (int64_t)(prev * BUSY_BETA + busy * (1 - BUSY_BETA)),
+                     __ATOMIC_RELAXED);
+    w->busy_t0 = now;
+    w->busy_idle0 = idle;
+}
+
+int64_t cz__server_busy(const cz_server_t *s)
+{
+    int64_t sum = 0;
+    int n = s->workers ? s->nworkers : 0;
+    for (int i = 0; i < n; i++)
+        sum += __atomic_load_n(&s->workers[i].busy_pm, __ATOMIC_RELAXED);
+    return n ? sum / n : 0;
+}
+
+/* Before each poll: the next request the shedding link sees starts the turn's clock. */
+static void on_turn(uv_prepare_t *p)
+{
+    cz_worker_t *w = cz__container_of(p, cz_worker_t, turn);
+    w->turn_ms = 0;
+}
+
+uint64_t cz__worker_turn_ms(cz_worker_t *w)
+{
+    if (w->turn_ms == 0)
+        w->turn_ms = uv_now(&w->loop) ? uv_now(&w->loop) : 1;
+    return w->turn_ms;
+}
+
 static void on_tick(uv_timer_t *t)
 {
     cz_worker_t *w = cz__container_of(t, cz_worker_t, tick);
+    sample_busy(w);
     cz__date_update(w);
     cz__conn_tick(w, uv_now(&w->loop));
     cz__timeouts_tick(w, uv_now(&w->loop));
@@ -374,6 +423,7 @@ void cz__worker_init(cz_server_t *s, cz_worker_t *w, int id, int listen_fd)
     w->srv = s;
     w->id = id;
     uv_loop_init(&w->loop);
+    uv_loop_configure(&w->loop, UV_METRICS_IDLE_TIME); /* the shedder's reading (sample_busy) */
     w->spare_fd = -1;
     /* this worker's share of MaxConnections (the kernel spreads connections evenly) */
     w->max_conns = (size_t)((s->conf.max_connections + s->nworkers - 1) / s->nworkers);
@@ -382,6 +432,9 @@ void cz__worker_init(cz_server_t *s, cz_worker_t *w, int id, int listen_fd)
     uv_async_init(&w->loop, &w->wake, on_wake);
     uv_timer_init(&w->loop, &w->tick);
     uv_timer_start(&w->tick, on_tick, CZ__TICK_MS, CZ__TICK_MS);
+    uv_prepare_init(&w->loop, &w->turn);
+    uv_prepare_start(&w->turn, on_turn);
+    uv_unref((uv_handle_t *)&w->turn);
     pthread_mutex_init(&w->done_mu, NULL);
     w->timeouts = s->nroutes ? calloc(s->nroutes, sizeof *w->timeouts) : NULL;
     w->tl[TL_IDLE].timeout_ms = (uint64_t)s->conf.idle_timeout_ms;

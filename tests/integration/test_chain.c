@@ -1,6 +1,8 @@
 /* Integration tests of the middleware chain on a real server: go-zero's order, user and group
  * middlewares with enter/leave in the right order, park/resume, breaker per route, shedding
- * under a forced CPU reading, priority routes, timeouts, MaxConns, recover, per-route MaxBytes. */
+ * under a forced CPU reading, priority routes, timeouts, MaxConns, recover, per-route MaxBytes;
+ * what the route breaker counts: the shedder's and MaxConns' 503s and a limiter's 429 (local
+ * refusals) neither way, a timeout's 503 as a failure. */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -8,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
+#include "czero/breaker.h"
 #include "czero/shedder.h"
 #include "http_client.h"
 #include "test_server.h"
@@ -264,7 +267,6 @@ Test(chain, shedding_drops_under_forced_cpu_and_priority_sheds_later)
     cr_assert_gt(ok, 0, "not everything is shed");
     cz_cpu_set_override(100);
     usleep(1100 * 1000); /* cool-off */
-    /* another route: /slow's breaker saw the shed 503s as failures (as go-zero's does) */
     ok = run_burst(t.port, "/users/1", 40, &n503);
     cr_assert_eq(n503, 0, "no shedding once the CPU is low and the cool-off passed");
     cz_cpu_set_override(-1);
@@ -311,6 +313,135 @@ Test(chain, priority_route_is_not_shed_below_its_threshold)
     run_burst(port, "/slow", 40, &n503);
     run_burst(port, "/slow", 40, &n503);
     cr_assert_gt(n503, 0, "the normal route at the same CPU is shed");
+    cz_cpu_set_override(-1);
+    ts_stop(&t);
+}
+
+/* ---- what the route breaker counts ---- */
+
+static cz_breaker_stat_t breaker_of(const char *name)
+{
+    cz_breaker_stat_t st;
+    cz_breaker_stat(cz_breakers_get(name), &st);
+    return st;
+}
+
+/* The breaker sits outside the shedder (go-zero's order), so its leave sees the shedder's 503.
+ * go-zero counts it as a failure: its breaker then opens on its own shedding and keeps
+ * dropping once the load is gone. Here a shed answer is neither a success nor a failure. */
+Test(chain, shed_answers_are_not_breaker_failures)
+{
+    ts_t t;
+    ts_init(&t);
+    t.conf.max_conns = 0;
+    ts_start(&t, NULL, 0);
+    cz_cpu_set_override(1000); /* overload factor 0.1: a handful in flight is too many */
+    int shed = 0, ok = 0, n503;
+    for (int round = 0; round < 6 && shed < 40; round++) {
+        ok += run_burst(t.port, "/slow?ms=100", 40, &n503);
+        shed += n503;
+    }
+    cz_breaker_stat_t st = breaker_of("GET:///slow");
+    cr_assert_gt(shed, 0, "the shedder answers 503 under a forced CPU of 100%% (ok %d)", ok);
+    cr_assert_eq(st.failures, 0, "%d shed answers, none a breaker failure (%lld failures)", shed,
+                 (long long)st.failures);
+    cr_assert_eq(st.drops, 0, "the breaker dropped nothing itself (%lld)", (long long)st.drops);
+    cr_assert_eq(st.accepts, ok, "the served requests are its only outcomes (%lld of %d)",
+                 (long long)st.accepts, ok);
+    cr_assert_eq(st.drop_ratio, 0.0);
+    cz_cpu_set_override(100);
+    usleep(1100 * 1000); /* the shedder's cool-off */
+    tc_conn_t c;
+    cr_assert_eq(tc_connect(&c, t.port, 5000), 0);
+    for (int i = 0; i < 100; i++) {
+        tc_resp_t r;
+        tc_sendf(&c, "GET /slow?ms=0 HTTP/1.1\r\nHost: x\r\n\r\n");
+        cr_assert_eq(tc_read(&c, &r, false), 0);
+        cr_assert_eq(r.status, 200, "once the load is gone nothing is dropped (request %d)", i);
+        tc_resp_free(&r);
+    }
+    tc_close(&c);
+    cz_cpu_set_override(-1);
+    ts_stop(&t);
+}
+
+Test(chain, max_conns_answers_are_not_breaker_outcomes)
+{
+    ts_t t;
+    ts_init(&t);
+    t.conf.max_conns = 3;
+    ts_start(&t, NULL, 0);
+    cz_cpu_set_override(0); /* no shedding on a busy machine */
+    int n503;
+    int ok = run_burst(t.port, "/slow?ms=300", 10, &n503);
+    cr_assert_eq(n503, 10 - ok);
+    cr_assert_gt(n503, 0);
+    cz_breaker_stat_t st = breaker_of("GET:///slow");
+    cr_assert_eq(st.failures, 0);
+    cr_assert_eq(st.total, ok, "only the admitted requests are counted (%lld of %d)",
+                 (long long)st.total, ok);
+    cz_cpu_set_override(-1);
+    ts_stop(&t);
+}
+
+/* A rate limit in front of the handler, as the gateway's RateLimit link: quota 1, then 429. */
+static cz_mw_step_t lim_enter(cz_mw_t *mw, cz_req_t *req, cz_res_t *res, void *ctx)
+{
+    (void)req, (void)ctx;
+    int *left = mw->data;
+    if (__atomic_fetch_sub(left, 1, __ATOMIC_RELAXED) > 0)
+        return CZ_MW_NEXT;
+    cz_res_error(res, 429, "Too Many Requests");
+    cz_res_mark_refused(res);
+    return CZ_MW_DONE;
+}
+static const cz_mw_ops_t lim_ops = {.name = "limit", .enter = lim_enter};
+
+Test(chain, limiter_refusals_are_not_breaker_outcomes)
+{
+    ts_t t;
+    ts_init(&t);
+    cz_diag_t d;
+    t.srv = cz_server_new(&t.conf, &d);
+    static int quota = 1;
+    cz_mw_t lim = {&lim_ops, &quota};
+    cz_route_t routes[] = {{"GET", "/x", fail500, NULL, 0}};
+    cz_route_opts_t o = {.middlewares = &lim, .nmiddlewares = 1};
+    cr_assert_eq(cz_server_add_routes(t.srv, routes, 1, &o, &d), 0);
+    cr_assert_eq(cz_server_start(t.srv), 0);
+    cz_cpu_set_override(0);
+    int port = cz_server_port(t.srv);
+    tc_conn_t c;
+    cr_assert_eq(tc_connect(&c, port, 5000), 0);
+    for (int i = 0; i < 20; i++) {
+        tc_resp_t r;
+        tc_sendf(&c, "GET /x HTTP/1.1\r\nHost: x\r\n\r\n");
+        cr_assert_eq(tc_read(&c, &r, false), 0);
+        cr_assert_eq(r.status, i == 0 ? 500 : 429, "request %d", i);
+        tc_resp_free(&r);
+    }
+    tc_close(&c);
+    cz_breaker_stat_t st = breaker_of("GET:///x");
+    cr_assert_eq(st.failures, 1, "the handler's 500 is the one failure");
+    cr_assert_eq(st.total, 1, "the 429s count neither way (%lld)", (long long)st.total);
+    cz_cpu_set_override(-1);
+    ts_stop(&t);
+}
+
+Test(chain, timeout_answers_are_breaker_failures)
+{
+    ts_t t;
+    ts_init(&t);
+    t.conf.timeout_ms = 100;
+    t.conf.max_conns = 0;
+    ts_start(&t, NULL, 0);
+    cz_cpu_set_override(0);
+    int n503;
+    int ok = run_burst(t.port, "/slow?ms=400", 8, &n503);
+    cr_assert_eq(n503, 8, "every request times out (ok %d)", ok);
+    cz_breaker_stat_t st = breaker_of("GET:///slow");
+    cr_assert_eq(st.failures, 8, "a timeout is real slowness: a failure, as go-zero (%lld)",
+                 (long long)st.failures);
     cz_cpu_set_override(-1);
     ts_stop(&t);
 }

@@ -36,7 +36,12 @@ typedef struct rl_ctx {
 
 static bool admitted(int result) { return result != CZ_LIMIT_OVER_QUOTA; }
 
-static void refuse(cz_res_t *res) { cz_res_error(res, 429, "Too Many Requests"); }
+/* Marked as a local refusal: the route's breaker, in front, counts it neither way. */
+static void refuse(cz_res_t *res)
+{
+    cz_res_error(res, 429, "Too Many Requests");
+    cz_res_mark_refused(res);
+}
 
 static void on_decision(void *ud, int result, int err)
 {

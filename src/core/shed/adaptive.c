@@ -7,7 +7,9 @@
  * go-zero keeps two rolling windows (passes, response times) that are always added to together,
  * so one window serves both here: a bucket's count is its pass count and its sum the response
  * times in ms. The pass/drop/total counters of go-zero's SheddingStat live in the shedder.
- * Not here: the per-minute stat log and the drop log line (the middleware owns logging).
+ * One departure: the in-flight average is sampled when a request arrives, not when one
+ * settles (see sample_flying). Not here: the per-minute stat log and the drop log line (the
+ * middleware owns logging), nor where the CPU reading comes from (the caller's opts.cpu).
  */
 #include <math.h>
 #include <stdbool.h>
@@ -32,6 +34,7 @@ struct cz_shedder {
     int64_t (*cpu)(void *ud);
     void *cpu_ud;
     int64_t threshold;
+    double factor_floor;    /* opts.overload_floor, or go-zero's 0.1 */
     double window_scale;    /* buckets per second / 1000 */
     int64_t flying;         /* atomic */
     uint64_t avg_flying;    /* atomic; bits of a double */
@@ -69,6 +72,8 @@ int cz_shedder_new(const cz_shedder_opts_t *o, cz_shedder_t **out)
     s->cpu = o->cpu ? o->cpu : default_cpu;
     s->cpu_ud = o->cpu ? o->cpu_ud : NULL;
     s->threshold = threshold;
+    s->factor_floor = o->overload_floor > 0 ? (o->overload_floor < 1 ? o->overload_floor : 1)
+                                            : OVERLOAD_FACTOR_LOWER_BOUND;
     uint64_t bucket_ns = window / (uint64_t)buckets;
     s->window_scale = (double)CZ_NS_PER_SEC / (double)bucket_ns / 1000.0;
     int rc = cz_window_init(&s->win, buckets, bucket_ns, CZ_WINDOW_IGNORE_CURRENT, s->clock);
@@ -103,12 +108,22 @@ static double load_avg(cz_shedder_t *s)
     return d;
 }
 
-/* go-zero addFlying(): the average moves only when a request finishes, so it lags a burst. */
+/* The in-flight count moves here; its average moves in sample_flying(), at each arrival. */
 static void add_flying(cz_shedder_t *s, int64_t delta)
 {
-    int64_t flying = __atomic_add_fetch(&s->flying, delta, __ATOMIC_RELAXED);
-    if (delta >= 0)
-        return;
+    __atomic_add_fetch(&s->flying, delta, __ATOMIC_RELAXED);
+}
+
+/* The EWMA of the in-flight count as each arrival sees it. go-zero samples when a request
+ * finishes, which in Go (one goroutine per request, finishing one by one) tracks the load; on an
+ * event loop finished requests settle in batches (every timer or upstream answer due in one loop
+ * turn), so a settle-time sample walks down each batch to 0 and the average sits near
+ * beta / (1 - beta) = 9 whatever the load: the shedder then never drops, or, with the limit
+ * scaled below 9, drops nearly everything. Arrivals see the time average (PASTA), batches or
+ * not. */
+static void sample_flying(cz_shedder_t *s)
+{
+    int64_t flying = __atomic_load_n(&s->flying, __ATOMIC_RELAXED);
     uint64_t old = __atomic_load_n(&s->avg_flying, __ATOMIC_RELAXED), nbits;
     do {
         double d;
@@ -148,7 +163,7 @@ static double max_flight(cz_shedder_t *s, window_view_t *v)
 static double overload_factor(const cz_shedder_t *s, int64_t cpu)
 {
     double f = (double)(CPU_MAX - cpu) / (double)(CPU_MAX - s->threshold);
-    return f < OVERLOAD_FACTOR_LOWER_BOUND ? OVERLOAD_FACTOR_LOWER_BOUND : f > 1 ? 1 : f;
+    return f < s->factor_floor ? s->factor_floor : f > 1 ? 1 : f;
 }
 
 static bool high_thru(cz_shedder_t *s, int64_t cpu)
@@ -188,6 +203,7 @@ int cz_shedder_allow(cz_shedder_t *s, cz_shedder_promise_t *p)
     if (s->nop)
         return 0;
     __atomic_add_fetch(&s->total, 1, __ATOMIC_RELAXED);
+    sample_flying(s);
     uint64_t now = cz_clock_now_ns(s->clock);
     if (should_drop(s, now)) {
         __atomic_store_n(&s->dropped_recently, 1, __ATOMIC_RELAXED);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include "czero/shedder.h"
 #include "cpu_int.h"
+#include "internal.h"
 
 #define REFRESH_NS (250 * CZ_NS_PER_MS) /* usage.go: cpuRefreshInterval = 250ms */
 #define BETA 0.95                       /* usage.go: beta */
@@ -249,6 +250,8 @@ int64_t cz_cpu_usage(void)
     pthread_once(&once, start);
     return __atomic_load_n(&usage, __ATOMIC_RELAXED);
 }
+
+int64_t cz__cpu_override(void) { return __atomic_load_n(&override, __ATOMIC_RELAXED); }
 
 void cz_cpu_set_override(int64_t permille)
 {

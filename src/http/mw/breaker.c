@@ -4,7 +4,12 @@
  *
  * One Google-SRE breaker per route, named "METHOD://path" (go-zero's breakerSeparator), from
  * the process-wide registry so metrics can list them. A dropped request gets 503; a response
- * with status >= 500 (a timeout's 503 included) counts as a failure, anything else a success.
+ * with status >= 500 (a timeout's 503 included: the handler was too slow) counts as a failure,
+ * anything else a success, as go-zero's; unlike go-zero, an answer marked as a local refusal
+ * (cz_res_mark_refused: the shedder's 503, a rate limiter's 429, a node breaker's drop in the
+ * proxy) counts as neither. go-zero counts the shedder's 503 that sits inside its breaker, so
+ * under overload its route breaker opens on its own shedding and keeps dropping after the load
+ * is gone; the shedder already protects the process, and the breaker is for a failing handler.
  */
 #include <stdio.h>
 #include "mw_int.h"
@@ -21,7 +26,7 @@ static cz_mw_step_t breaker_enter(cz_mw_t *mw, cz_req_t *r, cz_res_t *res, void 
     breaker_ctx_t *bc = ctx;
     if (cz_breaker_allow(mw->data, &bc->promise) != 0) {
         cz__mw_log_dropped(r);
-        cz__mw_answer(res, 503, NULL);
+        cz__mw_refuse(res, 503);
         cz__mw_metrics_drop(r, res); /* go-zero: metrics.AddDrop() */
         return CZ_MW_DONE;
     }
@@ -33,7 +38,9 @@ static void breaker_leave(cz_mw_t *mw, cz_req_t *r, cz_res_t *res, void *ctx)
     (void)mw, (void)r;
     breaker_ctx_t *bc = ctx;
     int status = cz_res_get_status(res);
-    if (status < 500) {
+    if (cz_res_refused(res)) {
+        cz_promise_ignore(&bc->promise);
+    } else if (status < 500) {
         cz_promise_accept(&bc->promise);
     } else {
         char reason[32];

@@ -22,7 +22,7 @@ static cz_mw_step_t maxconns_enter(cz_mw_t *mw, cz_req_t *r, cz_res_t *res, void
         atomic_fetch_sub_explicit(&s->inflight, 1, memory_order_relaxed);
         cz_log_error("concurrent connections over %lld, rejected with code 503",
                      (long long)s->conf.max_conns);
-        cz__mw_answer(res, 503, NULL);
+        cz__mw_refuse(res, 503); /* the breaker sits after this link; marked all the same */
         return CZ_MW_DONE;
     }
     ((maxconns_ctx_t *)ctx)->took = true;

@@ -36,7 +36,10 @@ static inline int cz__server_nworkers(const cz_server_t *s) { return s->nworkers
 static inline const cz_rest_conf_t *cz__server_conf(const cz_server_t *s) { return &s->conf; }
 /* Answer now from a middleware: status + text body (go-zero handlers mostly WriteHeader only). */
 void cz__mw_answer(cz_res_t *res, int status, const char *body);
-/* go-zero's "[http] dropped, <uri> - <remote> - <user agent>" error line (breaker, shedding). */
+/* The same, marked as a local refusal (cz_res_mark_refused): shedding, MaxConns, breaker. */
+void cz__mw_refuse(cz_res_t *res, int status);
+/* go-zero's "[http] dropped, <uri> - <remote> - <user agent>" error line (breaker, shedding),
+ * for the first drop of each second on a worker; later ones are counted into one line. */
 void cz__mw_log_dropped(cz_req_t *r);
 
 #endif

@@ -3,7 +3,7 @@
  * Tests for the SRE breaker: it drops exactly where go-zero's formula says (K lowered by failing
  * buckets, scaled by working buckets), forces a pass after 1 s of dropping, recovers as the window
  * slides, and the do* helpers, promises, error window, registry and nop object behave as in
- * go-zero. Time is a manual clock and the coin is injected, so every threshold is exact.
+ * go-zero; an ignored promise records nothing. Time is a manual clock and the coin is injected, so every threshold is exact.
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -233,6 +233,25 @@ Test(breaker, stat_counts_and_promise_settles_once)
     cr_assert_eq(st.failures, 10);
     cr_assert_eq(st.drops, 1);
     cr_assert_eq(st.total, 12);
+    cz_breaker_free(b);
+}
+
+Test(breaker, ignored_promise_records_nothing)
+{
+    cz_breaker_t *b = mk();
+    record(b, 0, 6); /* failing: past the protection, the drop ratio is above 0 */
+    for (int i = 0; i < 100; i++) {
+        cz_promise_t p;
+        cr_assert_eq(cz_breaker_allow(b, &p), 0);
+        cz_promise_ignore(&p); /* refused locally before it ran (shed, rate-limited) */
+        cz_promise_reject(&p, "late"); /* settled already: ignored */
+    }
+    cz_breaker_stat_t st;
+    cz_breaker_stat(b, &st);
+    cr_assert_eq(st.total, 6);
+    cr_assert_eq(st.failures, 6);
+    cr_assert_eq(st.accepts, 0);
+    cz_promise_ignore(NULL);
     cz_breaker_free(b);
 }
 

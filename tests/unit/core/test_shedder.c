@@ -2,7 +2,8 @@
  *
  * Tests for the adaptive shedder and the CPU sampler: the shedder drops exactly when CPU is at or
  * over the threshold (or within the 1 s cool-off after a drop) and in-flight requests exceed
- * maxPass * minRt * bucketsPerSecond / 1000 scaled by the overload factor; it stops once the
+ * maxPass * minRt * bucketsPerSecond / 1000 scaled by the overload factor; the in-flight
+ * average moves at arrivals, so batched settles do not hide the load; it stops once the
  * cool-off ends; priority thresholds, stats and the nop object work. The CPU sampler is checked
  * against fake cgroup v2 / v1 / proc trees with exact arithmetic.
  */
@@ -91,6 +92,28 @@ Test(shedder, derives_the_inflight_limit_from_the_window)
     cz_shedder_free(s);
 }
 
+Test(shedder, overload_floor_keeps_the_limit_at_what_the_window_saw)
+{
+    cz_clock_manual_init(&clk, 10 * CZ_NS_PER_SEC);
+    cz_shedder_opts_t o = {.clock = &clk.clock, .cpu = fake_cpu, .cpu_threshold = 900,
+                           .overload_floor = 1};
+    cz_shedder_t *s;
+    cr_assert_eq(cz_shedder_new(&o, &s), 0);
+    load_up(s); /* maxFlight 50, 150 in flight */
+    cpu_now = 1000;
+    cz_shedder_info_t in;
+    cz_shedder_info(s, &in);
+    cr_assert_eq(in.overload_factor, 1, "go-zero would scale to 0.1 here");
+    settle_until(50);
+    cz_shedder_promise_t p;
+    cr_assert_eq(cz_shedder_allow(s, &p), 0, "50 in flight is not over 50");
+    cz_shedder_promise_fail(&p);
+    cr_assert_eq(cz_shedder_allow(s, &inflight[ninflight++]), 0);
+    cr_assert_eq(cz_shedder_allow(s, &p), CZ_EOVERLOAD, "51 in flight > 50");
+    settle_until(0);
+    cz_shedder_free(s);
+}
+
 Test(shedder, never_drops_below_the_cpu_threshold)
 {
     cz_clock_manual_init(&clk, 10 * CZ_NS_PER_SEC);
@@ -155,22 +178,23 @@ Test(shedder, cpu_at_the_threshold_counts_as_overloaded)
     cz_shedder_free(s);
 }
 
-Test(shedder, avg_flying_follows_settles_with_beta_0_9)
+Test(shedder, avg_flying_follows_arrivals_with_beta_0_9)
 {
     cz_clock_manual_init(&clk, 10 * CZ_NS_PER_SEC);
     cz_shedder_t *s = mk(900);
     cz_shedder_promise_t p[3];
-    for (int i = 0; i < 3; i++)
-        cr_assert_eq(cz_shedder_allow(s, &p[i]), 0);
     cz_shedder_info_t in;
+    cr_assert_eq(cz_shedder_allow(s, &p[0]), 0); /* sees 0 in flight: 0 */
+    cr_assert_eq(cz_shedder_allow(s, &p[1]), 0); /* sees 1: 0 * 0.9 + 1 * 0.1 */
     cz_shedder_info(s, &in);
-    cr_assert_eq(in.avg_flying, 0, "only settles move the average");
-    cz_shedder_promise_fail(&p[0]); /* 0 * 0.9 + 2 * 0.1 */
+    cr_assert(fabs(in.avg_flying - 0.1) < 1e-12, "%f", in.avg_flying);
+    cr_assert_eq(cz_shedder_allow(s, &p[2]), 0); /* sees 2: 0.1 * 0.9 + 2 * 0.1 */
     cz_shedder_info(s, &in);
-    cr_assert(fabs(in.avg_flying - 0.2) < 1e-12, "%f", in.avg_flying);
-    cz_shedder_promise_pass(&p[1]); /* 0.2 * 0.9 + 1 * 0.1 */
+    cr_assert(fabs(in.avg_flying - 0.29) < 1e-12, "%f", in.avg_flying);
+    cz_shedder_promise_fail(&p[0]);
+    cz_shedder_promise_pass(&p[1]);
     cz_shedder_info(s, &in);
-    cr_assert(fabs(in.avg_flying - 0.28) < 1e-12, "%f", in.avg_flying);
+    cr_assert(fabs(in.avg_flying - 0.29) < 1e-12, "settles do not move it: %f", in.avg_flying);
     cz_shedder_promise_fail(&p[2]);
     cz_shedder_free(s);
 }
@@ -181,14 +205,55 @@ Test(shedder, a_fresh_burst_passes_until_the_average_catches_up)
     cz_clock_manual_init(&clk, 10 * CZ_NS_PER_SEC);
     cz_shedder_t *s = mk(900);
     load_up(s);
-    settle_until(0); /* average decays toward 0 */
+    settle_until(0);
+    for (int i = 0; i < 100; i++) { /* idle arrivals: the average decays toward 0 */
+        cz_shedder_promise_t p;
+        cr_assert_eq(cz_shedder_allow(s, &p), 0);
+        cz_shedder_promise_fail(&p);
+    }
     cz_shedder_info_t in;
     cz_shedder_info(s, &in);
-    cr_assert(in.avg_flying < 25, "%f", in.avg_flying);
+    cr_assert(in.avg_flying < 1, "%f", in.avg_flying);
     cpu_now = 950; /* limit 25 */
-    for (ninflight = 0; ninflight < 100; ninflight++)
+    for (ninflight = 0; ninflight < 30; ninflight++)
         cr_assert_eq(cz_shedder_allow(s, &inflight[ninflight]), 0, "burst request %d", ninflight);
+    int dropped = 0;
+    for (int i = 0; i < 70; i++) {
+        if (cz_shedder_allow(s, &inflight[ninflight]) == 0)
+            ninflight++;
+        else
+            dropped++;
+    }
+    cr_assert_gt(dropped, 0, "once the average passes the limit, the burst is shed");
     settle_until(0);
+    cz_shedder_free(s);
+}
+
+/* An event loop settles its requests in batches: every timer or upstream answer due in one
+ * loop turn finishes together. Sampled at settle (go-zero), the average walks each batch down to
+ * 0 and sits near 9 however many are in flight, and the shedder never drops; sampled at arrival
+ * it sees the load. */
+Test(shedder, batched_settles_do_not_hide_the_load)
+{
+    cz_clock_manual_init(&clk, 10 * CZ_NS_PER_SEC);
+    cz_shedder_t *s = mk(900);
+    load_up(s); /* maxFlight 50 */
+    settle_until(0);
+    cpu_now = 950; /* limit 25 */
+    int dropped = 0;
+    for (int turn = 0; turn < 20; turn++) {
+        for (int i = 0; i < 60; i++) { /* 60 arrivals in one loop turn */
+            if (cz_shedder_allow(s, &inflight[ninflight]) == 0)
+                ninflight++;
+            else
+                dropped++;
+        }
+        cz_clock_manual_advance(&clk, 20 * MS);
+        while (ninflight > 0) /* a later turn: their timers fire together */
+            cz_shedder_promise_pass(&inflight[--ninflight]);
+    }
+    cr_assert_gt(dropped, 20 * 10, "60 arrivals a turn against a limit of 25 (dropped %d)",
+                 dropped);
     cz_shedder_free(s);
 }
 
