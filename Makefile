@@ -3,11 +3,13 @@
 #   make run-gateway  three demo instances on 127.0.0.1:8001-8003 behind czero-gateway on :8080
 #   make test   install what is missing, build, run every test (release + ASan/UBSan + fuzz)
 #   make bench  side-by-side benchmark against nginx and Go; writes docs/benchmarks.md
+#   make fuzz   a fuzzing campaign with persistent corpora (not part of make test; see
+#               docs/fuzzing.md): FUZZ_TIME=s or FUZZ_RUNS=n per target, FUZZ_TARGETS="http ..."
 JOBS ?= $(shell nproc)
 BUILD ?= build
 PREFIX ?= /usr/local
 
-.PHONY: all deps build run run-gateway test bench install clean
+.PHONY: all deps build run run-gateway test bench fuzz install clean
 
 all: build
 
@@ -29,6 +31,9 @@ test: deps
 
 bench: build
 	@bash bench/run.sh $(BUILD)
+
+fuzz: deps
+	@bash scripts/fuzz.sh
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
