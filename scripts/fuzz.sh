@@ -11,8 +11,9 @@
 #   artifacts build-fuzz/artifacts/<name>/ (crash-*, leak-*, timeout-*, oom-*)
 #   log       build-fuzz/logs/<name>.log (the last run)
 # and prints one row per target: execs, wall time, cov and ft (libFuzzer's edge and feature
-# counts at the end), the corpus size, and what it found (artifact paths). Exits 1 when any
-# target found something.
+# counts at the end), the corpus size (libFuzzer's inputs, and the files on disk, which keep
+# inputs that were later reduced), and what it found (artifact paths). Exits 1 when any target
+# found something.
 #
 # Environment:
 #   FUZZ_TARGETS  names to run, e.g. "http gateway_forward" (default: every fuzz_* target)
@@ -83,6 +84,7 @@ for name in "${targets[@]}"; do
   [ -n "$execs" ] || execs=$(printf '%s' "$last" | sed -E 's/^#([0-9]+).*/\1/')
   cov=$(printf '%s' "$last" | sed -nE 's/.*cov: ([0-9]+).*/\1/p')
   ft=$(printf '%s' "$last" | sed -nE 's/.* ft: ([0-9]+).*/\1/p')
+  units=$(printf '%s' "$last" | sed -nE 's/.* corp: ([0-9]+).*/\1/p')
   files=$(find "$corpus" -type f | wc -l)
   arts=$(sed -nE 's/.*(Test unit|[Cc]rash|artifact) written to ([^ ]+).*/\2/p' "$log" | sort -u |
     tr '\n' ' ')
@@ -92,9 +94,10 @@ for name in "${targets[@]}"; do
   else
     finding=none
   fi
-  echo "   execs ${execs:-?} in ${secs}s, cov ${cov:-?} ft ${ft:-?}, corpus $files files," \
-    "findings: $finding" >&2
-  rows+=("| $short | ${execs:-?} | ${secs}s | ${cov:-?} | ${ft:-?} | $files | $finding |")
+  echo "   execs ${execs:-?} in ${secs}s, cov ${cov:-?} ft ${ft:-?}, corpus ${units:-?} inputs" \
+    "($files files), findings: $finding" >&2
+  size="${units:-?} ($files files)"
+  rows+=("| $short | ${execs:-?} | ${secs}s | ${cov:-?} | ${ft:-?} | $size | $finding |")
 done
 
 echo
