@@ -174,9 +174,14 @@ typedef struct cz_upcall cz_upcall_t; /* one call through an upstream, across it
  *  attempt's (cz_call_pause/resume on it from inside a callback are fine); outside callbacks use
  *  *out with the cz_upcall_* functions below, because an attempt's call changes on retry.
  *  rq's strings and header arrays must stay valid until on_done (they are replayed on retry).
+ *  Only what a node did counts against it (balancer, breaker, ejection, retries): a connect
+ *  error, a reset, a timeout, a malformed answer, a 5xx; never the caller's or the gateway's own
+ *  failures (out of memory, client closing, a request that cannot be written).
  *  Returns 0 (on_done will run exactly once, never inside this call), CZ_ENOSERVICE (no usable
- *  node), CZ_EARG, CZ_ENOMEM or CZ_ECLOSED (client closing); no callback runs on error. Loop
- *  thread of c only. */
+ *  node), CZ_EARG (bad arguments, or a request the client refuses to write: an empty method or
+ *  target, CR/LF/NUL or a space in them, an empty header name or one with ':', CR/LF/NUL in a
+ *  name or value; refused before any node is picked, so none is tried or blamed), CZ_ENOMEM or
+ *  CZ_ECLOSED (client closing); no callback runs on error. Loop thread of c only. */
 CZ_EXTERN int cz_upstream_call(cz_upstream_t *u, cz_client_t *c, const cz_upstream_req_t *rq,
                                const cz_call_cbs_t *cbs, void *ud, cz_upcall_t **out);
 
@@ -277,10 +282,11 @@ typedef struct cz_proxy_route {
  *  the request on through route->up: hop-by-hop headers removed (Connection and what it names,
  *  Keep-Alive, Proxy-*, TE, Trailer, Transfer-Encoding, Upgrade), X-Forwarded-For appended,
  *  X-Forwarded-Proto and -Host set, X-Request-Id kept or generated, traceparent set to the
- *  gateway's span; streams bodies both ways with backpressure. Answers 503 when no node is usable,
- *  502 on connect failure or a broken upstream, 504 on upstream timeout; a failure after the
- *  response began closes the client connection. Returns CZ_AGAIN (or a status when it answered at
- *  once). Loop thread. */
+ *  gateway's span; streams bodies both ways with backpressure. Answers 400 when the request cannot
+ *  be written upstream (see cz_upstream_call's CZ_EARG; no node is tried or blamed), 503 when no
+ *  node is usable, 502 on connect failure or a broken upstream, 504 on upstream timeout; a
+ *  failure after the response began closes the client connection. Returns CZ_AGAIN (or a status
+ *  when it answered at once). Loop thread. */
 CZ_EXTERN int cz_proxy_handler(cz_req_t *req, cz_res_t *res, void *ud);
 
 #ifdef __cplusplus

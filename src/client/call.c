@@ -194,19 +194,30 @@ static bool is_framing(cz_str_t name)
            cz_str_ieq(name, CZ_STR("Transfer-Encoding"));
 }
 
-static int request_size(const cz_client_req_t *rq, size_t alen, size_t *out, bool *has_host)
+int cz__client_req_check(const cz_client_req_t *rq)
 {
     if (!rq->method.n || !rq->target.n || has_crlf(rq->method) || has_crlf(rq->target) ||
         memchr(rq->method.p, ' ', rq->method.n) || memchr(rq->target.p, ' ', rq->target.n))
         return CZ_EARG;
     if (rq->nheaders && (!rq->hname || !rq->hvalue))
         return CZ_EARG;
-    size_t n = rq->method.n + 1 + rq->target.n + 11 + 2;
-    *has_host = false;
     for (size_t i = 0; i < rq->nheaders; i++) {
         cz_str_t hn = rq->hname[i], hv = rq->hvalue[i];
         if (!hn.n || has_crlf(hn) || has_crlf(hv) || memchr(hn.p, ':', hn.n))
             return CZ_EARG;
+    }
+    return 0;
+}
+
+int cz__client_req_size(const cz_client_req_t *rq, size_t alen, size_t *out, bool *has_host)
+{
+    int rc = cz__client_req_check(rq);
+    if (rc != 0)
+        return rc;
+    size_t n = rq->method.n + 1 + rq->target.n + 11 + 2;
+    *has_host = false;
+    for (size_t i = 0; i < rq->nheaders; i++) {
+        cz_str_t hn = rq->hname[i], hv = rq->hvalue[i];
         if (cz_str_ieq(hn, CZ_STR("Host")))
             *has_host = true;
         n += hn.n + 2 + hv.n + 2;
@@ -226,9 +237,9 @@ static inline char *put(char *w, const void *s, size_t n)
     return w + n;
 }
 
-static void serialise(cz__cconn_t *k, cz_call_t *call, const cz_client_req_t *rq, bool has_host)
+size_t cz__client_req_write(char *out, const cz_client_req_t *rq, const char *addr, bool has_host)
 {
-    char *w = k->obuf + k->olen;
+    char *w = out;
     w = put(w, rq->method.p, rq->method.n);
     *w++ = ' ';
     w = put(w, rq->target.p, rq->target.n);
@@ -245,24 +256,37 @@ static void serialise(cz__cconn_t *k, cz_call_t *call, const cz_client_req_t *rq
     }
     if (!has_host) {
         w = put(w, "Host: ", 6);
-        w = put(w, rq->addr, strlen(rq->addr));
+        w = put(w, addr, strlen(addr));
         *w++ = '\r';
         *w++ = '\n';
     }
-    if (call->chunked) {
+    if (rq->body_stream && rq->body_len < 0) {
         w = put(w, "Transfer-Encoding: chunked\r\n", 28);
     } else {
-        uint64_t len = call->stream ? (uint64_t)call->body_len : rq->body.n;
-        bool want = call->stream || rq->body.n || cz_str_eq(rq->method, CZ_STR("POST")) ||
+        uint64_t len = rq->body_stream ? (uint64_t)rq->body_len : rq->body.n;
+        bool want = rq->body_stream || rq->body.n || cz_str_eq(rq->method, CZ_STR("POST")) ||
                     cz_str_eq(rq->method, CZ_STR("PUT")) || cz_str_eq(rq->method, CZ_STR("PATCH"));
         if (want)
             w += sprintf(w, "Content-Length: %llu\r\n", (unsigned long long)len);
     }
     *w++ = '\r';
     *w++ = '\n';
-    if (!call->stream && rq->body.n)
+    if (!rq->body_stream && rq->body.n)
         w = put(w, rq->body.p, rq->body.n);
-    k->olen = (size_t)(w - k->obuf);
+    return (size_t)(w - out);
+}
+
+size_t cz__client_chunk(char *out, const void *data, size_t n)
+{
+    if (n == 0) {
+        memcpy(out, "0\r\n\r\n", 5);
+        return 5;
+    }
+    char *w = out + sprintf(out, "%zx\r\n", n);
+    w = put(w, data, n);
+    *w++ = '\r';
+    *w++ = '\n';
+    return (size_t)(w - out);
 }
 
 /* ---- the call API ---- */
@@ -276,7 +300,7 @@ static int call_start(cz_client_t *c, const cz_client_req_t *rq, const cz_call_c
         return CZ_ECLOSED;
     size_t alen = strlen(rq->addr), need;
     bool has_host;
-    int rc = request_size(rq, alen, &need, &has_host);
+    int rc = cz__client_req_size(rq, alen, &need, &has_host);
     if (rc != 0)
         return rc;
     cz__pool_t *p = cz__pool_get(c, rq->addr);
@@ -335,7 +359,7 @@ static int call_start(cz_client_t *c, const cz_client_req_t *rq, const cz_call_c
     }
     k->call = call;
     call->conn = k;
-    serialise(k, call, rq, has_host);
+    k->olen += cz__client_req_write(k->obuf + k->olen, rq, rq->addr, has_host);
     c->st.active++;
     if (k->state == CC_ACTIVE) {
         k->dl_phase = 0;
@@ -362,15 +386,13 @@ int cz_call_write(cz_call_t *call, const void *data, size_t n)
     if (n == 0)
         return 0;
     cz__cconn_t *k = call->conn;
-    if (obuf_reserve(k, n + 20) != 0)
+    if (obuf_reserve(k, n + CZ__CHUNK_OVERHEAD) != 0)
         return CZ_ENOMEM;
-    if (call->chunked)
-        k->olen += (size_t)sprintf(k->obuf + k->olen, "%zx\r\n", n);
-    memcpy(k->obuf + k->olen, data, n);
-    k->olen += n;
     if (call->chunked) {
-        k->obuf[k->olen++] = '\r';
-        k->obuf[k->olen++] = '\n';
+        k->olen += cz__client_chunk(k->obuf + k->olen, data, n);
+    } else {
+        memcpy(k->obuf + k->olen, data, n);
+        k->olen += n;
     }
     call->body_written += (int64_t)n;
     flush(k);
@@ -391,10 +413,9 @@ int cz_call_write_end(cz_call_t *call)
         return CZ_EARG;
     cz__cconn_t *k = call->conn;
     if (call->chunked) {
-        if (obuf_reserve(k, 5) != 0)
+        if (obuf_reserve(k, CZ__CHUNK_OVERHEAD) != 0)
             return CZ_ENOMEM;
-        memcpy(k->obuf + k->olen, "0\r\n\r\n", 5);
-        k->olen += 5;
+        k->olen += cz__client_chunk(k->obuf + k->olen, NULL, 0);
     }
     call->body_done = true;
     header_deadline(k);

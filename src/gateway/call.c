@@ -6,7 +6,9 @@
  * tried yet (the balancer's tried bitmap); a node whose breaker drops the call is marked tried and
  * another is picked at once, without spending the retry budget. When an attempt ends, its outcome
  * feeds the balancer (P2C EWMA, SWRR effective weight), the node's breaker (go-zero's acceptable:
- * no transport error and status < 500) and passive ejection (outlier.c). A failed attempt is
+ * no transport error and status < 500) and passive ejection (outlier.c), but only when the node
+ * caused it (classify()): a request the client refuses to serialise is refused before any pick
+ * (CZ_EARG), and the caller's or the gateway's own failures blame no node. A failed attempt is
  * retried on another node, unseen by the caller, when nothing of the response arrived and either
  * nothing was sent (connect failed) or the request is idempotent, as long as the request body can
  * be sent again: none, a whole body, or a streamed body whose bytes so far are all in the 512 KiB
@@ -121,17 +123,39 @@ static int pick(cz_upcall_t *uc)
     }
 }
 
+/* Whose doing an attempt's outcome is. This is the one place that decides what the balancer,
+ * the node's breaker, passive ejection and retries see: only what the node did counts against
+ * it (a connect error, a reset, a timeout, a malformed answer, a 5xx it sent). The gateway's own
+ * failures leave the node's record as it was and are not retried: it ran out of memory, or its
+ * client is closing (at_start: a closed client refuses to start; once the call runs, CZ_ECLOSED
+ * is the peer closing early). An answer the caller refused (aborted: e.g. too big for it) was
+ * still an answer. A request the client refuses to serialise never gets here: cz__upcall_start
+ * checks it before any pick. */
+typedef enum { OUT_OK, OUT_5XX, OUT_NODE_ERR, OUT_LOCAL } outcome_t;
+
+static outcome_t classify(const cz_upcall_t *uc, int err, int status, bool at_start)
+{
+    if (uc->aborted)
+        return OUT_OK;
+    if (err == CZ_ENOMEM || (at_start && err == CZ_ECLOSED))
+        return OUT_LOCAL;
+    if (err != 0)
+        return OUT_NODE_ERR;
+    return status >= 500 ? OUT_5XX : OUT_OK;
+}
+
 /* Settle the attempt on the current node. */
-static void feedback(cz_upcall_t *uc, int err, int status, uint64_t now)
+static void feedback(cz_upcall_t *uc, outcome_t o, int err, uint64_t now)
 {
     cz_upstream_t *u = uc->u;
-    bool failed = !uc->aborted && (err != 0 || (status >= 500 && u->outlier.on_5xx));
+    bool failed = o == OUT_NODE_ERR || (o == OUT_5XX && u->outlier.on_5xx);
     cz_lb_done(u->lb, uc->idx, failed, now > uc->start_ns ? now - uc->start_ns : 0);
-    if (uc->aborted || (err == 0 && status < 500))
-        cz_promise_accept(&uc->promise);
-    else
+    if (o == OUT_NODE_ERR || o == OUT_5XX)
         cz_promise_reject(&uc->promise, err ? cz_err_name(err) : "5xx");
-    cz__outlier_result(u, uc->node, failed, now);
+    else
+        cz_promise_accept(&uc->promise);
+    if (o != OUT_LOCAL)
+        cz__outlier_result(u, uc->node, failed, now);
 }
 
 /* Start an attempt on a fresh node. 0: a call is in flight; else no node could take it. */
@@ -167,12 +191,11 @@ static int attempt(cz_upcall_t *uc)
         if (rc == 0)
             break;
         uc->inner = NULL;
-        if (rc == CZ_ECLOSED || rc == CZ_ENOMEM) { /* the client, not the node */
-            cz_lb_done(u->lb, uc->idx, 0, 0);
-            cz_promise_accept(&uc->promise);
+        outcome_t o = classify(uc, rc, 0, true);
+        feedback(uc, o, rc, now);
+        if (o == OUT_LOCAL)
             return rc;
-        }
-        feedback(uc, rc, 0, now); /* e.g. an address the client cannot use */
+        /* e.g. an address the client cannot use: the next node */
     }
     if (uc->rq.http.body_stream && uc->attempts > 1) {
         /* replay what the caller wrote before the failed attempt */
@@ -200,9 +223,9 @@ static void release(cz_upcall_t *uc)
         free(uc);
 }
 
-static bool can_retry(const cz_upcall_t *uc, int err, const cz_call_info_t *info)
+static bool can_retry(const cz_upcall_t *uc, outcome_t o, const cz_call_info_t *info)
 {
-    if (err == 0 || uc->aborted || uc->head_seen || uc->retries_left <= 0)
+    if (o != OUT_NODE_ERR || uc->head_seen || uc->retries_left <= 0)
         return false;
     if (info && info->response_started)
         return false;
@@ -219,9 +242,10 @@ static void in_done(cz_call_t *call, int err, const cz_call_info_t *info, void *
     cz_upcall_t *uc = ud;
     cz_upstream_t *u = uc->u;
     uint64_t now = cz_clock_now_ns(u->clock);
-    feedback(uc, err, info ? info->status : 0, now);
+    outcome_t o = classify(uc, err, info ? info->status : 0, false);
+    feedback(uc, o, err, now);
     uc->inner = NULL;
-    if (can_retry(uc, err, info)) {
+    if (can_retry(uc, o, info)) {
         uc->retries_left--;
         if (attempt(uc) == 0)
             return;
@@ -241,6 +265,12 @@ int cz__upcall_start(cz_upcall_t *uc, bool owned, cz_upstream_t *u, cz_client_t 
     uc->cbs = cbs;
     uc->ud = ud;
     uc->retries_left = rq->retries > 0 ? rq->retries : 0;
+    /* A request the client would refuse to write is refused here, before a node is picked: no
+     * node could send it, so trying them all would only blame each (the caller answers 400). */
+    if (cz__client_req_check(&rq->http) != 0) {
+        release(uc);
+        return CZ_EARG;
+    }
     uint64_t now = cz_clock_now_ns(u->clock);
     if (rq->http.total_timeout_ms)
         uc->deadline_ns = now + rq->http.total_timeout_ms * CZ_NS_PER_MS;

@@ -126,5 +126,10 @@ typedef struct cz__fwd_headers {
  * removed, X-Forwarded-For appended, X-Forwarded-Proto / -Host set, X-Request-Id kept or made,
  * traceparent of the gateway's span. Arena memory. 0 or CZ_ENOMEM. */
 int cz__proxy_headers(cz_req_t *req, cz_arena_t *a, cz__fwd_headers_t *out);
+/* The upstream request of proxy route rt for req, without its body: method, the target with
+ * rt's strip/rewrite, the headers of cz__proxy_headers, rt's timeout. Arena memory. 0 or
+ * CZ_ENOMEM. */
+int cz__proxy_request(cz_req_t *req, const cz_proxy_route_t *rt, cz_arena_t *a,
+                      cz_client_req_t *out);
 
 #endif

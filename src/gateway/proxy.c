@@ -10,8 +10,9 @@
  * high-water mark. The response head is copied minus hop-by-hop headers and the body streamed to
  * the client, with the backend's Content-Length when it sent one (chunked otherwise); the
  * upstream read is paused while more than 256 KiB wait for the client socket and resumed when
- * they drain. Errors before the response began answer 503 (no usable node), 504 (upstream
- * timeout) or 502 (anything else the upstream did); after it began the answer is aborted
+ * they drain. Errors before the response began answer 400 (a request the upstream client
+ * refuses to write: the client's error, no node tried or blamed), 503 (no usable node), 504
+ * (upstream timeout) or 502 (anything else the upstream did); after it began the answer is aborted
  * (cz_res_abort) so the client sees a truncated response, never a complete-looking one. A
  * client that goes away cancels the upstream call.
  *
@@ -74,9 +75,13 @@ static void abort_client(proxy_t *p)
     cz_res_abort(p->res);
 }
 
+/* The answer for a call that failed before the response began. CZ_EARG: the client refuses to
+ * write the request (cz__upcall_start checked it before any node): the client's error. */
 static int status_for(int err)
 {
-    if (err == CZ_ENOSERVICE || err == CZ_EBREAKER)
+    if (err == CZ_EARG)
+        return 400;
+    if (err == CZ_ENOSERVICE || err == CZ_EBREAKER || err == CZ_ENOMEM)
         return 503;
     if (err == CZ_ETIMEOUT)
         return 504;
@@ -260,7 +265,8 @@ static void start_call(proxy_t *p)
          * failures already, and the route's breaker must not count them a second time */
         if (rc == CZ_ENOSERVICE && cz__upcall_breaker_dropped(p->uc))
             cz_res_mark_refused(p->res);
-        finish_error(p, status_for(rc), cz_strerror(rc));
+        finish_error(p, status_for(rc),
+                     rc == CZ_EARG ? "request cannot be forwarded" : cz_strerror(rc));
         return;
     }
     p->call_live = true;
@@ -346,8 +352,7 @@ int cz_proxy_handler(cz_req_t *req, cz_res_t *res, void *ud)
     cz_arena_t *a = cz_req_arena(req);
     proxy_t *p = cz_arena_calloc(a, sizeof *p);
     void *ucmem = cz_arena_alloc(a, cz__upcall_size());
-    cz__fwd_headers_t fh;
-    if (!p || !ucmem || !rt || !rt->up || cz__proxy_headers(req, a, &fh) != 0)
+    if (!p || !ucmem || !rt || !rt->up || cz__proxy_request(req, rt, a, &p->urq.http) != 0)
         return cz_res_error(res, 503, "out of memory"), CZ_DONE;
     if (!cz_req_client(req))
         return cz_res_error(res, 503, "no HTTP client"), CZ_DONE;
@@ -355,17 +360,8 @@ int cz_proxy_handler(cz_req_t *req, cz_res_t *res, void *ud)
     p->res = res;
     p->rt = rt;
     p->uc = ucmem;
-    cz_str_t target = cz__proxy_target(a, cz_req_target(req), rt->strip_prefix,
-                                       rt->rewrite_prefix);
-    if (!target.p)
-        return cz_res_error(res, 503, "out of memory"), CZ_DONE;
-    cz_str_t method = cz_req_method(req);
-    p->urq = (cz_upstream_req_t){
-        .http = {.method = method, .target = target, .hname = fh.name, .hvalue = fh.value,
-                 .nheaders = fh.n, .total_timeout_ms = rt->timeout_ms},
-        .retries = rt->retries,
-        .idempotent = idempotent(method),
-    };
+    p->urq.retries = rt->retries;
+    p->urq.idempotent = idempotent(p->urq.http.method);
     if (rt->up->policy == CZ_UP_CONSISTENT_HASH)
         p->urq.key = hash_key(rt->up, req);
     cz_req_on_cancel(req, on_cancel, p);

@@ -8,7 +8,9 @@
  * engine already answered "100 Continue". The proxy then adds what a backend needs to see past
  * it: X-Forwarded-For with the client's address appended, X-Forwarded-Proto, X-Forwarded-Host,
  * X-Request-Id (kept, or made up), and the traceparent of the gateway's own span so the backend's
- * span is its child in the same trace. Everything lives in the request arena.
+ * span is its child in the same trace. cz__proxy_request puts method, target and headers
+ * together as the upstream request (the proxy handler's and the forwarding fuzz target's).
+ * Everything lives in the request arena.
  */
 #include <stdio.h>
 #include <string.h>
@@ -238,5 +240,21 @@ int cz__proxy_headers(cz_req_t *req, cz_arena_t *a, cz__fwd_headers_t *out)
     out->name = nm;
     out->value = vl;
     out->n = k;
+    return 0;
+}
+
+int cz__proxy_request(cz_req_t *req, const cz_proxy_route_t *rt, cz_arena_t *a,
+                      cz_client_req_t *out)
+{
+    cz__fwd_headers_t fh;
+    if (cz__proxy_headers(req, a, &fh) != 0)
+        return CZ_ENOMEM;
+    cz_str_t target = cz__proxy_target(a, cz_req_target(req), rt->strip_prefix,
+                                       rt->rewrite_prefix);
+    if (!target.p)
+        return CZ_ENOMEM;
+    *out = (cz_client_req_t){.method = cz_req_method(req), .target = target, .hname = fh.name,
+                             .hvalue = fh.value, .nheaders = fh.n,
+                             .total_timeout_ms = rt->timeout_ms};
     return 0;
 }

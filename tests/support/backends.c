@@ -31,6 +31,7 @@ static void delayed_fire(uv_timer_t *t)
 static int who(cz_req_t *req, cz_res_t *res, void *ud)
 {
     tb_backend_t *b = ud;
+    atomic_fetch_add(&b->hits, 1);
     cz_res_status(res, atomic_load(&b->status));
     cz_res_header(res, "X-Instance", b->name);
     cz_res_write(res, b->name, strlen(b->name));
@@ -56,6 +57,7 @@ static int healthz(cz_req_t *req, cz_res_t *res, void *ud)
 static int headers(cz_req_t *req, cz_res_t *res, void *ud)
 {
     tb_backend_t *b = ud;
+    atomic_fetch_add(&b->hits, 1);
     cz_res_header(res, "X-Instance", b->name);
     cz_str_t t = cz_req_target(req);
     cz_res_printf(res, "%.*s\n", (int)t.n, t.p);
@@ -69,7 +71,7 @@ static int headers(cz_req_t *req, cz_res_t *res, void *ud)
 
 static int echo(cz_req_t *req, cz_res_t *res, void *ud)
 {
-    (void)ud;
+    atomic_fetch_add(&((tb_backend_t *)ud)->hits, 1);
     cz_str_t b = cz_req_body(req);
     cz_res_write(res, b.p, b.n);
     return CZ_DONE;
@@ -87,6 +89,7 @@ char *tb_big_pattern(void)
 static int download(cz_req_t *req, cz_res_t *res, void *ud)
 {
     tb_backend_t *b = ud;
+    atomic_fetch_add(&b->hits, 1);
     (void)req;
     char *p = tb_big_pattern();
     cz_res_write(res, p, b->download_bytes < TB_BIG ? b->download_bytes : TB_BIG);
@@ -96,7 +99,7 @@ static int download(cz_req_t *req, cz_res_t *res, void *ud)
 
 static int big(cz_req_t *req, cz_res_t *res, void *ud)
 {
-    (void)ud;
+    atomic_fetch_add(&((tb_backend_t *)ud)->hits, 1);
     cz_str_t q = cz_req_query(req, "n");
     char buf[24];
     snprintf(buf, sizeof buf, "%.*s", (int)q.n, q.p ? q.p : "");

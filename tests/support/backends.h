@@ -27,6 +27,7 @@ typedef struct tb_backend {
     atomic_int healthy; /* /healthz: 200 or 503; 1 */
     atomic_int delay_ms;
     size_t download_bytes; /* what /download sends, at most TB_BIG; TB_BIG */
+    atomic_int hits;    /* requests that reached a route other than /healthz */
     char addr[32]; /* "127.0.0.1:port" once serving */
 } tb_backend_t;
 
