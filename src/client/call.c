@@ -182,10 +182,7 @@ static void on_write(uv_write_t *req, int status)
 
 /* ---- serialising ---- */
 
-static bool has_crlf(cz_str_t s)
-{
-    return s.n && (memchr(s.p, '\r', s.n) || memchr(s.p, '\n', s.n) || memchr(s.p, 0, s.n));
-}
+static bool has_crlf(cz_str_t s) { return cz__has_line_break(s.p, s.n, false); }
 
 /* Framing headers are the client's to write, from the body it is given. */
 static bool is_framing(cz_str_t name)
@@ -205,7 +202,7 @@ static int request_size(const cz_client_req_t *rq, size_t alen, size_t *out, boo
     *has_host = false;
     for (size_t i = 0; i < rq->nheaders; i++) {
         cz_str_t hn = rq->hname[i], hv = rq->hvalue[i];
-        if (!hn.n || has_crlf(hn) || has_crlf(hv) || memchr(hn.p, ':', hn.n))
+        if (!hn.n || cz__has_line_break(hn.p, hn.n, true) || has_crlf(hv))
             return CZ_EARG;
         if (cz_str_ieq(hn, CZ_STR("Host")))
             *has_host = true;

@@ -118,9 +118,8 @@ int cz_res_header_n(cz_res_t *res, cz_str_t name, cz_str_t value)
     for (size_t i = 0; i < name.n; i++)
         if (!cz__is_token[(unsigned char)name.p[i]])
             return CZ_EARG;
-    /* header injection: no CR, LF or NUL in a value (memchr is vectorised) */
-    if (value.n && (memchr(value.p, '\r', value.n) || memchr(value.p, '\n', value.n) ||
-                    memchr(value.p, '\0', value.n)))
+    /* header injection: no CR, LF or NUL in a value */
+    if (cz__has_line_break(value.p, value.n, false))
         return CZ_EARG;
     if (reserved_header(name))
         return 0;
