@@ -15,7 +15,7 @@
 #include "czero/trace.h"
 #include "gw_int.h"
 
-static bool ieq(cz_str_t a, const char *b) { return cz_str_ieq(a, cz_str_c(b)); }
+#define ieq(a, lit) cz_str_ieq((a), CZ_STR(lit)) /* the literal's length is a constant */
 
 bool cz__hop_by_hop(cz_str_t n)
 {
@@ -25,7 +25,7 @@ bool cz__hop_by_hop(cz_str_t n)
     case 8: return ieq(n, "Trailers");
     case 10: return ieq(n, "Connection") || ieq(n, "Keep-Alive");
     case 17: return ieq(n, "Transfer-Encoding");
-    default: return n.n > 6 && strncasecmp(n.p, "Proxy-", 6) == 0;
+    default: return n.n > 6 && cz_str_ieq((cz_str_t){n.p, 6}, CZ_STR("Proxy-"));
     }
 }
 

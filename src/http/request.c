@@ -166,7 +166,7 @@ cz_str_t cz_req_header(const cz_req_t *r, const char *name)
 {
     size_t n = strlen(name);
     for (uint32_t i = 0; i < r->nheaders; i++)
-        if (r->hname[i].n == n && strncasecmp(r->hname[i].p, name, n) == 0)
+        if (cz_str_ieq(r->hname[i], (cz_str_t){name, n}))
             return r->hvalue[i];
     return CZ_STR_NULL;
 }

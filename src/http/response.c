@@ -103,10 +103,10 @@ int cz_res_get_status(const cz_res_t *res) { return res->status ? res->status : 
 static bool reserved_header(cz_str_t n)
 {
     switch (n.n) {
-    case 4: return strncasecmp(n.p, "Date", 4) == 0;
-    case 10: return strncasecmp(n.p, "Connection", 10) == 0;
-    case 14: return strncasecmp(n.p, "Content-Length", 14) == 0;
-    case 17: return strncasecmp(n.p, "Transfer-Encoding", 17) == 0;
+    case 4: return cz_str_ieq(n, CZ_STR("Date"));
+    case 10: return cz_str_ieq(n, CZ_STR("Connection"));
+    case 14: return cz_str_ieq(n, CZ_STR("Content-Length"));
+    case 17: return cz_str_ieq(n, CZ_STR("Transfer-Encoding"));
     default: return false;
     }
 }
@@ -137,7 +137,7 @@ int cz_res_header_n(cz_res_t *res, cz_str_t name, cz_str_t value)
     *p++ = '\r';
     *p++ = '\n';
     res->hdrs_len = (size_t)(p - res->hdrs);
-    if (name.n == 12 && strncasecmp(name.p, "Content-Type", 12) == 0)
+    if (cz_str_ieq(name, CZ_STR("Content-Type")))
         res->has_ctype = true;
     return 0;
 }

@@ -57,9 +57,9 @@ static cz_mw_step_t trace_enter(cz_mw_t *mw, cz_req_t *r, cz_res_t *res, void *c
     cz_str_t tp = CZ_STR_NULL, ts = CZ_STR_NULL;
     for (uint32_t i = 0; i < r->nheaders; i++) { /* one pass for both headers */
         cz_str_t n = r->hname[i];
-        if (n.n == 11 && !tp.p && strncasecmp(n.p, "traceparent", 11) == 0)
+        if (!tp.p && cz_str_ieq(n, CZ_STR("traceparent")))
             tp = r->hvalue[i];
-        else if (n.n == 10 && !ts.p && strncasecmp(n.p, "tracestate", 10) == 0)
+        else if (!ts.p && cz_str_ieq(n, CZ_STR("tracestate")))
             ts = r->hvalue[i];
     }
     cz_span_ctx_t in;
