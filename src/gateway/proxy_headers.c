@@ -49,6 +49,25 @@ bool cz__conn_names(cz_str_t conn, cz_str_t name)
     return false;
 }
 
+uint64_t cz__conn_lens(cz_str_t conn)
+{
+    uint64_t lens = 0;
+    size_t i = 0;
+    while (i < conn.n) { /* the same split as cz__conn_names */
+        while (i < conn.n && (is_ows(conn.p[i]) || conn.p[i] == ','))
+            i++;
+        size_t s = i;
+        while (i < conn.n && conn.p[i] != ',')
+            i++;
+        size_t e = i;
+        while (e > s && is_ows(conn.p[e - 1]))
+            e--;
+        if (e > s)
+            lens |= 1ull << (e - s < 63 ? e - s : 63);
+    }
+    return lens;
+}
+
 cz_str_t cz__remote_ip(cz_str_t r)
 {
     if (r.n && r.p[0] == '[') {
@@ -144,6 +163,7 @@ int cz__proxy_headers(cz_req_t *req, cz_arena_t *a, cz__fwd_headers_t *out)
     if (!nm || !vl)
         return CZ_ENOMEM;
     cz_str_t conn = cz_req_header(req, "Connection");
+    uint64_t conn_lens = conn.p ? cz__conn_lens(conn) : 0;
     cz_str_t xff = CZ_STR_NULL, rid = CZ_STR_NULL, host = CZ_STR_NULL;
     char tp[CZ_TRACEPARENT_LEN + 1];
     size_t tpn = cz_req_traceparent(req, tp);
@@ -151,7 +171,7 @@ int cz__proxy_headers(cz_req_t *req, cz_arena_t *a, cz__fwd_headers_t *out)
     for (size_t i = 0; i < nin; i++) {
         cz_str_t n, v;
         cz_req_header_at(req, i, &n, &v);
-        if (cz__hop_by_hop(n) || (conn.p && cz__conn_names(conn, n)))
+        if (cz__hop_by_hop(n) || (cz__conn_may_name(conn_lens, n) && cz__conn_names(conn, n)))
             continue;
         switch (n.n) {
         case 4:
