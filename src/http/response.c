@@ -334,15 +334,16 @@ void cz__decide_close(cz_conn_t *c, cz_req_t *r)
     }
 }
 
-void cz__log_access(cz_req_t *r, int status, uint64_t bytes)
+uint64_t cz__log_access(cz_req_t *r, int status, uint64_t bytes)
 {
+    uint64_t us = (uv_hrtime() - r->start_ns) / 1000;
     if (!r->w->srv->conf.middlewares.log)
-        return;
+        return us;
     cz_access_rec_t rec = {
         .method = r->method,
         .path = r->target,
         .status = status,
-        .duration_us = (uv_hrtime() - r->start_ns) / 1000,
+        .duration_us = us,
         .bytes = bytes,
         .remote = cz_req_remote(r),
         .user_agent = cz_req_header(r, "User-Agent"),
@@ -350,6 +351,7 @@ void cz__log_access(cz_req_t *r, int status, uint64_t bytes)
         .span_id = cz_req_span_id(r),
     };
     cz_log_access(&rec);
+    return us;
 }
 
 /* ---- writing ---- */
