@@ -274,8 +274,9 @@ void cz__res_finish(cz_req_t *r);
  * timeout answers while the handler still holds it). status/body replace the answer when set. */
 void cz__res_complete(cz_req_t *r, int status, const char *body);
 /* Write the access line (when the Log link is on) and return the request's duration in us, the
- * one clock reading the line and the caller share. */
-uint64_t cz__log_access(cz_req_t *r, int status, uint64_t bytes);
+ * one clock reading the line and the caller share. now: the end time on uv_hrtime()'s clock
+ * when the caller has one, 0 to read it here. */
+uint64_t cz__log_access(cz_req_t *r, int status, uint64_t bytes, uint64_t now);
 void cz__send_simple(cz_conn_t *c, int status, const char *extra_headers);
 void cz__conn_flush(cz_conn_t *c);
 /* Send raw bytes ("100 Continue") in order behind whatever is already queued. */

@@ -334,9 +334,9 @@ void cz__decide_close(cz_conn_t *c, cz_req_t *r)
     }
 }
 
-uint64_t cz__log_access(cz_req_t *r, int status, uint64_t bytes)
+uint64_t cz__log_access(cz_req_t *r, int status, uint64_t bytes, uint64_t now)
 {
-    uint64_t us = (uv_hrtime() - r->start_ns) / 1000;
+    uint64_t us = ((now ? now : uv_hrtime()) - r->start_ns) / 1000;
     if (!r->w->srv->conf.middlewares.log)
         return us;
     cz_access_rec_t rec = {
@@ -458,7 +458,7 @@ static int serialise(cz_req_t *r)
         }
     }
     if (!r->route) /* routed requests are logged by the log middleware */
-        cz__log_access(r, status, r->head ? 0 : blen);
+        cz__log_access(r, status, r->head ? 0 : blen, 0);
     return 0;
 }
 
@@ -559,6 +559,6 @@ void cz__send_simple(cz_conn_t *c, int status, const char *extra_headers)
                      blen, body);
     c->out_len += (size_t)n;
     if (r->method.n)
-        cz__log_access(r, status, (uint64_t)blen);
+        cz__log_access(r, status, (uint64_t)blen, 0);
     cz__conn_flush(c);
 }
