@@ -651,6 +651,11 @@ void cz__call_parse(cz__cconn_t *k)
         return;
     }
     if (e == HPE_OK) {
+        /* the next read overwrites the buffer: a head still coming keeps what it has so far */
+        if (!call->head_done && cz__head_spill(k) != 0) {
+            cz__call_fail(call, CZ_ENOMEM);
+            return;
+        }
         k->rlen = 0;
         cz__cconn_read_start(k);
         return;
