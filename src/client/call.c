@@ -219,7 +219,7 @@ static int request_size(const cz_client_req_t *rq, size_t alen, size_t *out, boo
 
 static inline char *put(char *w, const void *s, size_t n)
 {
-    memcpy(w, s, n);
+    cz__copy(w, s, n);
     return w + n;
 }
 

@@ -61,7 +61,7 @@ static __attribute__((noinline)) void put_clamped(lb_t *b, const char *s, size_t
 static inline void put(lb_t *b, const char *s, size_t n)
 {
     if (cz__likely(n <= b->cap - b->n)) {
-        memcpy(b->p + b->n, s, n);
+        cz__copy(b->p + b->n, s, n);
         b->n += n;
     } else {
         put_clamped(b, s, n);

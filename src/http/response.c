@@ -127,12 +127,12 @@ int cz_res_header_n(cz_res_t *res, cz_str_t name, cz_str_t value)
     if (grow(&r->arena, &res->hdrs, &res->hdrs_len, &res->hdrs_cap, name.n + value.n + 4))
         return CZ_ENOMEM;
     char *p = res->hdrs + res->hdrs_len;
-    memcpy(p, name.p, name.n);
+    cz__copy(p, name.p, name.n);
     p += name.n;
     *p++ = ':';
     *p++ = ' ';
     if (value.n)
-        memcpy(p, value.p, value.n);
+        cz__copy(p, value.p, value.n);
     p += value.n;
     *p++ = '\r';
     *p++ = '\n';
@@ -258,7 +258,7 @@ char *cz__out_reserve(cz_conn_t *c, size_t need)
 
 static char *put(char *p, const void *s, size_t n)
 {
-    memcpy(p, s, n);
+    cz__copy(p, s, n);
     return p + n;
 }
 
