@@ -50,7 +50,8 @@ static inline bool cz__line_break_word(uint64_t v, bool colon)
             return true;
     return false;
 }
-static inline bool cz__has_line_break(const char *p, size_t n, bool colon)
+static inline __attribute__((always_inline)) bool cz__has_line_break(const char *p, size_t n,
+                                                                   bool colon)
 {
     if (n < 4) {
         for (size_t i = 0; i < n; i++)
