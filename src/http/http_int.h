@@ -99,6 +99,7 @@ struct cz_req {
     void *cancel_ud;
     /* middleware chain */
     void *mw_ctx;       /* the route's ctx block, from the arena */
+    void *trace_ctx;    /* the trace link's ctx in mw_ctx once its enter ran, else NULL */
     uint16_t mw_i;      /* cursor: middlewares [0, mw_i) have passed and get leave() */
     bool parked, timed_out, panicked;
     cz_req_t *to_prev, *to_next; /* the worker's timeout list of the route */

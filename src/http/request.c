@@ -31,6 +31,7 @@ void cz__req_reset(cz_req_t *r)
     r->cancel_cb = NULL;
     r->cancel_ud = NULL;
     r->mw_ctx = NULL;
+    r->trace_ctx = NULL;
     r->mw_i = 0;
     r->parked = r->timed_out = r->panicked = false;
     if (r->stream_body) { /* only a stream route's request touched these */
