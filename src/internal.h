@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include "czero/str.h"
 
 #define cz__container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
@@ -45,6 +46,84 @@ int cz__client_req_size(const struct cz_client_req *rq, size_t alen, size_t *out
 size_t cz__client_req_write(char *out, const struct cz_client_req *rq, const char *addr,
                             bool has_host);
 size_t cz__client_chunk(char *out, const void *data, size_t n);
+
+/* Whether p[0, n) holds a CR, LF or NUL byte, or with colon also a ':': the bytes that would
+ * let a header name or value (or a request-line part) end its line early and inject one of its
+ * own. It runs over every header a proxied request forwards and every header its answer
+ * copies, where three or four memchr calls per string cost several times more: eight bytes
+ * at a time, a word passes with one exact "has a byte below 14" test (header bytes rarely are),
+ * and only a word that fails it (a tab, a CR) is looked at byte by byte. Short strings are read
+ * as two overlapping 4-byte halves; a word may overlap the one before, which only re-checks. */
+static inline bool cz__line_break_byte(unsigned char c, bool colon)
+{
+    return c == '\r' || c == '\n' || c == '\0' || (colon && c == ':');
+}
+static inline bool cz__line_break_word(uint64_t v, bool colon)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t t = (v - ones * 14) & ~v & high;
+    if (colon)
+        t |= ((v ^ (ones * ':')) - ones) & ~(v ^ (ones * ':')) & high;
+    if (cz__likely(!t))
+        return false;
+    for (int k = 0; k < 8; k++)
+        if (cz__line_break_byte((unsigned char)(v >> (8 * k)), colon))
+            return true;
+    return false;
+}
+static inline __attribute__((always_inline)) bool cz__has_line_break(const char *p, size_t n,
+                                                                   bool colon)
+{
+    if (n < 4) {
+        for (size_t i = 0; i < n; i++)
+            if (cz__line_break_byte((unsigned char)p[i], colon))
+                return true;
+        return false;
+    }
+    if (n < 8) {
+        uint32_t lo, hi;
+        memcpy(&lo, p, 4);
+        memcpy(&hi, p + n - 4, 4);
+        return cz__line_break_word(lo | (uint64_t)hi << 32, colon);
+    }
+    for (size_t i = 0;; i += 8) {
+        if (i > n - 8)
+            i = n - 8;
+        uint64_t v;
+        memcpy(&v, p + i, 8);
+        if (cz__line_break_word(v, colon))
+            return true;
+        if (i == n - 8)
+            return false;
+    }
+}
+
+/* memcpy for the short pieces a head or a log line is assembled from (names, values, numbers):
+ * up to 16 bytes as two overlapping loads and stores, inline, where a call to the library's
+ * memcpy costs more than the copy. Longer pieces go to memcpy. */
+static inline void cz__copy(void *d, const void *s, size_t n)
+{
+    char *dc = d;
+    const char *sc = s;
+    if (n > 16) {
+        memcpy(dc, sc, n);
+    } else if (n >= 8) {
+        uint64_t a, b;
+        memcpy(&a, sc, 8);
+        memcpy(&b, sc + n - 8, 8);
+        memcpy(dc, &a, 8);
+        memcpy(dc + n - 8, &b, 8);
+    } else if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, sc, 4);
+        memcpy(&b, sc + n - 4, 4);
+        memcpy(dc, &a, 4);
+        memcpy(dc + n - 4, &b, 4);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            dc[i] = sc[i];
+    }
+}
 
 /* The route's timeout-link deadline, taken over by a handler that enforces it itself (the
  * proxy's upstream call answers 504 when it passes): ms left, 0 when the request has no

@@ -24,9 +24,23 @@ static inline int cz_str_eq(cz_str_t a, cz_str_t b)
     return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);
 }
 static inline int cz_str_eq_c(cz_str_t a, const char *b) { return cz_str_eq(a, cz_str_c(b)); }
+/* ASCII case-insensitive equality (HTTP's rule for names and tokens; no locale), all n bytes
+ * compared, NULs included. Inline: header names are short and usually differ at once or match
+ * byte for byte, where a libc call costs more than the comparison. */
 static inline int cz_str_ieq(cz_str_t a, cz_str_t b)
 {
-    return a.n == b.n && (a.n == 0 || strncasecmp(a.p, b.p, a.n) == 0);
+    if (a.n != b.n)
+        return 0;
+    for (size_t i = 0; i < a.n; i++) {
+        unsigned char x = (unsigned char)a.p[i], y = (unsigned char)b.p[i];
+        if (x != y) {
+            /* the same letter in the other case differs in bit 0x20 only */
+            x |= 0x20;
+            if (x != (y | 0x20) || x < 'a' || x > 'z')
+                return 0;
+        }
+    }
+    return 1;
 }
 
 #endif

@@ -99,7 +99,8 @@ typedef struct cz_upstream_conf {            /* YAML, table cz_upstream_conf_fie
                                                 window (Envoy's slow_start_window); default 10s,
                                                 0 = off */
     /* Not from YAML (the loader leaves it alone: zero the struct before loading): tests inject
-     * a clock (NULL = cz_clock_system()). */
+     * a clock (NULL = cz_clock_system(); the per-node breakers then read cz_clock_coarse(), as
+     * breakers do by default). An injected clock drives the breakers too. */
     const cz_clock_t *clock;
     /* Set by cz_upstreams_conf_check (the Upstreams field's check): the element's line and
      * column in the file, so errors found at start name them. 0 = unknown. */

@@ -182,10 +182,7 @@ static void on_write(uv_write_t *req, int status)
 
 /* ---- serialising ---- */
 
-static bool has_crlf(cz_str_t s)
-{
-    return s.n && (memchr(s.p, '\r', s.n) || memchr(s.p, '\n', s.n) || memchr(s.p, 0, s.n));
-}
+static bool has_crlf(cz_str_t s) { return cz__has_line_break(s.p, s.n, false); }
 
 /* Framing headers are the client's to write, from the body it is given. */
 static bool is_framing(cz_str_t name)
@@ -203,7 +200,7 @@ int cz__client_req_check(const cz_client_req_t *rq)
         return CZ_EARG;
     for (size_t i = 0; i < rq->nheaders; i++) {
         cz_str_t hn = rq->hname[i], hv = rq->hvalue[i];
-        if (!hn.n || has_crlf(hn) || has_crlf(hv) || memchr(hn.p, ':', hn.n))
+        if (!hn.n || cz__has_line_break(hn.p, hn.n, true) || has_crlf(hv))
             return CZ_EARG;
     }
     return 0;
@@ -233,7 +230,7 @@ int cz__client_req_size(const cz_client_req_t *rq, size_t alen, size_t *out, boo
 
 static inline char *put(char *w, const void *s, size_t n)
 {
-    memcpy(w, s, n);
+    cz__copy(w, s, n);
     return w + n;
 }
 
@@ -675,6 +672,11 @@ void cz__call_parse(cz__cconn_t *k)
         return;
     }
     if (e == HPE_OK) {
+        /* the next read overwrites the buffer: a head still coming keeps what it has so far */
+        if (!call->head_done && cz__head_spill(k) != 0) {
+            cz__call_fail(call, CZ_ENOMEM);
+            return;
+        }
         k->rlen = 0;
         cz__cconn_read_start(k);
         return;

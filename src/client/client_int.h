@@ -70,7 +70,8 @@ struct cz__cconn {
      * flight (obuf may be replaced while it runs, the old one is freed in the write callback) */
     char *obuf, *wbase;
     size_t olen, ocap, ooff, wlen;
-    /* response header block, copied while parsing (it may span reads) */
+    /* response header block: offsets into rbuf while the head is all in the current read
+     * (head_in_rbuf), else into hbuf, where a head spanning reads is copied (parse.c) */
     char *hbuf;
     uint32_t hlen, hcap, head_bytes, nh;
     uint32_t hno[CZ__CL_MAX_HEADERS], hnl[CZ__CL_MAX_HEADERS];
@@ -84,6 +85,7 @@ struct cz__cconn {
     uint8_t nhandles;         /* handles still open */
     bool reading, writing, gai_pending, in_parse, kicked;
     bool keep;                /* the response allowed keep-alive */
+    bool head_in_rbuf;        /* hno/hvo are offsets into rbuf (see hbuf) */
     bool reused;
     bool nopool;              /* over a borrowed fd (cz__client_call_fd) */
 };
@@ -145,6 +147,9 @@ void cz__call_on_read(cz__cconn_t *k, ssize_t nread);
 void cz__call_on_timer(cz__cconn_t *k);
 void cz__call_parse(cz__cconn_t *k);
 void cz__call_fail(cz_call_t *call, int err);
+/** parse.c: a read ended inside a response head: copy the names and values recorded as offsets
+ *  into the read buffer to the header buffer before the buffer is reused. 0 or -1 (no memory). */
+int cz__head_spill(cz__cconn_t *k);
 /** Test and fuzz hook: a call over an already-connected stream fd (one end of a socketpair),
  *  which the connection then owns and closes. Otherwise as cz_client_call. */
 int cz__client_call_fd(cz_client_t *c, int fd, const cz_client_req_t *rq, const cz_call_cbs_t *cbs,

@@ -45,6 +45,7 @@ typedef struct {
 typedef struct { /* an internal field: k is a trusted literal, v is escaped */
     const char *k, *v;
     size_t kn, vn;
+    bool plain;       /* v is digits and ASCII formatted here: nothing to escape in JSON */
 } field_t;
 
 /* Bounded append: callers keep enough reserve that clamping only ever cuts a value. The
@@ -60,7 +61,7 @@ static __attribute__((noinline)) void put_clamped(lb_t *b, const char *s, size_t
 static inline void put(lb_t *b, const char *s, size_t n)
 {
     if (cz__likely(n <= b->cap - b->n)) {
-        memcpy(b->p + b->n, s, n);
+        cz__copy(b->p + b->n, s, n);
         b->n += n;
     } else {
         put_clamped(b, s, n);
@@ -348,7 +349,10 @@ static void emit(cz__log_thread_t *t, int dest, const char *lv, size_t lvn, cons
             PUT_LIT(&b, ",\"");
             put(&b, f[i].k, f[i].kn); /* czero's own keys: nothing to escape */
             PUT_LIT(&b, "\":\"");
-            put_json(&b, f[i].v, f[i].vn, flimit, &fcut);
+            if (f[i].plain && b.n + f[i].vn + 8 <= flimit) /* put_json would copy it whole */
+                put(&b, f[i].v, f[i].vn);
+            else
+                put_json(&b, f[i].v, f[i].vn, flimit, &fcut);
             put(&b, "\"", 1);
         }
         for (; kv && kv[0] && kv[1] && !fcut; kv += 2) {
@@ -519,7 +523,7 @@ void cz_log_access(const cz_access_rec_t *r)
     /* czero adds the response body size, which go-zero's brief line lacks */
     char bytes[24];
     size_t bn = fmt_u64(bytes, r->bytes);
-    field_t f[4] = {{"bytes", bytes, 5, bn}, {"duration", dur, 8, dn}};
+    field_t f[4] = {{"bytes", bytes, 5, bn, true}, {"duration", dur, 8, dn, true}};
     size_t nf = 2;
     if (r->span_id.n)
         f[nf++] = (field_t){"span", r->span_id.p, 4, r->span_id.n};

@@ -158,15 +158,17 @@ static void feedback(cz_upcall_t *uc, outcome_t o, int err, uint64_t now)
         cz__outlier_result(u, uc->node, failed, now);
 }
 
-/* Start an attempt on a fresh node. 0: a call is in flight; else no node could take it. */
-static int attempt(cz_upcall_t *uc)
+/* Start an attempt on a fresh node at `now` (the caller's clock reading, taken just before).
+ * 0: a call is in flight; else no node could take it. */
+static int attempt(cz_upcall_t *uc, uint64_t now)
 {
     cz_upstream_t *u = uc->u;
-    for (;;) {
+    for (bool first = true;; first = false) {
         int rc = pick(uc);
         if (rc != 0)
             return rc;
-        uint64_t now = cz_clock_now_ns(u->clock);
+        if (!first) /* a node refused the call: time has passed since the caller's reading */
+            now = cz_clock_now_ns(u->clock);
         cz_client_req_t h = uc->rq.http;
         h.addr = uc->node->addr;
         if (!h.connect_timeout_ms)
@@ -247,7 +249,7 @@ static void in_done(cz_call_t *call, int err, const cz_call_info_t *info, void *
     uc->inner = NULL;
     if (can_retry(uc, o, info)) {
         uc->retries_left--;
-        if (attempt(uc) == 0)
+        if (attempt(uc, now) == 0)
             return;
     }
     uc->cbs->on_done(call, err, info, uc->ud);
@@ -275,7 +277,7 @@ int cz__upcall_start(cz_upcall_t *uc, bool owned, cz_upstream_t *u, cz_client_t 
     if (rq->http.total_timeout_ms)
         uc->deadline_ns = now + rq->http.total_timeout_ms * CZ_NS_PER_MS;
     cz__outlier_tick(u, now);
-    int rc = attempt(uc);
+    int rc = attempt(uc, now);
     if (rc != 0)
         release(uc);
     return rc;

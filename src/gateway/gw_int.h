@@ -111,6 +111,13 @@ void cz__health_stop(cz_upstream_t *u);
 bool cz__hop_by_hop(cz_str_t name);
 /* True when `name` is listed in the Connection header value `conn` (comma-separated tokens). */
 bool cz__conn_names(cz_str_t conn, cz_str_t name);
+/* The lengths of the tokens in a Connection value, as bit min(length, 63): split once per
+ * message, so that a header whose length no token has (most of them) skips cz__conn_names. */
+uint64_t cz__conn_lens(cz_str_t conn);
+static inline bool cz__conn_may_name(uint64_t lens, cz_str_t name)
+{
+    return (lens >> (name.n < 63 ? name.n : 63)) & 1;
+}
 /* The client IP of "ip:port" / "[v6]:port" (a view into remote). */
 cz_str_t cz__remote_ip(cz_str_t remote);
 /* The target with strip/rewrite applied, in arena memory (or target itself when unchanged). */

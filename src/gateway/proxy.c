@@ -115,13 +115,15 @@ static int on_head(cz_call_t *call, int status, const cz_str_t *hn, const cz_str
     for (size_t i = 0; i < n; i++)
         if (cz_str_ieq(hn[i], CZ_STR("Connection")))
             conn = hv[i];
+    uint64_t conn_lens = conn.p ? cz__conn_lens(conn) : 0;
     cz_res_status(p->res, status);
     int64_t clen = -1;
     /* With the trace link on, the client gets the gateway's span (the trace id is the backend's
      * too); passing the backend's on would send two traceparent headers. */
     bool traced = cz_req_span_id(p->req).n > 0;
     for (size_t i = 0; i < n; i++) {
-        if (cz__hop_by_hop(hn[i]) || (conn.p && cz__conn_names(conn, hn[i])))
+        if (cz__hop_by_hop(hn[i]) ||
+            (cz__conn_may_name(conn_lens, hn[i]) && cz__conn_names(conn, hn[i])))
             continue;
         if (traced && hn[i].n == 11 && cz_str_ieq(hn[i], CZ_STR("traceparent")))
             continue;

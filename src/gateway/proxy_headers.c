@@ -17,7 +17,7 @@
 #include "czero/trace.h"
 #include "gw_int.h"
 
-static bool ieq(cz_str_t a, const char *b) { return cz_str_ieq(a, cz_str_c(b)); }
+#define ieq(a, lit) cz_str_ieq((a), CZ_STR(lit)) /* the literal's length is a constant */
 
 bool cz__hop_by_hop(cz_str_t n)
 {
@@ -27,7 +27,7 @@ bool cz__hop_by_hop(cz_str_t n)
     case 8: return ieq(n, "Trailers");
     case 10: return ieq(n, "Connection") || ieq(n, "Keep-Alive");
     case 17: return ieq(n, "Transfer-Encoding");
-    default: return n.n > 6 && strncasecmp(n.p, "Proxy-", 6) == 0;
+    default: return n.n > 6 && cz_str_ieq((cz_str_t){n.p, 6}, CZ_STR("Proxy-"));
     }
 }
 
@@ -49,6 +49,25 @@ bool cz__conn_names(cz_str_t conn, cz_str_t name)
             return true;
     }
     return false;
+}
+
+uint64_t cz__conn_lens(cz_str_t conn)
+{
+    uint64_t lens = 0;
+    size_t i = 0;
+    while (i < conn.n) { /* the same split as cz__conn_names */
+        while (i < conn.n && (is_ows(conn.p[i]) || conn.p[i] == ','))
+            i++;
+        size_t s = i;
+        while (i < conn.n && conn.p[i] != ',')
+            i++;
+        size_t e = i;
+        while (e > s && is_ows(conn.p[e - 1]))
+            e--;
+        if (e > s)
+            lens |= 1ull << (e - s < 63 ? e - s : 63);
+    }
+    return lens;
 }
 
 cz_str_t cz__remote_ip(cz_str_t r)
@@ -146,6 +165,7 @@ int cz__proxy_headers(cz_req_t *req, cz_arena_t *a, cz__fwd_headers_t *out)
     if (!nm || !vl)
         return CZ_ENOMEM;
     cz_str_t conn = cz_req_header(req, "Connection");
+    uint64_t conn_lens = conn.p ? cz__conn_lens(conn) : 0;
     cz_str_t xff = CZ_STR_NULL, rid = CZ_STR_NULL, host = CZ_STR_NULL;
     char tp[CZ_TRACEPARENT_LEN + 1];
     size_t tpn = cz_req_traceparent(req, tp);
@@ -153,7 +173,7 @@ int cz__proxy_headers(cz_req_t *req, cz_arena_t *a, cz__fwd_headers_t *out)
     for (size_t i = 0; i < nin; i++) {
         cz_str_t n, v;
         cz_req_header_at(req, i, &n, &v);
-        if (cz__hop_by_hop(n) || (conn.p && cz__conn_names(conn, n)))
+        if (cz__hop_by_hop(n) || (cz__conn_may_name(conn_lens, n) && cz__conn_names(conn, n)))
             continue;
         switch (n.n) {
         case 4:

@@ -106,6 +106,7 @@ struct cz_req {
     void *cancel_ud;
     /* middleware chain */
     void *mw_ctx;       /* the route's ctx block, from the arena */
+    void *trace_ctx;    /* the trace link's ctx in mw_ctx once its enter ran, else NULL */
     uint16_t mw_i;      /* cursor: middlewares [0, mw_i) have passed and get leave() */
     bool parked, timed_out, panicked;
     cz_req_t *to_prev, *to_next; /* the worker's timeout list of the route */
@@ -301,7 +302,10 @@ void cz__res_finish(cz_req_t *r);
 /* Phase one of finishing: leave() the chain and serialise, without releasing the request (the
  * timeout answers while the handler still holds it). status/body replace the answer when set. */
 void cz__res_complete(cz_req_t *r, int status, const char *body);
-void cz__log_access(cz_req_t *r, int status, uint64_t bytes);
+/* Write the access line (when the Log link is on) and return the request's duration in us, the
+ * one clock reading the line and the caller share. now: the end time on uv_hrtime()'s clock
+ * when the caller has one, 0 to read it here. */
+uint64_t cz__log_access(cz_req_t *r, int status, uint64_t bytes, uint64_t now);
 void cz__send_simple(cz_conn_t *c, int status, const char *extra_headers);
 void cz__conn_flush(cz_conn_t *c);
 /* Send raw bytes ("100 Continue") in order behind whatever is already queued. */

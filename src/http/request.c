@@ -31,6 +31,7 @@ void cz__req_reset(cz_req_t *r)
     r->cancel_cb = NULL;
     r->cancel_ud = NULL;
     r->mw_ctx = NULL;
+    r->trace_ctx = NULL;
     r->mw_i = 0;
     r->parked = r->timed_out = r->panicked = false;
     if (r->stream_body) { /* only a stream route's request touched these */
@@ -157,7 +158,7 @@ cz_str_t cz_req_header(const cz_req_t *r, const char *name)
 {
     size_t n = strlen(name);
     for (uint32_t i = 0; i < r->nheaders; i++)
-        if (r->hname[i].n == n && strncasecmp(r->hname[i].p, name, n) == 0)
+        if (cz_str_ieq(r->hname[i], (cz_str_t){name, n}))
             return r->hvalue[i];
     return CZ_STR_NULL;
 }

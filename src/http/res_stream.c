@@ -280,7 +280,7 @@ void cz_res_stream_end(cz_res_t *res)
         queue_copy(c, "0\r\n\r\n", 5, NULL, 0, "", 0);
     cz__chain_leave(r);
     if (!r->route)
-        cz__log_access(r, res->status ? res->status : 200, res->body_len);
+        cz__log_access(r, res->status ? res->status : 200, res->body_len, 0);
     c->done_pending = true;
     if (c->stream_writes == 0) {
         c->done_pending = false;

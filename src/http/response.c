@@ -105,10 +105,10 @@ bool cz_res_refused(const cz_res_t *res) { return res->refused; }
 static bool reserved_header(cz_str_t n)
 {
     switch (n.n) {
-    case 4: return strncasecmp(n.p, "Date", 4) == 0;
-    case 10: return strncasecmp(n.p, "Connection", 10) == 0;
-    case 14: return strncasecmp(n.p, "Content-Length", 14) == 0;
-    case 17: return strncasecmp(n.p, "Transfer-Encoding", 17) == 0;
+    case 4: return cz_str_ieq(n, CZ_STR("Date"));
+    case 10: return cz_str_ieq(n, CZ_STR("Connection"));
+    case 14: return cz_str_ieq(n, CZ_STR("Content-Length"));
+    case 17: return cz_str_ieq(n, CZ_STR("Transfer-Encoding"));
     default: return false;
     }
 }
@@ -120,9 +120,8 @@ int cz_res_header_n(cz_res_t *res, cz_str_t name, cz_str_t value)
     for (size_t i = 0; i < name.n; i++)
         if (!cz__is_token[(unsigned char)name.p[i]])
             return CZ_EARG;
-    /* header injection: no CR, LF or NUL in a value (memchr is vectorised) */
-    if (value.n && (memchr(value.p, '\r', value.n) || memchr(value.p, '\n', value.n) ||
-                    memchr(value.p, '\0', value.n)))
+    /* header injection: no CR, LF or NUL in a value */
+    if (cz__has_line_break(value.p, value.n, false))
         return CZ_EARG;
     if (reserved_header(name))
         return 0;
@@ -130,17 +129,17 @@ int cz_res_header_n(cz_res_t *res, cz_str_t name, cz_str_t value)
     if (grow(&r->arena, &res->hdrs, &res->hdrs_len, &res->hdrs_cap, name.n + value.n + 4))
         return CZ_ENOMEM;
     char *p = res->hdrs + res->hdrs_len;
-    memcpy(p, name.p, name.n);
+    cz__copy(p, name.p, name.n);
     p += name.n;
     *p++ = ':';
     *p++ = ' ';
     if (value.n)
-        memcpy(p, value.p, value.n);
+        cz__copy(p, value.p, value.n);
     p += value.n;
     *p++ = '\r';
     *p++ = '\n';
     res->hdrs_len = (size_t)(p - res->hdrs);
-    if (name.n == 12 && strncasecmp(name.p, "Content-Type", 12) == 0)
+    if (cz_str_ieq(name, CZ_STR("Content-Type")))
         res->has_ctype = true;
     return 0;
 }
@@ -262,7 +261,7 @@ char *cz__out_reserve(cz_conn_t *c, size_t need)
 
 static char *put(char *p, const void *s, size_t n)
 {
-    memcpy(p, s, n);
+    cz__copy(p, s, n);
     return p + n;
 }
 
@@ -338,15 +337,16 @@ void cz__decide_close(cz_conn_t *c, cz_req_t *r)
     }
 }
 
-void cz__log_access(cz_req_t *r, int status, uint64_t bytes)
+uint64_t cz__log_access(cz_req_t *r, int status, uint64_t bytes, uint64_t now)
 {
+    uint64_t us = ((now ? now : uv_hrtime()) - r->start_ns) / 1000;
     if (!r->w->srv->conf.middlewares.log)
-        return;
+        return us;
     cz_access_rec_t rec = {
         .method = r->method,
         .path = r->target,
         .status = status,
-        .duration_us = (uv_hrtime() - r->start_ns) / 1000,
+        .duration_us = us,
         .bytes = bytes,
         .remote = cz_req_remote(r),
         .user_agent = cz_req_header(r, "User-Agent"),
@@ -354,6 +354,7 @@ void cz__log_access(cz_req_t *r, int status, uint64_t bytes)
         .span_id = cz_req_span_id(r),
     };
     cz_log_access(&rec);
+    return us;
 }
 
 /* ---- writing ---- */
@@ -460,7 +461,7 @@ static int serialise(cz_req_t *r)
         }
     }
     if (!r->route) /* routed requests are logged by the log middleware */
-        cz__log_access(r, status, r->head ? 0 : blen);
+        cz__log_access(r, status, r->head ? 0 : blen, 0);
     return 0;
 }
 
@@ -562,6 +563,6 @@ void cz__send_simple(cz_conn_t *c, int status, const char *extra_headers)
                      blen, body);
     c->out_len += (size_t)n;
     if (r->method.n)
-        cz__log_access(r, status, (uint64_t)blen);
+        cz__log_access(r, status, (uint64_t)blen, 0);
     cz__conn_flush(c);
 }

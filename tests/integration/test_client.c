@@ -107,6 +107,28 @@ Test(client, host_added_framing_owned_by_client)
     rq.hvalue = &bad;
     rq.nheaders = 1;
     cr_assert_eq(cz_client_call(C, &rq, &TR_CBS, &t, NULL), CZ_EARG);
+    /* wherever the byte sits: short values, the last byte of a long one, a NUL, a lone LF */
+    const char *bad_values[] = {"a\nb", "ab\rcd", "0123456789abcdef\n", "0123456789\r12345678",
+                                "\n0123456789abcdef"};
+    for (size_t i = 0; i < sizeof bad_values / sizeof bad_values[0]; i++) {
+        bad = cz_str_c(bad_values[i]);
+        cr_assert_eq(cz_client_call(C, &rq, &TR_CBS, &t, NULL), CZ_EARG, "%zu", i);
+    }
+    bad = (cz_str_t){"abc\0defghijkl", 14};
+    cr_assert_eq(cz_client_call(C, &rq, &TR_CBS, &t, NULL), CZ_EARG);
+    /* a tab, a vertical tab and bytes above 0x7f are no line break: the call goes */
+    cz_str_t fine = CZ_STR("a\tb\x0b\xc3\xa9 0123456789");
+    rq.hvalue = &fine;
+    cr_assert_eq(call(&rq, &t), 0);
+    cr_assert_eq(t.err, 0);
+    tr_free(&t);
+    /* a name must not hold a colon or a line break either */
+    const char *bad_names[] = {"X:A", "X-Long-Name-With:Colon", "X-A\r", "X-Long-Name\nX-B"};
+    for (size_t i = 0; i < sizeof bad_names / sizeof bad_names[0]; i++) {
+        cz_str_t nm = cz_str_c(bad_names[i]);
+        rq.hname = &nm;
+        cr_assert_eq(cz_client_call(C, &rq, &TR_CBS, &t, NULL), CZ_EARG, "%zu", i);
+    }
 }
 
 static bool slow_ok(rs_t *s, rs_req_t *r)

@@ -6,7 +6,7 @@
  * with the status sent), cz_res_stream_begin_length (Content-Length kept, writes past it
  * refused, a short answer truncated, HEAD), the order of "100 Continue" behind a pipelined
  * answer, the streamed-response write deadline and the body-read deadline holding at the same
- * time, and cz_server_on_worker_stop.
+ * time, cz_server_on_worker_stop, and header values with a CR, LF or NUL refused.
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -109,6 +109,24 @@ static int short_handler(cz_req_t *req, cz_res_t *res, void *ud)
     cz_res_stream_begin_length(res, 1000);
     cz_res_stream_write(res, "only ten b", 10);
     return CZ_DONE; /* ends 990 bytes short */
+}
+
+/* Header values that would break their line are refused wherever the byte sits; the rest go. */
+static int hdr_handler(cz_req_t *req, cz_res_t *res, void *ud)
+{
+    (void)req, (void)ud;
+    static const cz_str_t bad[] = {CZ_STR("a\nb"), CZ_STR("ab\rcd"), CZ_STR("0123456789abcdef\n"),
+                                   CZ_STR("0123456789\r\nX-Evil: 12345678"),
+                                   {"abc\0defghijkl", 14}, CZ_STR("\n")};
+    int refused = 0;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        refused += cz_res_header_n(res, CZ_STR("X-Bad"), bad[i]) == CZ_EARG;
+    char n[16];
+    snprintf(n, sizeof n, "%d", refused);
+    cz_res_header(res, "X-Refused", n);
+    cz_res_header(res, "X-Fine", "a\tb\xc3\xa9 0123456789");
+    cz_res_write(res, "ok", 2);
+    return CZ_DONE;
 }
 
 static int ping_handler(cz_req_t *req, cz_res_t *res, void *ud)
@@ -261,6 +279,7 @@ static const cz_route_t routes[] = {
     {"GET", "/len", len_handler, NULL, 0},
     {"GET", "/short", short_handler, NULL, 0},
     {"GET", "/ping", ping_handler, NULL, 0},
+    {"GET", "/hdr", hdr_handler, NULL, 0},
     {"POST", "/echo", echo_handler, NULL, 0},
     {"POST", "/wt", wt_handler, NULL, CZ_ROUTE_STREAM_BODY},
     {"POST", "/rt", rt_handler, NULL, CZ_ROUTE_STREAM_BODY},
@@ -346,6 +365,26 @@ Test(answer, close_after_says_connection_close_and_closes)
     cr_expect_str_eq(r.body, "x");
     tc_resp_free(&r);
     cr_expect(tc_closed(&c, 2000), "the connection ends after the streamed answer");
+    tc_close(&c);
+    ts_stop(&T);
+}
+
+Test(answer, header_values_with_line_breaks_are_refused)
+{
+    start(0, 0);
+    tc_conn_t c;
+    cr_assert_eq(tc_connect(&c, T.port, 2000), 0);
+    tc_sendf(&c, "GET /hdr HTTP/1.1\r\nHost: h\r\n\r\n");
+    tc_resp_t r;
+    cr_assert_eq(tc_read(&c, &r, false), 0);
+    cr_expect_eq(r.status, 200);
+    cr_expect_str_eq(tc_header(&r, "X-Refused") ? tc_header(&r, "X-Refused") : "", "6");
+    cr_expect_null(tc_header(&r, "X-Bad"));
+    cr_expect_null(tc_header(&r, "X-Evil"));
+    cr_expect_str_eq(tc_header(&r, "X-Fine") ? tc_header(&r, "X-Fine") : "",
+                     "a\tb\xc3\xa9 0123456789");
+    cr_expect_str_eq(r.body, "ok");
+    tc_resp_free(&r);
     tc_close(&c);
     ts_stop(&T);
 }

@@ -107,6 +107,7 @@ static double bucket_mid_us(size_t i)
 static __thread struct {
     const cz_req_t *r;
     uint64_t start_ns, now_ns;
+    bool mono;                /* now_ns is on the system clock (uv_hrtime's base) */
 } last_leave;
 
 uint64_t cz__mw_metrics_leave_ns(const cz_req_t *r)
@@ -115,6 +116,11 @@ uint64_t cz__mw_metrics_leave_ns(const cz_req_t *r)
     if (last_leave.r == r && last_leave.start_ns == r->start_ns)
         return last_leave.now_ns;
     return 0;
+}
+
+uint64_t cz__mw_metrics_leave_mono_ns(const cz_req_t *r)
+{
+    return last_leave.mono ? cz__mw_metrics_leave_ns(r) : 0;
 }
 
 static cz_mw_step_t stat_enter(cz_mw_t *mw, cz_req_t *r, cz_res_t *res, void *ctx)
@@ -134,6 +140,7 @@ static void stat_leave(cz_mw_t *mw, cz_req_t *r, cz_res_t *res, void *ctx)
     last_leave.r = r;
     last_leave.start_ns = r->start_ns;
     last_leave.now_ns = now;
+    last_leave.mono = st->clock == cz_clock_system();
     uint64_t us = (now - ((stat_ctx_t *)ctx)->start_ns) / 1000;
     stat_worker_t *w = &st->w[cz__req_worker_id(r)];
     bump(&w->count, 1);

@@ -33,6 +33,10 @@ static inline uint64_t cz__mw_metrics_start(const cz_req_t *r, const cz_clock_t 
 /* The time the metrics link's leave() read for r on this thread, or 0 when it did not run for
  * r: the prometheus link's leave() runs right after and reuses it (one clock read, not two). */
 uint64_t cz__mw_metrics_leave_ns(const cz_req_t *r);
+/* The same, but only when that time was read on the system clock (CLOCK_MONOTONIC, the base of
+ * the engine's uv_hrtime() and r->start_ns), else 0: the log link's leave() runs a few links
+ * later and times the access line with it. */
+uint64_t cz__mw_metrics_leave_mono_ns(const cz_req_t *r);
 
 /* ---- dev server (devserver.c): go-zero internal/devserver, and core/prometheus's agent ---- */
 typedef struct cz__devserver cz__devserver_t;

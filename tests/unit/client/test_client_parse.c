@@ -155,6 +155,35 @@ Test(client_parse, every_split_gives_the_same_result)
     }
 }
 
+/* A head in two reads, cut at every offset (inside a name, a value, the CRLFs, after a 100
+ * Continue), and a head in one read that follows a body in the same read: the names and values
+ * come out whole whichever buffer they were kept in. */
+Test(client_parse, a_head_cut_at_every_offset_keeps_its_headers)
+{
+    static const char resp[] = "HTTP/1.1 100 Continue\r\nX-Early: e\r\n\r\n"
+                               "HTTP/1.1 200 OK\r\nX-A-Long-Header-Name: a long value here\r\n"
+                               "X-Empty:\r\nX-B: b\r\nContent-Length: 3\r\n\r\nabc";
+    size_t n = strlen(resp);
+    for (size_t cut = 1; cut < n; cut++) {
+        rec_t r;
+        call("GET", &r);
+        cr_assert_eq(write(peer, resp, cut), (ssize_t)cut);
+        pump();
+        cr_assert_eq(write(peer, resp + cut, n - cut), (ssize_t)(n - cut));
+        pump();
+        cr_assert_eq(r.done, 1, "cut %zu", cut);
+        cr_assert_eq(r.err, 0, "cut %zu", cut);
+        cr_assert_eq(r.status, 200);
+        cr_assert_str_eq(r.hdrs,
+                         "[X-A-Long-Header-Name=a long value here][X-Empty=][X-B=b]"
+                         "[Content-Length=3]",
+                         "cut %zu", cut);
+        cr_assert_eq(r.blen, 3);
+        close(peer);
+        peer = -1;
+    }
+}
+
 Test(client_parse, request_bytes_on_the_wire)
 {
     rec_t r;

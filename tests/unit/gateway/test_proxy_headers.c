@@ -31,6 +31,29 @@ Test(proxy_headers, connection_names_its_own_hop_headers)
     cr_expect_not(cz__conn_names(CZ_STR(""), CZ_STR("a")));
 }
 
+/* The length prefilter never hides a name the Connection value lists (long tokens included). */
+Test(proxy_headers, connection_token_lengths_cover_every_named_header)
+{
+    const char *conns[] = {"keep-alive", "close", "keep-alive, X-Secret ,close", " ,, a ,b,",
+                           "X-A-Header-Name-That-Is-Longer-Than-Sixty-Three-Bytes-For-Sure-Yes",
+                           "\tX-Tab\t", ""};
+    const char *names[] = {"a", "b", "X-Secret", "x-secret", "Close", "keep-alive", "X-Sec",
+                           "X-Tab", "X-Instance",
+                           "X-A-Header-Name-That-Is-Longer-Than-Sixty-Three-Bytes-For-Sure-Yes",
+                           "X-A-Header-Name-That-Is-Longer-Than-Sixty-Three-Bytes-For-Sure-No"};
+    for (size_t i = 0; i < sizeof conns / sizeof *conns; i++) {
+        cz_str_t c = cz_str_c(conns[i]);
+        uint64_t lens = cz__conn_lens(c);
+        for (size_t j = 0; j < sizeof names / sizeof *names; j++) {
+            cz_str_t n = cz_str_c(names[j]);
+            if (cz__conn_names(c, n))
+                cr_expect(cz__conn_may_name(lens, n), "'%s' names '%s'", conns[i], names[j]);
+        }
+    }
+    cr_expect_eq(cz__conn_lens(CZ_STR("keep-alive")), 1ull << 10);
+    cr_expect_not(cz__conn_may_name(cz__conn_lens(CZ_STR("keep-alive")), CZ_STR("Server")));
+}
+
 Test(proxy_headers, remote_ip)
 {
     cz_str_t ip = cz__remote_ip(CZ_STR("127.0.0.1:5555"));
