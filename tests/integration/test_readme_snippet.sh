@@ -105,7 +105,7 @@ kill -TERM "$SPID"
 rc=0
 wait "$SPID" || rc=$?
 SPID=
-[ "$rc" = 0 ] || fail "greet exit $rc after SIGTERM"
+[ "$rc" = 0 ] || { cat "$T/server.log" >&2; fail "greet exit $rc after SIGTERM"; }
 echo "ok: 'A service in 20 lines' built and served as the README says ($ncurl curl checked)"
 
 # ---- 2. Error answers, Logging and metrics: compile, then serve behind a test main ----
