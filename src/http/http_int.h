@@ -257,8 +257,8 @@ struct cz_server {
 extern const bool cz__is_token[256]; /* RFC 9110 tchar */
 /* The worker loops' average busy share in permille (server.c): the load shedder's reading. */
 int64_t cz__server_busy(const cz_server_t *s);
-/* When this loop turn's requests began to be read (ms, loop clock): libuv refreshes uv_now after
- * each batch of events it polls, and one turn runs many batches before its timers fire. */
+/* When this loop turn's first request was read (ms, the coarse clock, read once per turn): one
+ * turn runs many poll batches before its timers fire, so a later request may be long behind. */
 uint64_t cz__worker_turn_ms(cz_worker_t *w);
 /* Serve an already connected stream socket (tests and the parser fuzz target use socketpairs). */
 cz_conn_t *cz__conn_open_fd(cz_worker_t *w, int fd);

@@ -386,8 +386,10 @@ static void on_turn(uv_prepare_t *p)
 
 uint64_t cz__worker_turn_ms(cz_worker_t *w)
 {
-    if (w->turn_ms == 0)
-        w->turn_ms = uv_now(&w->loop) ? uv_now(&w->loop) : 1;
+    if (w->turn_ms == 0) { /* the coarse clock, as the shedding link reads it per request */
+        uint64_t now = cz_clock_now_ms(cz_clock_coarse());
+        w->turn_ms = now ? now : 1;
+    }
     return w->turn_ms;
 }
 

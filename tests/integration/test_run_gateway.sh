@@ -74,8 +74,10 @@ done
 [ "$(cat "$RUN_DIR/demo-2.pid")" = "$again" ] || fail "demo-2.pid does not name the new instance"
 ok "demo-2 started again with 'instance 2' is used again"
 
+# a reload builds and starts a whole new instance: under ASan with the suite running beside it
+# that took over 5 s once, so wait up to 20 s
 out=$("$GW" -f "$ROOT/etc/gateway.yaml" -s reload 2>&1) || fail "-s reload: $out"
-for _ in $(seq 100); do grep -q 'reloaded .*(reload 1)' "$tmp/run.log" && break; sleep 0.05; done
+for _ in $(seq 400); do grep -q 'reloaded .*(reload 1)' "$tmp/run.log" && break; sleep 0.05; done
 grep -q 'reloaded .*(reload 1)' "$tmp/run.log" || fail "-s reload: no reload logged ($out)"
 every_200 10
 ok "czero-gateway -s reload: $out; 'reloaded' logged, still 200"

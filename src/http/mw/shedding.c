@@ -32,7 +32,8 @@ typedef struct shed_ctx {
  * due from timers goes out before the turn ends. */
 static uint64_t loop_behind_ms(cz_req_t *r)
 {
-    uint64_t now = uv_hrtime() / CZ_NS_PER_MS, then = cz__worker_turn_ms(r->w);
+    /* coarse (a kernel tick) against a 250 ms bound: no precise clock read per request */
+    uint64_t then = cz__worker_turn_ms(r->w), now = cz_clock_now_ms(cz_clock_coarse());
     return now > then ? now - then : 0;
 }
 
