@@ -18,8 +18,8 @@
 #define cz__min(a, b) ((a) < (b) ? (a) : (b))
 #define cz__max(a, b) ((a) > (b) ? (a) : (b))
 
-/* A buffered fetch's response head (client/fetch.c, gateway/fetch.c). cz__head_over: a
- * Content-Length above max, so the body is refused before a byte of it is read.
+/* A buffered fetch's response head (client/client_fetch.c, gateway/upstream_fetch.c).
+ * cz__head_over: a Content-Length above max, so the body is refused before a byte of it is read.
  * cz__head_copy: names and values kept past the callback in one malloc'd block (the two
  * cz_str_t arrays, then the bytes), returned for free(); NULL when out of memory. */
 bool cz__head_over(const cz_str_t *hn, const cz_str_t *hv, size_t n, uint64_t max);
@@ -29,7 +29,7 @@ char *cz__head_copy(const cz_str_t *hn, const cz_str_t *hv, size_t n, cz_str_t *
 /* The value cz_cpu_set_override() set, or -1 when none (core/shed/cpu_linux.c). */
 int64_t cz__cpu_override(void);
 
-/* The request as the upstream client writes it (client/call.c). The gateway checks a request
+/* The request as the upstream client writes it (client/client_call.c). The gateway checks a request
  * once before it picks a node (a request the client refuses is the caller's error, never a
  * node's) and the gateway-forwarding fuzz target serialises without a connection.
  * cz__client_req_check: 0, or CZ_EARG when the client refuses rq: an empty method or target, CR,

@@ -8,7 +8,7 @@
  * already armed and the callback re-checks what is due, so a keep-alive call costs at most one
  * heap update (nginx keeps one timer per event too). Pools are LIFO so the hottest connection is
  * reused and the cold ones reach their idle timeout. What this file is not: requests, responses
- * and the call API (call.c).
+ * and the call API (client_call.c).
  */
 #include <signal.h>
 #include <stdio.h>

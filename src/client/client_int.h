@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
  * client_int.h: private structures of the upstream HTTP client, shared by client.c (the client,
- * address pools, connections, timers, name resolution) and call.c (serialising requests,
+ * address pools, connections, timers, name resolution) and client_call.c (serialising requests,
  * writing, the call API) and parse.c (llhttp callbacks). Nothing here is public.
  *
  * Ownership: the client owns its pools; a pool owns its idle connections (a LIFO list); an
@@ -141,7 +141,7 @@ void cz__cconn_kick(cz__cconn_t *k);
 cz__cconn_t *cz__cconn_open_fd(cz_client_t *c, cz__pool_t *p, int fd, int *err);
 int cz__cconn_read_start(cz__cconn_t *k);
 
-/* call.c and parse.c */
+/* client_call.c and parse.c */
 void cz__call_connected(cz__cconn_t *k, int status);
 void cz__call_on_read(cz__cconn_t *k, ssize_t nread);
 void cz__call_on_timer(cz__cconn_t *k);

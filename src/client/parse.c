@@ -5,11 +5,10 @@
  * usual case: no copy); when a read ends inside the head, what was recorded is copied into the
  * connection's header buffer (cz__head_spill) and the rest of the head is appended there. The
  * head is bounded by max_header_bytes and CZ__CL_MAX_HEADERS; 1xx interim responses are
- * skipped; the head is handed
- * to on_head as views; body pieces go to on_body straight from the read buffer; the parser is
- * paused at the end of each message so call.c can tell whether bytes follow it. A callback that
- * cancels or pauses the call is honoured through the return value (llhttp's rule: never call
- * llhttp_pause from a callback).
+ * skipped; the head is handed to on_head as views; body pieces go to on_body straight from the
+ * read buffer; the parser is paused at the end of each message so client_call.c can tell whether
+ * bytes follow it. A callback that cancels or pauses the call is honoured through the return
+ * value (llhttp's rule: never call llhttp_pause from a callback).
  */
 #include <stdlib.h>
 #include <string.h>

@@ -77,7 +77,7 @@ struct cz_upstream {
 /* Recompute the node's balancer down flag from ejection and health (n->mu held). */
 void cz__up_node_apply(cz_upstream_t *u, cz__up_node_t *n);
 
-/* ---- call.c ---- */
+/* ---- upstream_call.c ---- */
 size_t cz__upcall_size(void);
 /* cz_upstream_call into caller-provided storage of cz__upcall_size() bytes (owned = false: not
  * freed here, e.g. request-arena memory that outlives the call). */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * Integration tests for the async Redis client (src/redis/client.c) against a real
+ * Integration tests for the async Redis client (src/redis/redis_client.c) against a real
  * redis-server on a loopback port: replies and error replies, EVALSHA with one SCRIPT LOAD per
  * connection and recovery from SCRIPT FLUSH, the per-command timeout with a late reply dropped,
  * hang detection, kill -9 and restart, connecting before the server exists, and freeing with

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * Integration tests for host names in the Redis client (src/redis/client.c) against a real
+ * Integration tests for host names in the Redis client (src/redis/redis_client.c) against a real
  * redis-server on loopback: "localhost" connects and carries limiter decisions into Redis; the
  * lookup runs on libuv's threadpool, so a DNS that takes 200 ms (or fails after 200 ms) never
  * stalls the loop (a 5 ms uv timer on the same loop measures the largest gap); an unknown name

@@ -6,7 +6,7 @@
  * Upstreams and Routes) and places every validation error at its file:line:col; gw_routes.c turns
  * a checked config into a running cz_server_t with its upstreams; gw_ratelimit.c and gw_cors.c are
  * the per-route middleware links the library does not offer per route; gw_drain.c empties a
- * retiring instance; gw_reload.c runs the process and swaps configurations on SIGHUP; main.c is
+ * retiring instance; gw_reload.c runs the process and swaps configurations on SIGHUP; gw_main.c is
  * the command line. Nothing here is a public API: the reusable pieces (client, discovery,
  * upstreams, the proxy handler) live in libczero.
  */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
  * gw_reload.h: the gateway's process loop (gw_reload.c), kept apart from the config and routes
- * so main.c stays a command line, and the pid file (gw_pid.c).
+ * so gw_main.c stays a command line, and the pid file (gw_pid.c).
  */
 #ifndef CZERO_GW_RELOAD_H
 #define CZERO_GW_RELOAD_H

@@ -191,7 +191,7 @@ gw_instance_t *gw_instance_start(gw_conf_t *c, const char *file, const gw_instan
     int rc = cz_server_start(g->srv);
     if (rc != 0) {
         /* not the file's fault: the server logged which listener failed and why ("listen on
-         * HOST:PORT: address already in use"); no file:key, see main.c */
+         * HOST:PORT: address already in use"); no file:key, see gw_main.c */
         cz_diag_set(d, NULL, 0, 0, NULL, "cannot start the server: %s", cz_strerror(rc));
         goto fail;
     }

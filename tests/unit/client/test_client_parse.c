@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * Unit tests of the client's response parsing glue (src/client/call.c), driven over a
+ * Unit tests of the client's response parsing glue (src/client/client_call.c), driven over a
  * socketpair through the cz__client_call_fd hook: the test plays the upstream and writes the
  * response in pieces (down to one byte at a time), running the loop between pieces so that each
  * piece is a separate read. Header views, split header blocks, de-chunking, the header limits,

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * fetch.c: the buffered convenience over cz_client_call (go-zero's httpc.Do): the response
+ * client_fetch.c: the buffered convenience over cz_client_call (go-zero's httpc.Do): the response
  * head is copied and the body collected in memory up to a cap, then one callback gets it all.
  * For handlers calling another service; the proxy streams with cz_client_call instead.
  */

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT
  *
- * fetch.c: cz_upstream_fetch, the buffered form of cz_upstream_call for handlers calling another
- * service (go-zero's zrpc client call, or httpc.Do through a balanced cluster): the request is
- * copied once, so the caller may drop it at once; the response head is copied and the body
- * collected up to a cap, then one callback gets status, headers and the whole body. Picking,
- * breakers and retries are call.c's; retries stay invisible here because call.c only retries
- * before any response byte, so the head and body seen are always those of the final attempt.
+ * upstream_fetch.c: cz_upstream_fetch, the buffered form of cz_upstream_call for handlers
+ * calling another service (go-zero's zrpc client call, or httpc.Do through a balanced cluster):
+ * the request is copied once, so the caller may drop it at once; the response head is copied and
+ * the body collected up to a cap, then one callback gets status, headers and the whole body.
+ * Picking, breakers and retries are upstream_call.c's; retries stay invisible here because
+ * upstream_call.c only retries before any response byte, so the head and body seen are always
+ * those of the final attempt.
  * Not for large or streamed bodies: the proxy streams with cz_upstream_call instead.
  */
 #include <stddef.h>
@@ -17,13 +18,14 @@
 #define DEFAULT_MAX_BODY (1024u * 1024u)
 
 /* One allocation holds this struct and the request copy. The upcall is cz_upstream_call's own:
- * call.c still reads it after on_done returns, when this struct is already gone. */
+ * upstream_call.c still reads it after on_done returns, when this struct is already gone. */
 struct cz_upfetch {
     cz_fetch_fn cb;
     void *ud;
     size_t max;
     cz_upcall_t *uc;
-    cz_upstream_req_t rq; /* a copy whose strings follow this struct (call.c replays them) */
+    cz_upstream_req_t rq; /* a copy whose strings follow this struct (upstream_call.c replays
+                           * them) */
     char *body;
     size_t blen, bcap;
     char *hblock; /* the two cz_str_t arrays, then the names and values */

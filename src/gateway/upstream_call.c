@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * call.c: one call through an upstream: pick, per-node breaker, feedback and retries.
+ * upstream_call.c: one call through an upstream: pick, per-node breaker, feedback and retries.
  *
  * A cz_upcall_t wraps the client calls (client.h) of its attempts. Each attempt picks a node not
  * tried yet (the balancer's tried bitmap); a node whose breaker drops the call is marked tried and

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * call.c: one upstream HTTP/1.1 exchange: serialising the request, writing it (uv_try_write
+ * client_call.c: one upstream HTTP/1.1 exchange: serialising the request, writing it (uv_try_write
  * first, one uv_write for what is left), parsing the response with llhttp in response mode and
  * the call API (write, pause, resume, cancel).
  *

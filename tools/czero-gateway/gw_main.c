@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
- * czero-gateway: the API gateway program (go-zero's gateway, nginx's reverse proxy role).
+ * gw_main.c: czero-gateway, the API gateway program (go-zero's gateway, nginx's reverse proxy
+ * role).
  *
  * Usage: czero-gateway [-f etc/gateway.yaml] [-t | -s reload|stop] [-h|--help] [-v|--version]
  *   -f  the config: go-zero's RestConf keys, plus Upstreams (clusters of nodes or a discovery

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * client.c: czero's async Redis client (include/czero/redis.h) over hiredis' async API.
+ * redis_client.c: czero's async Redis client (include/czero/redis.h) over hiredis' async API.
  *
  * hiredis gives pipelining and reply parsing; this file adds the request-path guarantees:
  * a connect timeout, per-command deadlines kept in one FIFO (every command has the same timeout,
