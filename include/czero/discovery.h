@@ -118,6 +118,15 @@ CZ_EXTERN int cz_etcd_publisher_registered(const cz_etcd_publisher_t *p);
  *  be NULL) runs on the loop when all is closed. Loop thread. */
 CZ_EXTERN void cz_etcd_unpublish(cz_etcd_publisher_t *p, void (*done)(void *ud), void *ud);
 
+/* ---- server self-registration (go-zero zrpc's RpcServerConf.Etcd) ---- */
+struct cz_server_hook;
+/** The server lifecycle hook (server.h) that registers a server whose config has an Etcd block:
+ *  check refuses a half-given block (Hosts without Key or the reverse; logged), start publishes
+ *  "Host:Port" (a wildcard Host -> the first non-loopback IPv4, else 127.0.0.1) from a thread
+ *  of its own, stop revokes the lease (bounded by ~1 s) before the listeners close. A server
+ *  without an Etcd block is untouched. cz_server_start installs it (cz_server_add_hook). */
+CZ_EXTERN const struct cz_server_hook *cz_etcd_server_hook(void);
+
 #ifdef __cplusplus
 }
 #endif

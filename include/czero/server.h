@@ -148,6 +148,29 @@ CZ_EXTERN size_t cz_server_connections(const cz_server_t *s);
 /** The configuration the server runs with. */
 CZ_EXTERN const cz_rest_conf_t *cz_server_conf(const cz_server_t *s);
 
+/* Lifecycle hooks: work done outside the HTTP layer when any server of the process starts and
+ * stops, such as registering it in a service registry. The server calls them; it does not know
+ * what they do. Etcd self-registration (an Etcd block in the config) is one: the server installs
+ * it through cz_etcd_server_hook() (discovery.h), so a service with Etcd in its config
+ * registers without code. Hooks read the server with cz_server_conf() and cz_server_port(). */
+typedef struct cz_server_hook {
+    /* cz_server_start, before anything is bound: non-zero refuses the start with that error
+     * (the hook logs why). NULL: nothing to check. */
+    int (*check)(const cz_server_t *s, void *ud);
+    /* cz_server_start, once the listeners are bound and the workers accept. Errors are the
+     * hook's to log; the server runs either way. */
+    void (*start)(const cz_server_t *s, void *ud);
+    /* cz_server_shutdown, before the listeners close, and again from cz_server_free: must be a
+     * no-op for a server it did not start, and idempotent. */
+    void (*stop)(const cz_server_t *s, void *ud);
+    void *ud;
+} cz_server_hook_t;
+
+/** Run hook for every server of the process started from now on, after the hooks added
+ *  before it (stop runs in the same order). hook must outlive its use; adding the same hook
+ *  again is a no-op. Returns 0, CZ_EARG (NULL) or CZ_EFULL (more than 8 hooks). Thread-safe. */
+CZ_EXTERN int cz_server_add_hook(const cz_server_hook_t *hook);
+
 #ifdef __cplusplus
 }
 #endif

@@ -5,8 +5,8 @@
  * The etcd v3 JSON-gateway protocol is kept as pure functions (request bodies, response and
  * watch-event parsing, stream framing, the key/value set, backoff) so it is unit-tested and
  * fuzzed without a server; etcd_sub.c, etcd_pub.c and dns.c are the loop-driven state machines
- * on top. cz__discov_server_start/stop are the hooks src/http/server.c calls to register a
- * server whose configuration has an Etcd block.
+ * on top. server_reg.c registers a server whose configuration has an Etcd block, as a server
+ * lifecycle hook (cz_etcd_server_hook, discovery.h).
  */
 #ifndef CZ_DISCOV_INT_H
 #define CZ_DISCOV_INT_H
@@ -120,18 +120,7 @@ int cz__etcd_post(cz__etcd_t *e, const char *path, const char *body, uint64_t ti
 void cz__etcd_rotate(cz__etcd_t *e);
 const char *cz__etcd_cur(const cz__etcd_t *e);
 
-/* ---- server self-registration (server_reg.c; called by src/http/server.c) ---- */
-struct cz_server;
-/* 0 when conf is absent (no Hosts, no Key) or complete; CZ_EINVAL_CONF (logged) when only
- * half of it is there, so a service meant to register does not start unregistered. */
-int cz__discov_server_check(const cz_etcd_conf_t *conf);
-/* When conf has Etcd hosts: publish host:port (0.0.0.0/:: -> the first non-loopback IPv4,
- * else 127.0.0.1) from a background thread with its own loop. 0 when nothing to do or started;
- * CZ_EINVAL_CONF / CZ_ENOMEM otherwise (logged). */
-int cz__discov_server_start(const struct cz_server *s, const cz_etcd_conf_t *conf,
-                            const char *host, int port);
-/* Revoke and join the thread (bounded by ~1 s); no-op when not registered. Idempotent. */
-void cz__discov_server_stop(const struct cz_server *s);
+/* ---- server self-registration (server_reg.c; the hook is cz_etcd_server_hook) ---- */
 /* The address registration would publish for host:port (exposed for tests). */
 int cz__discov_server_addr(const char *host, int port, char *out, size_t cap);
 

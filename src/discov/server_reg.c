@@ -2,12 +2,14 @@
  *
  * server_reg.c: a czero server registering itself in etcd (go-zero zrpc's RpcServerConf.Etcd).
  *
- * When the server's configuration has an Etcd block, cz_server_start calls
- * cz__discov_server_start after its listeners are bound: a small thread with its own libuv loop
- * runs an etcd publisher for "Host:Port", so worker loops carry no etcd traffic and a slow etcd
- * never delays a request. cz_server_shutdown calls cz__discov_server_stop before the listeners
- * close: the lease is revoked (bounded by a 1 s request timeout) and the thread joined, so
- * clients stop routing here before the server stops accepting.
+ * This is a server lifecycle hook (cz_server_hook_t, server.h; cz_etcd_server_hook() hands it
+ * out and cz_server_start installs it), so the HTTP layer runs it without knowing discovery.
+ * When the server's configuration has an Etcd block, the hook's start runs after the server's
+ * listeners are bound: a small thread with its own libuv loop runs an etcd publisher for
+ * "Host:Port", so worker loops carry no etcd traffic and a slow etcd never delays a request.
+ * cz_server_shutdown runs the hook's stop before the listeners close: the lease is revoked
+ * (bounded by a 1 s request timeout) and the thread joined, so clients stop routing here before
+ * the server stops accepting.
  *
  * Address: a wildcard Host (0.0.0.0, ::, empty) is replaced as go-zero's figureOutListenOn does
  * with netx.InternalIp: the first non-loopback IPv4 address of an interface that is up; when
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "czero/log.h"
+#include "czero/server.h"
 #include "discov_int.h"
 
 typedef struct reg {
@@ -75,7 +78,9 @@ static int absent(const cz_etcd_conf_t *conf)
     return !conf || (conf->hosts.n == 0 && (!conf->key || !conf->key[0]));
 }
 
-int cz__discov_server_check(const cz_etcd_conf_t *conf)
+/* 0 when conf is absent (no Hosts, no Key) or complete; CZ_EINVAL_CONF (logged) when only
+ * half of it is there, so a service meant to register does not start unregistered. */
+static int server_check(const cz_etcd_conf_t *conf)
 {
     if (absent(conf) || cz_etcd_conf_check(conf) == 0)
         return 0;
@@ -83,12 +88,14 @@ int cz__discov_server_check(const cz_etcd_conf_t *conf)
     return CZ_EINVAL_CONF;
 }
 
-int cz__discov_server_start(const struct cz_server *s, const cz_etcd_conf_t *conf,
-                            const char *host, int port)
+/* When conf has Etcd hosts: publish host:port from a background thread with its own loop.
+ * 0 when nothing to do or started; CZ_EINVAL_CONF / CZ_ENOMEM otherwise (logged). */
+static int server_start(const struct cz_server *s, const cz_etcd_conf_t *conf, const char *host,
+                        int port)
 {
     if (absent(conf))
         return 0; /* no Etcd block: no registration */
-    if (cz__discov_server_check(conf) != 0)
+    if (server_check(conf) != 0)
         return CZ_EINVAL_CONF;
     char value[96];
     int rc = cz__discov_server_addr(host, port, value, sizeof value);
@@ -131,7 +138,8 @@ fail:
     return rc;
 }
 
-void cz__discov_server_stop(const struct cz_server *s)
+/* Revoke and join the thread (bounded by ~1 s); no-op when not registered. Idempotent. */
+static void server_stop(const struct cz_server *s)
 {
     pthread_mutex_lock(&regs_mu);
     reg_t **pp = &regs, *r = NULL;
@@ -150,3 +158,26 @@ void cz__discov_server_stop(const struct cz_server *s)
     uv_loop_close(&r->loop);
     free(r);
 }
+
+static int hook_check(const cz_server_t *s, void *ud)
+{
+    (void)ud;
+    return server_check(&cz_server_conf(s)->etcd);
+}
+
+static void hook_start(const cz_server_t *s, void *ud)
+{
+    (void)ud;
+    const cz_rest_conf_t *c = cz_server_conf(s);
+    server_start(s, &c->etcd, c->host, cz_server_port(s)); /* logs its errors */
+}
+
+static void hook_stop(const cz_server_t *s, void *ud)
+{
+    (void)ud;
+    server_stop(s);
+}
+
+static const cz_server_hook_t etcd_hook = {hook_check, hook_start, hook_stop, NULL};
+
+const cz_server_hook_t *cz_etcd_server_hook(void) { return &etcd_hook; }

@@ -28,7 +28,64 @@
 #include "http_int.h"
 #include "czero/client.h"
 #include "czero/log.h"
-#include "discov/discov_int.h"
+#include "czero/discovery.h" /* cz_etcd_server_hook, the one hook every server installs */
+
+/* Lifecycle hooks (cz_server_add_hook, server.h): process-wide, in the order added. */
+#define CZ__SERVER_HOOKS 8
+static pthread_mutex_t hooks_mu = PTHREAD_MUTEX_INITIALIZER;
+static const cz_server_hook_t *hooks[CZ__SERVER_HOOKS];
+static int nhooks;
+
+int cz_server_add_hook(const cz_server_hook_t *hook)
+{
+    if (!hook)
+        return CZ_EARG;
+    int rc = 0, i;
+    pthread_mutex_lock(&hooks_mu);
+    for (i = 0; i < nhooks && hooks[i] != hook; i++)
+        ;
+    if (i == nhooks && nhooks == CZ__SERVER_HOOKS)
+        rc = CZ_EFULL;
+    else if (i == nhooks)
+        hooks[nhooks++] = hook;
+    pthread_mutex_unlock(&hooks_mu);
+    return rc;
+}
+
+/* A copy of the list, so no hook runs under the lock (a stop joins a thread). */
+static int hooks_get(const cz_server_hook_t **out)
+{
+    pthread_mutex_lock(&hooks_mu);
+    int n = nhooks;
+    memcpy(out, hooks, sizeof(*out) * (size_t)n);
+    pthread_mutex_unlock(&hooks_mu);
+    return n;
+}
+
+static int hooks_check(const cz_server_t *s)
+{
+    /* Etcd self-registration: a service with Etcd in its config registers without code. */
+    cz_server_add_hook(cz_etcd_server_hook());
+    const cz_server_hook_t *h[CZ__SERVER_HOOKS];
+    int n = hooks_get(h);
+    for (int i = 0; i < n; i++) {
+        int rc = h[i]->check ? h[i]->check(s, h[i]->ud) : 0;
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static void hooks_run(const cz_server_t *s, int start)
+{
+    const cz_server_hook_t *h[CZ__SERVER_HOOKS];
+    int n = hooks_get(h);
+    for (int i = 0; i < n; i++) {
+        void (*fn)(const cz_server_t *, void *) = start ? h[i]->start : h[i]->stop;
+        if (fn)
+            fn(s, h[i]->ud);
+    }
+}
 
 static int64_t or_default(int64_t v, int64_t def) { return v > 0 ? v : def; }
 
@@ -498,8 +555,9 @@ int cz_server_start(cz_server_t *s)
 {
     if (s->started)
         return CZ_EARG;
-    if (cz__discov_server_check(&s->conf.etcd) != 0) /* Etcd given but incomplete (logged) */
-        return CZ_EINVAL_CONF;
+    int hrc = hooks_check(s); /* e.g. Etcd given but incomplete (logged) */
+    if (hrc != 0)
+        return hrc;
     signal(SIGPIPE, SIG_IGN); /* a peer that went away is an error code, not a process kill */
     /* the main port first: a service started twice names it, not the dev listener's (which the
      * chain opens); checked again right before the bind below, where the window is smallest */
@@ -571,7 +629,7 @@ int cz_server_start(cz_server_t *s)
         }
     }
     cz_log_info("Starting server at %s:%d (%d workers)...", s->host, port, s->nworkers);
-    cz__discov_server_start(s, &s->conf.etcd, s->host, port); /* Etcd: register (logs errors) */
+    hooks_run(s, 1); /* e.g. Etcd: register (logs errors) */
     return 0;
 }
 
@@ -579,7 +637,7 @@ void cz_server_shutdown(cz_server_t *s)
 {
     if (!s->started || atomic_exchange(&s->stopping, 1))
         return;
-    cz__discov_server_stop(s); /* leave etcd before the listeners close */
+    hooks_run(s, 0); /* e.g. leave etcd before the listeners close */
     cz__chain_stop(s);
     for (int i = 0; i < s->nworkers; i++)
         uv_async_send(&s->workers[i].wake);
@@ -648,7 +706,7 @@ void cz_server_free(cz_server_t *s)
 {
     if (!s)
         return;
-    cz__discov_server_stop(s);
+    hooks_run(s, 0);
     if (s->pool)
         cz__pool_free(s->pool);
     if (s->workers)

@@ -6,7 +6,10 @@
  * is down; after etcd comes back as a brand-new cluster the publisher registers again and the
  * subscriber sees it; two publishers are two endpoints; a dead first host is skipped; periodic
  * resync does not re-report an unchanged set and rides out a frozen member; a czero server with
- * an Etcd block registers Host:Port and leaves on shutdown. Skipped without etcd.
+ * an Etcd block registers Host:Port and leaves on shutdown. Skipped without etcd. Without etcd:
+ * a half-given Etcd block refuses the server's start, and a server lifecycle hook of the user's
+ * (cz_server_add_hook, the interface the registration runs through) sees the bound port at start
+ * and runs its stop at shutdown, before the listeners close.
  */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -362,4 +365,66 @@ Test(discov_etcd, restart_with_data_kept_keeps_the_registration_and_the_watch_re
     unpublish_sync(p);
     discovery_free_sync(d);
     close_loop();
+}
+
+Test(discov_etcd, half_an_etcd_block_refuses_the_start)
+{
+    ts_t t;
+    ts_init(&t);
+    t.conf.etcd.hosts.items = malloc(sizeof(char *)); /* Hosts without Key */
+    t.conf.etcd.hosts.items[0] = strdup("127.0.0.1:1");
+    t.conf.etcd.hosts.n = 1;
+    cz_diag_t d = {0};
+    cz_server_t *s = cz_server_new(&t.conf, &d);
+    cr_assert_not_null(s, "%s", d.msg);
+    cr_assert_eq(cz_server_start(s), CZ_EINVAL_CONF);
+    cz_server_free(s);
+    cz_conf_free(cz_rest_conf_fields, &t.conf);
+}
+
+typedef struct hook_seen {
+    int checks, starts, stops, port_at_start, accepting_at_stop;
+} hook_seen_t;
+
+static int hook_check(const cz_server_t *s, void *ud)
+{
+    ((hook_seen_t *)ud)->checks++;
+    return 0;
+}
+
+static void hook_start(const cz_server_t *s, void *ud)
+{
+    hook_seen_t *h = ud;
+    h->starts++;
+    h->port_at_start = cz_server_port(s);
+}
+
+static void hook_stop(const cz_server_t *s, void *ud)
+{
+    hook_seen_t *h = ud;
+    if (h->stops++ == 0) { /* the first stop is the shutdown's: the listener still answers */
+        tc_resp_t r;
+        h->accepting_at_stop = tc_get(h->port_at_start, "/ping", &r) == 0;
+        if (h->accepting_at_stop)
+            tc_resp_free(&r);
+    }
+}
+
+Test(discov_etcd, a_server_hook_runs_at_start_and_before_the_listeners_close)
+{
+    static hook_seen_t seen;
+    static const cz_server_hook_t hook = {hook_check, hook_start, hook_stop, &seen};
+    cr_assert_eq(cz_server_add_hook(&hook), 0);
+    cr_assert_eq(cz_server_add_hook(&hook), 0); /* the same hook again: still once */
+    cr_assert_eq(cz_server_add_hook(NULL), CZ_EARG);
+    ts_t t;
+    ts_init(&t);
+    ts_start(&t, NULL, 0);
+    cr_assert_eq(seen.checks, 1);
+    cr_assert_eq(seen.starts, 1);
+    cr_assert_eq(seen.port_at_start, t.port);
+    cr_assert_eq(seen.stops, 0);
+    ts_stop(&t);
+    cr_assert_geq(seen.stops, 1);
+    cr_assert(seen.accepting_at_stop, "the listener was closed before the hook's stop ran");
 }
