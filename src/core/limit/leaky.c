@@ -6,10 +6,10 @@
  * `rate` units per second; a take that would overflow is refused and adds nothing. The seed
  * admits only while water + 1 < capacity, which wastes the last unit; here water + n <=
  * capacity, so a bucket of capacity C admits C units from empty. State is exact integer
- * nano-units; the Redis twin (redis_lua.h) keeps milli-units in one hash per key.
+ * nano-units; the Redis twin (src/redis/redis_limit_lua.h) keeps milli-units in one Redis key per
+ * limiter key.
  */
 #include "limit_int.h"
-#include "redis_lua.h"
 
 static int check(const cz_limiter_conf_t *c)
 {
@@ -19,9 +19,10 @@ static int check(const cz_limiter_conf_t *c)
                : CZ_EARG;
 }
 
-static int local(const cz_limiter_t *l, cz__limit_entry_t *e, int fresh, uint64_t n, uint64_t now)
+static int local(const cz_limiter_conf_t *c, cz__limit_entry_t *e, int fresh, uint64_t n,
+                 uint64_t now)
 {
-    uint64_t cap = l->conf.burst * CZ__LIMIT_SCALE, rate = l->conf.rate;
+    uint64_t cap = c->burst * CZ__LIMIT_SCALE, rate = c->rate;
     if (fresh) {
         e->count = 0;
         e->last = now;
@@ -30,7 +31,7 @@ static int local(const cz_limiter_t *l, cz__limit_entry_t *e, int fresh, uint64_
         e->last = now;
     }
     int rc = CZ_LIMIT_OVER_QUOTA;
-    if (n <= l->conf.burst && e->count + n * CZ__LIMIT_SCALE <= cap) {
+    if (n <= c->burst && e->count + n * CZ__LIMIT_SCALE <= cap) {
         e->count += n * CZ__LIMIT_SCALE;
         rc = e->count < cap ? CZ_LIMIT_ALLOWED : CZ_LIMIT_HIT_QUOTA;
     }
@@ -39,16 +40,8 @@ static int local(const cz_limiter_t *l, cz__limit_entry_t *e, int fresh, uint64_
     return rc;
 }
 
-static void redis_args(const cz_limiter_t *l, cz_str_t pk, uint64_t n, cz__limit_args_t *a)
-{
-    cz__limit_bucket_args(l, pk, n, ".leaky", a);
-}
-
 const cz__limit_kind_t cz__limit_leaky = {
     .name = "leaky",
-    .lua = cz__lua_leaky,
-    .redis_fallback = 0,
     .check = check,
     .local = local,
-    .redis_args = redis_args,
 };

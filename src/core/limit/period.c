@@ -10,7 +10,6 @@
  */
 #include <time.h>
 #include "limit_int.h"
-#include "redis_lua.h"
 
 static int check(const cz_limiter_conf_t *c)
 {
@@ -29,13 +28,13 @@ static int64_t zone_offset_s(const cz_limiter_conf_t *c, uint64_t wall_ns)
 }
 
 /* Time left in the current window: the whole period, or up to the next aligned boundary. */
-static uint64_t window_ns(const cz_limiter_t *l)
+uint64_t cz__limit_period_window_ns(const cz_limiter_conf_t *c)
 {
-    uint64_t period = l->conf.period_ms * CZ_NS_PER_MS;
-    if (!l->conf.align)
+    uint64_t period = c->period_ms * CZ_NS_PER_MS;
+    if (!c->align)
         return period;
-    uint64_t wall = cz__limit_wall_ns(l);
-    int64_t off = zone_offset_s(&l->conf, wall);
+    uint64_t wall = cz__limit_wall_ns(c);
+    int64_t off = zone_offset_s(c, wall);
     /* Signed 128-bit: wall + off is negative only before 1970 in that zone, and must not wrap. */
     __int128 local = (__int128)wall + (__int128)off * (__int128)CZ_NS_PER_SEC;
     __int128 into = ((local % (__int128)period) + (__int128)period) % (__int128)period;
@@ -48,32 +47,19 @@ static int map_count(uint64_t count, uint64_t quota)
                                                               : CZ_LIMIT_OVER_QUOTA;
 }
 
-static int local(const cz_limiter_t *l, cz__limit_entry_t *e, int fresh, uint64_t n, uint64_t now)
+static int local(const cz_limiter_conf_t *c, cz__limit_entry_t *e, int fresh, uint64_t n,
+                 uint64_t now)
 {
     if (fresh) {
         e->count = 0;
-        e->expire = now + window_ns(l);
+        e->expire = now + cz__limit_period_window_ns(c);
     }
     e->count = e->count + n < e->count ? UINT64_MAX : e->count + n;
-    return map_count(e->count, l->conf.quota);
-}
-
-static void redis_args(const cz_limiter_t *l, cz_str_t pk, uint64_t n, cz__limit_args_t *a)
-{
-    uint64_t w = window_ns(l);
-    a->nkeys = 1;
-    a->argc = 4;
-    cz__limit_arg_key(a, 0, 0, pk, NULL); /* go-zero's plain keyPrefix+key */
-    cz__limit_arg_u64(a, 1, 0, l->conf.quota);
-    cz__limit_arg_u64(a, 2, 1, (w + CZ_NS_PER_MS - 1) / CZ_NS_PER_MS);
-    cz__limit_arg_u64(a, 3, 2, n);
+    return map_count(e->count, c->quota);
 }
 
 const cz__limit_kind_t cz__limit_period = {
     .name = "period",
-    .lua = cz__lua_period,
-    .redis_fallback = 0,
     .check = check,
     .local = local,
-    .redis_args = redis_args,
 };

@@ -5,11 +5,10 @@
  * `rate` tokens per second refill a bucket of `burst` tokens that starts full; a take of n
  * tokens passes when n are there. The in-process bucket is the same algorithm as go-zero's
  * rescue limiter (golang.org/x/time/rate with Every(1s/rate) and burst), in exact integer
- * nano-tokens. With the Redis store it is also the fallback (redis_fallback = 1): limiter.c
- * switches a loop to it when Redis fails and back when a PING probe succeeds.
+ * nano-tokens. With the Redis store it is also the fallback: src/redis/redis_limit.c switches a
+ * loop to it when Redis fails and back when a PING probe succeeds.
  */
 #include "limit_int.h"
-#include "redis_lua.h"
 
 static int check(const cz_limiter_conf_t *c)
 {
@@ -20,9 +19,10 @@ static int check(const cz_limiter_conf_t *c)
                : CZ_EARG;
 }
 
-static int local(const cz_limiter_t *l, cz__limit_entry_t *e, int fresh, uint64_t n, uint64_t now)
+static int local(const cz_limiter_conf_t *c, cz__limit_entry_t *e, int fresh, uint64_t n,
+                 uint64_t now)
 {
-    uint64_t cap = l->conf.burst * CZ__LIMIT_SCALE, rate = l->conf.rate;
+    uint64_t cap = c->burst * CZ__LIMIT_SCALE, rate = c->rate;
     if (fresh) {
         e->count = cap;
     } else if (now > e->last) {
@@ -31,7 +31,7 @@ static int local(const cz_limiter_t *l, cz__limit_entry_t *e, int fresh, uint64_
     if (fresh || now > e->last)
         e->last = now;
     int rc = CZ_LIMIT_OVER_QUOTA;
-    if (n <= l->conf.burst && e->count >= n * CZ__LIMIT_SCALE) {
+    if (n <= c->burst && e->count >= n * CZ__LIMIT_SCALE) {
         e->count -= n * CZ__LIMIT_SCALE;
         rc = e->count ? CZ_LIMIT_ALLOWED : CZ_LIMIT_HIT_QUOTA;
     }
@@ -40,18 +40,8 @@ static int local(const cz_limiter_t *l, cz__limit_entry_t *e, int fresh, uint64_
     return rc;
 }
 
-static void redis_args(const cz_limiter_t *l, cz_str_t pk, uint64_t n, cz__limit_args_t *a)
-{
-    /* go-zero keeps "{key}.tokens" and "{key}.ts"; one key holds both here (redis_lua.h). The
-     * braces stay: Redis Cluster hashes only the tag, as go-zero intends. */
-    cz__limit_bucket_args(l, pk, n, ".bucket", a);
-}
-
 const cz__limit_kind_t cz__limit_token = {
     .name = "token",
-    .lua = cz__lua_token,
-    .redis_fallback = 1,
     .check = check,
     .local = local,
-    .redis_args = redis_args,
 };

@@ -1,13 +1,10 @@
 /* SPDX-License-Identifier: MIT
  *
- * limiter.c: what every limiter kind shares: the public entry points, the in-process key store
- * and the Redis path with its per-loop clients and the token bucket's fallback.
- *
- * The local store is a hash split into stripes, each with its own mutex, so threads deciding
- * for different keys rarely meet. Entries carry the monotonic time at which they become
- * equivalent to a fresh entry (window over, bucket full/empty again); such entries are reused
- * in place when their key returns and swept when a stripe would otherwise grow, so memory
- * follows the number of live keys rather than every key ever seen.
+ * redis_limit.c: the public limiter (include/czero/limiter.h): core's in-process store
+ * (src/core/limit/) for the local store, and the Redis store beside it, with its per-loop
+ * clients, the Lua scripts' arguments (redis_limit_lua.h holds the scripts) and the token
+ * bucket's fallback onto the in-process store (go-zero's rescueLimiter). Core decides in
+ * process and knows nothing of Redis; this file calls down into it, never the reverse.
  *
  * The Redis path keeps one binding per libuv loop: the loop's cz_redis_t, and for the token
  * kind an `alive` flag and a probe timer (go-zero tokenlimit.go: redisAlive, startMonitor,
@@ -25,11 +22,46 @@
 #include <string.h>
 #include <stdio.h>
 #include <hiredis/hiredis.h>
-#include "limit_int.h"
+#include "core/limit/limit_int.h"
+#include "redis_limit_lua.h"
 #include "czero/log.h"
 #include "czero/metrics.h"
 
-typedef struct cz__limit_binding {
+/* Arguments for one EVALSHA: keys first, then arguments. */
+#define MAX_ARGS 8
+typedef struct args {
+    int nkeys, argc;
+    const char *argv[MAX_ARGS];
+    size_t len[MAX_ARGS];
+    char keys[2][CZ_LIMITER_MAX_KEY + 16];
+    char nums[4][24];
+} args_t;
+
+/* The Redis twin of a core kind: its script, how to phrase a decision as the script's call for
+ * prefixed key pk, and whether Redis failures go to the in-process store (token). */
+typedef struct redis_kind {
+    const char *lua;
+    void (*args)(const cz_limiter_conf_t *c, cz_str_t pk, uint64_t n, args_t *a);
+    int fallback;
+} redis_kind_t;
+
+struct cz_limiter {
+    const cz__limit_kind_t *kind; /* NULL for the nop limiter */
+    const redis_kind_t *rkind;
+    cz_limiter_conf_t conf;
+    cz_redis_script_t script;
+    cz__limit_store_t local; /* the local store, and the token kind's fallback */
+    pthread_mutex_t bind_mu;
+    uv_loop_t *loops[CZ_LIMITER_MAX_LOOPS]; /* read without the lock (atomics) */
+    struct binding *binds[CZ_LIMITER_MAX_LOOPS];
+    int nbind;
+    /* Redis outages: loops whose Redis path fails now, outages begun (atomics) */
+    int redis_down;
+    uint64_t redis_outages;
+    char redis_addr[280]; /* host:port, for the log and the metrics label */
+};
+
+typedef struct binding {
     cz_limiter_t *l;
     uv_loop_t *loop;
     cz_redis_t *redis;
@@ -59,9 +91,8 @@ static uint64_t wall_now(void *ud)
 }
 static const cz_clock_t wall_clock = {wall_now, NULL};
 
-uint64_t cz__limit_wall_ns(const cz_limiter_t *l) { return cz_clock_now_ns(l->conf.wallclock); }
-
-int cz__limit_map_code(long long code)
+/* A script's reply code (go-zero periodscript.lua: 0 over, 1 allowed, 2 hit) as CZ_LIMIT_*. */
+static int map_code(long long code)
 {
     switch (code) {
     case 0: return CZ_LIMIT_OVER_QUOTA;
@@ -71,7 +102,8 @@ int cz__limit_map_code(long long code)
     }
 }
 
-void cz__limit_arg_u64(cz__limit_args_t *a, int i, int slot, uint64_t v)
+/* Set a->argv[i] to the decimal form of v (uses a->nums[slot]). */
+static void arg_u64(args_t *a, int i, int slot, uint64_t v)
 {
     char *p = a->nums[slot] + sizeof(a->nums[slot]);
     *--p = '\0';
@@ -82,7 +114,9 @@ void cz__limit_arg_u64(cz__limit_args_t *a, int i, int slot, uint64_t v)
     a->len[i] = (size_t)(a->nums[slot] + sizeof(a->nums[slot]) - 1 - p);
 }
 
-void cz__limit_arg_key(cz__limit_args_t *a, int i, int slot, cz_str_t pk, const char *suffix)
+/* Set a->argv[i] to "{pk}suffix", or pk alone when suffix is NULL (uses a->keys[slot]); the
+ * braces are go-zero's cluster hash tag. */
+static void arg_key(args_t *a, int i, int slot, cz_str_t pk, const char *suffix)
 {
     char *p = a->keys[slot];
     size_t n = 0;
@@ -100,27 +134,48 @@ void cz__limit_arg_key(cz__limit_args_t *a, int i, int slot, cz_str_t pk, const 
     a->len[i] = n;
 }
 
-void cz__limit_bucket_args(const cz_limiter_t *l, cz_str_t pk, uint64_t n, const char *suffix,
-                           cz__limit_args_t *a)
+/* The bucket scripts' arguments (token and leaky): KEYS[1] = pk + suffix, ARGV = rate, burst,
+ * wall time in ms, n. */
+static void bucket_args(const cz_limiter_conf_t *c, cz_str_t pk, uint64_t n, const char *suffix,
+                        args_t *a)
 {
     a->nkeys = 1;
     a->argc = 5;
-    cz__limit_arg_key(a, 0, 0, pk, suffix);
-    cz__limit_arg_u64(a, 1, 0, l->conf.rate);
-    cz__limit_arg_u64(a, 2, 1, l->conf.burst);
-    cz__limit_arg_u64(a, 3, 2, cz__limit_wall_ns(l) / CZ_NS_PER_MS);
-    cz__limit_arg_u64(a, 4, 3, n);
+    arg_key(a, 0, 0, pk, suffix);
+    arg_u64(a, 1, 0, c->rate);
+    arg_u64(a, 2, 1, c->burst);
+    arg_u64(a, 3, 2, cz__limit_wall_ns(c) / CZ_NS_PER_MS);
+    arg_u64(a, 4, 3, n);
 }
 
-const char *cz_limit_result_name(int result)
+static void period_args(const cz_limiter_conf_t *c, cz_str_t pk, uint64_t n, args_t *a)
 {
-    switch (result) {
-    case CZ_LIMIT_ALLOWED: return "allowed";
-    case CZ_LIMIT_HIT_QUOTA: return "hit_quota";
-    case CZ_LIMIT_OVER_QUOTA: return "over_quota";
-    default: return "unknown";
-    }
+    uint64_t w = cz__limit_period_window_ns(c);
+    a->nkeys = 1;
+    a->argc = 4;
+    arg_key(a, 0, 0, pk, NULL); /* go-zero's plain keyPrefix+key */
+    arg_u64(a, 1, 0, c->quota);
+    arg_u64(a, 2, 1, (w + CZ_NS_PER_MS - 1) / CZ_NS_PER_MS);
+    arg_u64(a, 3, 2, n);
 }
+
+static void token_args(const cz_limiter_conf_t *c, cz_str_t pk, uint64_t n, args_t *a)
+{
+    /* go-zero keeps "{key}.tokens" and "{key}.ts"; one key holds both here (redis_limit_lua.h).
+     * The braces stay: Redis Cluster hashes only the tag, as go-zero intends. */
+    bucket_args(c, pk, n, ".bucket", a);
+}
+
+static void leaky_args(const cz_limiter_conf_t *c, cz_str_t pk, uint64_t n, args_t *a)
+{
+    bucket_args(c, pk, n, ".leaky", a);
+}
+
+static const redis_kind_t redis_kinds[] = {
+    [CZ_LIMIT_PERIOD] = {cz__lua_period, period_args, 0},
+    [CZ_LIMIT_TOKEN] = {cz__lua_token, token_args, 1}, /* go-zero's rescueLimiter */
+    [CZ_LIMIT_LEAKY] = {cz__lua_leaky, leaky_args, 0},
+};
 
 /* ---------------------------------------------------------------- lifecycle */
 
@@ -150,11 +205,8 @@ int cz_limiter_new(const cz_limiter_conf_t *conf, cz_limiter_t **out)
     if (!conf || !out)
         return CZ_EARG;
     *out = NULL;
-    const cz__limit_kind_t *kind = conf->kind == CZ_LIMIT_PERIOD  ? &cz__limit_period
-                                   : conf->kind == CZ_LIMIT_TOKEN ? &cz__limit_token
-                                   : conf->kind == CZ_LIMIT_LEAKY ? &cz__limit_leaky
-                                                                  : NULL;
-    if (!kind || kind->check(conf) < 0)
+    const cz__limit_kind_t *kind = cz__limit_kind_for(conf);
+    if (!kind)
         return CZ_EARG;
     if (conf->store != CZ_LIMIT_LOCAL && conf->store != CZ_LIMIT_REDIS)
         return CZ_EARG;
@@ -165,6 +217,7 @@ int cz_limiter_new(const cz_limiter_conf_t *conf, cz_limiter_t **out)
     if (!l)
         return CZ_ENOMEM;
     l->kind = kind;
+    l->rkind = &redis_kinds[conf->kind];
     l->conf = *conf;
     /* Redis clients are made lazily, so the strings they copy must live as long as we do. */
     l->conf.key_prefix = strdup(prefix);
@@ -184,9 +237,8 @@ int cz_limiter_new(const cz_limiter_conf_t *conf, cz_limiter_t **out)
         l->conf.wallclock = &wall_clock;
     if (!l->conf.probe_interval_ms)
         l->conf.probe_interval_ms = 100; /* go-zero tokenlimit.go pingInterval */
-    cz_redis_script_init(&l->script, kind->lua);
-    for (int i = 0; i < CZ__LIMIT_STRIPES; i++)
-        pthread_mutex_init(&l->stripes[i].mu, NULL);
+    cz_redis_script_init(&l->script, l->rkind->lua);
+    cz__limit_store_init(&l->local, kind, &l->conf);
     pthread_mutex_init(&l->bind_mu, NULL);
     if (l->conf.store == CZ_LIMIT_REDIS) {
         const char *h = l->conf.redis.host ? l->conf.redis.host : "127.0.0.1";
@@ -223,111 +275,12 @@ void cz_limiter_free(cz_limiter_t *l)
     for (int i = 0; i < l->nbind; i++)
         if (l->loops[i])
             binding_close(l->binds[i]);
-    for (int i = 0; i < CZ__LIMIT_STRIPES; i++) {
-        cz__limit_stripe_t *s = &l->stripes[i];
-        for (size_t j = 0; j < s->cap; j++) {
-            for (cz__limit_entry_t *e = s->tab[j], *next; e; e = next) {
-                next = e->next;
-                free(e);
-            }
-        }
-        free(s->tab);
-        pthread_mutex_destroy(&s->mu);
-    }
+    cz__limit_store_fini(&l->local);
     pthread_mutex_destroy(&l->bind_mu);
     free((char *)l->conf.key_prefix);
     free((char *)l->conf.redis.host);
     free((char *)l->conf.redis.password);
     free(l);
-}
-
-/* ---------------------------------------------------------------- local store */
-
-static uint64_t hash_key(cz_str_t k)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a 64 */
-    for (size_t i = 0; i < k.n; i++)
-        h = (h ^ (unsigned char)k.p[i]) * 1099511628211ull;
-    return h ^ (h >> 29);
-}
-
-static size_t slot_of(const cz__limit_stripe_t *s, uint64_t h)
-{
-    return (size_t)(h >> 6) & (s->cap - 1);
-}
-
-/* Make room for one more entry: drop entries that are as good as fresh, grow if still full. */
-static int stripe_reserve(cz__limit_stripe_t *s, uint64_t now)
-{
-    if (s->n < s->cap)
-        return 0;
-    for (size_t j = 0; j < s->cap; j++) {
-        for (cz__limit_entry_t **pp = &s->tab[j]; *pp;) {
-            cz__limit_entry_t *e = *pp;
-            if (now >= e->expire) {
-                *pp = e->next;
-                free(e);
-                s->n--;
-            } else {
-                pp = &e->next;
-            }
-        }
-    }
-    if (s->n < s->cap * 3 / 4)
-        return 0;
-    size_t ncap = s->cap ? s->cap * 2 : 16;
-    cz__limit_entry_t **tab = calloc(ncap, sizeof(*tab));
-    if (!tab)
-        return s->n < s->cap ? 0 : CZ_ENOMEM;
-    cz__limit_stripe_t grown = {.tab = tab, .cap = ncap};
-    for (size_t j = 0; j < s->cap; j++) {
-        for (cz__limit_entry_t *e = s->tab[j], *next; e; e = next) {
-            next = e->next;
-            size_t k = slot_of(&grown, e->hash);
-            e->next = tab[k];
-            tab[k] = e;
-        }
-    }
-    free(s->tab);
-    s->tab = tab;
-    s->cap = ncap;
-    return 0;
-}
-
-static int local_decide(cz_limiter_t *l, cz_str_t key, uint64_t n)
-{
-    uint64_t h = hash_key(key);
-    cz__limit_stripe_t *s = &l->stripes[h & (CZ__LIMIT_STRIPES - 1)];
-    pthread_mutex_lock(&s->mu);
-    uint64_t now = cz_clock_now_ns(l->conf.clock);
-    cz__limit_entry_t *e = NULL;
-    if (s->cap) {
-        for (e = s->tab[slot_of(s, h)]; e; e = e->next)
-            if (e->hash == h && e->klen == key.n && memcmp(e->key, key.p, key.n) == 0)
-                break;
-    }
-    int fresh = 1;
-    if (e) {
-        fresh = now >= e->expire;
-    } else {
-        int rc = stripe_reserve(s, now);
-        e = rc < 0 ? NULL : malloc(sizeof(*e) + key.n);
-        if (!e) {
-            pthread_mutex_unlock(&s->mu);
-            return CZ_ENOMEM;
-        }
-        memset(e, 0, sizeof(*e));
-        e->hash = h;
-        e->klen = key.n;
-        memcpy(e->key, key.p, key.n);
-        size_t k = slot_of(s, h);
-        e->next = s->tab[k];
-        s->tab[k] = e;
-        s->n++;
-    }
-    int rc = l->kind->local(l, e, fresh, n, now);
-    pthread_mutex_unlock(&s->mu);
-    return rc;
 }
 
 int cz_limiter_allow(cz_limiter_t *l, cz_str_t key, uint64_t n)
@@ -338,20 +291,12 @@ int cz_limiter_allow(cz_limiter_t *l, cz_str_t key, uint64_t n)
         return CZ_LIMIT_ALLOWED;
     if (l->conf.store != CZ_LIMIT_LOCAL)
         return -ENOTSUP;
-    return local_decide(l, key, n);
+    return cz__limit_store_decide(&l->local, key, n);
 }
 
 size_t cz_limiter_local_keys(cz_limiter_t *l)
 {
-    size_t n = 0;
-    if (!l || !l->kind)
-        return 0;
-    for (int i = 0; i < CZ__LIMIT_STRIPES; i++) {
-        pthread_mutex_lock(&l->stripes[i].mu);
-        n += l->stripes[i].n;
-        pthread_mutex_unlock(&l->stripes[i].mu);
-    }
-    return n;
+    return l && l->kind ? cz__limit_store_keys(&l->local) : 0;
 }
 
 /* ---------------------------------------------------------------- per-loop Redis bindings */
@@ -447,7 +392,7 @@ static void redis_state(binding_t *b, int err)
         __atomic_add_fetch(&l->redis_outages, 1, __ATOMIC_RELAXED);
         cz_log_error("limiter \"%s\": Redis %s failed (%s): %s until it answers", l->conf.key_prefix,
                      l->redis_addr, cz_strerror(err),
-                     l->kind->redis_fallback ? "the in-process token bucket decides"
+                     l->rkind->fallback ? "the in-process token bucket decides"
                      : l->conf.fail_closed   ? "every request is refused (fail closed)"
                                              : "every request is allowed (fail open)");
     } else if (__atomic_sub_fetch(&l->redis_down, 1, __ATOMIC_RELAXED) == 0) {
@@ -497,9 +442,9 @@ static void decide_without_redis(take_req_t *q, int err)
     int result = l->conf.fail_closed ? CZ_LIMIT_OVER_QUOTA : CZ_LIMIT_ALLOWED;
     if (err)
         redis_state(q->b, err);
-    if (l->kind->redis_fallback) {
+    if (l->rkind->fallback) {
         mark_dead(q->b);
-        int rc = local_decide(l, (cz_str_t){q->key, q->klen}, q->n);
+        int rc = cz__limit_store_decide(&l->local, (cz_str_t){q->key, q->klen}, q->n);
         if (rc > 0)
             result = rc;
     }
@@ -511,7 +456,7 @@ static void on_take_reply(cz_redis_t *r, int status, struct redisReply *reply, v
 {
     take_req_t *q = ud;
     if (status == 0) {
-        int result = reply->type == REDIS_REPLY_INTEGER ? cz__limit_map_code(reply->integer)
+        int result = reply->type == REDIS_REPLY_INTEGER ? map_code(reply->integer)
                                                         : CZ_EREDIS;
         if (result > 0) {
             redis_state(q->b, 0);
@@ -534,7 +479,7 @@ int cz_limiter_take(cz_limiter_t *l, uv_loop_t *loop, cz_str_t key, uint64_t n, 
         return 0;
     }
     if (l->conf.store == CZ_LIMIT_LOCAL) {
-        int rc = local_decide(l, key, n);
+        int rc = cz__limit_store_decide(&l->local, key, n);
         if (rc < 0)
             return rc;
         cb(ud, rc, 0);
@@ -561,8 +506,8 @@ int cz_limiter_take(cz_limiter_t *l, uv_loop_t *loop, cz_str_t key, uint64_t n, 
     memcpy(pk, l->conf.key_prefix, plen);
     if (key.n)
         memcpy(pk + plen, key.p, key.n);
-    cz__limit_args_t a;
-    l->kind->redis_args(l, (cz_str_t){pk, plen + key.n}, n, &a);
+    args_t a;
+    l->rkind->args(&l->conf, (cz_str_t){pk, plen + key.n}, n, &a);
     rc = cz_redis_evalsha(b->redis, &l->script, on_take_reply, q, a.nkeys, a.argc, a.argv, a.len);
     if (rc < 0)
         decide_without_redis(q, rc);

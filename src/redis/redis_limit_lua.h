@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT
  *
- * redis_lua.h: the Lua scripts behind the Redis store of each limiter kind, kept next to the C
- * that calls them as go-zero keeps periodscript.lua beside periodlimit.go. Each script makes one
- * decision atomically and returns go-zero's internal code: 0 over quota, 1 allowed, 2 hit quota.
+ * redis_limit_lua.h: the Lua scripts behind the Redis store of each limiter kind, kept next to
+ * the C that calls them (redis_limit.c) as go-zero keeps periodscript.lua beside periodlimit.go.
+ * Each script makes one decision atomically and returns go-zero's internal code: 0 over quota,
+ * 1 allowed, 2 hit quota.
  *
- * All values are integers (ms, milli-units) well below 2^53, so Lua's doubles hold them exactly and
-%d formats them without loss. Differences from go-zero, and why:
+ * All values are integers (ms, milli-units) well below 2^53, so Lua's doubles hold them exactly
+ * and %d formats them without loss. Differences from go-zero, and why:
  *   - period: INCRBY n instead of 1 (takes of n units) and PEXPIRE in ms (sub-second periods);
  *   - token: time in ms and tokens in milli-tokens, so refills are exact integers in Lua's
  *     doubles instead of go-zero's whole seconds; the stored timestamp never moves backwards
@@ -15,8 +16,8 @@
  *     when the bucket would be empty.
  * Callers pass the time (wall ms) like go-zero, so all hosts must keep their clocks in sync.
  */
-#ifndef CZERO_LIMIT_REDIS_LUA_H
-#define CZERO_LIMIT_REDIS_LUA_H
+#ifndef CZERO_REDIS_LIMIT_LUA_H
+#define CZERO_REDIS_LIMIT_LUA_H
 
 /* KEYS[1] counter. ARGV: quota, window (ms), n. */
 static const char cz__lua_period[] __attribute__((unused)) =
