@@ -152,14 +152,14 @@ CZ_EXTERN const cz_rest_conf_t *cz_server_conf(const cz_server_t *s);
  * stops, such as registering it in a service registry. The server calls them; it does not know
  * what they do. Etcd self-registration (an Etcd block in the config) is one: the server installs
  * it through cz_etcd_server_hook() (discovery.h), so a service with Etcd in its config
- * registers without code. Hooks read the server with cz_server_conf() and cz_server_port(). */
+ * registers without code. s identifies the server; what a hook needs of it is passed in. */
 typedef struct cz_server_hook {
     /* cz_server_start, before anything is bound: non-zero refuses the start with that error
      * (the hook logs why). NULL: nothing to check. */
-    int (*check)(const cz_server_t *s, void *ud);
-    /* cz_server_start, once the listeners are bound and the workers accept. Errors are the
-     * hook's to log; the server runs either way. */
-    void (*start)(const cz_server_t *s, void *ud);
+    int (*check)(const cz_server_t *s, const cz_rest_conf_t *conf, void *ud);
+    /* cz_server_start, once the listeners are bound and the workers accept; port is the main
+     * listener's (bound) port. Errors are the hook's to log; the server runs either way. */
+    void (*start)(const cz_server_t *s, const cz_rest_conf_t *conf, int port, void *ud);
     /* cz_server_shutdown, before the listeners close, and again from cz_server_free: must be a
      * no-op for a server it did not start, and idempotent. */
     void (*stop)(const cz_server_t *s, void *ud);

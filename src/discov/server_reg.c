@@ -159,17 +159,16 @@ static void server_stop(const struct cz_server *s)
     free(r);
 }
 
-static int hook_check(const cz_server_t *s, void *ud)
+static int hook_check(const cz_server_t *s, const cz_rest_conf_t *conf, void *ud)
 {
-    (void)ud;
-    return server_check(&cz_server_conf(s)->etcd);
+    (void)s, (void)ud;
+    return server_check(&conf->etcd);
 }
 
-static void hook_start(const cz_server_t *s, void *ud)
+static void hook_start(const cz_server_t *s, const cz_rest_conf_t *conf, int port, void *ud)
 {
     (void)ud;
-    const cz_rest_conf_t *c = cz_server_conf(s);
-    server_start(s, &c->etcd, c->host, cz_server_port(s)); /* logs its errors */
+    server_start(s, &conf->etcd, conf->host, port); /* logs its errors */
 }
 
 static void hook_stop(const cz_server_t *s, void *ud)

@@ -69,7 +69,7 @@ static int hooks_check(const cz_server_t *s)
     const cz_server_hook_t *h[CZ__SERVER_HOOKS];
     int n = hooks_get(h);
     for (int i = 0; i < n; i++) {
-        int rc = h[i]->check ? h[i]->check(s, h[i]->ud) : 0;
+        int rc = h[i]->check ? h[i]->check(s, &s->conf, h[i]->ud) : 0;
         if (rc != 0)
             return rc;
     }
@@ -81,9 +81,10 @@ static void hooks_run(const cz_server_t *s, int start)
     const cz_server_hook_t *h[CZ__SERVER_HOOKS];
     int n = hooks_get(h);
     for (int i = 0; i < n; i++) {
-        void (*fn)(const cz_server_t *, void *) = start ? h[i]->start : h[i]->stop;
-        if (fn)
-            fn(s, h[i]->ud);
+        if (start && h[i]->start)
+            h[i]->start(s, &s->conf, s->port, h[i]->ud);
+        else if (!start && h[i]->stop)
+            h[i]->stop(s, h[i]->ud);
     }
 }
 

@@ -386,17 +386,17 @@ typedef struct hook_seen {
     int checks, starts, stops, port_at_start, accepting_at_stop;
 } hook_seen_t;
 
-static int hook_check(const cz_server_t *s, void *ud)
+static int hook_check(const cz_server_t *s, const cz_rest_conf_t *conf, void *ud)
 {
     ((hook_seen_t *)ud)->checks++;
     return 0;
 }
 
-static void hook_start(const cz_server_t *s, void *ud)
+static void hook_start(const cz_server_t *s, const cz_rest_conf_t *conf, int port, void *ud)
 {
     hook_seen_t *h = ud;
     h->starts++;
-    h->port_at_start = cz_server_port(s);
+    h->port_at_start = port;
 }
 
 static void hook_stop(const cz_server_t *s, void *ud)
