@@ -520,8 +520,12 @@ Test(upstream, p2c_spreads_sequential_calls_over_identical_nodes)
     for (int i = 0; i < 3; i++)
         k[i] = count(d, names[i]);
     cr_log_info("p2c, 300 sequential calls: a %d, b %d, c %d", k[0], k[1], k[2]);
+    /* The 25-42 % band of the issue is asserted with an injected clock (unit/core/test_lb_p2c.c);
+     * here real latencies on a machine shared with the rest of the suite jitter, so the check is
+     * the one that fails on go-zero's behaviour (a node starved at 0.2 %): each node gets at
+     * least 15 % (45 of 300), and none more than half. */
     for (int i = 0; i < 3; i++)
-        cr_expect(k[i] >= 75 && k[i] <= 126, "%s answered %d of 300 (25 %% .. 42 %%): %d %d %d",
+        cr_expect(k[i] >= 45 && k[i] <= 150, "%s answered %d of 300 (15 %% .. 50 %%): %d %d %d",
                   names[i], k[i], k[0], k[1], k[2]);
     drv_free(d);
     cz_upstream_free(u);
