@@ -21,7 +21,10 @@
 # most host steal (% of the two pinned CPUs' time over a run, from /proc/stat) a run may show
 # before it is measured again, BENCH_STEAL_TRIES [3] tries per run (the last one counts anyway),
 # BENCH_OVERLOAD [1] run the overload section (bench/overload.sh, its own BENCH_OVERLOAD_*
-# variables; `make bench-overload` runs it alone and updates only its section).
+# variables; `make bench-overload` runs it alone and updates only its section), BENCH_BASELINE
+# [unset] the build dir of another checkout: adds the peers czero@base and czero-gateway@base (that
+# build's czero-demo and czero-gateway with the same configs) beside czero and czero-gateway, so
+# one run measures before and after; their rows carry their own ratios to nginx / nginx-proxy.
 #
 # Exit status: 0 when the document was written, even if the acceptance says FAIL or a peer could not
 # be measured (the document says why); non-zero only when the harness itself cannot work.
@@ -63,6 +66,25 @@ AUTOGROUP_NICE=
 if [ "$NICE" != 0 ] && [ -w /proc/self/autogroup ]; then
     AUTOGROUP_NICE=$(awk '{ print $NF }' /proc/self/autogroup)
     echo "$NICE" >/proc/self/autogroup 2>/dev/null || note "could not set autogroup nice $NICE"
+fi
+BASE_BUILD=
+BASE_COMMIT=
+if [ -n "${BENCH_BASELINE:-}" ]; then
+    [ -d "$BENCH_BASELINE" ] || die "BENCH_BASELINE=$BENCH_BASELINE is not a directory"
+    BASE_BUILD=$(cd "$BENCH_BASELINE" && pwd)
+    [ "$BASE_BUILD" != "$BUILD" ] || note "BENCH_BASELINE is the build under test itself"
+    BASE_COMMIT=$(git -C "$BASE_BUILD" rev-parse --short HEAD 2>/dev/null || echo unknown)
+    # Each @base peer follows its current peer, only when that peer is run at all.
+    add_base() {
+        local p out=
+        for p in $1; do
+            out="$out $p"
+            case $p in czero | czero-gateway) out="$out $p@base" ;; esac
+        done
+        echo "${out# }"
+    }
+    PEERS=$(add_base "$PEERS")
+    PROXY_PEERS=$(add_base "$PROXY_PEERS")
 fi
 OUT=${BENCH_OUT:-$REPO/docs/benchmarks.md}
 RAW=${BENCH_RAW:-$REPO/docs/bench-raw}
@@ -178,8 +200,11 @@ build_go() {
 
 # Starts one peer pinned to SERVER_CPU in the background; records PID/PORT or a skip reason.
 start_peer() {
-    local peer=$1 port dir bin
+    local peer=$1 port dir bin from=$BUILD
     dir=$TMP/$peer
+    case $peer in
+    *@base) from=$BASE_BUILD ;;
+    esac
     mkdir -p "$dir"
     free_port
     port=$FREE_PORT
@@ -202,9 +227,9 @@ start_peer() {
         (cd "$dir" && GOMAXPROCS=1 exec nice -n "$NICE" taskset -c "$SERVER_CPU" "$bin" \
             -addr "127.0.0.1:$port" "${chain[@]}") >"$dir/stdout.log" 2>&1 &
         ;;
-    czero)
-        bin=$BUILD/czero-demo
-        [ -x "$bin" ] || { skip "$peer" "czero-demo not built"; return 0; }
+    czero | czero@base)
+        bin=$from/czero-demo
+        [ -x "$bin" ] || { skip "$peer" "czero-demo not built in $from"; return 0; }
         mkdir -p "$dir/logs"
         sed -e "s|^Host:.*|Host: 127.0.0.1|" -e "s|^Port:.*|Port: $port|" \
             -e "s|^\([[:space:]]*Path:\).*|\1 $dir/logs|" \
@@ -221,9 +246,9 @@ start_peer() {
         (cd "$dir" && exec nice -n "$NICE" taskset -c "$SERVER_CPU" "$bin" -p "$dir" \
             -c "$dir/nginx.conf" -e "$dir/error.log") >"$dir/stdout.log" 2>&1 &
         ;;
-    czero-gateway)
-        bin=$BUILD/czero-gateway
-        [ -x "$bin" ] || { skip "$peer" "czero-gateway not built"; return 0; }
+    czero-gateway | czero-gateway@base)
+        bin=$from/czero-gateway
+        [ -x "$bin" ] || { skip "$peer" "czero-gateway not built in $from"; return 0; }
         [ -n "$BACKENDS" ] || { skip "$peer" "the backends did not start"; return 0; }
         mkdir -p "$dir/logs"
         fill_backends "$HERE/czero-gateway-bench.yaml" |
@@ -473,6 +498,10 @@ mkdir -p "$(dirname "$OUT")"
         "load average $LOADAVG at start, $LOADAVG_END after the HTTP runs (anything else running" \
         "on the machine shows up as noise)"
     echo "- Versions: nginx $(version_of nginx), go $(version_of go), wrk $(version_of wrk)"
+    if [ -n "$BASE_BUILD" ]; then
+        echo "- Baseline (BENCH_BASELINE): the @base rows run $BASE_BUILD (commit $BASE_COMMIT)" \
+            "with the same configs, measured in the same rounds as the current build"
+    fi
     echo
     echo "## HTTP: GET /hello"
     echo

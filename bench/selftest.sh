@@ -173,6 +173,19 @@ R
 expect_grep "report proxy header" '\| CPU vs nginx-proxy \| p99 vs nginx-proxy \|' "$out"
 expect_grep "report proxy verdict" '^- CPU per request czero-gateway/nginx-proxy = 0\.75 .*: PASS$' "$out"
 expect "czero-bench.yaml one worker" "Workers: 1" "$(grep -E '^Workers:' "$HERE/czero-bench.yaml")"
+# BENCH_BASELINE: the @base row has its own ratio to the baseline peer, and the current build's
+# ratio to it is listed (before/after in one table); the verdict stays the current build's.
+out=$(awk -v peers="nginx-proxy czero-gateway czero-gateway@base" -v subject=czero-gateway \
+    -v base=nginx-proxy -f "$HERE/report.awk" <<R
+$(row nginx-proxy 1 1000 100 500 4000000 0)
+$(row czero-gateway 1 1000 100 400 3000000 0)
+$(row czero-gateway@base 1 1000 100 450 3600000 0)
+R
+)
+expect_grep "report baseline row" '^\| czero-gateway@base \| 100 \| 450 \| 3\.60 \| .* \| 0\.90 \| 0\.90 \| 0 \| 1 \|$' "$out"
+expect_grep "report baseline ratio" \
+    '^- czero-gateway/czero-gateway@base: server CPU per request 0\.83, p99 0\.89' "$out"
+expect_grep "report baseline verdict" '^- CPU per request czero-gateway/nginx-proxy = 0\.75 .*: PASS$' "$out"
 
 [ "$fails" -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
 echo "all bench self-tests passed"

@@ -38,7 +38,8 @@ int64_t cz__cpu_override(void);
  * of alen bytes added when rq has none: *has_host) and of a whole body. cz__client_req_write:
  * those bytes to out (Content-Length / Transfer-Encoding from the body, not rq's headers);
  * returns how many. cz__client_chunk: one chunk of a chunked body, or the last chunk when n is
- * 0; at most n + CZ__CHUNK_OVERHEAD bytes. */
+ * 0; at most n + CZ__CHUNK_OVERHEAD bytes. cz__client_call_checked: cz_client_call for a
+ * request the caller has passed through cz__client_req_check (it is not scanned again). */
 struct cz_client_req;
 #define CZ__CHUNK_OVERHEAD 24
 int cz__client_req_check(const struct cz_client_req *rq);
@@ -46,6 +47,11 @@ int cz__client_req_size(const struct cz_client_req *rq, size_t alen, size_t *out
 size_t cz__client_req_write(char *out, const struct cz_client_req *rq, const char *addr,
                             bool has_host);
 size_t cz__client_chunk(char *out, const void *data, size_t n);
+struct cz_client;
+struct cz_call;
+struct cz_call_cbs;
+int cz__client_call_checked(struct cz_client *c, const struct cz_client_req *rq,
+                            const struct cz_call_cbs *cbs, void *ud, struct cz_call **out);
 
 /* Whether p[0, n) holds a CR, LF or NUL byte, or with colon also a ':': the bytes that would
  * let a header name or value (or a request-line part) end its line early and inject one of its

@@ -206,11 +206,9 @@ int cz__client_req_check(const cz_client_req_t *rq)
     return 0;
 }
 
-int cz__client_req_size(const cz_client_req_t *rq, size_t alen, size_t *out, bool *has_host)
+/* The head's size for a request already checked (cz__client_req_check). */
+static void req_size(const cz_client_req_t *rq, size_t alen, size_t *out, bool *has_host)
 {
-    int rc = cz__client_req_check(rq);
-    if (rc != 0)
-        return rc;
     size_t n = rq->method.n + 1 + rq->target.n + 11 + 2;
     *has_host = false;
     for (size_t i = 0; i < rq->nheaders; i++) {
@@ -225,6 +223,14 @@ int cz__client_req_size(const cz_client_req_t *rq, size_t alen, size_t *out, boo
     if (!rq->body_stream)
         n += rq->body.n;
     *out = n;
+}
+
+int cz__client_req_size(const cz_client_req_t *rq, size_t alen, size_t *out, bool *has_host)
+{
+    int rc = cz__client_req_check(rq);
+    if (rc != 0)
+        return rc;
+    req_size(rq, alen, out, has_host);
     return 0;
 }
 
@@ -288,8 +294,10 @@ size_t cz__client_chunk(char *out, const void *data, size_t n)
 
 /* ---- the call API ---- */
 
+/* checked: the caller ran cz__client_req_check on rq already (the gateway does, before it picks
+ * a node), so the headers are not scanned a second time. */
 static int call_start(cz_client_t *c, const cz_client_req_t *rq, const cz_call_cbs_t *cbs,
-                      void *ud, cz_call_t **out, int fd)
+                      void *ud, cz_call_t **out, int fd, bool checked)
 {
     if (!c || !rq || !cbs || !cbs->on_done || !rq->addr)
         return CZ_EARG;
@@ -297,9 +305,10 @@ static int call_start(cz_client_t *c, const cz_client_req_t *rq, const cz_call_c
         return CZ_ECLOSED;
     size_t alen = strlen(rq->addr), need;
     bool has_host;
-    int rc = cz__client_req_size(rq, alen, &need, &has_host);
-    if (rc != 0)
+    int rc;
+    if (!checked && (rc = cz__client_req_check(rq)) != 0)
         return rc;
+    req_size(rq, alen, &need, &has_host);
     cz__pool_t *p = cz__pool_get(c, rq->addr);
     if (!p)
         return CZ_EARG;
@@ -469,7 +478,13 @@ void cz_call_cancel(cz_call_t *call)
 int cz_client_call(cz_client_t *c, const cz_client_req_t *rq, const cz_call_cbs_t *cbs, void *ud,
                    cz_call_t **out)
 {
-    return call_start(c, rq, cbs, ud, out, -1);
+    return call_start(c, rq, cbs, ud, out, -1, false);
+}
+
+int cz__client_call_checked(cz_client_t *c, const cz_client_req_t *rq, const cz_call_cbs_t *cbs,
+                            void *ud, cz_call_t **out)
+{
+    return call_start(c, rq, cbs, ud, out, -1, true);
 }
 
 int cz__client_call_fd(cz_client_t *c, int fd, const cz_client_req_t *rq, const cz_call_cbs_t *cbs,
@@ -477,7 +492,7 @@ int cz__client_call_fd(cz_client_t *c, int fd, const cz_client_req_t *rq, const 
 {
     if (fd < 0)
         return CZ_EARG;
-    return call_start(c, rq, cbs, ud, out, fd);
+    return call_start(c, rq, cbs, ud, out, fd, false);
 }
 
 /* ---- completion ---- */

@@ -25,6 +25,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -288,6 +289,13 @@ static void report_drops(void)
 static void *writer_main(void *arg)
 {
     (void)arg;
+#ifdef SCHED_BATCH
+    /* A batch thread gets its fair share of the CPU but does not preempt the thread that woke
+     * it: on a core shared with a busy event loop the pass runs when the loop next waits (or its
+     * slice ends) instead of interrupting a request; the ring holds seconds of lines. */
+    struct sched_param sp = {0};
+    pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
+#endif
     int busy = 0; /* compression pending: pass again without waiting for the tick */
     pthread_mutex_lock(&w.mu);
     for (;;) {
@@ -329,9 +337,12 @@ static void kick(void)
     if (__atomic_load_n(&w.kick, __ATOMIC_RELAXED) ||
         __atomic_exchange_n(&w.kick, 1, __ATOMIC_ACQ_REL))
         return; /* a pass is already requested: no syscall */
+    /* Signalled after the unlock: a writer woken while this thread still held mu would block on
+     * it at once and need a second wake-up (on a shared core, two more context switches per
+     * kick). Taking mu first still orders the signal after a writer that saw no kick is waiting. */
     pthread_mutex_lock(&w.mu);
-    pthread_cond_signal(&w.wake);
     pthread_mutex_unlock(&w.mu);
+    pthread_cond_signal(&w.wake);
 }
 
 /* ---- producers ---- */

@@ -189,7 +189,8 @@ static int attempt(cz_upcall_t *uc, uint64_t now)
         uc->attempts++;
         uc->head_seen = false;
         atomic_fetch_add_explicit(&uc->node->requests, 1, memory_order_relaxed);
-        rc = cz_client_call(uc->c, &h, &inner_cbs, uc, &uc->inner);
+        /* checked once in cz__upcall_start; h differs from it only in what the client fills */
+        rc = cz__client_call_checked(uc->c, &h, &inner_cbs, uc, &uc->inner);
         if (rc == 0)
             break;
         uc->inner = NULL;
