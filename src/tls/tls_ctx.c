@@ -605,8 +605,9 @@ SSL_SESSION *cz__tls_cache_get(cz_tls_ctx_t *c, const char *peer)
     pthread_mutex_lock(&c->cache_mu);
     for (size_t i = 0; i < c->ncache; i++)
         if (strcmp(c->cache[i].peer, peer) == 0) {
-            s = c->cache[i].sess;
-            SSL_SESSION_up_ref(s);
+            /* a copy: OpenSSL's client marks a TLS 1.3 session spent once it resumed with it,
+             * which must not touch the cached one other threads read */
+            s = SSL_SESSION_dup(c->cache[i].sess);
             break;
         }
     pthread_mutex_unlock(&c->cache_mu);

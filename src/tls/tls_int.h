@@ -134,7 +134,7 @@ struct ssl_ctx_st *cz__tls_ctx_ssl_ctx(const cz_tls_ctx_t *ctx);
 /** Count a session outcome on its context. */
 enum { CZ__TLS_STAT_OK, CZ__TLS_STAT_RESUMED, CZ__TLS_STAT_FAILED, CZ__TLS_STAT_PLAINTEXT };
 void cz__tls_ctx_count(cz_tls_ctx_t *ctx, int what);
-/** Client session cache: a new reference to peer's last session, or NULL; store one (the
+/** Client session cache: a copy of peer's last session (the caller's), or NULL; store one (the
  *  cache takes the reference); forget peer's (a failed handshake). */
 struct ssl_session_st *cz__tls_cache_get(cz_tls_ctx_t *ctx, const char *peer);
 void cz__tls_cache_put(cz_tls_ctx_t *ctx, const char *peer, struct ssl_session_st *s);

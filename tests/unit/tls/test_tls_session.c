@@ -9,6 +9,7 @@
  * keys rotating on an injected clock.
  */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -733,5 +734,80 @@ Test(tls, write_before_handshake_waits)
     cr_assert_null(cz__tls_server_new(c)); /* a client context makes no server sessions */
     cr_assert_null(cz__tls_client_new(s, "a.test", NULL));
     cz_tls_ctx_unref(s);
+    cz_tls_ctx_unref(c);
+}
+
+/* ---- one context, many threads (the server's workers), a reload in the middle ---- */
+
+typedef struct worker {
+    cz_tls_slot_t *slot;
+    cz_tls_ctx_t *client;
+    int ok, resumed, bad;
+} worker_t;
+
+static void *worker_run(void *arg)
+{
+    worker_t *w = arg;
+    for (int i = 0; i < 15; i++) {
+        cz_tls_ctx_t *s = cz_tls_slot_get(w->slot);
+        pair_t p = {cz__tls_client_new(w->client, "a.test", "a.test:443"), cz__tls_server_new(s)};
+        cz_tls_ctx_unref(s); /* the session holds its own reference */
+        p.crc = p.src = CZ__TLS_WANT_READ;
+        for (int k = 0; k < 20 && (p.crc == CZ__TLS_WANT_READ || p.src == CZ__TLS_WANT_READ); k++) {
+            size_t n;
+            const uint8_t *o;
+            if (p.crc == CZ__TLS_WANT_READ)
+                p.crc = cz__tls_handshake(p.c);
+            o = cz__tls_out_peek(p.c, &n);
+            cz__tls_feed(p.s, o, n);
+            cz__tls_out_consume(p.c, n);
+            if (p.src == CZ__TLS_WANT_READ)
+                p.src = cz__tls_handshake(p.s);
+            o = cz__tls_out_peek(p.s, &n);
+            cz__tls_feed(p.c, o, n);
+            cz__tls_out_consume(p.s, n);
+        }
+        char buf[8];
+        size_t got;
+        if (p.crc == CZ__TLS_OK && cz__tls_read(p.c, buf, sizeof buf, &got) == CZ__TLS_WANT_READ &&
+            p.src == CZ__TLS_OK) {
+            w->ok++;
+            w->resumed += cz__tls_resumed(p.s);
+        } else {
+            w->bad++;
+        }
+        cz__tls_free(p.c);
+        cz__tls_free(p.s);
+    }
+    return NULL;
+}
+
+Test(tls, shared_across_threads_with_a_reload)
+{
+    cz_tls_conf_t sc = server_conf();
+    cz_tls_client_conf_t cc = client_conf();
+    cz_tls_slot_t *slot = cz_tls_slot_new(server_ctx(&sc, NULL));
+    cz_tls_ctx_t *c = client_ctx(&cc);
+    worker_t w[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        w[i] = (worker_t){slot, c, 0, 0, 0};
+        cr_assert_eq(pthread_create(&th[i], NULL, worker_run, &w[i]), 0);
+    }
+    char err[512];
+    sc.cert_file = P("a2.pem");
+    sc.key_file = P("a2.key");
+    cr_assert_eq(cz_tls_slot_reload(slot, &sc, err, sizeof err), 0, "%s", err);
+    int ok = 0, resumed = 0, bad = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        ok += w[i].ok;
+        resumed += w[i].resumed;
+        bad += w[i].bad;
+    }
+    cr_assert_eq(ok, 60);
+    cr_assert_eq(bad, 0);
+    cr_assert_gt(resumed, 30, "%d of 60 resumed", resumed);
+    cz_tls_slot_free(slot);
     cz_tls_ctx_unref(c);
 }
