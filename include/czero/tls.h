@@ -68,7 +68,8 @@ CZ_EXTERN void cz_tls_ctx_unref(cz_tls_ctx_t *ctx);
  *  meant for a timer (nginx/Caddy-style "reload when the files change"). */
 CZ_EXTERN bool cz_tls_ctx_files_changed(const cz_tls_ctx_t *ctx);
 
-/** Counters of one context, for metrics. Atomic reads; any thread. */
+/** Counters of a context, for metrics. A context renewed from another (a reload) continues
+ *  its counters. Atomic reads; any thread. */
 typedef struct cz_tls_stats {
     uint64_t handshakes;        /* completed */
     uint64_t resumed;           /* of those, resumed from a ticket or cached session */

@@ -7,8 +7,8 @@
  * A server context holds one OpenSSL SSL_CTX per certificate, all configured alike; the first
  * is the default and its servername callback moves a connection to the SSL_CTX whose
  * certificate matches the client's SNI name (nginx's way). Ticket keys live in their own
- * refcounted block, shared by a context and the ones that replace it on reload, so tickets
- * survive a certificate reload; the server's stateful session cache is off (tickets only), so
+ * refcounted block (with the counters), shared by a context and the ones that replace it on
+ * reload, so tickets survive a certificate reload and counters do not restart; the server's stateful session cache is off (tickets only), so
  * worker threads never contend on it. One context serves every worker thread; OpenSSL's objects
  * are thread-safe once configured, and what czero changes after that (ticket keys, the client
  * session cache, counters) is under a mutex or atomic.
@@ -38,7 +38,9 @@ typedef struct tkey {
     uint64_t born_ns;
 } tkey_t;
 
-typedef struct tickets {
+/* What a context hands on to the one that replaces it on reload: the ticket keys (so tickets
+ * issued before still resume) and the counters (so metrics do not restart at zero). */
+typedef struct lineage {
     pthread_mutex_t mu;
     int refs;
     const cz_clock_t *clock;
@@ -46,7 +48,8 @@ typedef struct tickets {
     tkey_t keys[2]; /* [0] encrypts new tickets; [1], the one before, still decrypts */
     int n;
     uint64_t rotations;
-} tickets_t;
+    uint64_t counts[4]; /* CZ__TLS_STAT_*, atomic */
+} lineage_t;
 
 typedef struct file_id {
     char *path;
@@ -71,10 +74,9 @@ struct cz_tls_ctx {
     size_t ncerts;
     uint8_t *alpn; /* wire format: length-prefixed names */
     size_t alpn_len;
-    tickets_t *tickets;
+    lineage_t *lin;
     file_id_t *files;
     size_t nfiles;
-    uint64_t counts[4]; /* CZ__TLS_STAT_*, atomic */
     pthread_mutex_t cache_mu;
     cached_t *cache;
     size_t ncache, cache_next;
@@ -175,7 +177,7 @@ bool cz_tls_ctx_files_changed(const cz_tls_ctx_t *c)
     return false;
 }
 
-/* ---- tickets ---- */
+/* ---- the lineage: ticket keys and counters ---- */
 
 static int tkey_fill(tkey_t *k, uint64_t now)
 {
@@ -184,9 +186,9 @@ static int tkey_fill(tkey_t *k, uint64_t now)
            RAND_bytes(k->hmac, sizeof k->hmac) == 1;
 }
 
-static tickets_t *tickets_new(const cz_clock_t *clock, int64_t period_ms)
+static lineage_t *lineage_new(const cz_clock_t *clock, int64_t period_ms)
 {
-    tickets_t *t = calloc(1, sizeof *t);
+    lineage_t *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
     pthread_mutex_init(&t->mu, NULL);
@@ -202,7 +204,7 @@ static tickets_t *tickets_new(const cz_clock_t *clock, int64_t period_ms)
     return t;
 }
 
-static void tickets_unref(tickets_t *t)
+static void lineage_unref(lineage_t *t)
 {
     if (t && __atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL) == 0) {
         OPENSSL_cleanse(t->keys, sizeof t->keys);
@@ -213,7 +215,7 @@ static void tickets_unref(tickets_t *t)
 
 /* Called with t->mu held: a new encrypting key once the current one is a period old. The old
  * one still decrypts for one more period, so a ticket is good for one to two periods. */
-static void tickets_rotate(tickets_t *t)
+static void keys_rotate(lineage_t *t)
 {
     uint64_t now = cz_clock_now_ns(t->clock);
     if (now - t->keys[0].born_ns < t->period_ns)
@@ -234,10 +236,10 @@ static int ticket_cb(SSL *s, unsigned char name[16], unsigned char *iv, EVP_CIPH
                      EVP_MAC_CTX *hctx, int enc)
 {
     cz_tls_ctx_t *c = SSL_CTX_get_app_data(SSL_get_SSL_CTX(s));
-    tickets_t *t = c->tickets;
+    lineage_t *t = c->lin;
     int rc = -1, idx = -1;
     pthread_mutex_lock(&t->mu);
-    tickets_rotate(t);
+    keys_rotate(t);
     if (enc) {
         idx = 0;
         memcpy(name, t->keys[0].name, 16);
@@ -402,7 +404,7 @@ static void ctx_free(cz_tls_ctx_t *c)
     }
     free(c->cache);
     free(c->alpn);
-    tickets_unref(c->tickets);
+    lineage_unref(c->lin);
     pthread_mutex_destroy(&c->cache_mu);
     free(c);
 }
@@ -428,7 +430,7 @@ static int server_ssl(cz_tls_ctx_t *c, const cz_tls_conf_t *conf, const char *ce
     SSL_CTX_set_session_cache_mode(ssl, SSL_SESS_CACHE_OFF);
     if (conf->session_tickets) {
         SSL_CTX_set_tlsext_ticket_key_evp_cb(ssl, ticket_cb);
-        SSL_CTX_set_timeout(ssl, (long)(2 * c->tickets->period_ns / CZ_NS_PER_SEC));
+        SSL_CTX_set_timeout(ssl, (long)(2 * c->lin->period_ns / CZ_NS_PER_SEC));
     } else {
         SSL_CTX_set_options(ssl, SSL_OP_NO_TICKET);
         SSL_CTX_set_num_tickets(ssl, 0);
@@ -455,7 +457,7 @@ static int server_ssl(cz_tls_ctx_t *c, const cz_tls_conf_t *conf, const char *ce
     return 0;
 }
 
-static int server_new(const cz_tls_conf_t *conf, const cz_clock_t *clock, tickets_t *share,
+static int server_new(const cz_tls_conf_t *conf, const cz_clock_t *clock, lineage_t *share,
                       cz_tls_ctx_t **out, char *err, size_t errsize)
 {
     *out = NULL;
@@ -470,8 +472,8 @@ static int server_new(const cz_tls_conf_t *conf, const cz_clock_t *clock, ticket
         goto oom;
     if (share) {
         __atomic_add_fetch(&share->refs, 1, __ATOMIC_RELAXED);
-        c->tickets = share;
-    } else if (!(c->tickets = tickets_new(clock, conf->ticket_key_rotation_ms))) {
+        c->lin = share;
+    } else if (!(c->lin = lineage_new(clock, conf->ticket_key_rotation_ms))) {
         goto oom;
     }
     if ((rc = alpn_wire(c, &conf->alpn, err, errsize)))
@@ -505,7 +507,7 @@ int cz_tls_server_ctx_new(const cz_tls_conf_t *conf, const cz_clock_t *clock, cz
 int cz_tls_server_ctx_renew(const cz_tls_ctx_t *prev, const cz_tls_conf_t *conf,
                             cz_tls_ctx_t **out, char *err, size_t errsize)
 {
-    return server_new(conf, NULL, prev && prev->server ? prev->tickets : NULL, out, err, errsize);
+    return server_new(conf, NULL, prev && prev->server ? prev->lin : NULL, out, err, errsize);
 }
 
 int cz_tls_client_ctx_new(const cz_tls_client_conf_t *conf, cz_tls_ctx_t **out, char *err,
@@ -515,7 +517,7 @@ int cz_tls_client_ctx_new(const cz_tls_client_conf_t *conf, cz_tls_ctx_t **out, 
     cz_tls_ctx_t *c = ctx_alloc(false);
     SSL_CTX *ssl = NULL;
     int rc;
-    if (!c || !(c->certs = calloc(1, sizeof *c->certs)) ||
+    if (!c || !(c->certs = calloc(1, sizeof *c->certs)) || !(c->lin = lineage_new(NULL, 0)) ||
         !(ssl = SSL_CTX_new(TLS_client_method()))) {
         rc = fail(err, errsize, "TLS: out of memory");
         goto bad;
@@ -577,21 +579,18 @@ void cz_tls_ctx_unref(cz_tls_ctx_t *c)
 
 void cz_tls_ctx_stats(const cz_tls_ctx_t *c, cz_tls_stats_t *o)
 {
-    o->handshakes = __atomic_load_n(&c->counts[CZ__TLS_STAT_OK], __ATOMIC_RELAXED);
-    o->resumed = __atomic_load_n(&c->counts[CZ__TLS_STAT_RESUMED], __ATOMIC_RELAXED);
-    o->failed = __atomic_load_n(&c->counts[CZ__TLS_STAT_FAILED], __ATOMIC_RELAXED);
-    o->plaintext = __atomic_load_n(&c->counts[CZ__TLS_STAT_PLAINTEXT], __ATOMIC_RELAXED);
-    o->ticket_rotations = 0;
-    if (c->tickets) {
-        pthread_mutex_lock(&c->tickets->mu);
-        o->ticket_rotations = c->tickets->rotations;
-        pthread_mutex_unlock(&c->tickets->mu);
-    }
+    o->handshakes = __atomic_load_n(&c->lin->counts[CZ__TLS_STAT_OK], __ATOMIC_RELAXED);
+    o->resumed = __atomic_load_n(&c->lin->counts[CZ__TLS_STAT_RESUMED], __ATOMIC_RELAXED);
+    o->failed = __atomic_load_n(&c->lin->counts[CZ__TLS_STAT_FAILED], __ATOMIC_RELAXED);
+    o->plaintext = __atomic_load_n(&c->lin->counts[CZ__TLS_STAT_PLAINTEXT], __ATOMIC_RELAXED);
+    pthread_mutex_lock(&c->lin->mu);
+    o->ticket_rotations = c->lin->rotations;
+    pthread_mutex_unlock(&c->lin->mu);
 }
 
 void cz__tls_ctx_count(cz_tls_ctx_t *c, int what)
 {
-    __atomic_add_fetch(&c->counts[what], 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&c->lin->counts[what], 1, __ATOMIC_RELAXED);
 }
 
 bool cz__tls_ctx_is_server(const cz_tls_ctx_t *c) { return c->server; }

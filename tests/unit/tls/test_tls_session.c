@@ -498,6 +498,10 @@ Test(tls, reload_keeps_open_sessions_and_serves_the_new_certificate)
     ok(&p);
     cr_assert(cz__tls_resumed(p.s));
     pair_free(&p);
+    cz_tls_stats_t st;
+    cz_tls_ctx_stats(next, &st); /* the counters go on across the reload */
+    cr_assert_eq(st.handshakes, 2);
+    cr_assert_eq(st.resumed, 1);
     p = connect_to(c, next, "a.test", NULL);
     ok(&p);
     cr_assert_not(cz__tls_resumed(p.s));
