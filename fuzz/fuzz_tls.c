@@ -51,7 +51,8 @@ static void make_cert(const char *cert, const char *key)
     if (!X509_sign(x, pk, EVP_sha256()))
         abort();
     FILE *f = fopen(cert, "w"), *g = fopen(key, "w");
-    if (!f || !g || !PEM_write_X509(f, x) || !PEM_write_PrivateKey(g, pk, NULL, NULL, 0, NULL, NULL))
+    if (!f || !g || !PEM_write_X509(f, x) ||
+        !PEM_write_PrivateKey(g, pk, NULL, NULL, 0, NULL, NULL))
         abort();
     fclose(f);
     fclose(g);

@@ -6,12 +6,13 @@
  *
  * A server context holds one OpenSSL SSL_CTX per certificate, all configured alike; the first
  * is the default and its servername callback moves a connection to the SSL_CTX whose
- * certificate matches the client's SNI name (nginx's way). Ticket keys live in their own
- * refcounted block (with the counters), shared by a context and the ones that replace it on
- * reload, so tickets survive a certificate reload and counters do not restart; the server's stateful session cache is off (tickets only), so
- * worker threads never contend on it. One context serves every worker thread; OpenSSL's objects
- * are thread-safe once configured, and what czero changes after that (ticket keys, the client
- * session cache, counters) is under a mutex or atomic.
+ * certificate matches the client's SNI name (nginx's way). Ticket keys and counters live in
+ * their own refcounted block (the "lineage"), shared by a context and the ones that replace it
+ * on reload, so tickets survive a certificate reload and counters do not restart. The server's
+ * stateful session cache is off (tickets only), so worker threads never contend on it. One
+ * context serves every worker thread; OpenSSL's objects are thread-safe once configured, and
+ * what czero changes after that (ticket keys, the client session cache, counters) is under a
+ * mutex or atomic.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -32,7 +33,7 @@
 #define DEFAULT_ROTATION_MS (12 * 3600 * 1000LL)
 #define CACHE_MAX 4096 /* client sessions kept (one per upstream host:port) */
 
-/* ---- session-ticket keys ---- */
+/* ---- types ---- */
 typedef struct tkey {
     uint8_t name[16], aes[32], hmac[32];
     uint64_t born_ns;
@@ -115,7 +116,8 @@ void cz__tls_errors(char *buf, size_t size)
     }
 }
 
-static int fail(char *err, size_t errsize, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errsize, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* err = the formatted text, then ": " and OpenSSL's queued reasons if any. */
 static int fail(char *err, size_t errsize, const char *fmt, ...)
 {
@@ -478,7 +480,8 @@ static int server_new(const cz_tls_conf_t *conf, const cz_clock_t *clock, lineag
     }
     if ((rc = alpn_wire(c, &conf->alpn, err, errsize)))
         goto bad;
-    if (conf->cert_file && (rc = server_ssl(c, conf, conf->cert_file, conf->key_file, err, errsize)))
+    if (conf->cert_file &&
+        (rc = server_ssl(c, conf, conf->cert_file, conf->key_file, err, errsize)))
         goto bad;
     const cz_tls_cert_conf_t *more = conf->certificates.items;
     for (size_t i = 0; i < conf->certificates.n; i++)

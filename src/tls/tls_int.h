@@ -66,6 +66,9 @@ int cz__tls_feed(cz__tls_t *t, const void *data, size_t n);
 uint8_t *cz__tls_in_space(cz__tls_t *t, size_t want, size_t *avail);
 /** n bytes of the space were filled. */
 void cz__tls_in_commit(cz__tls_t *t, size_t n);
+/** Whether a read may give bytes without more input: ciphertext not consumed yet, or plaintext
+ *  OpenSSL decrypted and holds (a transport that paused reading resumes with a read). */
+bool cz__tls_has_input(const cz__tls_t *t);
 /** Received ciphertext not consumed yet (after CZ__TLS_PLAINTEXT: the plain request's bytes). */
 const uint8_t *cz__tls_in_peek(const cz__tls_t *t, size_t *n);
 

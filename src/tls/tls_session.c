@@ -231,6 +231,11 @@ int cz__tls_feed(cz__tls_t *t, const void *data, size_t n)
     return 0;
 }
 
+bool cz__tls_has_input(const cz__tls_t *t)
+{
+    return t->in.len > t->in_off || SSL_has_pending(t->ssl);
+}
+
 const uint8_t *cz__tls_in_peek(const cz__tls_t *t, size_t *n)
 {
     *n = t->in.len - t->in_off;
