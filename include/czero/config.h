@@ -212,12 +212,12 @@ typedef struct cz_tls_conf {
     cz_conf_strings_t alpn; /* Tls.Alpn: protocols in server preference, default [http/1.1] */
 } cz_tls_conf_t;
 
-/* Client side (upstreams): go-zero's zrpc client keys where they exist (CertFile, KeyFile,
- * CACertFile is spelled CAFile here as on the server, InsecureSkipVerify). */
+/* Client side (upstreams): go-zero's names for a client's TLS files, from discov.EtcdConf
+ * (CertFile, CertKeyFile, CACertFile, InsecureSkipVerify). */
 typedef struct cz_tls_client_conf {
-    char *ca_file;       /* CAFile: verify against these CAs; absent = the system's */
-    char *cert_file;     /* CertFile: client certificate for mTLS (with KeyFile) */
-    char *key_file;      /* KeyFile */
+    char *ca_file;       /* CACertFile: verify against these CAs; absent = the system's */
+    char *cert_file;     /* CertFile: client certificate for mTLS (with CertKeyFile) */
+    char *key_file;      /* CertKeyFile: its key */
     bool insecure_skip_verify; /* InsecureSkipVerify: no verification at all, default false */
     int min_version;     /* MinVersion: 1.2|1.3, default 1.2 */
     char *ciphers;       /* Ciphers: TLS 1.2 list, default Mozilla intermediate */

@@ -49,10 +49,12 @@ const cz_conf_field_t cz_tls_conf_fields[] = {
     {0},
 };
 
+/* go-zero's names for a client's TLS files are discov.EtcdConf's: CertFile, CertKeyFile,
+ * CACertFile, InsecureSkipVerify (czero's etcd client can take this table as it is). */
 const cz_conf_field_t cz_tls_client_conf_fields[] = {
-    F("CAFile", CZ_CONF_STRING, cz_tls_client_conf_t, ca_file, NULL),
+    F("CACertFile", CZ_CONF_STRING, cz_tls_client_conf_t, ca_file, NULL),
     F("CertFile", CZ_CONF_STRING, cz_tls_client_conf_t, cert_file, NULL),
-    F("KeyFile", CZ_CONF_STRING, cz_tls_client_conf_t, key_file, NULL),
+    F("CertKeyFile", CZ_CONF_STRING, cz_tls_client_conf_t, key_file, NULL),
     F("InsecureSkipVerify", CZ_CONF_BOOL, cz_tls_client_conf_t, insecure_skip_verify, "false"),
     {.key = "MinVersion", .type = CZ_CONF_ENUM,
      .offset = offsetof(cz_tls_client_conf_t, min_version), .def = "1.2", .enums = versions},

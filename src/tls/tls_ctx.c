@@ -360,12 +360,13 @@ static int common(SSL_CTX *ssl, int min_version, const char *ciphers, const char
     return 0;
 }
 
-static int use_cert(cz_tls_ctx_t *c, SSL_CTX *ssl, const char *cert, const char *key, char *err,
-                    size_t errsize)
+/* kname: the key file's config key, KeyFile (server) or CertKeyFile (client, go-zero's) */
+static int use_cert(cz_tls_ctx_t *c, SSL_CTX *ssl, const char *cert, const char *key,
+                    const char *kname, char *err, size_t errsize)
 {
     int rc;
     if ((rc = note_file(c, "CertFile", cert, err, errsize)) ||
-        (rc = note_file(c, "KeyFile", key, err, errsize)))
+        (rc = note_file(c, kname, key, err, errsize)))
         return rc;
     ERR_clear_error();
     if (SSL_CTX_use_certificate_chain_file(ssl, cert) != 1)
@@ -373,11 +374,11 @@ static int use_cert(cz_tls_ctx_t *c, SSL_CTX *ssl, const char *cert, const char 
     if (SSL_CTX_use_PrivateKey_file(ssl, key, SSL_FILETYPE_PEM) != 1) {
         /* OpenSSL compares the key with the certificate as it loads it */
         if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH)
-            return fail(err, errsize, "KeyFile %s does not match CertFile %s", key, cert);
-        return fail(err, errsize, "KeyFile %s", key);
+            return fail(err, errsize, "%s %s does not match CertFile %s", kname, key, cert);
+        return fail(err, errsize, "%s %s", kname, key);
     }
     if (SSL_CTX_check_private_key(ssl) != 1)
-        return fail(err, errsize, "KeyFile %s does not match CertFile %s", key, cert);
+        return fail(err, errsize, "%s %s does not match CertFile %s", kname, key, cert);
     return 0;
 }
 
@@ -422,7 +423,7 @@ static int server_ssl(cz_tls_ctx_t *c, const cz_tls_conf_t *conf, const char *ce
     SSL_CTX_set_app_data(ssl, c);
     int rc = common(ssl, conf->min_version, conf->ciphers, conf->cipher_suites, conf->curves,
                     err, errsize);
-    if (rc || (rc = use_cert(c, ssl, cert, key, err, errsize)))
+    if (rc || (rc = use_cert(c, ssl, cert, key, "KeyFile", err, errsize)))
         return rc;
     c->certs[c->ncerts - 1].leaf = SSL_CTX_get0_certificate(ssl);
     SSL_CTX_set_dh_auto(ssl, 1); /* the intermediate profile's DHE suites */
@@ -536,20 +537,21 @@ int cz_tls_client_ctx_new(const cz_tls_client_conf_t *conf, cz_tls_ctx_t **out, 
         goto bad;
     }
     if ((conf->cert_file != NULL) != (conf->key_file != NULL)) {
-        rc = fail(err, errsize, "CertFile and KeyFile go together");
+        rc = fail(err, errsize, "CertFile and CertKeyFile go together");
         goto bad;
     }
-    if (conf->cert_file && (rc = use_cert(c, ssl, conf->cert_file, conf->key_file, err, errsize)))
+    if (conf->cert_file && (rc = use_cert(c, ssl, conf->cert_file, conf->key_file,
+                                          "CertKeyFile", err, errsize)))
         goto bad;
     if (conf->insecure_skip_verify) {
         SSL_CTX_set_verify(ssl, SSL_VERIFY_NONE, NULL);
     } else {
         SSL_CTX_set_verify(ssl, SSL_VERIFY_PEER, NULL);
         if (conf->ca_file) {
-            if ((rc = note_file(c, "CAFile", conf->ca_file, err, errsize)))
+            if ((rc = note_file(c, "CACertFile", conf->ca_file, err, errsize)))
                 goto bad;
             if (SSL_CTX_load_verify_locations(ssl, conf->ca_file, NULL) != 1) {
-                rc = fail(err, errsize, "CAFile %s", conf->ca_file);
+                rc = fail(err, errsize, "CACertFile %s", conf->ca_file);
                 goto bad;
             }
         } else if (SSL_CTX_set_default_verify_paths(ssl) != 1) {

@@ -128,10 +128,11 @@ Test(tls_conf, mistakes_name_the_place)
 Test(tls_conf, client_table)
 {
     cz_tls_client_conf_t cc;
-    const char *y = "CAFile: ca.pem\nCertFile: c.pem\nKeyFile: c.key\nAlpn: [http/1.1]\n";
+    const char *y = "CACertFile: ca.pem\nCertFile: c.pem\nCertKeyFile: c.key\nAlpn: [http/1.1]\n";
     cr_assert_eq(cz_conf_load_string("up.yaml", y, strlen(y), cz_tls_client_conf_fields, &cc, &d),
                  0, "%s", d.msg);
     cr_assert_str_eq(cc.ca_file, "ca.pem");
+    cr_assert_str_eq(cc.key_file, "c.key");
     cr_assert_not(cc.insecure_skip_verify);
     cr_assert_eq(cc.min_version, CZ_TLS_VERSION_1_2);
     cr_assert_str_eq(cc.alpn.items[0], "http/1.1");

@@ -567,7 +567,16 @@ Test(tls, bad_certificate_files_fail_context_creation)
     cz_tls_ctx_t *c = NULL;
     char err[512];
     cr_assert_eq(cz_tls_client_ctx_new(&cc, &c, err, sizeof err), CZ_EINVAL_CONF);
-    cr_assert(strstr(err, P("nope.pem")), "%s", err);
+    char want[300];
+    snprintf(want, sizeof want, "CACertFile %s: No such file or directory", P("nope.pem"));
+    cr_assert_str_eq(err, want);
+    cc.ca_file = P("ca.pem");
+    cc.cert_file = P("client.pem");
+    cc.key_file = P("a.key");
+    cr_assert_eq(cz_tls_client_ctx_new(&cc, &c, err, sizeof err), CZ_EINVAL_CONF);
+    snprintf(want, sizeof want, "CertKeyFile %s does not match CertFile %s", P("a.key"),
+             P("client.pem"));
+    cr_assert(strstr(err, want), "%s", err);
 }
 
 Test(tls, min_version_refuses_an_old_client)
