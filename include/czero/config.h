@@ -209,7 +209,8 @@ typedef struct cz_tls_conf {
     bool session_tickets; /* Tls.SessionTickets, default true */
     int64_t ticket_key_rotation_ms; /* Tls.TicketKeyRotation: new ticket key this often, 12h;
                                        a ticket stays valid for two periods */
-    cz_conf_strings_t alpn; /* Tls.Alpn: protocols in server preference, default [http/1.1] */
+    cz_conf_strings_t alpn; /* Tls.Alpn: protocols in server preference, default [http/1.1]
+                               (the loader's default; an empty list in code = no ALPN) */
 } cz_tls_conf_t;
 
 /* Client side (upstreams): go-zero's names for a client's TLS files, from discov.EtcdConf

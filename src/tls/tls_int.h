@@ -22,6 +22,10 @@
  *
  * A session is used by one thread at a time (a connection lives on one loop); contexts are
  * shared by all threads. The session holds a reference to its context.
+ *
+ * The output buffer takes everything written (so a write never stops half-way): a transport
+ * writing a large body hands it over in pieces as the socket drains, as it would without TLS.
+ * A transport that keeps many idle connections calls cz__tls_trim when one goes idle.
  */
 #ifndef CZERO_TLS_INT_H
 #define CZERO_TLS_INT_H
