@@ -18,32 +18,23 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include "czero/tls.h"
-#include "tls/tls_int.h"
+#include "tls_pair.h"
 
-static char dir[64];
+static char dir[32];
 
 ReportHook(PRE_ALL)(struct criterion_test_set *set)
 {
     (void)set;
-    snprintf(dir, sizeof dir, "/tmp/cz-tls-interop-XXXXXX");
-    if (!mkdtemp(dir))
-        abort();
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "bash %s/tests/support/tls_certs.sh %s", CZ_SOURCE_DIR, dir);
-    if (system(cmd) != 0)
-        abort();
-    setenv("CZ_TLS_TEST_DIR", dir, 1);
+    cz_tp_certs_make(dir, sizeof dir);
 }
 
 ReportHook(POST_ALL)(struct criterion_global_stats *st)
 {
     (void)st;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (dir[0] && system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    cz_tp_certs_remove(dir);
 }
+
+#define P cz_tp_path
 
 typedef struct server {
     cz_tls_ctx_t *ctx;
@@ -135,15 +126,6 @@ static void *server_run(void *arg)
             serve(fd);
     }
     return NULL;
-}
-
-static char *P(const char *name)
-{
-    static char paths[8][256];
-    static int i;
-    char *b = paths[i++ % 8];
-    snprintf(b, 256, "%s/%s", getenv("CZ_TLS_TEST_DIR"), name);
-    return b;
 }
 
 static void start(void)
