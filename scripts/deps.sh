@@ -10,7 +10,7 @@ PKGS=(
   clang libclang-rt-14-dev          # libFuzzer and the sanitizer runtimes
   redis-server etcd-server etcd-client
   curl wrk nginx-light golang-go     # bench peers and load generator
-  openssl                            # test_czctl_gen.sh signs test JWTs with the CLI
+  openssl                            # the CLI: test_czctl_gen.sh signs JWTs, tls_certs.sh makes a PKI
 )
 
 missing=()

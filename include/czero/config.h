@@ -185,6 +185,47 @@ typedef struct cz_etcd_conf {
     int64_t ttl_s;       /* TTL: lease time to live in seconds, default 10 (go-zero TimeToLive) */
 } cz_etcd_conf_t;
 
+/* ---- TLS (src/tls/, include/czero/tls.h) ---- */
+/* Server side: go-zero's RestConf.CertFile/KeyFile at the top level, the rest in a `Tls:`
+ * section (czero's own). TLS is on when cert_file or certificates is set. */
+enum { CZ_TLS_CLIENT_AUTH_OFF, CZ_TLS_CLIENT_AUTH_OPTIONAL, CZ_TLS_CLIENT_AUTH_REQUIRED };
+enum { CZ_TLS_VERSION_1_2, CZ_TLS_VERSION_1_3 }; /* MinVersion: "1.2" | "1.3" */
+
+typedef struct cz_tls_cert_conf { /* one certificate of Tls.Certificates */
+    char *cert_file;     /* CertFile: PEM chain, leaf first */
+    char *key_file;      /* KeyFile: PEM private key */
+} cz_tls_cert_conf_t;
+
+typedef struct cz_tls_conf {
+    char *cert_file;     /* CertFile (RestConf, go-zero): the default certificate, PEM chain */
+    char *key_file;      /* KeyFile (RestConf, go-zero): its private key, PEM */
+    cz_conf_array_t certificates; /* Tls.Certificates: cz_tls_cert_conf_t, chosen by SNI */
+    char *ca_file;       /* Tls.CAFile: CAs that sign client certificates */
+    int client_auth;     /* Tls.ClientAuth: off|optional|required, default off */
+    int min_version;     /* Tls.MinVersion: 1.2|1.3, default 1.2 */
+    char *ciphers;       /* Tls.Ciphers: TLS 1.2 list, default Mozilla intermediate */
+    char *cipher_suites; /* Tls.CipherSuites: TLS 1.3 list, default Mozilla intermediate */
+    char *curves;        /* Tls.Curves: key-exchange groups, default X25519:prime256v1:secp384r1 */
+    bool session_tickets; /* Tls.SessionTickets, default true */
+    int64_t ticket_key_rotation_ms; /* Tls.TicketKeyRotation: new ticket key this often, 12h;
+                                       a ticket stays valid for two periods */
+    cz_conf_strings_t alpn; /* Tls.Alpn: protocols in server preference, default [http/1.1]
+                               (the loader's default; an empty list in code = no ALPN) */
+} cz_tls_conf_t;
+
+/* Client side (upstreams): go-zero's names for a client's TLS files, from discov.EtcdConf
+ * (CertFile, CertKeyFile, CACertFile, InsecureSkipVerify). */
+typedef struct cz_tls_client_conf {
+    char *ca_file;       /* CACertFile: verify against these CAs; absent = the system's */
+    char *cert_file;     /* CertFile: client certificate for mTLS (with CertKeyFile) */
+    char *key_file;      /* CertKeyFile: its key */
+    bool insecure_skip_verify; /* InsecureSkipVerify: no verification at all, default false */
+    int min_version;     /* MinVersion: 1.2|1.3, default 1.2 */
+    char *ciphers;       /* Ciphers: TLS 1.2 list, default Mozilla intermediate */
+    char *curves;        /* Curves, default X25519:prime256v1:secp384r1 */
+    cz_conf_strings_t alpn; /* Alpn: offered protocols, default none */
+} cz_tls_client_conf_t;
+
 typedef struct cz_rest_conf {
     char *name;                /* Name (required) */
     char *mode;                /* Mode: dev|test|rt|pre|pro, default pro */
@@ -221,11 +262,16 @@ typedef struct cz_rest_conf {
                                   worker_connections, server-wide, each worker a share);
                                   0 = from RLIMIT_NOFILE. Not MaxConns (requests in flight) */
     cz_etcd_conf_t etcd;       /* Etcd: {Hosts, Key}: register Host:Port there (absent = don't) */
+    cz_tls_conf_t tls;         /* CertFile, KeyFile (top level, go-zero) and Tls: {...} */
 } cz_rest_conf_t;
 
 CZ_EXTERN extern const cz_conf_field_t cz_log_conf_fields[];
 CZ_EXTERN extern const cz_conf_field_t cz_rest_conf_fields[];
 CZ_EXTERN extern const cz_conf_field_t cz_etcd_conf_fields[];
+/* The `Tls:` section (without CertFile/KeyFile, which RestConf has at its top level) and the
+ * client table (src/tls/tls_conf.c). */
+CZ_EXTERN extern const cz_conf_field_t cz_tls_conf_fields[];
+CZ_EXTERN extern const cz_conf_field_t cz_tls_client_conf_fields[];
 
 #ifdef __cplusplus
 }

@@ -30,4 +30,5 @@
 #include "singleflight.h"
 #include "redis.h"
 #include "router.h"
+#include "tls.h"
 #endif

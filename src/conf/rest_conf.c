@@ -12,6 +12,7 @@
  * unchanged.
  */
 #include "conf_int.h"
+#include "tls/tls_int.h"
 
 #define F(k, t, s, m, d) {.key = k, .type = t, .offset = offsetof(s, m), .def = d}
 #define RANGE(k, t, s, m, d, lo, hi)                                                       \
@@ -145,6 +146,10 @@ const cz_conf_field_t cz_rest_conf_fields[] = {
     F("Host", CZ_CONF_STRING, cz_rest_conf_t, host, "0.0.0.0"),
     {.key = "Port", .type = CZ_CONF_INT, .offset = offsetof(cz_rest_conf_t, port),
      .flags = CZ_CONF_REQUIRED | CZ_CONF_HAS_MIN | CZ_CONF_HAS_MAX, .min = 1, .max = 65535},
+    /* go-zero: CertFile, KeyFile optional; bound into .tls, whose other keys are under Tls */
+    F("CertFile", CZ_CONF_STRING, cz_rest_conf_t, tls.cert_file, NULL),
+    {.key = "KeyFile", .type = CZ_CONF_STRING, .offset = offsetof(cz_rest_conf_t, tls.key_file),
+     .check = cz__tls_conf_check_keyfile},
     F("Verbose", CZ_CONF_BOOL, cz_rest_conf_t, verbose, "false"),
     RANGE("MaxConns", CZ_CONF_INT, cz_rest_conf_t, max_conns, "10000", 0, INT32_MAX),
     RANGE("MaxBytes", CZ_CONF_SIZE, cz_rest_conf_t, max_bytes, "1048576", 0, INT64_MAX),
@@ -185,5 +190,8 @@ const cz_conf_field_t cz_rest_conf_fields[] = {
     RANGE("MaxConnections", CZ_CONF_INT, cz_rest_conf_t, max_connections, "0", 0, INT32_MAX),
     {.key = "Etcd", .type = CZ_CONF_OBJECT, .offset = offsetof(cz_rest_conf_t, etcd),
      .sub = cz_etcd_conf_fields},
+    /* czero: SNI certificates, client certificates, versions, ciphers, tickets, ALPN */
+    {.key = "Tls", .type = CZ_CONF_OBJECT, .offset = offsetof(cz_rest_conf_t, tls),
+     .sub = cz_tls_conf_fields, .check = cz__tls_conf_check},
     {0},
 };
