@@ -258,15 +258,6 @@ client_cmd() {
     resumed) echo "$HS" -p "$2" -c "$HSCONNS" -d "$3" -m resume ;;
     esac
 }
-# czero-tls-handshake's key=value line -> "requests rps p99 errors seconds" (parse_wrk.awk's
-# fields); resumption failures count as errors (and are listed under the tables).
-parse_hs() {
-    awk '/^connections=/ { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-        ok = 1 }
-        END { if (!ok) { print "-\t-\t-\t0\t-"; exit }
-            printf "%s\t%s\t%s\t%d\t%s\n", v["connections"], v["rate"], v["p99_us"],
-                v["errors"] + v["unresumed"] + v["unexpected_reuse"], v["seconds"] }' "$1"
-}
 
 measure() {
     local peer=$1 w=$2 round=$3 raw c0 c1 s0 s1 k0 k1 steal try rc line
@@ -297,7 +288,8 @@ measure() {
         unset "PORT[$peer]"
         return 0
     fi
-    if [ "$w" = ka ]; then line=$(awk -f "$HERE/parse_wrk.awk" "$raw"); else line=$(parse_hs "$raw"); fi
+    if [ "$w" = ka ]; then line=$(awk -f "$HERE/parse_wrk.awk" "$raw")
+    else line=$(awk -f "$HERE/parse_handshake.awk" "$raw"); fi
     if [ "$w" = resumed ]; then
         echo "$peer $round $(sed -n 's/.* unresumed=\([0-9]*\).*/\1/p' "$raw" | head -1)" >>"$TMP/resumption"
     fi
