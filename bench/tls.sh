@@ -141,7 +141,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # Results: one file per workload, lines as bench/report.awk reads them plus the client CPU's
-# busy % as an 11th column (report.awk ignores it).
+# busy % and czero-tls-handshake's own CPU µs per connection ("-" for wrk) as columns 11 and 12
+# (report.awk ignores them).
 WORKLOADS="ka full resumed"
 for w in $WORKLOADS; do : >"$TMP/results-$w.tsv"; done
 : >"$TMP/resumption"
@@ -296,10 +297,11 @@ measure() {
     local busy
     busy=$(awk -v a="$k0" -v b="$k1" 'BEGIN { split(a, x, " "); split(b, y, " ")
         t = y[2] - x[2]; printf "%.0f", (t > 0 ? (y[1] - x[1]) / t * 100 : 0) }')
-    local req rps p99 errs secs
+    local req rps p99 errs secs ccpu
     IFS=$'\t' read -r req rps p99 errs secs <<<"$line"
-    printf '%s\trun\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$peer" "$round" "$req" "$rps" "$p99" \
-        "$((c1 - c0))" "$errs" "$secs" "$steal" "$busy" >>"$TMP/results-$w.tsv"
+    ccpu=$(sed -n 's/.* client_cpu_us=\([0-9.]*\).*/\1/p' "$raw" | head -1)
+    printf '%s\trun\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$peer" "$round" "$req" "$rps" \
+        "$p99" "$((c1 - c0))" "$errs" "$secs" "$steal" "$busy" "${ccpu:--}" >>"$TMP/results-$w.tsv"
     note "$peer $w round $round: $rps/s, p99 $p99 µs, $errs errors, server cpu $(awk \
         -v c=$((c1 - c0)) -v n="$req" 'BEGIN { if (n > 0) printf "%.1f", c / n / 1000; else printf "-" }') µs" \
         "($(awk -v c=$((c1 - c0)) -v s="$DURATION" 'BEGIN { printf "%.0f", c / s / 1e7 }') %), client CPU $busy % busy"
@@ -338,11 +340,16 @@ headroom() {
         function med(s,   n, a, i, j, t) { n = split(s, a, " ")
             for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] + 0 > t + 0; j--) a[j + 1] = a[j]; a[j + 1] = t }
             return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
-        $2 == "run" && $9 > 0 { srv[$1] = srv[$1] " " $7 / ($9 * 1e9) * 100; cli[$1] = cli[$1] " " $11 }
+        $2 == "run" && $9 > 0 && $4 > 0 { srv[$1] = srv[$1] " " $7 / ($9 * 1e9) * 100
+            cli[$1] = cli[$1] " " $11; spc[$1] = spc[$1] " " $7 / $4 / 1000
+            if ($12 ~ /^[0-9.]+$/) cpc[$1] = cpc[$1] " " $12 }
         END { n = split(peers, p, " "); out = ""
-            for (i = 1; i <= n; i++) if (p[i] in srv)
-                out = out sprintf("%s%s server %.0f %%, client CPU %.0f %% busy", out == "" ? "" : "; ",
-                    p[i], med(srv[p[i]]), med(cli[p[i]]))
+            for (i = 1; i <= n; i++) if (p[i] in srv) {
+                out = out sprintf("%s%s: server %.0f %% of its core, client CPU %.0f %% busy",
+                    out == "" ? "" : "; ", p[i], med(srv[p[i]]), med(cli[p[i]]))
+                if (p[i] in cpc) out = out sprintf(", the client spent %.0f µs of CPU per" \
+                    " connection where the server spent %.0f", med(cpc[p[i]]), med(spc[p[i]]))
+            }
             print (out == "" ? "nothing measured" : out) }' "$TMP/results-$1.tsv"
 }
 resumption() {
@@ -398,18 +405,23 @@ SECTION=$TMP/section.md
     echo
     echo "$KA"
     echo
-    echo "Server and client load (medians): $(headroom ka)."
+    echo "Server and client load (medians): $(headroom ka). wrk encrypts and decrypts as much" \
+        "as the server, so it may be the limit: the rows then compare CPU per request at the" \
+        "same offered load."
     echo
     echo "### New connections per second, full handshakes"
     echo
     echo "$FULL"
     echo
-    echo "Server and client load (medians): $(headroom full). A full TLS 1.3 handshake with" \
-        "X25519 and ECDSA P-256 costs the client more than the server (the client verifies the" \
-        "signature, ~65 µs, where the server makes it, ~20 µs; both do the X25519 exchange), so" \
-        "one client core may not saturate one server core: the rows then compare the servers at" \
-        "the same offered rate, and CPU per connection (not connections per second) is the" \
-        "figure to read."
+    echo "Server and client load (medians): $(headroom full). One client core does not" \
+        "saturate one server core here: per full TLS 1.3 handshake (X25519, ECDSA P-256) the" \
+        "client spends more CPU than the server. Besides the same X25519 exchange, it verifies" \
+        "the signature (~65 µs with \`openssl speed\`, where the server signs in ~20 µs) and" \
+        "decodes the server's certificate, which OpenSSL 3.0 does slowly (d2i_X509 of this" \
+        "certificate: ~60-100 µs; in perf 61 % of the client's time is libcrypto). The" \
+        "machine has no third CPU to add clients on, so the rows compare the servers at the" \
+        "same offered rate: read CPU per connection (which the acceptance uses), not" \
+        "connections per second."
     echo
     echo "### New connections per second, resumed handshakes"
     echo

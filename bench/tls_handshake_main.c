@@ -20,8 +20,10 @@
  *
  * prints one line of key=value pairs on stdout:
  *   connections= seconds= rate= full= resumed= unresumed= unexpected_reuse= errors= p50_us= p99_us=
+ *   client_cpu_us=
  * connections counts answers with status 200 completed within the time; rate is per second;
- * latency is from connect() to the end of the answer. Exit status: 0, 1 when it cannot run,
+ * latency is from connect() to the end of the answer; client_cpu_us is this process's own CPU
+ * time (user + system) per connection, to tell whether the client or the server is the limit. Exit status: 0, 1 when it cannot run,
  * 3 when the resumption check failed or no connection completed.
  *
  * Not a general client: the server's certificate is not verified (the bench's is self-signed,
@@ -39,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -77,6 +80,14 @@ static char req[512];
 static size_t req_len;
 static uint64_t t_end;
 static int measuring = 1;
+
+static double cpu_us(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
 
 static uint64_t now_ns(void)
 {
@@ -337,6 +348,7 @@ int main(int argc, char **argv)
     slot_t *slots = calloc((size_t)conf.conns, sizeof *slots);
     if (ep < 0 || !slots) { perror("czero-tls-handshake"); return 1; }
     uint64_t t0 = now_ns();
+    double cpu0 = cpu_us();
     t_end = t0 + (uint64_t)(conf.seconds * 1e9);
     for (int i = 0; i < conf.conns; i++) {
         slots[i].fd = -1;
@@ -360,6 +372,7 @@ int main(int argc, char **argv)
         }
     }
     double secs = (double)(now_ns() - t0) / 1e9;
+    double cpu = cpu_us() - cpu0;
     measuring = 0; /* connections still open are neither answers nor errors */
     for (int i = 0; i < conf.conns; i++) {
         SSL_SESSION_free(slots[i].sess);
@@ -373,11 +386,11 @@ int main(int argc, char **argv)
         p99 = res.lat[(size_t)((double)(res.nlat - 1) * 0.99)];
     }
     printf("connections=%llu seconds=%.2f rate=%.1f full=%llu resumed=%llu unresumed=%llu "
-           "unexpected_reuse=%llu errors=%llu p50_us=%u p99_us=%u\n",
+           "unexpected_reuse=%llu errors=%llu p50_us=%u p99_us=%u client_cpu_us=%.1f\n",
            (unsigned long long)res.conns, secs, (double)res.conns / secs,
            (unsigned long long)res.full, (unsigned long long)res.resumed,
            (unsigned long long)res.unresumed, (unsigned long long)res.unexpected,
-           (unsigned long long)res.errors, p50, p99);
+           (unsigned long long)res.errors, p50, p99, res.conns ? cpu / (double)res.conns : 0.0);
     free(res.lat);
     free(slots);
     SSL_CTX_free(ctx);
