@@ -64,6 +64,9 @@ HS=$BUILD/czero-tls-handshake
 [ -x "$HS" ] || die "no $HS (cmake --build $1 --target czero-tls-handshake)"
 NGINX=$(command -v nginx 2>/dev/null || { [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; } || true)
 CLK_TCK=$(getconf CLK_TCK)
+# The parsers and the table writer are checked first, as bench/run.sh does (cheap; run alone by
+# `make bench-tls` nothing else would check them).
+bash "$HERE/selftest.sh" >/dev/null || die "bench/selftest.sh failed: the harness is broken"
 if [ -r /proc/self/schedstat ]; then CPU_METHOD=schedstat; else CPU_METHOD=stat; fi
 
 TMP=$(mktemp -d /tmp/czero-tls-bench.XXXXXX)
