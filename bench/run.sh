@@ -21,9 +21,10 @@
 # most host steal (% of the two pinned CPUs' time over a run, from /proc/stat) a run may show
 # before it is measured again, BENCH_STEAL_TRIES [3] tries per run (the last one counts anyway),
 # BENCH_OVERLOAD [1] run the overload section (bench/overload.sh, its own BENCH_OVERLOAD_*
-# variables; `make bench-overload` runs it alone and updates only its section), BENCH_TLS [1] run
-# the TLS section (bench/tls.sh: nginx-tls and czero-tls, keep-alive HTTPS and new connections
-# per second; its own BENCH_TLS_* variables; `make bench-tls` runs it alone).
+# variables; `make bench-overload` runs it alone and updates only its section).
+#
+# BENCH_TLS [1] runs the TLS section (bench/tls.sh: nginx-tls and czero-tls, keep-alive HTTPS and
+# new connections per second; its own BENCH_TLS_* variables; `make bench-tls` runs it alone).
 #
 # Exit status: 0 when the document was written, even if the acceptance says FAIL or a peer could not
 # be measured (the document says why); non-zero only when the harness itself cannot work.
