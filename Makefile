@@ -5,6 +5,7 @@
 #   make test   install what is missing, build, run every test (release + ASan/UBSan + fuzz)
 #   make bench  side-by-side benchmark against nginx and Go; writes docs/benchmarks.md
 #   make bench-overload  only its overload section (goodput with shedding on/off at 2x load)
+#   make bench-tls  only its TLS section (czero-tls vs nginx ssl: keep-alive HTTPS, handshakes/s)
 #   make fuzz   a fuzzing campaign with persistent corpora (not part of make test; see
 #               docs/fuzzing.md): FUZZ_TIME=s or FUZZ_RUNS=n per target, FUZZ_TARGETS="http ..."
 # The build prints one line unless it fails (V=1: all of it); BUILD and BUILD_TYPE pick the
@@ -14,7 +15,7 @@ BUILD ?= build
 BUILD_TYPE ?= RelWithDebInfo
 PREFIX ?= /usr/local
 
-.PHONY: all deps build run run-gateway test bench bench-overload fuzz install clean
+.PHONY: all deps build run run-gateway test bench bench-overload bench-tls fuzz install clean
 
 all: build
 
@@ -50,6 +51,9 @@ bench: build
 
 bench-overload: build
 	@bash bench/overload.sh $(BUILD) docs/benchmarks.md
+
+bench-tls: build
+	@bash bench/tls.sh $(BUILD) docs/benchmarks.md
 
 fuzz: deps
 	@bash scripts/fuzz.sh

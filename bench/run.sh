@@ -26,6 +26,9 @@
 # build's czero-demo and czero-gateway with the same configs) beside czero and czero-gateway, so
 # one run measures before and after; their rows carry their own ratios to nginx / nginx-proxy.
 #
+# BENCH_TLS [1] runs the TLS section (bench/tls.sh: nginx-tls and czero-tls, keep-alive HTTPS and
+# new connections per second; its own BENCH_TLS_* variables; `make bench-tls` runs it alone).
+#
 # Exit status: 0 when the document was written, even if the acceptance says FAIL or a peer could not
 # be measured (the document says why); non-zero only when the harness itself cannot work.
 set -euo pipefail
@@ -448,6 +451,16 @@ if [ "${BENCH_OVERLOAD:-1}" = 1 ]; then
         >"$OVERLOAD_MD" || echo "(bench/overload.sh failed: see the bench's stderr)" >"$OVERLOAD_MD"
 fi
 
+# The TLS section (bench/tls.sh): keep-alive HTTPS and handshakes per second against nginx ssl.
+TLS_MD=$TMP/tls.md
+: >"$TLS_MD"
+if [ "${BENCH_TLS:-1}" != 0 ]; then
+    BENCH_SERVER_CPU=$SERVER_CPU BENCH_CLIENT_CPU=$CLIENT_CPU BENCH_SECONDS=$DURATION \
+        BENCH_WARMUP=$WARMUP BENCH_ROUNDS=$ROUNDS BENCH_CONNS=$CONNS BENCH_NICE=$NICE \
+        BENCH_RAW=$RAW bash "$HERE/tls.sh" "$BUILD" >"$TLS_MD" ||
+        echo "(bench/tls.sh failed: see the bench's stderr)" >>"$TLS_MD"
+fi
+
 # Micro benchmarks: every line each <build>/bench_* prints. Not pinned: some measure two threads
 # contending on purpose (bench_core's _2t lines).
 MICRO=$TMP/micro.md
@@ -547,6 +560,7 @@ mkdir -p "$(dirname "$OUT")"
         echo "$PTABLE"
         echo
     fi
+    if [ -s "$TLS_MD" ]; then cat "$TLS_MD"; fi
     if [ -s "$OVERLOAD_MD" ]; then cat "$OVERLOAD_MD"; fi
     echo "## Micro benchmarks"
     echo
@@ -561,6 +575,7 @@ echo
 echo "$TABLE"
 echo
 if [ -n "$PTABLE" ]; then echo "$PTABLE"; echo; fi
+if [ -s "$TLS_MD" ]; then grep -E '^### |^\| |^\*\*Acceptance' "$TLS_MD"; echo; fi
 if [ -s "$OVERLOAD_MD" ]; then grep -E '^\| |^Goodput' "$OVERLOAD_MD"; echo; fi
 grep -v '^```' "$MICRO" | grep -v '^$' || true
 echo

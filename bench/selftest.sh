@@ -163,6 +163,91 @@ expect "czero-gateway-bench.yaml placeholders" "@B1@ @B2@ @B3@" \
     "$(placeholders "$HERE/czero-gateway-bench.yaml")"
 expect "czero-gateway-bench.yaml one worker" "Workers: 1" \
     "$(grep -E '^Workers:' "$HERE/czero-gateway-bench.yaml")"
+# ---- the TLS section (bench/tls.sh) ----
+# czero-tls-handshake's line; resumption failures count as errors; no line reads "-".
+phs() { awk -f "$HERE/parse_handshake.awk"; }
+expect "parse handshake" "$(printf '%s\t%s\t%s\t%s\t%s' 5732 2866.0 71820 0 2.00)" "$(phs <<'H'
+connections=5732 seconds=2.00 rate=2866.0 full=32 resumed=5700 unresumed=0 unexpected_reuse=0 errors=0 p50_us=7567 p99_us=71820
+H
+)"
+expect "parse handshake unresumed" "$(printf '%s\t%s\t%s\t%s\t%s' 100 50.0 900 13 2.00)" "$(phs <<'H'
+czero-tls-handshake: handshake: Connection refused
+connections=100 seconds=2.00 rate=50.0 full=100 resumed=0 unresumed=10 unexpected_reuse=1 errors=2 p50_us=500 p99_us=900
+H
+)"
+expect "parse handshake empty" "$(printf '%s\t%s\t%s\t%s\t%s' - - - 0 -)" \
+    "$(echo 'usage: czero-tls-handshake -p PORT' | phs)"
+tlsreport() { awk -v peers="nginx-tls czero-tls" -v subject=czero-tls -v base=nginx-tls \
+    -v open_re='not built|no TLS' "$@" -f "$HERE/report.awk"; }
+# Handshakes: czero-tls spends 1.10x nginx's CPU per connection: 0.91x the rate per core, PASS;
+# its worse p99 is shown, not judged.
+out=$(tlsreport -v unit=conn -v check_p99=0 -v min_rate=0.9 <<R
+$(row nginx-tls 1 1000 100 500 100000000 0)
+$(row czero-tls 1 1000 100 900 110000000 0)
+R
+)
+expect_grep "tls header per conn" '^\| server \| conn/s \| p99 µs \| server CPU µs/conn \|' "$out"
+expect_grep "tls rate per core pass" \
+    '^- handshakes per second per core czero-tls/nginx-tls = 0\.91 \(1e6 / CPU µs per conn: 9091 vs 10000; must be >= 0\.90\): PASS$' "$out"
+expect_grep "tls p99 not judged" '^- p99 czero-tls 900 µs vs nginx-tls 500 µs \(ratio 1\.80; shown' "$out"
+expect_grep "tls pass" '^\*\*Acceptance: PASS\*\*$' "$out"
+out=$(tlsreport -v unit=conn -v check_p99=0 -v min_rate=0.9 <<R
+$(row nginx-tls 1 1000 100 500 100000000 0)
+$(row czero-tls 1 1000 100 400 120000000 0)
+R
+)
+expect_grep "tls rate per core fail" '^- handshakes per second per core .* = 0\.83 .*: FAIL$' "$out"
+expect_grep "tls fail" '^\*\*Acceptance: FAIL\*\*$' "$out"
+# Keep-alive: CPU per request only.
+out=$(tlsreport -v check_p99=0 <<R
+$(row nginx-tls 1 1000 100 500 2000000 0)
+$(row czero-tls 1 1000 100 900 2000000 0)
+R
+)
+expect_grep "tls keep-alive cpu" '^- CPU per request czero-tls/nginx-tls = 1\.00 \(must be <= 1\.00\): PASS$' "$out"
+expect_grep "tls keep-alive pass" '^\*\*Acceptance: PASS\*\*$' "$out"
+# A demo without TLS leaves the verdict open; one whose TLS fails does not.
+out=$(tlsreport <<R
+$(row nginx-tls 1 1000 100 500 2000000 0)
+czero-tls	skip	no TLS at this commit: czero-demo's config refuses the TLS keys (CertFile: unknown key)
+R
+)
+expect_grep "tls no TLS row" '^\| czero-tls \| - .*no TLS at this commit' "$out"
+expect_grep "tls nginx row kept" '^\| nginx-tls \| 100 \| 500 \|' "$out"
+expect_grep "tls no TLS open" '^\*\*Acceptance: NOT EVALUATED\*\* \(no TLS at this commit' "$out"
+out=$(tlsreport <<R
+$(row nginx-tls 1 1000 100 500 2000000 0)
+czero-tls	skip	no HTTPS answer: status 000
+R
+)
+expect_grep "tls broken TLS fails" '^\*\*Acceptance: FAIL\*\* \(no HTTPS answer' "$out"
+# Templates: tls.sh turns nginx.conf.in's listen line into TLS and fills these placeholders.
+expect "nginx.conf.in plain listen line" "1" \
+    "$(grep -c '^ *listen 127\.0\.0\.1:@PORT@;$' "$HERE/nginx.conf.in")"
+expect "nginx-tls.conf.in placeholders" "@CERT@ @KEY@" "$(placeholders "$HERE/nginx-tls.conf.in")"
+expect "czero-tls-bench.yaml placeholders" "@CERT@ @KEY@" "$(placeholders "$HERE/czero-tls-bench.yaml")"
+expect "czero-tls-bench.yaml TLS keys" "CertFile KeyFile Tls" \
+    "$(grep -oE '^(CertFile|KeyFile|Tls):' "$HERE/czero-tls-bench.yaml" | tr -d ':' | sort |
+        tr '\n' ' ' | sed 's/ $//')"
+expect "czero-tls-bench.yaml adds no key czero-bench.yaml has" "" \
+    "$(grep -oE '^[A-Za-z]+:' "$HERE/czero-tls-bench.yaml" | grep -Fxf - <(grep -oE '^[A-Za-z]+:' \
+        "$HERE/czero-bench.yaml"))"
+# nginx-tls must negotiate what czero does by default: once include/czero/tls.h exists, its
+# default cipher list, TLS 1.3 suites and groups must be bench/nginx-tls.conf.in's.
+TLS_H=$HERE/../include/czero/tls.h
+cz_default() { awk -v m="$1" '$0 ~ "^#define " m "([ \\\\]|$)" { on = 1 }
+    on { s = $0; while (match(s, /"[^"]*"/)) { out = out substr(s, RSTART + 1, RLENGTH - 2)
+        s = substr(s, RSTART + RLENGTH) } if ($0 !~ /\\$/) exit } END { print out }' "$TLS_H"; }
+ng() { awk -v d="$1" '$1 == d { v = $NF; sub(/;$/, "", v); print v }' "$HERE/nginx-tls.conf.in"; }
+if [ -f "$TLS_H" ]; then
+    expect "nginx-tls ciphers = czero's default" "$(cz_default CZ_TLS_DEFAULT_CIPHERS)" "$(ng ssl_ciphers)"
+    expect "nginx-tls suites = czero's default" "$(cz_default CZ_TLS_DEFAULT_CIPHER_SUITES)" \
+        "$(ng ssl_conf_command)"
+    expect "nginx-tls groups = czero's default" "$(cz_default CZ_TLS_DEFAULT_CURVES)" "$(ng ssl_ecdh_curve)"
+else
+    echo "skip nginx-tls settings vs czero's defaults (no include/czero/tls.h at this commit)"
+fi
+
 # A proxy table names its own baseline.
 out=$(awk -v peers="nginx-proxy czero-gateway" -v subject=czero-gateway -v base=nginx-proxy \
     -f "$HERE/report.awk" <<R

@@ -9,6 +9,8 @@ PKGS=(
   libcriterion-dev
   clang libclang-rt-14-dev          # libFuzzer and the sanitizer runtimes
   redis-server etcd-server etcd-client
+  testssl.sh                         # TLS port audit (docs/tls.md "Testing TLS"; binary: testssl)
+  nghttp2-client                     # h2load/nghttp: HTTP/2 over TLS (ALPN h2) tests of issue 14
   curl wrk nginx-light golang-go     # bench peers and load generator
   openssl                            # the CLI: test_czctl_gen.sh signs JWTs, tls_certs.sh makes a PKI
 )
