@@ -7,7 +7,7 @@
  * first use: most handlers never ask.
  */
 #include <string.h>
-#include "http_int.h"
+#include "http/http_int.h"
 
 void cz__req_reset(cz_req_t *r)
 {

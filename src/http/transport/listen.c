@@ -24,7 +24,7 @@
 #include <unistd.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include "http_int.h"
+#include "http/http_int.h"
 #include "czero/log.h"
 
 typedef struct held {

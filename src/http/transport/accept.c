@@ -26,7 +26,7 @@
 #include <unistd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include "http_int.h"
+#include "http/http_int.h"
 #include "czero/log.h"
 
 #define ACCEPT_BATCH 64 /* per readiness: a flood of connects does not starve the loop's reads */

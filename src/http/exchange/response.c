@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "http_int.h"
+#include "http/http_int.h"
 #include "czero/log.h"
 #include "czero/trace.h"
 

@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "http_int.h"
+#include "http/http_int.h"
 #include "czero/log.h"
 
 static inline cz_req_t *req_of(cz_res_t *res) { return cz__container_of(res, cz_req_t, res); }

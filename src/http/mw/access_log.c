@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * log.c: the access-log link (go-zero rest/handler/loghandler.go, brief mode).
+ * access_log.c: the access-log link (go-zero rest/handler/loghandler.go, brief mode).
  *
  * One line per request when its response is final, at info level (error for 5xx, as logBrief),
  * and a slow-call line when the request took longer than SlowThreshold (logx's 500 ms default),

@@ -9,7 +9,7 @@
  * loop through the worker's async handle; only the loop thread touches the connection.
  */
 #include <stdlib.h>
-#include "http_int.h"
+#include "http/http_int.h"
 
 struct cz__pool {
     pthread_mutex_t mu;

@@ -24,7 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "mw/mw_int.h"
+#include "http/mw/mw_int.h"
 #include "czero/log.h"
 #include "czero/panic.h"
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * conn.c: one HTTP/1.1 connection: reading, parsing with llhttp, limits, timeouts, pipelining.
+ * h1_conn.c: one HTTP/1.1 connection: reading, parsing with llhttp, limits, timeouts, pipelining.
  *
  * A connection serves one request at a time. llhttp is paused at the end of each message so the
  * bytes of pipelined requests stay in the read buffer until the current response is written:
@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include "http_int.h"
+#include "http/http_int.h"
 #include "czero/log.h"
 
 enum { CB_NONE, CB_FIELD, CB_VALUE };

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * stream.c: request bodies streamed to the handler (routes with CZ_ROUTE_STREAM_BODY), and the
+ * h1_body.c: request bodies streamed to the handler (routes with CZ_ROUTE_STREAM_BODY), and the
  * worker's HTTP client handed to handlers (cz_req_client).
  *
  * A stream route's chain runs as soon as its header block is parsed (conn.c pauses llhttp there
@@ -18,7 +18,7 @@
  * itself when nothing was sent yet (like the timeout link's 503), else closes.
  */
 #include <string.h>
-#include "http_int.h"
+#include "http/http_int.h"
 #include "czero/client.h"
 
 /* ---- helpers for conn.c ---- */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * framing.c: the RFC 9112 checks of a request head that strict llhttp 8.1 lets through, as
+ * h1_framing.c: the RFC 9112 checks of a request head that strict llhttp 8.1 lets through, as
  * strict as nginx, and the rewrite of an absolute-form target. conn.c's parser callbacks call
  * them: a header line folded onto the previous one (obs-fold), an HTTP/1.1 request without
  * exactly one valid Host, a Transfer-Encoding other than exactly one "chunked", a bad
@@ -13,7 +13,7 @@
  */
 #include <arpa/inet.h>
 #include <string.h>
-#include "http_int.h"
+#include "http/http_int.h"
 
 static int hexval(int ch)
 {
