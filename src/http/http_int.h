@@ -1,8 +1,19 @@
 /* SPDX-License-Identifier: MIT
  *
- * http_int.h: private structures of the HTTP engine, shared by server.c (lifecycle, workers),
- * conn.c (reading, parsing, timeouts), response.c (serialising, writing), request.c (accessors)
- * and pool.c (blocking handlers). Nothing here is public API.
+ * http_int.h: private structures of the HTTP engine and the interfaces between its layers.
+ * Nothing here is public API.
+ *
+ * The layers, each in its folder, calls going one way (down the list), and back up only
+ * through the interface the upper one registers:
+ *   server.c      the lifecycle: routes, workers, listeners, the tick; wires the layers
+ *   h1/           the HTTP/1.1 codec on llhttp: bytes to exchanges, answers to bytes; it holds
+ *                 the connection (cz_conn_t) and moves bytes only through its transport's ops
+ *   exchange/     request, response, dispatch, the middleware chain, handlers, the blocking
+ *                 pool, the router; it reaches the wire only through the codec's ops
+ *                 (cz__codec_ops_t below), so it cannot tell HTTP/1.1 from another codec
+ *   mw/           the built-in middleware links, on the exchange's API
+ *   transport/    bytes in and out of one connection (transport.h), accepting, listening; it
+ *                 calls the codec only through the callbacks registered with it
  *
  * Ownership: a worker owns its loop, listener and connections; a connection owns its read
  * buffer, output buffer and the one request it is serving (pipelined requests wait in the read
@@ -19,7 +30,9 @@
 #include "czero/server.h"
 #include "czero/router.h"
 #include "czero/shedder.h"
+#include "czero/middleware.h"
 #include "internal.h"
+#include "http/transport/transport.h"
 
 #define CZ__MAX_HEADERS 100
 #define CZ__TICK_MS 100
@@ -79,12 +92,45 @@ struct cz_res {
     const char *errx_msg;
 };
 
+/* What the exchange asks of the codec that carries it (h1/h1_write.c for HTTP/1.1, an HTTP/2
+ * codec next): the exchange calls the wire only through these, the codec calls the exchange's
+ * functions (cz__dispatch, cz__res_finish, ...) directly. */
+typedef struct cz__codec_ops {
+    const char *protocol; /* "HTTP/1.1" */
+    /* The collected answer is final: unless the output is pinned by a write in flight (then the
+     * codec sets res.finish_deferred and calls cz__res_finish again once it is free),
+     * cz__res_settle, serialise, and release the request once it is written. */
+    void (*finish)(cz_req_t *r);
+    /* Serialise the collected answer now, the request staying the handler's (an answer the
+     * engine gives while a handler holds the request: the timeout's 503). 0, or -1 when the
+     * connection had to be closed. */
+    int (*send)(cz_req_t *r);
+    /* Streamed answers: the head (sets res->streaming, head_sent), a piece (framed as the
+     * protocol wants), and the end: the last piece queued, the request released once written. */
+    int (*stream_head)(cz_req_t *r, bool fixed, uint64_t len);
+    int (*stream_write)(cz_req_t *r, const void *data, size_t n);
+    void (*stream_end)(cz_req_t *r);
+    size_t (*pending)(const cz_req_t *r); /* answer bytes queued to the peer (back-pressure) */
+    void (*done)(cz_req_t *r);            /* the exchange released the request */
+    void (*flush)(cz_req_t *r);           /* write what is queued (unless the codec is parsing) */
+    void (*close)(cz_req_t *r);           /* close the connection under the request now */
+    void (*close_after)(cz_req_t *r);     /* close once the answer is out */
+    /* streamed request bodies (CZ_ROUTE_STREAM_BODY): r->body_cb is set before body_read */
+    int (*body_read)(cz_req_t *r);
+    void (*body_pause)(cz_req_t *r);
+    void (*body_resume)(cz_req_t *r);
+    cz_str_t (*remote)(const cz_req_t *r); /* "ip:port" of the peer */
+    const cz__transport_t *(*transport)(const cz_req_t *r);
+} cz__codec_ops_t;
+
 typedef struct cz__qparam {
     cz_str_t name, value;
 } cz__qparam_t;
 
 struct cz_req {
-    cz_conn_t *conn;
+    cz_conn_t *conn;                /* the codec's: the exchange never looks inside */
+    const cz__codec_ops_t *codec;   /* how the exchange reaches the wire */
+    bool link_closed;               /* the codec closed the connection under the request */
     cz_worker_t *w;
     cz_arena_t arena;
     cz_str_t method, target, path, query;
@@ -137,7 +183,7 @@ enum conn_state {
 };
 
 struct cz_conn {
-    uv_tcp_t tcp; /* first: the handle's address is the connection's */
+    cz__transport_t tr; /* first: the transport's address is the connection's */
     cz_worker_t *w;
     llhttp_t parser;
     /* read buffer: [0,len) holds data, [parsed,len) is not parsed yet, the current request's
@@ -168,8 +214,7 @@ struct cz_conn {
     size_t out_len, out_cap;
     const char *big;   /* a large body written from the arena without copying */
     size_t big_len;
-    uv_write_t wreq;
-    uv_shutdown_t sreq;
+    cz__twrite_t wreq;
     char remote[64];
     uint8_t remote_len;
     cz_req_t req;
@@ -190,6 +235,10 @@ struct cz_worker {
     size_t nclosing;  /* of nconns, closed (descriptor released) but not yet freed */
     size_t max_conns; /* this worker's share of MaxConnections */
     int spare_fd;     /* kept open to be closed when out of descriptors (accept.c), or -1 */
+    /* the codec accept.c hands a new connection to (server.c sets it), and how it frees
+     * descriptors by closing reusable connections (cz__conn_drain) */
+    bool (*conn_open)(cz_worker_t *w, int fd);
+    size_t (*conn_drain)(cz_worker_t *w, size_t max);
     bool accept_paused; /* out of descriptors with nothing to free: retried at the next tick */
     /* accept.c's counters: written by this worker's thread, read by /metrics and the log */
     uint64_t conns_drained, conns_refused, accept_nofd;
@@ -253,15 +302,12 @@ struct cz_server {
     uint64_t conn_log_ms, conn_logged[3];
 };
 
-/* conn.c */
-extern const bool cz__is_token[256]; /* RFC 9110 tchar */
-/* The worker loops' average busy share in permille (server.c): the load shedder's reading. */
-int64_t cz__server_busy(const cz_server_t *s);
-/* When this loop turn's first request was read (ms, the coarse clock, read once per turn): one
- * turn runs many poll batches before its timers fire, so a later request may be long behind. */
-uint64_t cz__worker_turn_ms(cz_worker_t *w);
-/* Serve an already connected stream socket (tests and the parser fuzz target use socketpairs). */
+/* ---- h1/: the HTTP/1.1 codec ---- */
+extern const cz__codec_ops_t cz__h1_codec; /* h1_write.c */
+/* h1_conn.c: serve an already connected stream socket (accept.c through w->conn_open; tests
+ * and the parser fuzz targets use socketpairs). */
 cz_conn_t *cz__conn_open_fd(cz_worker_t *w, int fd);
+bool cz__h1_accept(cz_worker_t *w, int fd); /* cz__conn_open_fd, for w->conn_open */
 void cz__conn_close(cz_conn_t *c);
 /* Close up to max reusable connections (keep-alive idle, or new with nothing sent), oldest
  * first, to free their descriptors now. Returns how many were closed. */
@@ -270,16 +316,13 @@ void cz__conn_tick(cz_worker_t *w, uint64_t now);
 void cz__conn_request_done(cz_conn_t *c);
 void cz__worker_start_stop(cz_worker_t *w);
 void cz__tl_set(cz_conn_t *c, int list);
-/* The streamed-response write deadline (res_stream.c): on = (re)start it, off = drop it. */
-void cz__swl_set(cz_conn_t *c, bool on);
-void cz__swl_tick(cz_worker_t *w, uint64_t now);
 void cz__conn_written(cz_conn_t *c);
 /* Bytes of a stream route's body it may still drop to keep the connection (else it closes). */
 #define CZ__DISCARD_MAX 65536u
 void cz__parser_settings_init(llhttp_settings_t *st);
 void cz__conn_process(cz_conn_t *c);       /* parse and dispatch what the read buffer holds */
 void cz__conn_start_reading(cz_conn_t *c); /* unless closed, at EOF or a paused stream */
-/* stream.c: streamed request bodies (CZ_ROUTE_STREAM_BODY) */
+/* h1_body.c: streamed request bodies (CZ_ROUTE_STREAM_BODY) */
 void cz__body_pump(cz_conn_t *c);          /* deliver buffered body bytes to the handler */
 int cz__stream_on_body(cz_conn_t *c, const char *at, size_t n); /* llhttp on_body, not CS_BODY */
 void cz__stream_paused(cz_conn_t *c);      /* process() saw a pause outside CS_HANDLING */
@@ -288,34 +331,26 @@ void cz__stream_timeout(cz_conn_t *c);     /* TL_BODY expired in CS_STREAM / CS_
 bool cz__stream_request_done(cz_conn_t *c); /* request done in CS_LINGER and later states */
 void cz__discard_fail(cz_conn_t *c);       /* a discarded body was too large or malformed */
 void cz__linger_reset(cz_conn_t *c);       /* empty the read buffer while lingering */
-/* response.c */
-static inline bool cz__body_allowed(int status)
-{
-    return !(status < 200 || status == 204 || status == 304);
-}
+int cz__h1_body_read(cz_req_t *r);         /* the codec's body ops (cz__codec_ops_t) */
+void cz__h1_body_pause(cz_req_t *r);
+void cz__h1_body_resume(cz_req_t *r);
+/* h1_write.c: serialising and writing answers */
 char *cz__out_reserve(cz_conn_t *c, size_t need); /* room at the end of the output buffer */
 /* Serialise status line and headers; chunked = streaming framing. Returns 0 or CZ_ENOMEM. */
 int cz__write_head(cz_conn_t *c, cz_req_t *r, int status, bool chunked, size_t clen);
 void cz__decide_close(cz_conn_t *c, cz_req_t *r);
-void cz__res_reset(cz_req_t *r);
-void cz__res_finish(cz_req_t *r);
-/* Phase one of finishing: leave() the chain and serialise, without releasing the request (the
- * timeout answers while the handler still holds it). status/body replace the answer when set. */
-void cz__res_complete(cz_req_t *r, int status, const char *body);
-/* Write the access line (when the Log link is on) and return the request's duration in us, the
- * one clock reading the line and the caller share. now: the end time on uv_hrtime()'s clock
- * when the caller has one, 0 to read it here. */
-uint64_t cz__log_access(cz_req_t *r, int status, uint64_t bytes, uint64_t now);
+/* An answer the codec gives itself (a request it refused while parsing, 408): Connection: close,
+ * extra_headers ("Name: value\r\n"..., or NULL) before the body. */
 void cz__send_simple(cz_conn_t *c, int status, const char *extra_headers);
 void cz__conn_flush(cz_conn_t *c);
 /* Send raw bytes ("100 Continue") in order behind whatever is already queued. */
 int cz__conn_send_raw(cz_conn_t *c, const char *data, size_t n);
+/* The streamed-response write deadline: on = (re)start it, off = drop it. */
+void cz__swl_set(cz_conn_t *c, bool on);
+void cz__swl_tick(cz_worker_t *w, uint64_t now);
 void cz__chunks_free(cz_worker_t *w);
 void cz__date_update(cz_worker_t *w);
-/* request.c */
-void cz__req_reset(cz_req_t *r);
-int cz__req_route(cz_req_t *r); /* 0 or an HTTP status to fail the request with */
-/* framing.c: RFC 9112 checks llhttp leaves to us; each returns 0 or the status to answer */
+/* h1_framing.c: RFC 9112 checks llhttp leaves to us; each returns 0 or the status to answer */
 /* The header value piece at..n (the first of its header, or not) starts a folded line. */
 bool cz__framing_folded(cz_conn_t *c, bool first, const char *at, size_t n);
 /* After the header block (r's headers, target and version set, before routing): Host and
@@ -331,26 +366,117 @@ bool cz__host_valid(const char *p, size_t n);
  * or -1: then one is added). 0, or the status to fail with (400 for another scheme or a bad
  * authority). */
 int cz__req_absolute(cz_req_t *r, int host_i);
+
+/* ---- exchange/ ---- */
+extern const bool cz__is_token[256]; /* RFC 9110 tchar (response.c) */
+static inline bool cz__body_allowed(int status)
+{
+    return !(status < 200 || status == 204 || status == 304);
+}
+/* request.c */
+void cz__req_reset(cz_req_t *r);
+int cz__req_route(cz_req_t *r); /* 0 or an HTTP status to fail the request with */
+/* dispatch.c: one exchange from dispatch to release */
+/* A parsed request: its route's chain, or the 404/405 answer. */
+void cz__dispatch(cz_req_t *r);
+void cz__run_handler(cz_req_t *r);
+void cz__chain_run(cz_req_t *r);   /* run the route's middlewares from the cursor, then the handler */
+void cz__chain_leave(cz_req_t *r); /* leave() for the middlewares that passed, in reverse */
+void cz__res_finish(cz_req_t *r);
+/* The codec takes the collected answer (cz__codec_ops_t.finish): a blocking handler that
+ * outlived its timeout gets its 503, the chain leaves. */
+void cz__res_settle(cz_req_t *r);
+/* The codec serialised the answer of r (status, body bytes): the unrouted one is logged here,
+ * a routed one by the log link. */
+void cz__res_sent(cz_req_t *r, int status, uint64_t bytes);
+/* Phase one of finishing: leave() the chain and serialise, without releasing the request (the
+ * timeout answers while the handler still holds it). status/body replace the answer when set. */
+void cz__res_complete(cz_req_t *r, int status, const char *body);
+/* The codec answered r by itself (a refused request, 408): the access line. */
+void cz__req_refused_logged(cz_req_t *r, int status, uint64_t bytes);
+/* The headers of r's CZ_MW_OUTER links (CORS), "Name: value\r\n"... in the arena, for an answer
+ * the engine gives before the chain runs (413); NULL when none. */
+const char *cz__chain_outer_headers(cz_req_t *r);
+void cz__worker_drain_done(cz_worker_t *w); /* finish the requests the blocking pool ran */
+/* The streamed answer's front half (cz_res_stream_begin / _write, and cz_res_write once a
+ * stream began): inline so response.c's builder shares it without calling into dispatch.c. */
+static inline int cz__res_stream_begin(cz_res_t *res, bool fixed, uint64_t len)
+{
+    cz_req_t *r = cz__container_of(res, cz_req_t, res);
+    if (res->streaming)
+        return fixed ? CZ_EARG : 0;
+    if (r->cancelled || r->link_closed)
+        return CZ_ECLOSED;
+    return r->codec->stream_head(r, fixed, len);
+}
+static inline int cz__res_stream_write(cz_res_t *res, const void *data, size_t n)
+{
+    cz_req_t *r = cz__container_of(res, cz_req_t, res);
+    if (!res->streaming && cz__res_stream_begin(res, false, 0) != 0)
+        return CZ_ECLOSED;
+    if (r->cancelled || r->link_closed)
+        return CZ_ECLOSED;
+    if (n == 0 || r->head)
+        return 0;
+    if (res->fixed_len && n > res->fixed_total - res->body_len) /* the head promised fewer */
+        return CZ_EFULL;
+    res->body_len += n; /* counts bytes for the access log */
+    return r->codec->stream_write(r, data, n);
+}
+/* chain.c: each route's middleware array, built at start */
+int cz__chain_build(cz_server_t *s, cz_diag_t *d);
+void cz__chain_stop(cz_server_t *s);
+void cz__chain_free(cz_server_t *s);
+static inline void *cz__chain_ctx(cz_req_t *r, size_t i)
+{
+    const cz__route_t *rt = r->route;
+    if (!rt->chain[i].ops->ctx_size)
+        return NULL;
+    return (char *)r->mw_ctx + rt->ctx_off[i];
+}
 /* pool.c */
 int cz__pool_new(cz__pool_t **p, int threads, int queue);
 int cz__pool_submit(cz__pool_t *p, cz_req_t *r);
 void cz__pool_free(cz__pool_t *p);
-void cz__worker_drain_done(cz_worker_t *w);
-/* chain.c */
-int cz__chain_build(cz_server_t *s, cz_diag_t *d);
-void cz__chain_stop(cz_server_t *s);
-void cz__chain_free(cz_server_t *s);
-void cz__chain_run(cz_req_t *r);   /* run the route's middlewares from the cursor, then the handler */
-void cz__chain_leave(cz_req_t *r); /* leave() for the middlewares that passed, in reverse */
-/* The headers of r's CZ_MW_OUTER links (CORS), "Name: value\r\n"... in the arena, for an answer
- * the engine gives before the chain runs (413); NULL when none. */
-const char *cz__chain_outer_headers(cz_req_t *r);
-/* An unrouted request passes the outer links too, as go-zero's corsRouter wraps the router: the
- * server's, or for a 405 those of a route on the same path (sibling), which include them. True
- * when one answered (a CORS preflight: 204). */
-bool cz__chain_outer_unrouted(cz_req_t *r, const cz__route_t *sibling);
+
+/* ---- mw/ the built-in links' engine side ---- */
+/* recover.c: cz_panic() unwinds to the innermost sigsetjmp set with this */
+#include <setjmp.h>
+sigjmp_buf *cz__panic_swap(sigjmp_buf *target);
+/* timeout.c */
 void cz__timeouts_tick(cz_worker_t *w, uint64_t now);
-void cz__timeout_remove(cz_req_t *r);
+/* Off the route's timeout list (a request released before its link's leave ran). */
+static inline void cz__timeout_remove(cz_req_t *r)
+{
+    if (!r->in_to_list)
+        return;
+    struct cz__rlist *l = &r->w->timeouts[r->route->index];
+    if (r->to_prev)
+        r->to_prev->to_next = r->to_next;
+    else
+        l->head = r->to_next;
+    if (r->to_next)
+        r->to_next->to_prev = r->to_prev;
+    else
+        l->tail = r->to_prev;
+    r->to_prev = r->to_next = NULL;
+    r->in_to_list = false;
+}
+/* access_log.c: write the access line (when the Log link is on) and return the request's
+ * duration in us, the one clock reading the line and the caller share. now: the end time on
+ * uv_hrtime()'s clock when the caller has one, 0 to read it here. */
+uint64_t cz__access_log(cz_req_t *r, int status, uint64_t bytes, uint64_t now);
+
+/* ---- worker load (worker_load.c): the shedding link's readings ---- */
+/* The worker loops' average busy share in permille: the load shedder's reading. */
+int64_t cz__server_busy(const cz_server_t *s);
+/* When this loop turn's first request was read (ms, the coarse clock, read once per turn): one
+ * turn runs many poll batches before its timers fire, so a later request may be long behind. */
+uint64_t cz__worker_turn_ms(cz_worker_t *w);
+void cz__load_init(cz_worker_t *w);   /* on the worker's loop: the turn clock */
+void cz__load_sample(cz_worker_t *w); /* from the tick */
+
+/* ---- transport/ ---- */
 /* listen.c: listening sockets; a port another process holds is refused (see there) */
 /* 0 when the server may bind host:port: port 0, reuse_port (ReusePort: true), this process
  * listens there already, or nothing does; else -EADDRINUSE (or another -errno, CZ_EARG). */
@@ -369,11 +495,8 @@ typedef struct cz__conn_stats {
     uint64_t open, max, drained, refused, accept_nofd;
 } cz__conn_stats_t;
 void cz__server_conn_stats(const cz_server_t *s, cz__conn_stats_t *out); /* any thread */
-/* server.c */
+
+/* ---- server.c ---- */
 void cz__worker_init(cz_server_t *s, cz_worker_t *w, int id, int listen_fd);
-void cz__dispatch(cz_req_t *r);
-#include <setjmp.h>
-sigjmp_buf *cz__panic_swap(sigjmp_buf *target);
-void cz__run_handler(cz_req_t *r);
 
 #endif

@@ -1,21 +1,15 @@
 /* SPDX-License-Identifier: MIT
  *
- * response.c: building and writing responses (go-zero's httpx response helpers).
- *
- * A response is collected in the request arena (status, header lines, body) and serialised into
- * the connection's output buffer when it ends. Responses of pipelined requests parsed from one
- * read accumulate in that buffer and leave in one write; the write is tried synchronously first
- * (uv_try_write) and only what the socket does not take is queued. A large body is not copied
- * into the output buffer: it is written from the arena, which then lives until the write is done.
+ * response.c: building responses (go-zero's httpx response helpers): status, header lines
+ * and body collected in the request arena, until the answer ends (dispatch.c) and its codec
+ * serialises it. Once a stream began, cz_res_write writes a piece of it.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "http/http_int.h"
 #include "czero/log.h"
-#include "czero/trace.h"
 
 #define BIG_BODY 16384 /* bodies above this are written from the arena, not copied */
 
@@ -64,17 +58,6 @@ const char *cz_status_text(int s)
     }
 }
 
-void cz__date_update(cz_worker_t *w)
-{
-    time_t now = time(NULL);
-    if (now == w->date_sec)
-        return;
-    w->date_sec = now;
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    w->date_len = strftime(w->date, sizeof w->date, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
-}
-
 /* ---- growable arena buffers ---- */
 
 static int grow(cz_arena_t *a, char **p, size_t *len, size_t *cap, size_t need)
@@ -100,6 +83,23 @@ void cz_res_status(cz_res_t *res, int status) { res->status = status; }
 int cz_res_get_status(const cz_res_t *res) { return res->status ? res->status : 200; }
 void cz_res_mark_refused(cz_res_t *res) { res->refused = true; }
 bool cz_res_refused(const cz_res_t *res) { return res->refused; }
+
+/* tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~"
+ *         / DIGIT / ALPHA */
+const bool cz__is_token[256] = {
+    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
+    ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
+    ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
+    ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+    ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
+    ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
+    ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+    ['y'] = 1, ['z'] = 1,
+};
 
 /* Headers the server writes itself; compared only when the length matches. */
 static bool reserved_header(cz_str_t n)
@@ -152,7 +152,7 @@ int cz_res_header(cz_res_t *res, const char *name, const char *value)
 int cz_res_write(cz_res_t *res, const void *data, size_t n)
 {
     if (res->streaming)
-        return cz_res_stream_write(res, data, n);
+        return cz__res_stream_write(res, data, n);
     if (n == 0)
         return 0;
     cz_req_t *r = req_of(res);
@@ -217,8 +217,8 @@ void cz_res_close_after(cz_res_t *res)
 {
     cz_req_t *r = req_of(res);
     r->keep_alive = false; /* decide_close turns this into Connection: close */
-    if (res->head_sent)
-        r->conn->close_after = true; /* too late for the header: just close after the answer */
+    if (res->head_sent) /* too late for the header: just close after the answer */
+        r->codec->close_after(r);
 }
 
 void cz_res_clear(cz_res_t *res)
@@ -242,327 +242,3 @@ int cz_res_error(cz_res_t *res, int status, const char *msg)
     return rc ? rc : cz_res_write(res, "\n", 1);
 }
 
-/* ---- serialisation ---- */
-
-char *cz__out_reserve(cz_conn_t *c, size_t need)
-{
-    if (c->out_len + need > c->out_cap) {
-        size_t cap = c->out_cap ? c->out_cap * 2 : 4096;
-        while (cap < c->out_len + need)
-            cap *= 2;
-        char *p = realloc(c->out, cap);
-        if (!p)
-            return NULL;
-        c->out = p;
-        c->out_cap = cap;
-    }
-    return c->out + c->out_len;
-}
-
-static char *put(char *p, const void *s, size_t n)
-{
-    cz__copy(p, s, n);
-    return p + n;
-}
-
-static char *put_u64(char *p, uint64_t v)
-{
-    char tmp[24];
-    int i = 0;
-    do {
-        tmp[i++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (i)
-        *p++ = tmp[--i];
-    return p;
-}
-
-int cz__write_head(cz_conn_t *c, cz_req_t *r, int status, bool chunked, size_t clen)
-{
-    cz_res_t *res = &r->res;
-    const char *reason = cz_status_text(status);
-    size_t rlen = strlen(reason);
-    size_t need = 32 + rlen + c->w->date_len + res->hdrs_len + 96;
-    char *p = cz__out_reserve(c, need);
-    if (!p)
-        return CZ_ENOMEM;
-    char *start = p;
-    p = put(p, "HTTP/1.1 ", 9);
-    p = put_u64(p, (uint64_t)status);
-    *p++ = ' ';
-    p = put(p, reason, rlen);
-    p = put(p, "\r\n", 2);
-    p = put(p, c->w->date, c->w->date_len);
-    if (res->hdrs_len)
-        p = put(p, res->hdrs, res->hdrs_len);
-    if (!res->has_ctype && clen && cz__body_allowed(status))
-        p = put(p, "Content-Type: text/plain; charset=utf-8\r\n", 41);
-    if (chunked) {
-        if (r->version >= 11)
-            p = put(p, "Transfer-Encoding: chunked\r\n", 28);
-    } else if (cz__body_allowed(status)) { /* a 304 must not claim a zero-length body */
-        p = put(p, "Content-Length: ", 16);
-        p = put_u64(p, clen);
-        p = put(p, "\r\n", 2);
-    }
-    if (c->close_after)
-        p = put(p, "Connection: close\r\n", 19);
-    else if (r->version < 11)
-        p = put(p, "Connection: keep-alive\r\n", 24);
-    p = put(p, "\r\n", 2);
-    c->out_len += (size_t)(p - start);
-    return 0;
-}
-
-/* A stream route answered before its body ended keeps the connection only when the rest can
- * be dropped cheaply (stream.c's CS_DISCARD): a known remainder up to CZ__DISCARD_MAX, or a
- * chunked one that is given that much. Otherwise close, lingering so the client reads the
- * answer (nginx's ngx_http_discard_request_body / lingering close). */
-static bool stream_must_close(const cz_req_t *r)
-{
-    if (r->body_err || (r->expect_continue && !r->body_cb)) /* no 100 sent: it may never come */
-        return true;
-    return r->content_length >= 0 &&
-           (uint64_t)r->content_length - r->body_seen > CZ__DISCARD_MAX;
-}
-
-void cz__decide_close(cz_conn_t *c, cz_req_t *r)
-{
-    if (!r->keep_alive || c->w->stopping || c->peer_eof)
-        c->close_after = true;
-    if (r->stream_body && !r->body_complete && stream_must_close(r)) {
-        c->close_after = true;
-        c->linger = true;
-    }
-}
-
-uint64_t cz__log_access(cz_req_t *r, int status, uint64_t bytes, uint64_t now)
-{
-    uint64_t us = ((now ? now : uv_hrtime()) - r->start_ns) / 1000;
-    if (!r->w->srv->conf.middlewares.log)
-        return us;
-    cz_access_rec_t rec = {
-        .method = r->method,
-        .path = r->target,
-        .status = status,
-        .duration_us = us,
-        .bytes = bytes,
-        .remote = cz_req_remote(r),
-        .user_agent = cz_req_header(r, "User-Agent"),
-        .trace_id = cz_req_trace_id(r),
-        .span_id = cz_req_span_id(r),
-    };
-    cz_log_access(&rec);
-    return us;
-}
-
-/* ---- writing ---- */
-
-static void on_write(uv_write_t *wr, int status)
-{
-    cz_conn_t *c = cz__container_of(wr, cz_conn_t, wreq);
-    c->writing = false;
-    c->out_len = 0;
-    c->big = NULL;
-    if (c->closed)
-        return;
-    if (status < 0) {
-        cz__conn_close(c);
-        return;
-    }
-    if (c->req.res.finish_deferred) { /* an async handler ended while the buffer was pinned */
-        c->req.res.finish_deferred = false;
-        c->req.res.ended = false;
-        cz__res_finish(&c->req);
-        cz__conn_flush(c);
-        return;
-    }
-    if (c->done_pending) {
-        c->done_pending = false;
-        cz__conn_request_done(c);
-    }
-    cz__conn_written(c);
-}
-
-void cz__conn_flush(cz_conn_t *c)
-{
-    if (c->writing || c->closed || c->stream_writes || (!c->out_len && !c->big))
-        return;
-    uv_buf_t b[2];
-    unsigned nb = 0;
-    if (c->out_len)
-        b[nb++] = uv_buf_init(c->out, (unsigned)c->out_len);
-    if (c->big)
-        b[nb++] = uv_buf_init((char *)c->big, (unsigned)c->big_len);
-    int n = uv_try_write((uv_stream_t *)&c->tcp, b, nb);
-    if (n < 0 && n != UV_EAGAIN) {
-        cz__conn_close(c);
-        return;
-    }
-    size_t done = n > 0 ? (size_t)n : 0;
-    size_t total = c->out_len + (c->big ? c->big_len : 0);
-    if (done == total) {
-        c->out_len = 0;
-        c->big = NULL;
-        if (c->done_pending) {
-            c->done_pending = false;
-            cz__conn_request_done(c);
-        }
-        if (c->close_after || c->w->stopping)
-            cz__conn_written(c);
-        return;
-    }
-    /* queue the rest */
-    nb = 0;
-    if (done < c->out_len) {
-        b[nb++] = uv_buf_init(c->out + done, (unsigned)(c->out_len - done));
-        done = 0;
-    } else {
-        done -= c->out_len;
-    }
-    if (c->big)
-        b[nb++] = uv_buf_init((char *)c->big + done, (unsigned)(c->big_len - done));
-    c->writing = true;
-    cz__tl_set(c, TL_WRITE);
-    if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, b, nb, on_write) != 0) {
-        c->writing = false;
-        cz__conn_close(c);
-    }
-}
-
-/* Serialise the final answer into the output buffer, after the chain's leave(). Returns 0, or
- * -1 when the connection had to be closed. */
-static int serialise(cz_req_t *r)
-{
-    cz_conn_t *c = r->conn;
-    cz_res_t *res = &r->res;
-    cz__chain_leave(r);
-    int status = res->status ? res->status : 200;
-    size_t blen = cz__body_allowed(status) ? res->body_len : 0;
-    cz__decide_close(c, r);
-    if (cz__write_head(c, r, status, false, blen) != 0) {
-        cz__conn_close(c);
-        return -1;
-    }
-    if (!r->head && blen) {
-        if (blen > BIG_BODY) {
-            c->big = res->body;
-            c->big_len = blen;
-            c->done_pending = true; /* the arena holds the body until it is written */
-        } else {
-            char *p = cz__out_reserve(c, blen);
-            if (!p) {
-                cz__conn_close(c);
-                return -1;
-            }
-            memcpy(p, res->body, blen);
-            c->out_len += blen;
-        }
-    }
-    if (!r->route) /* routed requests are logged by the log middleware */
-        cz__log_access(r, status, r->head ? 0 : blen, 0);
-    return 0;
-}
-
-void cz__res_complete(cz_req_t *r, int status, const char *body)
-{
-    cz_res_t *res = &r->res;
-    res->ended = true;
-    if (status) {
-        res->status = status;
-        res->body_len = 0;
-        if (body) {
-            cz_res_header_n(res, CZ_STR("Content-Type"), CZ_STR("text/plain; charset=utf-8"));
-            cz_res_write(res, body, strlen(body));
-        }
-    }
-    serialise(r); /* the 503 body is small: copied, so the request stays the handler's */
-}
-
-void cz__res_finish(cz_req_t *r)
-{
-    cz_conn_t *c = r->conn;
-    cz_res_t *res = &r->res;
-    if (res->ended) {
-        if ((r->timed_out || r->engine_answered) && r->in_handler) { /* a late answer after
-                                                                        * the engine's own */
-            r->in_handler = false;
-            cz__conn_request_done(c);
-        }
-        return;
-    }
-    res->ended = true;
-    r->in_handler = false;
-    if ((r->cancelled && !r->timed_out) || c->closed) {
-        /* nobody reads the answer, but the chain's bookkeeping (MaxConns slot, breaker and
-         * shedder promises, metrics, log) must still settle; 499 is nginx's "client closed".
-         * An aborted answer keeps the status its head went out with (nginx logs it so). */
-        if (!res->aborted)
-            res->status = 499;
-        cz__chain_leave(r);
-        cz__conn_request_done(c);
-        return;
-    }
-    if (res->streaming) {
-        res->ended = false;
-        cz_res_stream_end(res);
-        return;
-    }
-    if (c->writing) { /* the output buffer is pinned by a write in flight: finish after it */
-        res->finish_deferred = true;
-        return;
-    }
-    if (r->timed_out) { /* a blocking handler outlived its timeout: go-zero answers 503 */
-        res->status = 503;
-        res->refused = false; /* real slowness: the breaker counts it */
-        res->body_len = 0;
-        res->hdrs_len = res->hdrs_mark;
-        res->has_ctype = false;
-        cz_res_write(res, "Request Timeout", 15);
-    }
-    if (serialise(r) != 0)
-        return;
-    if (c->done_pending) {
-        cz__conn_flush(c);
-        return;
-    }
-    cz__conn_request_done(c);
-}
-
-void cz_res_end(cz_res_t *res)
-{
-    cz_req_t *r = req_of(res);
-    if (r->calling) { /* called from inside the handler: finish when it returns */
-        r->ended_early = true;
-        return;
-    }
-    cz__res_finish(r);
-    if (!r->conn->in_process)
-        cz__conn_flush(r->conn);
-}
-
-/* A response the server makes itself (errors found while parsing, 408): the request never
- * reached a handler, so it is written straight to the output buffer. */
-void cz__send_simple(cz_conn_t *c, int status, const char *extra_headers)
-{
-    cz_req_t *r = &c->req;
-    const char *reason = cz_status_text(status);
-    char body[64];
-    int blen = snprintf(body, sizeof body, "%d %s", status, reason);
-    size_t eh = extra_headers ? strlen(extra_headers) : 0;
-    char *p = cz__out_reserve(c, 160 + c->w->date_len + eh + (size_t)blen);
-    if (!p) {
-        cz__conn_close(c);
-        return;
-    }
-    int n = snprintf(p, 160 + c->w->date_len + eh + (size_t)blen,
-                     "HTTP/1.1 %d %s\r\n%.*sContent-Type: text/plain; charset=utf-8\r\n"
-                     "%sContent-Length: %d\r\nConnection: close\r\n\r\n%s",
-                     status, reason, (int)c->w->date_len, c->w->date, eh ? extra_headers : "",
-                     blen, body);
-    c->out_len += (size_t)n;
-    if (r->method.n)
-        cz__log_access(r, status, (uint64_t)blen, 0);
-    cz__conn_flush(c);
-}

@@ -19,9 +19,8 @@
  */
 #include <string.h>
 #include "http/http_int.h"
-#include "czero/client.h"
 
-/* ---- helpers for conn.c ---- */
+/* ---- helpers for h1_conn.c ---- */
 
 void cz__linger_reset(cz_conn_t *c)
 {
@@ -48,7 +47,7 @@ static void engine_answer(cz_conn_t *c, int status, const char *text)
     r->engine_answered = true;
     c->state = CS_HANDLING; /* the parser is done with this connection */
     if (c->reading) {
-        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->tr.ops->read_stop(&c->tr);
         c->reading = false;
     }
     cz__tl_set(c, TL_NONE);
@@ -251,7 +250,7 @@ bool cz__stream_request_done(cz_conn_t *c)
     if (close) { /* mostly decided when the answer was serialised (decide_close) */
         c->close_after = true;
         if (c->reading) {
-            uv_read_stop((uv_stream_t *)&c->tcp);
+            c->tr.ops->read_stop(&c->tr);
             c->reading = false;
         }
         c->state = CS_IDLE;
@@ -266,17 +265,11 @@ bool cz__stream_request_done(cz_conn_t *c)
     return true;
 }
 
-/* ---- public API ---- */
+/* ---- the codec's body ops (cz__codec_ops_t): the exchange checked and recorded the call ---- */
 
-int cz_req_body_read(cz_req_t *r, cz_body_fn cb, void *ud)
+int cz__h1_body_read(cz_req_t *r)
 {
     cz_conn_t *c = r->conn;
-    if (!cb || !r->stream_body || r->body_cb || r->res.ended)
-        return CZ_EARG;
-    if (r->cancelled || c->closed)
-        return CZ_ECLOSED;
-    r->body_cb = cb;
-    r->body_ud = ud;
     if (c->state == CS_STREAM) {
         if (r->expect_continue) {
             static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -297,15 +290,12 @@ int cz_req_body_read(cz_req_t *r, cz_body_fn cb, void *ud)
     return 0;
 }
 
-void cz_req_body_pause(cz_req_t *r)
+void cz__h1_body_pause(cz_req_t *r)
 {
     cz_conn_t *c = r->conn;
-    if (!r->stream_body || r->body_paused)
-        return;
-    r->body_paused = true;
     if (c->state == CS_STREAM) {
         if (c->reading) {
-            uv_read_stop((uv_stream_t *)&c->tcp);
+            c->tr.ops->read_stop(&c->tr);
             c->reading = false;
         }
         if (c->tl == TL_BODY)
@@ -313,28 +303,13 @@ void cz_req_body_pause(cz_req_t *r)
     }
 }
 
-void cz_req_body_resume(cz_req_t *r)
+void cz__h1_body_resume(cz_req_t *r)
 {
     cz_conn_t *c = r->conn;
-    if (!r->stream_body || !r->body_paused)
-        return;
-    r->body_paused = false;
-    if (c->closed)
-        return;
     if (c->state == CS_STREAM && r->body_cb) {
         cz__tl_set(c, TL_BODY);
         cz__conn_start_reading(c);
     }
     if (r->body_cb)
         cz__body_pump(c);
-}
-
-int64_t cz_req_content_length(const cz_req_t *r) { return r->content_length; }
-
-struct cz_client *cz_req_client(cz_req_t *r)
-{
-    cz_worker_t *w = r->w;
-    if (!w->client)
-        w->client = cz_client_new(&w->loop, NULL);
-    return w->client;
 }

@@ -15,18 +15,25 @@
  * exactly one "chunked" (501), a bad absolute-form target. Each such request gets its answer
  * with no handler run, and the connection is closed after it.
  *
- * What this file is not: response serialisation (response.c), the server lifecycle (server.c).
+ * Bytes come in through the connection's transport (c->tr, transport/transport.h), whose
+ * callbacks this file registers; a parsed request goes to the exchange (cz__dispatch), which
+ * answers through the codec's ops (h1_write.c). What this file is not: serialising answers
+ * (h1_write.c), streamed request bodies (h1_body.c), the server lifecycle (server.c).
  */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include "http/http_int.h"
 #include "czero/log.h"
 
 enum { CB_NONE, CB_FIELD, CB_VALUE };
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void on_read(cz__transport_t *t, ssize_t nread);
+static void alloc_cb(cz__transport_t *t, uv_buf_t *out);
+static void on_close(cz__transport_t *t);
 static void process(cz_conn_t *c);
+
+/* what the connection registers with its transport */
+static const cz__transport_cbs_t conn_cbs = {.alloc = alloc_cb, .read = on_read, .closed = on_close};
 
 /* ---- timer lists ---- */
 
@@ -84,9 +91,9 @@ static void buf_put(cz_worker_t *w, char *b)
 
 /* ---- lifecycle ---- */
 
-static void on_close(uv_handle_t *h)
+static void on_close(cz__transport_t *t)
 {
-    cz_conn_t *c = (cz_conn_t *)h;
+    cz_conn_t *c = (cz_conn_t *)t;
     cz_worker_t *w = c->w;
     if (c->req.in_to_list)
         cz__timeout_remove(&c->req);
@@ -105,11 +112,11 @@ static void on_close(uv_handle_t *h)
     free(c);
 }
 
-/* The descriptor is released now (libuv closes it in uv_close); the memory in on_close. */
+/* The descriptor is released now (the transport closes it); the memory in on_close. */
 static void conn_release(cz_conn_t *c)
 {
     c->w->nclosing++;
-    uv_close((uv_handle_t *)&c->tcp, on_close);
+    c->tr.ops->close(&c->tr);
 }
 
 void cz__conn_close(cz_conn_t *c)
@@ -117,6 +124,7 @@ void cz__conn_close(cz_conn_t *c)
     if (c->closed)
         return;
     c->closed = true;
+    c->req.link_closed = true; /* what the exchange sees of it */
     c->state = CS_CLOSING;
     cz__tl_set(c, TL_NONE);
     cz__swl_set(c, false);
@@ -124,7 +132,7 @@ void cz__conn_close(cz_conn_t *c)
         /* An async or pool handler still holds the request: it learns of the cancellation and
          * the connection is freed when it ends the response (cz__conn_request_done). */
         c->req.cancelled = true;
-        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->tr.ops->read_stop(&c->tr);
         if (c->req.cancel_cb) {
             void (*cb)(cz_req_t *, void *) = c->req.cancel_cb;
             c->req.cancel_cb = NULL;
@@ -142,18 +150,15 @@ void cz__conn_close(cz_conn_t *c)
 }
 
 /* Reusable: nothing to answer and nothing half read, so closing it loses no request (nginx's
- * reusable connections); a TL_IDLE one may still be writing. Bytes the kernel holds that the
- * loop has not read yet (a request just sent) make it not reusable either: one ioctl, on the
- * drain path only. */
+ * reusable connections); a TL_IDLE one may still be writing. Bytes the transport holds that the
+ * loop has not read yet (a request just sent) make it not reusable either: one ioctl for TCP,
+ * on the drain path only. */
 static bool reusable(cz_conn_t *c)
 {
     if (c->state != CS_IDLE || c->writing || c->closed || c->req.in_handler ||
         c->parsed != c->len)
         return false;
-    uv_os_fd_t fd;
-    int pending = 0;
-    return uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0 && ioctl(fd, FIONREAD, &pending) == 0 &&
-           pending == 0;
+    return !c->tr.ops->unread(&c->tr);
 }
 
 size_t cz__conn_drain(cz_worker_t *w, size_t max)
@@ -179,10 +184,9 @@ size_t cz__conn_drain(cz_worker_t *w, size_t max)
     return n;
 }
 
-static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *out)
+static void alloc_cb(cz__transport_t *t, uv_buf_t *out)
 {
-    cz_conn_t *c = (cz_conn_t *)h;
-    (void)hint;
+    cz_conn_t *c = (cz_conn_t *)t;
     if (c->state >= CS_LINGER) {
         if (c->state == CS_LINGER) { /* discard: reuse the whole buffer */
             if (!c->buf)
@@ -222,8 +226,6 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *out)
     *out = uv_buf_init(c->buf + c->len, c->cap - c->len);
 }
 
-static void free_unopened(uv_handle_t *h) { free(h); }
-
 static void conn_setup(cz_worker_t *w, cz_conn_t *c)
 {
     c->w = w;
@@ -232,20 +234,20 @@ static void conn_setup(cz_worker_t *w, cz_conn_t *c)
     if (w->all)
         w->all->aprev = c;
     w->all = c;
-    uv_tcp_nodelay(&c->tcp, 1);
     llhttp_init(&c->parser, HTTP_REQUEST, &w->srv->parser_settings);
     /* any well-formed "HTTP/d.d" reaches on_version_complete, which answers 505 for all but
      * 1.0 and 1.1 (strict llhttp takes 0.9 and 2.0, and refuses 1.2 as malformed: 400) */
     c->parser.lenient_flags |= LENIENT_VERSION;
     c->parser.data = c;
     c->req.conn = c;
+    c->req.codec = &cz__h1_codec;
     c->req.w = w;
     cz_arena_init(&c->req.arena, 4096);
     cz__req_reset(&c->req);
     c->state = CS_IDLE;
     cz__tl_set(c, TL_FRESH); /* its first byte must come within HeaderTimeout */
     c->reading = true;
-    if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read) != 0)
+    if (c->tr.ops->read_start(&c->tr) != 0)
         cz__conn_close(c);
 }
 
@@ -254,14 +256,13 @@ cz_conn_t *cz__conn_open_fd(cz_worker_t *w, int fd)
     cz_conn_t *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    uv_tcp_init(&w->loop, &c->tcp);
-    if (uv_tcp_open(&c->tcp, fd) != 0) {
-        uv_close((uv_handle_t *)&c->tcp, free_unopened);
-        return NULL;
-    }
+    if (cz__tcp_open(&c->tr, &w->loop, fd, &conn_cbs) != 0)
+        return NULL; /* c is freed once the transport's handle is closed */
     conn_setup(w, c);
     return c;
 }
+
+bool cz__h1_accept(cz_worker_t *w, int fd) { return cz__conn_open_fd(w, fd) != NULL; }
 
 /* After an error answer: stop parsing, half-close once the answer is out, and read until the
  * peer closes so it can read the answer even while it is still sending (lingering close). */
@@ -279,15 +280,14 @@ void cz__conn_start_reading(cz_conn_t *c)
     if (!c->reading && !c->closed && !c->peer_eof) {
         if (c->state == CS_STREAM && c->req.body_paused)
             return;
-        if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read) == 0)
+        if (c->tr.ops->read_start(&c->tr) == 0)
             c->reading = true;
     }
 }
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+static void on_read(cz__transport_t *t, ssize_t nread)
 {
-    cz_conn_t *c = (cz_conn_t *)s;
-    (void)buf;
+    cz_conn_t *c = (cz_conn_t *)t;
     if (nread > 0) {
         if (c->state >= CS_LINGER) {
             if (c->state == CS_LINGER) { /* discard; more data extends the wait, as nginx */
@@ -312,7 +312,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (nread == 0)
         return;
     if (nread == UV_ENOBUFS) { /* buffer full while a handler runs: back-pressure */
-        uv_read_stop(s);
+        c->tr.ops->read_stop(t);
         c->reading = false;
         if (c->state == CS_HEADERS || c->state == CS_BODY)
             fail(c, c->url_done ? 431 : 414);
@@ -322,7 +322,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
      * unless its handler can be cancelled (cz_req_on_cancel): then, as nginx does for a proxied
      * request (proxy_ignore_client_abort off), the client is taken to have gone (499) and the
      * handler stops its upstream work. Otherwise the connection is done. */
-    uv_read_stop(s);
+    c->tr.ops->read_stop(t);
     c->reading = false;
     c->peer_eof = true;
     if (c->state == CS_STREAM) { /* the body may still be complete in the buffer */
@@ -426,23 +426,6 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n)
     c->hvl[i] += (uint32_t)n;
     return 0;
 }
-
-/* tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~"
- *         / DIGIT / ALPHA */
-const bool cz__is_token[256] = {
-    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
-    ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
-    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
-    ['8'] = 1, ['9'] = 1,
-    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
-    ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
-    ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
-    ['Y'] = 1, ['Z'] = 1,
-    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
-    ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
-    ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
-    ['y'] = 1, ['z'] = 1,
-};
 
 static int on_headers_complete(llhttp_t *p)
 {
@@ -697,8 +680,6 @@ void cz__conn_request_done(cz_conn_t *c)
         process(c);
 }
 
-static void on_shutdown(uv_shutdown_t *req, int status) { (void)req, (void)status; }
-
 /* Called by response.c when the output buffer has drained. */
 void cz__conn_written(cz_conn_t *c)
 {
@@ -708,7 +689,7 @@ void cz__conn_written(cz_conn_t *c)
         if (c->linger && !c->peer_eof) {
             c->state = CS_LINGER;
             cz__tl_set(c, TL_LINGER);
-            uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_shutdown);
+            c->tr.ops->shutdown(&c->tr);
             cz__conn_start_reading(c);
         } else {
             cz__conn_close(c);
