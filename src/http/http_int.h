@@ -158,7 +158,7 @@ struct cz_req {
     cz_req_t *to_prev, *to_next; /* the worker's timeout list of the route */
     uint64_t to_deadline;
     bool in_to_list;
-    /* streamed request body (CZ_ROUTE_STREAM_BODY, conn.c): delivered to body_cb as parsed */
+    /* streamed request body (CZ_ROUTE_STREAM_BODY, h1/h1_body.c): delivered to body_cb as parsed */
     int64_t content_length; /* -1 chunked, 0 none */
     uint64_t body_seen;     /* body bytes parsed so far */
     cz_body_fn body_cb;     /* set by cz_req_body_read */
@@ -197,7 +197,7 @@ struct cz_conn {
     uint8_t state, last_cb, tl;
     bool url_done, reading, writing, close_after, linger, peer_eof, closed, in_process;
     bool done_pending; /* the request ends when the pending write completes */
-    bool pumping;      /* conn.c body_pump is on the stack */
+    bool pumping;      /* h1_body.c cz__body_pump is on the stack */
     uint32_t discard_left; /* CS_DISCARD: bytes still accepted before closing instead */
     uint32_t stream_writes; /* chunk writes of a streamed response in flight */
     int err_status; /* set by a parser callback before it fails the parse */
@@ -254,11 +254,11 @@ struct cz_worker {
     int listen_fd;
     struct cz__rlist { cz_req_t *head, *tail; } *timeouts; /* per route, same timeout each */
     struct cz_client *client; /* cz_req_client(): created on first use, closed at stop */
-    void *free_chunks;        /* recycled streamed-response chunk buffers (response.c) */
+    void *free_chunks;        /* recycled streamed-response chunk buffers (h1/h1_write.c) */
     size_t nfree_chunks;
     uv_prepare_t turn;            /* runs before each poll: resets turn_ms */
     uint64_t turn_ms;             /* uv_now when this turn's first request reached shedding */
-    uint64_t busy_t0, busy_idle0; /* the loop-busy sampler's last sample (server.c) */
+    uint64_t busy_t0, busy_idle0; /* the loop-busy sampler's last sample (worker_load.c) */
     int64_t busy_pm;              /* atomic: the loop's smoothed busy share, permille */
 };
 
@@ -290,7 +290,7 @@ struct cz_server {
     atomic_long inflight; /* requests in handlers, for MaxConns */
     cz_shedder_t *shedder, *priority_shedder;
     struct cz__devserver *dev; /* metrics/health listener (devserver.c), or NULL */
-    /* JWT routes (mw/jwt.c): cz_server_set_unauthorized, cz_server_set_jwt_policy */
+    /* JWT routes (mw/jwt_auth.c): cz_server_set_unauthorized, cz_server_set_jwt_policy */
     cz_unauthorized_fn unauthorized;
     void *unauthorized_ud;
     unsigned jwt_algs;

@@ -3,7 +3,7 @@
  * h1_body.c: request bodies streamed to the handler (routes with CZ_ROUTE_STREAM_BODY), and the
  * worker's HTTP client handed to handlers (cz_req_client).
  *
- * A stream route's chain runs as soon as its header block is parsed (conn.c pauses llhttp there
+ * A stream route's chain runs as soon as its header block is parsed (h1_conn.c pauses llhttp there
  * and the connection enters CS_STREAM). The body stays in the read buffer until the handler
  * calls cz_req_body_read; from then on the parser runs here, in cz__body_pump, and each piece
  * llhttp finds goes straight from the read buffer to the handler's callback: nothing is copied
@@ -208,7 +208,7 @@ void cz__stream_eof(cz_conn_t *c, bool clean)
         body_fail(c, CZ_ECLOSED);
         return;
     }
-    if (r->body_done && r->cancel_cb) { /* the whole body is in: a client abort (see conn.c) */
+    if (r->body_done && r->cancel_cb) { /* the whole body is in: a client abort (see h1_conn.c) */
         cz__conn_close(c);
         return;
     }

@@ -10,7 +10,7 @@
  * Content-Length before reading, or while reading chunks). llhttp's strict mode rejects what
  * enables request smuggling (CL with TE, two Content-Lengths, bad chunk sizes, CR/LF/NUL in
  * values); the callbacks refuse what it lets through, to RFC 9112 as strictly as nginx: empty
- * or non-token header names (400), a version other than 1.0/1.1 (505), and through framing.c
+ * or non-token header names (400), a version other than 1.0/1.1 (505), and through h1_framing.c
  * obsolete line folding, a missing, repeated or invalid Host, a Transfer-Encoding other than
  * exactly one "chunked" (501), a bad absolute-form target. Each such request gets its answer
  * with no handler run, and the connection is closed after it.
@@ -680,7 +680,7 @@ void cz__conn_request_done(cz_conn_t *c)
         process(c);
 }
 
-/* Called by response.c when the output buffer has drained. */
+/* Called by h1_write.c when the output buffer has drained. */
 void cz__conn_written(cz_conn_t *c)
 {
     if (c->closed)

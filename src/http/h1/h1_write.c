@@ -112,7 +112,7 @@ int cz__write_head(cz_conn_t *c, cz_req_t *r, int status, bool chunked, size_t c
 }
 
 /* A stream route answered before its body ended keeps the connection only when the rest can
- * be dropped cheaply (stream.c's CS_DISCARD): a known remainder up to CZ__DISCARD_MAX, or a
+ * be dropped cheaply (h1_body.c's CS_DISCARD): a known remainder up to CZ__DISCARD_MAX, or a
  * chunked one that is given that much. Otherwise close, lingering so the client reads the
  * answer (nginx's ngx_http_discard_request_body / lingering close). */
 static bool stream_must_close(const cz_req_t *r)

@@ -18,7 +18,7 @@
  *  - every case is counted (cz__server_conn_stats, exported on /metrics by the prometheus
  *    module) and logged at most once a second per server, with what happened since the last
  *    line.
- * What this file is not: reading and serving a connection (conn.c), the lifecycle (server.c).
+ * What this file is not: reading and serving a connection (the codec, h1/), the lifecycle (server.c).
  */
 #include <errno.h>
 #include <fcntl.h>
