@@ -385,10 +385,21 @@ void cz__chain_leave(cz_req_t *r); /* leave() for the middlewares that passed, i
 void cz__res_finish(cz_req_t *r);
 /* The codec takes the collected answer (cz__codec_ops_t.finish): a blocking handler that
  * outlived its timeout gets its 503, the chain leaves. */
-void cz__res_settle(cz_req_t *r);
+void cz__res_timed_out(cz_req_t *r);
+static inline void cz__res_settle(cz_req_t *r)
+{
+    if (r->timed_out)
+        cz__res_timed_out(r);
+    cz__chain_leave(r);
+}
 /* The codec serialised the answer of r (status, body bytes): the unrouted one is logged here,
  * a routed one by the log link. */
-void cz__res_sent(cz_req_t *r, int status, uint64_t bytes);
+void cz__res_sent_unrouted(cz_req_t *r, int status, uint64_t bytes);
+static inline void cz__res_sent(cz_req_t *r, int status, uint64_t bytes)
+{
+    if (!r->route)
+        cz__res_sent_unrouted(r, status, bytes);
+}
 /* Phase one of finishing: leave() the chain and serialise, without releasing the request (the
  * timeout answers while the handler still holds it). status/body replace the answer when set. */
 void cz__res_complete(cz_req_t *r, int status, const char *body);
@@ -440,9 +451,16 @@ int cz__pool_submit(cz__pool_t *p, cz_req_t *r);
 void cz__pool_free(cz__pool_t *p);
 
 /* ---- mw/ the built-in links' engine side ---- */
-/* recover.c: cz_panic() unwinds to the innermost sigsetjmp set with this */
+/* recover.c: cz_panic() unwinds to the innermost sigsetjmp set with cz__panic_swap (inline:
+ * the chain swaps it twice per request) */
 #include <setjmp.h>
-sigjmp_buf *cz__panic_swap(sigjmp_buf *target);
+extern __thread sigjmp_buf *cz__panic_target;
+static inline sigjmp_buf *cz__panic_swap(sigjmp_buf *target)
+{
+    sigjmp_buf *prev = cz__panic_target;
+    cz__panic_target = target;
+    return prev;
+}
 /* timeout.c */
 void cz__timeouts_tick(cz_worker_t *w, uint64_t now);
 /* Off the route's timeout list (a request released before its link's leave ran). */

@@ -259,10 +259,9 @@ void cz__dispatch(cz_req_t *r)
 
 /* ---- the end of the answer ---- */
 
-void cz__res_sent(cz_req_t *r, int status, uint64_t bytes)
+void cz__res_sent_unrouted(cz_req_t *r, int status, uint64_t bytes)
 {
-    if (!r->route) /* routed requests are logged by the log link */
-        cz__access_log(r, status, bytes, 0);
+    cz__access_log(r, status, bytes, 0); /* routed requests are logged by the log link */
 }
 
 void cz__req_refused_logged(cz_req_t *r, int status, uint64_t bytes)
@@ -271,18 +270,16 @@ void cz__req_refused_logged(cz_req_t *r, int status, uint64_t bytes)
         cz__access_log(r, status, bytes, 0);
 }
 
-void cz__res_settle(cz_req_t *r)
+/* A blocking handler outlived its timeout: go-zero answers 503 (cz__res_settle). */
+void cz__res_timed_out(cz_req_t *r)
 {
     cz_res_t *res = &r->res;
-    if (r->timed_out) { /* a blocking handler outlived its timeout: go-zero answers 503 */
-        res->status = 503;
-        res->refused = false; /* real slowness: the breaker counts it */
-        res->body_len = 0;
-        res->hdrs_len = res->hdrs_mark;
-        res->has_ctype = false;
-        cz_res_write(res, "Request Timeout", 15);
-    }
-    cz__chain_leave(r);
+    res->status = 503;
+    res->refused = false; /* real slowness: the breaker counts it */
+    res->body_len = 0;
+    res->hdrs_len = res->hdrs_mark;
+    res->has_ctype = false;
+    cz_res_write(res, "Request Timeout", 15);
 }
 
 void cz__res_complete(cz_req_t *r, int status, const char *body)

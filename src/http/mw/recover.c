@@ -16,7 +16,7 @@
 #include "czero/panic.h"
 
 
-static __thread sigjmp_buf *panic_target;
+__thread sigjmp_buf *cz__panic_target;
 
 void cz_panic(const char *fmt, ...)
 {
@@ -40,18 +40,10 @@ void cz_panic(const char *fmt, ...)
     free(names);
     /* go-zero recoverhandler: logx.ErrorStack(fmt.Sprintf("%v\n%s", result, debug.Stack())) */
     cz_log_error("%s%s", msg, stack);
-    if (!panic_target) {
+    if (!cz__panic_target) {
         cz_log_severe("cz_panic outside a request: %s", msg);
         cz_log_flush();
         abort();
     }
-    siglongjmp(*panic_target, 1);
+    siglongjmp(*cz__panic_target, 1);
 }
-
-sigjmp_buf *cz__panic_swap(sigjmp_buf *target)
-{
-    sigjmp_buf *prev = panic_target;
-    panic_target = target;
-    return prev;
-}
-
