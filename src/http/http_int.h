@@ -96,7 +96,7 @@ struct cz_res {
  * codec next): the exchange calls the wire only through these, the codec calls the exchange's
  * functions (cz__dispatch, cz__res_finish, ...) directly. */
 typedef struct cz__codec_ops {
-    const char *protocol; /* "HTTP/1.1" */
+    const char *(*proto)(const cz_req_t *r); /* "HTTP/1.1", "HTTP/1.0" (cz_req_proto) */
     /* The collected answer is final: unless the output is pinned by a write in flight (then the
      * codec sets res.finish_deferred and calls cz__res_finish again once it is free),
      * cz__res_settle, serialise, and release the request once it is written. */
@@ -264,7 +264,22 @@ struct cz_worker {
 
 typedef struct cz__pool cz__pool_t;
 
+/* The server's own API as server.c registers it on every server (cz_server_t.api): how a part
+ * below the lifecycle runs a server of its own without calling up into server.c (the dev
+ * listener, devserver.c, which the Prometheus link starts while the chain is built). */
+typedef struct cz__server_api {
+    cz_server_t *(*create)(const cz_rest_conf_t *conf, cz_diag_t *d);
+    int (*add_routes)(cz_server_t *s, const cz_route_t *routes, size_t n,
+                      const cz_route_opts_t *opts, cz_diag_t *d);
+    int (*start)(cz_server_t *s);
+    int (*port)(const cz_server_t *s);
+    void (*shutdown)(cz_server_t *s);
+    void (*wait)(cz_server_t *s);
+    void (*destroy)(cz_server_t *s);
+} cz__server_api_t;
+
 struct cz_server {
+    const cz__server_api_t *api; /* server.c's, for the parts below it */
     cz_rest_conf_t conf;
     char *host;
     cz_router_t *router;

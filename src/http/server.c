@@ -47,6 +47,16 @@ static int64_t default_max_connections(void)
     return cur > reserve + 16 ? (int64_t)(cur - reserve) : 16;
 }
 
+static const cz__server_api_t server_api = {
+    .create = cz_server_new,
+    .add_routes = cz_server_add_routes,
+    .start = cz_server_start,
+    .port = cz_server_port,
+    .shutdown = cz_server_shutdown,
+    .wait = cz_server_wait,
+    .destroy = cz_server_free,
+};
+
 cz_server_t *cz_server_new(const cz_rest_conf_t *conf, cz_diag_t *d)
 {
     if (conf->port < 0 || conf->port > 65535) {
@@ -57,6 +67,7 @@ cz_server_t *cz_server_new(const cz_rest_conf_t *conf, cz_diag_t *d)
     if (!s)
         return NULL;
     pthread_mutex_init(&s->conn_log_mu, NULL); /* first: cz_server_free destroys it */
+    s->api = &server_api;
     s->conf = *conf;
     s->host = strdup(conf->host && *conf->host ? conf->host : "0.0.0.0");
     s->conf.host = s->host;

@@ -135,6 +135,27 @@ const char *cz_req_pattern(const cz_req_t *r) { return r->route ? r->route->patt
 
 cz_str_t cz_req_remote(const cz_req_t *r) { return r->codec->remote(r); }
 
+/* What the exchange may know of the wire: asked of the codec and its transport. */
+const char *cz_req_proto(const cz_req_t *r) { return r->codec->proto(r); }
+
+bool cz_req_tls(const cz_req_t *r)
+{
+    const cz__transport_t *t = r->codec->transport(r);
+    return t->ops->is_tls(t);
+}
+
+const char *cz_req_tls_sni(const cz_req_t *r)
+{
+    const cz__transport_t *t = r->codec->transport(r);
+    return t->ops->sni(t);
+}
+
+const char *cz_req_tls_peer_subject(const cz_req_t *r)
+{
+    const cz__transport_t *t = r->codec->transport(r);
+    return t->ops->peer_subject(t);
+}
+
 cz_str_t cz_req_header(const cz_req_t *r, const char *name)
 {
     size_t n = strlen(name);

@@ -554,9 +554,10 @@ static cz_str_t h1_remote(const cz_req_t *r)
 }
 
 static const cz__transport_t *h1_transport(const cz_req_t *r) { return &r->conn->tr; }
+static const char *h1_proto(const cz_req_t *r) { return r->version == 10 ? "HTTP/1.0" : "HTTP/1.1"; }
 
 const cz__codec_ops_t cz__h1_codec = {
-    .protocol = "HTTP/1.1",
+    .proto = h1_proto,
     .finish = h1_finish,
     .send = h1_send,
     .stream_head = h1_stream_head,
