@@ -65,6 +65,9 @@ struct cz_worker {
      * descriptors by closing reusable connections (cz__conn_drain) */
     bool (*conn_open)(cz_worker_t *w, int fd);
     size_t (*conn_drain)(cz_worker_t *w, size_t max);
+    /* the transport a new connection's codec opens on its socket (cz__tcp_open; a TLS
+     * listener's, once there is one): the signature every transport's open has */
+    cz__transport_open_fn transport_open;
     bool accept_paused; /* out of descriptors with nothing to free: retried at the next tick */
     /* accept.c's counters: written by this worker's thread, read by /metrics and the log */
     uint64_t conns_drained, conns_refused, accept_nofd;

@@ -304,6 +304,7 @@ void cz__worker_init(cz_server_t *s, cz_worker_t *w, int id, int listen_fd)
     w->max_conns = (size_t)((s->conf.max_connections + s->nworkers - 1) / s->nworkers);
     w->conn_open = cz__h1_accept; /* the one codec until ALPN picks among several */
     w->conn_drain = cz__conn_drain;
+    w->transport_open = cz__tcp_open;
     if (listen_fd >= 0)
         cz__accept_start(w, listen_fd);
     uv_async_init(&w->loop, &w->wake, on_wake);

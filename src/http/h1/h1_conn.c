@@ -256,7 +256,7 @@ cz_conn_t *cz__conn_open_fd(cz_worker_t *w, int fd)
     cz_conn_t *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    if (cz__tcp_open(&c->tr, &w->loop, fd, &conn_cbs) != 0)
+    if (w->transport_open(&c->tr, &w->loop, fd, &conn_cbs) != 0)
         return NULL; /* c is freed once the transport's handle is closed */
     conn_setup(w, c);
     return c;

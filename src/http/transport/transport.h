@@ -70,6 +70,8 @@ struct cz__transport {
 /* tcp.c: plain TCP over the connected socket fd. t must be the first member of a malloc'd
  * block: when the socket cannot be opened the block is freed (after libuv closes the handle)
  * and the call returns an error; else 0 and the transport is ready (reading not started). */
+typedef int (*cz__transport_open_fn)(cz__transport_t *t, uv_loop_t *loop, int fd,
+                                     const cz__transport_cbs_t *cbs);
 int cz__tcp_open(cz__transport_t *t, uv_loop_t *loop, int fd, const cz__transport_cbs_t *cbs);
 extern const cz__transport_ops_t cz__tcp_ops;
 
