@@ -20,7 +20,7 @@
 #include <string.h>
 #include "http/http_int.h"
 
-/* ---- helpers for h1_conn.c ---- */
+/* ---- helpers for h1_conn.c (it calls down here; this file calls it back through c->up) ---- */
 
 void cz__linger_reset(cz_conn_t *c)
 {
@@ -149,7 +149,7 @@ void cz__body_pump(cz_conn_t *c)
         if (c->state == CS_STREAM || c->state == CS_HANDLING)
             cz__conn_flush(c);
         else
-            cz__conn_process(c); /* the request ended: discard the rest, parse the next */
+            c->up->process(c); /* the request ended: discard the rest, parse the next */
     }
 }
 
@@ -232,7 +232,7 @@ void cz__discard_fail(cz_conn_t *c)
     c->linger = true;
     c->state = CS_IDLE;
     if (!c->writing && !c->out_len && !c->big && !c->stream_writes && !c->done_pending)
-        cz__conn_written(c); /* nothing left to write: linger now */
+        c->up->written(c); /* nothing left to write: linger now */
 }
 
 bool cz__stream_request_done(cz_conn_t *c)
@@ -261,7 +261,7 @@ bool cz__stream_request_done(cz_conn_t *c)
     c->discard_left = CZ__DISCARD_MAX;
     cz__tl_set(c, TL_BODY);
     if (!c->in_process)
-        cz__conn_process(c);
+        c->up->process(c);
     return true;
 }
 

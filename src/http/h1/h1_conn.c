@@ -17,8 +17,11 @@
  *
  * Bytes come in through the connection's transport (c->tr, transport/transport.h), whose
  * callbacks this file registers; a parsed request goes to the exchange (cz__dispatch), which
- * answers through the codec's ops (h1_write.c). What this file is not: serialising answers
- * (h1_write.c), streamed request bodies (h1_body.c), the server lifecycle (server.c).
+ * answers through the codec's ops (cz__h1_codec, at the end of this file). This file is the
+ * codec's top: the files below it (h1_body.c, h1_write.c, h1_link.c) call its state machine
+ * back only through c->up. What this file is not: serialising answers (h1_write.c), streamed
+ * request bodies (h1_body.c), the connection's primitives: timers, buffers, closing
+ * (h1_link.c), the server lifecycle (server.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -29,125 +32,16 @@ enum { CB_NONE, CB_FIELD, CB_VALUE };
 
 static void on_read(cz__transport_t *t, ssize_t nread);
 static void alloc_cb(cz__transport_t *t, uv_buf_t *out);
-static void on_close(cz__transport_t *t);
 static void process(cz_conn_t *c);
+/* what the files below call back (cz__h1_up_t) */
+static const cz__h1_up_t conn_up = {
+    .request_done = cz__conn_request_done,
+    .written = cz__conn_written,
+    .process = cz__conn_process,
+};
 
 /* what the connection registers with its transport */
-static const cz__transport_cbs_t conn_cbs = {.alloc = alloc_cb, .read = on_read, .closed = on_close};
-
-/* ---- timer lists ---- */
-
-void cz__tl_set(cz_conn_t *c, int list)
-{
-    cz_worker_t *w = c->w;
-    if (c->tl != TL_NONE) {
-        cz__tlist_t *l = &w->tl[c->tl];
-        if (c->tprev)
-            c->tprev->tnext = c->tnext;
-        else
-            l->head = c->tnext;
-        if (c->tnext)
-            c->tnext->tprev = c->tprev;
-        else
-            l->tail = c->tprev;
-        c->tprev = c->tnext = NULL;
-    }
-    c->tl = (uint8_t)list;
-    if (list == TL_NONE)
-        return;
-    cz__tlist_t *l = &w->tl[list];
-    c->deadline = uv_now(&w->loop) + l->timeout_ms;
-    c->tprev = l->tail;
-    if (l->tail)
-        l->tail->tnext = c;
-    else
-        l->head = c;
-    l->tail = c;
-}
-
-/* ---- buffers ---- */
-
-static char *buf_get(cz_worker_t *w)
-{
-    if (w->free_bufs) {
-        char *b = w->free_bufs;
-        w->free_bufs = *(void **)b;
-        w->nfree_bufs--;
-        return b;
-    }
-    return malloc(w->srv->buf_size);
-}
-
-static void buf_put(cz_worker_t *w, char *b)
-{
-    if (w->nfree_bufs >= 256) {
-        free(b);
-        return;
-    }
-    *(void **)b = w->free_bufs;
-    w->free_bufs = b;
-    w->nfree_bufs++;
-}
-
-/* ---- lifecycle ---- */
-
-static void on_close(cz__transport_t *t)
-{
-    cz_conn_t *c = (cz_conn_t *)t;
-    cz_worker_t *w = c->w;
-    if (c->req.in_to_list)
-        cz__timeout_remove(&c->req);
-    if (c->buf)
-        buf_put(w, c->buf);
-    free(c->out);
-    cz_arena_dispose(&c->req.arena);
-    if (c->aprev)
-        c->aprev->anext = c->anext;
-    else
-        w->all = c->anext;
-    if (c->anext)
-        c->anext->aprev = c->aprev;
-    w->nconns--;
-    w->nclosing--;
-    free(c);
-}
-
-/* The descriptor is released now (the transport closes it); the memory in on_close. */
-static void conn_release(cz_conn_t *c)
-{
-    c->w->nclosing++;
-    c->tr.ops->close(&c->tr);
-}
-
-void cz__conn_close(cz_conn_t *c)
-{
-    if (c->closed)
-        return;
-    c->closed = true;
-    c->req.link_closed = true; /* what the exchange sees of it */
-    c->state = CS_CLOSING;
-    cz__tl_set(c, TL_NONE);
-    cz__swl_set(c, false);
-    if (c->req.in_handler) {
-        /* An async or pool handler still holds the request: it learns of the cancellation and
-         * the connection is freed when it ends the response (cz__conn_request_done). */
-        c->req.cancelled = true;
-        c->tr.ops->read_stop(&c->tr);
-        if (c->req.cancel_cb) {
-            void (*cb)(cz_req_t *, void *) = c->req.cancel_cb;
-            c->req.cancel_cb = NULL;
-            cb(&c->req, c->req.cancel_ud); /* may end the request (c is freed by on_close) */
-        }
-        /* a stream handler still waiting for its body hears of it even without a cancel
-         * callback (shutdown deadline, write error, timeout): otherwise it would wait forever */
-        if (c->req.in_handler && c->req.stream_body && c->req.body_cb && !c->req.body_done) {
-            c->req.body_done = true;
-            c->req.body_cb(&c->req, NULL, 0, CZ_ECLOSED, c->req.body_ud);
-        }
-        return;
-    }
-    conn_release(c);
-}
+static const cz__transport_cbs_t conn_cbs = {.alloc = alloc_cb, .read = on_read, .closed = cz__h1_closed};
 
 /* Reusable: nothing to answer and nothing half read, so closing it loses no request (nginx's
  * reusable connections); a TL_IDLE one may still be writing. Bytes the transport holds that the
@@ -190,14 +84,14 @@ static void alloc_cb(cz__transport_t *t, uv_buf_t *out)
     if (c->state >= CS_LINGER) {
         if (c->state == CS_LINGER) { /* discard: reuse the whole buffer */
             if (!c->buf)
-                c->buf = buf_get(c->w);
+                c->buf = cz__h1_buf_get(c->w);
             cz__linger_reset(c);
         } else if (c->state == CS_DISCARD && c->parsed == c->len) {
             c->len = c->parsed = c->req_start = 0;
         }
     }
     if (!c->buf) {
-        c->buf = buf_get(c->w);
+        c->buf = cz__h1_buf_get(c->w);
         c->cap = c->w->srv->buf_size;
         c->len = c->parsed = c->req_start = 0;
         if (!c->buf) {
@@ -229,6 +123,7 @@ static void alloc_cb(cz__transport_t *t, uv_buf_t *out)
 static void conn_setup(cz_worker_t *w, cz_conn_t *c)
 {
     c->w = w;
+    c->up = &conn_up;
     w->nconns++;
     c->anext = w->all;
     if (w->all)
@@ -273,16 +168,6 @@ static void fail(cz_conn_t *c, int status)
     /* a routed request refused before its chain ran (413 on Content-Length) still carries
      * its route's CORS headers, so a browser can read why */
     cz__send_simple(c, status, c->req.route ? cz__chain_outer_headers(&c->req) : NULL);
-}
-
-void cz__conn_start_reading(cz_conn_t *c)
-{
-    if (!c->reading && !c->closed && !c->peer_eof) {
-        if (c->state == CS_STREAM && c->req.body_paused)
-            return;
-        if (c->tr.ops->read_start(&c->tr) == 0)
-            c->reading = true;
-    }
 }
 
 static void on_read(cz__transport_t *t, ssize_t nread)
@@ -617,7 +502,7 @@ static void process(cz_conn_t *c)
            !c->close_after && !c->done_pending && !c->stream_writes) {
         if (c->parsed == c->len) {
             if (c->state == CS_IDLE && c->buf) { /* nothing pending: give the buffer back */
-                buf_put(c->w, c->buf);
+                cz__h1_buf_put(c->w, c->buf);
                 c->buf = NULL;
                 c->len = c->parsed = c->req_start = 0;
             }
@@ -664,7 +549,7 @@ void cz__conn_request_done(cz_conn_t *c)
     cz_req_t *r = &c->req;
     if (c->closed) {
         if (!r->in_handler)
-            conn_release(c);
+            cz__conn_release(c);
         return;
     }
     if (c->state >= CS_LINGER && cz__stream_request_done(c))
@@ -739,3 +624,38 @@ void cz__worker_start_stop(cz_worker_t *w)
             c->close_after = c->close_after || c->state == CS_HANDLING || c->state == CS_STREAM;
     }
 }
+
+/* ---- the codec's side of an exchange (cz__codec_ops_t) ---- */
+
+static size_t h1_pending(const cz_req_t *r) { return r->conn->tr.ops->queued(&r->conn->tr); }
+static void h1_done(cz_req_t *r) { cz__conn_request_done(r->conn); }
+
+static void h1_flush(cz_req_t *r)
+{
+    if (!r->conn->in_process)
+        cz__conn_flush(r->conn);
+}
+
+static void h1_close(cz_req_t *r) { cz__conn_close(r->conn); }
+static void h1_close_after(cz_req_t *r) { r->conn->close_after = true; }
+static const cz__transport_t *h1_transport(const cz_req_t *r) { return &r->conn->tr; }
+static const char *h1_proto(const cz_req_t *r) { return r->version == 10 ? "HTTP/1.0" : "HTTP/1.1"; }
+
+const cz__codec_ops_t cz__h1_codec = {
+    .proto = h1_proto,
+    .finish = cz__h1_finish,
+    .send = cz__h1_send,
+    .stream_head = cz__h1_stream_head,
+    .stream_write = cz__h1_stream_write,
+    .stream_end = cz__h1_stream_end,
+    .pending = h1_pending,
+    .done = h1_done,
+    .flush = h1_flush,
+    .close = h1_close,
+    .close_after = h1_close_after,
+    .body_read = cz__h1_body_read,
+    .body_pause = cz__h1_body_pause,
+    .body_resume = cz__h1_body_resume,
+    .remote = cz__h1_remote,
+    .transport = h1_transport,
+};

@@ -22,6 +22,16 @@ typedef struct cz__tlist {
     uint64_t timeout_ms;
 } cz__tlist_t;
 
+/* The connection's state machine (h1_conn.c) as the files below it call it back: an answer is
+ * out or a request released, so the next pipelined request may be parsed. h1_conn.c registers
+ * it on each connection (c->up); h1_body.c, h1_write.c and h1_link.c call h1_conn.c through it
+ * only, so the codec's files call one way too. */
+typedef struct cz__h1_up {
+    void (*request_done)(cz_conn_t *c); /* cz__conn_request_done */
+    void (*written)(cz_conn_t *c);      /* cz__conn_written */
+    void (*process)(cz_conn_t *c);      /* cz__conn_process */
+} cz__h1_up_t;
+
 enum conn_state {
     CS_IDLE,     /* keep-alive, waiting for the first byte of a request */
     CS_HEADERS,  /* reading the request line and headers */
@@ -37,6 +47,7 @@ enum conn_state {
 struct cz_conn {
     cz__transport_t tr; /* first: the transport's address is the connection's */
     cz_worker_t *w;
+    const cz__h1_up_t *up; /* h1_conn.c's, for the files below it */
     llhttp_t parser;
     /* read buffer: [0,len) holds data, [parsed,len) is not parsed yet, the current request's
      * bytes start at req_start; header positions below are relative to req_start so the block
@@ -72,26 +83,25 @@ struct cz_conn {
     cz_req_t req;
 };
 
-/* ---- h1/: the HTTP/1.1 codec ---- */
-extern const cz__codec_ops_t cz__h1_codec; /* h1_write.c */
-/* h1_conn.c: serve an already connected stream socket (accept.c through w->conn_open; tests
- * and the parser fuzz targets use socketpairs). */
+/* ---- h1/: the HTTP/1.1 codec, top (h1_conn.c) to bottom (h1_link.c) ---- */
+/* h1_conn.c: reading, parsing, the connection's state machine, the codec ops table */
+extern const cz__codec_ops_t cz__h1_codec;
+/* Serve an already connected stream socket (accept.c through w->conn_open; tests and the
+ * parser fuzz targets use socketpairs). */
 cz_conn_t *cz__conn_open_fd(cz_worker_t *w, int fd);
 bool cz__h1_accept(cz_worker_t *w, int fd); /* cz__conn_open_fd, for w->conn_open */
-void cz__conn_close(cz_conn_t *c);
 /* Close up to max reusable connections (keep-alive idle, or new with nothing sent), oldest
  * first, to free their descriptors now. Returns how many were closed. */
 size_t cz__conn_drain(cz_worker_t *w, size_t max);
 void cz__conn_tick(cz_worker_t *w, uint64_t now);
-void cz__conn_request_done(cz_conn_t *c);
 void cz__worker_start_stop(cz_worker_t *w);
-void cz__tl_set(cz_conn_t *c, int list);
+void cz__parser_settings_init(llhttp_settings_t *st);
+/* the state machine's events, which the files below reach through c->up (cz__h1_up_t) */
+void cz__conn_request_done(cz_conn_t *c);
 void cz__conn_written(cz_conn_t *c);
+void cz__conn_process(cz_conn_t *c);       /* parse and dispatch what the read buffer holds */
 /* Bytes of a stream route's body it may still drop to keep the connection (else it closes). */
 #define CZ__DISCARD_MAX 65536u
-void cz__parser_settings_init(llhttp_settings_t *st);
-void cz__conn_process(cz_conn_t *c);       /* parse and dispatch what the read buffer holds */
-void cz__conn_start_reading(cz_conn_t *c); /* unless closed, at EOF or a paused stream */
 /* h1_body.c: streamed request bodies (CZ_ROUTE_STREAM_BODY) */
 void cz__body_pump(cz_conn_t *c);          /* deliver buffered body bytes to the handler */
 int cz__stream_on_body(cz_conn_t *c, const char *at, size_t n); /* llhttp on_body, not CS_BODY */
@@ -104,7 +114,14 @@ void cz__linger_reset(cz_conn_t *c);       /* empty the read buffer while linger
 int cz__h1_body_read(cz_req_t *r);         /* the codec's body ops (cz__codec_ops_t) */
 void cz__h1_body_pause(cz_req_t *r);
 void cz__h1_body_resume(cz_req_t *r);
-/* h1_write.c: serialising and writing answers */
+/* h1_write.c: serialising and writing answers: the functions behind cz__h1_codec's finish,
+ * send and stream ops */
+void cz__h1_finish(cz_req_t *r);
+int cz__h1_send(cz_req_t *r);
+int cz__h1_stream_head(cz_req_t *r, bool fixed, uint64_t len);
+int cz__h1_stream_write(cz_req_t *r, const void *data, size_t n);
+void cz__h1_stream_end(cz_req_t *r);
+cz_str_t cz__h1_remote(const cz_req_t *r);
 char *cz__out_reserve(cz_conn_t *c, size_t need); /* room at the end of the output buffer */
 /* Serialise status line and headers; chunked = streaming framing. Returns 0 or CZ_ENOMEM. */
 int cz__write_head(cz_conn_t *c, cz_req_t *r, int status, bool chunked, size_t clen);
@@ -115,11 +132,19 @@ void cz__send_simple(cz_conn_t *c, int status, const char *extra_headers);
 void cz__conn_flush(cz_conn_t *c);
 /* Send raw bytes ("100 Continue") in order behind whatever is already queued. */
 int cz__conn_send_raw(cz_conn_t *c, const char *data, size_t n);
+void cz__chunks_free(cz_worker_t *w);
+void cz__date_update(cz_worker_t *w);
+/* h1_link.c: the connection's primitives (they call nothing above them) */
+void cz__tl_set(cz_conn_t *c, int list);
+void cz__conn_start_reading(cz_conn_t *c); /* unless closed, at EOF or a paused stream */
+void cz__conn_close(cz_conn_t *c);
+void cz__conn_release(cz_conn_t *c);       /* free it once the transport closed */
+void cz__h1_closed(cz__transport_t *t);    /* the transport's closed callback */
+char *cz__h1_buf_get(cz_worker_t *w);      /* a recycled read buffer, or malloc */
+void cz__h1_buf_put(cz_worker_t *w, char *b);
 /* The streamed-response write deadline: on = (re)start it, off = drop it. */
 void cz__swl_set(cz_conn_t *c, bool on);
 void cz__swl_tick(cz_worker_t *w, uint64_t now);
-void cz__chunks_free(cz_worker_t *w);
-void cz__date_update(cz_worker_t *w);
 /* h1_framing.c: RFC 9112 checks llhttp leaves to us; each returns 0 or the status to answer */
 /* The header value piece at..n (the first of its header, or not) starts a folded line. */
 bool cz__framing_folded(cz_conn_t *c, bool first, const char *at, size_t n);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
  * h1_write.c: the HTTP/1.1 codec's output: answers serialised and written, the codec's side of
- * an exchange (cz__h1_codec, the cz__codec_ops_t the exchange calls).
+ * an exchange's answer (the functions behind cz__h1_codec's finish, send and stream ops).
  *
  * A collected answer is serialised into the connection's output buffer when it ends. Answers of
  * pipelined requests parsed from one read accumulate in that buffer and leave in one write; the
@@ -17,9 +17,10 @@
  * one timer slot, because a stream route may be reading its request body (ReadTimeout) while it
  * answers: both deadlines hold.
  *
- * Bytes leave only through the connection's transport (c->tr.ops). What this file is not: the
- * answer's builder API and its end (exchange/response.c, exchange/dispatch.c), reading and
- * parsing (h1_conn.c).
+ * Bytes leave only through the connection's transport (c->tr.ops); an answer written out goes
+ * back to the connection's state machine through c->up. What this file is not: the answer's
+ * builder API and its end (exchange/response.c, exchange/dispatch.c), reading and parsing
+ * (h1_conn.c), the codec ops table (h1_conn.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,9 +157,9 @@ static void on_write(cz__twrite_t *wr, int status)
     }
     if (c->done_pending) {
         c->done_pending = false;
-        cz__conn_request_done(c);
+        c->up->request_done(c);
     }
-    cz__conn_written(c);
+    c->up->written(c);
 }
 
 void cz__conn_flush(cz_conn_t *c)
@@ -183,10 +184,10 @@ void cz__conn_flush(cz_conn_t *c)
         c->big = NULL;
         if (c->done_pending) {
             c->done_pending = false;
-            cz__conn_request_done(c);
+            c->up->request_done(c);
         }
         if (c->close_after || c->w->stopping)
-            cz__conn_written(c);
+            c->up->written(c);
         return;
     }
     /* queue the rest */
@@ -240,10 +241,10 @@ static int serialise(cz_req_t *r)
 }
 
 /* cz__codec_ops_t.send: the engine's answer while a handler holds the request */
-static int h1_send(cz_req_t *r) { return serialise(r); }
+int cz__h1_send(cz_req_t *r) { return serialise(r); }
 
 /* cz__codec_ops_t.finish */
-static void h1_finish(cz_req_t *r)
+void cz__h1_finish(cz_req_t *r)
 {
     cz_conn_t *c = r->conn;
     if (c->writing) { /* the output buffer is pinned by a write in flight: finish after it */
@@ -257,7 +258,7 @@ static void h1_finish(cz_req_t *r)
         cz__conn_flush(c);
         return;
     }
-    cz__conn_request_done(c);
+    c->up->request_done(c);
 }
 
 /* A response the server makes itself (errors found while parsing, 408): the request never
@@ -282,45 +283,6 @@ void cz__send_simple(cz_conn_t *c, int status, const char *extra_headers)
     c->out_len += (size_t)n;
     cz__req_refused_logged(r, status, (uint64_t)blen);
     cz__conn_flush(c);
-}
-
-/* ---- the write deadline list ---- */
-
-void cz__swl_set(cz_conn_t *c, bool on)
-{
-    cz__tlist_t *l = &c->w->swl;
-    if (c->in_swl) {
-        if (c->wprev)
-            c->wprev->wnext = c->wnext;
-        else
-            l->head = c->wnext;
-        if (c->wnext)
-            c->wnext->wprev = c->wprev;
-        else
-            l->tail = c->wprev;
-        c->wprev = c->wnext = NULL;
-        c->in_swl = false;
-    }
-    if (!on || c->closed)
-        return;
-    /* one timeout for all: appending keeps the list sorted by deadline */
-    c->wdeadline = uv_now(&c->w->loop) + l->timeout_ms;
-    c->wprev = l->tail;
-    if (l->tail)
-        l->tail->wnext = c;
-    else
-        l->head = c;
-    l->tail = c;
-    c->in_swl = true;
-}
-
-void cz__swl_tick(cz_worker_t *w, uint64_t now)
-{
-    while (w->swl.head && w->swl.head->wdeadline <= now) {
-        cz_conn_t *c = w->swl.head;
-        cz__swl_set(c, false);
-        cz__conn_close(c); /* the client stopped reading: as nginx's send_timeout */
-    }
 }
 
 /* ---- recycled write buffers ---- */
@@ -391,8 +353,8 @@ static void on_chunk_written(cz__twrite_t *wr, int status)
         if (c->done_pending) {
             c->done_pending = false;
             cz__tl_set(c, TL_NONE);
-            cz__conn_request_done(c);
-            cz__conn_written(c);
+            c->up->request_done(c);
+            c->up->written(c);
             return;
         }
         if (c->out_len || c->big) /* output that waited behind the queued pieces */
@@ -432,7 +394,7 @@ static int queue_copy(cz_conn_t *c, const char *prefix, size_t pn, const void *d
 }
 
 /* cz__codec_ops_t.stream_head (the exchange checked the request is still wanted) */
-static int h1_stream_head(cz_req_t *r, bool fixed, uint64_t len)
+int cz__h1_stream_head(cz_req_t *r, bool fixed, uint64_t len)
 {
     cz_conn_t *c = r->conn;
     cz_res_t *res = &r->res;
@@ -471,7 +433,7 @@ static int h1_stream_head(cz_req_t *r, bool fixed, uint64_t len)
 }
 
 /* cz__codec_ops_t.stream_write: one piece, framed (the exchange counted it) */
-static int h1_stream_write(cz_req_t *r, const void *data, size_t n)
+int cz__h1_stream_write(cz_req_t *r, const void *data, size_t n)
 {
     cz_conn_t *c = r->conn;
     if (r->res.fixed_len || r->version < 11)
@@ -482,7 +444,7 @@ static int h1_stream_write(cz_req_t *r, const void *data, size_t n)
 }
 
 /* cz__codec_ops_t.stream_end: the head is out and the request still wanted */
-static void h1_stream_end(cz_req_t *r)
+void cz__h1_stream_end(cz_req_t *r)
 {
     cz_conn_t *c = r->conn;
     cz_res_t *res = &r->res;
@@ -493,8 +455,8 @@ static void h1_stream_end(cz_req_t *r)
     c->done_pending = true;
     if (c->stream_writes == 0) {
         c->done_pending = false;
-        cz__conn_request_done(c);
-        cz__conn_written(c);
+        c->up->request_done(c);
+        c->up->written(c);
     }
 }
 
@@ -518,21 +480,7 @@ int cz__conn_send_raw(cz_conn_t *c, const char *data, size_t n)
     return queue_copy(c, "", 0, data, n, "", 0); /* the write deadline has its own list */
 }
 
-/* ---- the rest of the codec's ops ---- */
-
-static size_t h1_pending(const cz_req_t *r) { return r->conn->tr.ops->queued(&r->conn->tr); }
-static void h1_done(cz_req_t *r) { cz__conn_request_done(r->conn); }
-
-static void h1_flush(cz_req_t *r)
-{
-    if (!r->conn->in_process)
-        cz__conn_flush(r->conn);
-}
-
-static void h1_close(cz_req_t *r) { cz__conn_close(r->conn); }
-static void h1_close_after(cz_req_t *r) { r->conn->close_after = true; }
-
-static cz_str_t h1_remote(const cz_req_t *r)
+cz_str_t cz__h1_remote(const cz_req_t *r)
 {
     cz_conn_t *c = r->conn;
     if (!c->remote_len) {
@@ -552,25 +500,3 @@ static cz_str_t h1_remote(const cz_req_t *r)
     }
     return (cz_str_t){c->remote, c->remote_len};
 }
-
-static const cz__transport_t *h1_transport(const cz_req_t *r) { return &r->conn->tr; }
-static const char *h1_proto(const cz_req_t *r) { return r->version == 10 ? "HTTP/1.0" : "HTTP/1.1"; }
-
-const cz__codec_ops_t cz__h1_codec = {
-    .proto = h1_proto,
-    .finish = h1_finish,
-    .send = h1_send,
-    .stream_head = h1_stream_head,
-    .stream_write = h1_stream_write,
-    .stream_end = h1_stream_end,
-    .pending = h1_pending,
-    .done = h1_done,
-    .flush = h1_flush,
-    .close = h1_close,
-    .close_after = h1_close_after,
-    .body_read = cz__h1_body_read,
-    .body_pause = cz__h1_body_pause,
-    .body_resume = cz__h1_body_resume,
-    .remote = h1_remote,
-    .transport = h1_transport,
-};
