@@ -25,6 +25,7 @@
 #define CZERO_HTTP_INT_H
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <uv.h>
@@ -144,6 +145,59 @@ struct cz_server {
     pthread_mutex_t conn_log_mu;
     uint64_t conn_log_ms, conn_logged[3];
 };
+
+/* ---- h1_link.c's primitives that every request uses, inline ---- */
+/* Move c to timer list `list` (TL_NONE: off any), its deadline now + the list's timeout. */
+static inline void cz__tl_set(cz_conn_t *c, int list)
+{
+    cz_worker_t *w = c->w;
+    if (c->tl != TL_NONE) {
+        cz__tlist_t *l = &w->tl[c->tl];
+        if (c->tprev)
+            c->tprev->tnext = c->tnext;
+        else
+            l->head = c->tnext;
+        if (c->tnext)
+            c->tnext->tprev = c->tprev;
+        else
+            l->tail = c->tprev;
+        c->tprev = c->tnext = NULL;
+    }
+    c->tl = (uint8_t)list;
+    if (list == TL_NONE)
+        return;
+    cz__tlist_t *l = &w->tl[list];
+    c->deadline = uv_now(&w->loop) + l->timeout_ms;
+    c->tprev = l->tail;
+    if (l->tail)
+        l->tail->tnext = c;
+    else
+        l->head = c;
+    l->tail = c;
+}
+
+/* A read buffer: recycled per worker (singly linked through its first word), else malloc. */
+static inline char *cz__h1_buf_get(cz_worker_t *w)
+{
+    if (w->free_bufs) {
+        char *b = w->free_bufs;
+        w->free_bufs = *(void **)b;
+        w->nfree_bufs--;
+        return b;
+    }
+    return malloc(w->srv->buf_size);
+}
+
+static inline void cz__h1_buf_put(cz_worker_t *w, char *b)
+{
+    if (w->nfree_bufs >= 256) {
+        free(b);
+        return;
+    }
+    *(void **)b = w->free_bufs;
+    w->free_bufs = b;
+    w->nfree_bufs++;
+}
 
 /* ---- mw/ the built-in links' engine side ---- */
 /* recover.c: cz_panic() unwinds to the innermost sigsetjmp set with cz__panic_swap (inline:

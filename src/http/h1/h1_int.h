@@ -134,14 +134,12 @@ void cz__conn_flush(cz_conn_t *c);
 int cz__conn_send_raw(cz_conn_t *c, const char *data, size_t n);
 void cz__chunks_free(cz_worker_t *w);
 void cz__date_update(cz_worker_t *w);
-/* h1_link.c: the connection's primitives (they call nothing above them) */
-void cz__tl_set(cz_conn_t *c, int list);
+/* h1_link.c: the connection's primitives (they call nothing above them; the timer lists and
+ * read buffers are inline in http_int.h: cz__tl_set, cz__h1_buf_get, cz__h1_buf_put) */
 void cz__conn_start_reading(cz_conn_t *c); /* unless closed, at EOF or a paused stream */
 void cz__conn_close(cz_conn_t *c);
 void cz__conn_release(cz_conn_t *c);       /* free it once the transport closed */
 void cz__h1_closed(cz__transport_t *t);    /* the transport's closed callback */
-char *cz__h1_buf_get(cz_worker_t *w);      /* a recycled read buffer, or malloc */
-void cz__h1_buf_put(cz_worker_t *w, char *b);
 /* The streamed-response write deadline: on = (re)start it, off = drop it. */
 void cz__swl_set(cz_conn_t *c, bool on);
 void cz__swl_tick(cz_worker_t *w, uint64_t now);

@@ -9,61 +9,8 @@
 #include <stdlib.h>
 #include "http/http_int.h"
 
-/* ---- timer lists ---- */
-
-void cz__tl_set(cz_conn_t *c, int list)
-{
-    cz_worker_t *w = c->w;
-    if (c->tl != TL_NONE) {
-        cz__tlist_t *l = &w->tl[c->tl];
-        if (c->tprev)
-            c->tprev->tnext = c->tnext;
-        else
-            l->head = c->tnext;
-        if (c->tnext)
-            c->tnext->tprev = c->tprev;
-        else
-            l->tail = c->tprev;
-        c->tprev = c->tnext = NULL;
-    }
-    c->tl = (uint8_t)list;
-    if (list == TL_NONE)
-        return;
-    cz__tlist_t *l = &w->tl[list];
-    c->deadline = uv_now(&w->loop) + l->timeout_ms;
-    c->tprev = l->tail;
-    if (l->tail)
-        l->tail->tnext = c;
-    else
-        l->head = c;
-    l->tail = c;
-}
-
-/* ---- buffers ---- */
-
-char *cz__h1_buf_get(cz_worker_t *w)
-{
-    if (w->free_bufs) {
-        char *b = w->free_bufs;
-        w->free_bufs = *(void **)b;
-        w->nfree_bufs--;
-        return b;
-    }
-    return malloc(w->srv->buf_size);
-}
-
-void cz__h1_buf_put(cz_worker_t *w, char *b)
-{
-    if (w->nfree_bufs >= 256) {
-        free(b);
-        return;
-    }
-    *(void **)b = w->free_bufs;
-    w->free_bufs = b;
-    w->nfree_bufs++;
-}
-
-/* ---- lifecycle ---- */
+/* ---- lifecycle (the timer lists and read buffers are inline in http_int.h: every request
+ * uses them) ---- */
 
 void cz__h1_closed(cz__transport_t *t)
 {
