@@ -142,23 +142,9 @@ void cz__run_handler(cz_req_t *r);
 void cz__chain_run(cz_req_t *r);   /* run the route's middlewares from the cursor, then the handler */
 void cz__chain_leave(cz_req_t *r); /* leave() for the middlewares that passed, in reverse */
 void cz__res_finish(cz_req_t *r);
-/* The codec takes the collected answer (cz__codec_ops_t.finish): a blocking handler that
- * outlived its timeout gets its 503, the chain leaves. */
+/* cz__res_settle, cz__res_sent: in codec_side.h, the codec's only (inline). */
 void cz__res_timed_out(cz_req_t *r);
-static inline void cz__res_settle(cz_req_t *r)
-{
-    if (r->timed_out)
-        cz__res_timed_out(r);
-    cz__chain_leave(r);
-}
-/* The codec serialised the answer of r (status, body bytes): the unrouted one is logged here,
- * a routed one by the log link. */
 void cz__res_sent_unrouted(cz_req_t *r, int status, uint64_t bytes);
-static inline void cz__res_sent(cz_req_t *r, int status, uint64_t bytes)
-{
-    if (!r->route)
-        cz__res_sent_unrouted(r, status, bytes);
-}
 /* Phase one of finishing: leave() the chain and serialise, without releasing the request (the
  * timeout answers while the handler still holds it). status/body replace the answer when set. */
 void cz__res_complete(cz_req_t *r, int status, const char *body);

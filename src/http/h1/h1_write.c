@@ -27,6 +27,7 @@
 #include <string.h>
 #include <time.h>
 #include "http/http_int.h"
+#include "http/exchange/codec_side.h"
 
 #define BIG_BODY 16384 /* bodies above this are written from the arena, not copied */
 
