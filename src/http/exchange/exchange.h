@@ -3,7 +3,7 @@
  * exchange.h: the exchange layer's structures and functions (included by http_int.h, which
  * every engine file includes): routes, the request and its response, what the exchange asks of
  * the codec carrying it (cz__codec_ops_t), dispatch, the chain, the blocking pool. It knows no
- * protocol and no transport. Nothing here is public API.
+ * protocol and no transport but through those ops. Nothing here is public API.
  */
 #ifndef CZERO_EXCHANGE_H
 #define CZERO_EXCHANGE_H
