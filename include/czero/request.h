@@ -49,6 +49,14 @@ CZ_EXTERN cz_str_t cz_req_body(const cz_req_t *r);
 CZ_EXTERN cz_str_t cz_req_remote(const cz_req_t *r);
 /** HTTP version, e.g. 11 for 1.1, 10 for 1.0. */
 CZ_EXTERN int cz_req_version(const cz_req_t *r);
+/** The protocol the request came over, as Go's Request.Proto: "HTTP/1.1", "HTTP/1.0". */
+CZ_EXTERN const char *cz_req_proto(const cz_req_t *r);
+/** True when the connection is TLS (false on plain TCP). */
+CZ_EXTERN bool cz_req_tls(const cz_req_t *r);
+/** The server name the client asked for in its TLS hello (SNI); NULL on plain TCP or without. */
+CZ_EXTERN const char *cz_req_tls_sni(const cz_req_t *r);
+/** The subject of the client's certificate; NULL on plain TCP or when it sent none. */
+CZ_EXTERN const char *cz_req_tls_peer_subject(const cz_req_t *r);
 /** The request's arena: memory that dies when the response ends. */
 CZ_EXTERN cz_arena_t *cz_req_arena(cz_req_t *r);
 /** The libuv loop (uv_loop_t *) of the thread that owns the request, for async handlers. */

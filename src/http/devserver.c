@@ -9,7 +9,9 @@
  * registry (breakers, limiters); GET HealthPath answers "OK" (go-zero's default
  * HealthResponse). A dev listener that cannot listen fails the service's start-up, as its main
  * listener does (a port another process holds is refused: listen.c); it never shares its port
- * with another process, ReusePort or not. It is not a pprof server.
+ * with another process, ReusePort or not. It is not a pprof server. The Prometheus link
+ * starts it while the service's chain is built, so it runs its server through the API server.c
+ * registered on the service (cz__server_api_t), not by calling up into server.c.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 #include "czero/log.h"
 
 struct cz__devserver {
+    const cz__server_api_t *api; /* the server API, as server.c registered it */
     cz_rest_conf_t conf;
     cz_server_t *srv;
     cz_metrics_t *reg;
@@ -58,12 +61,14 @@ static int set_str(char **field, const char *v)
     return *field ? 0 : CZ_ENOMEM;
 }
 
-int cz__devserver_start(const char *host, int port, const char *metrics_path,
-                        const char *health_path, cz_metrics_t *reg, cz__devserver_t **out)
+int cz__devserver_start(const cz__server_api_t *api, const char *host, int port,
+                        const char *metrics_path, const char *health_path, cz_metrics_t *reg,
+                        cz__devserver_t **out)
 {
     cz__devserver_t *d = calloc(1, sizeof *d);
     if (!d)
         return CZ_ENOMEM;
+    d->api = api;
     d->reg = reg;
     cz_diag_t diag = {0};
     int rc = cz_conf_defaults(cz_rest_conf_fields, &d->conf, &diag);
@@ -78,7 +83,7 @@ int cz__devserver_start(const char *host, int port, const char *metrics_path,
     d->conf.port = port;
     d->conf.workers = 1;
     memset(&d->conf.middlewares, 0, sizeof d->conf.middlewares);
-    d->srv = cz_server_new(&d->conf, &diag);
+    d->srv = api->create(&d->conf, &diag);
     if (!d->srv) {
         cz__devserver_free(d);
         return CZ_EARG;
@@ -89,16 +94,16 @@ int cz__devserver_start(const char *host, int port, const char *metrics_path,
         routes[n++] = (cz_route_t){"GET", metrics_path, metrics_handler, d, 0};
     if (health_path && *health_path)
         routes[n++] = (cz_route_t){"GET", health_path, health_handler, d, 0};
-    rc = cz_server_add_routes(d->srv, routes, n, NULL, &diag);
+    rc = api->add_routes(d->srv, routes, n, NULL, &diag);
     if (rc)
         cz_log_error("dev server %s:%d: %s", d->conf.host, port, diag.msg);
     else /* logs why it failed: "listen on HOST:PORT: address already in use" */
-        rc = cz_server_start(d->srv);
+        rc = api->start(d->srv);
     if (rc) {
         cz__devserver_free(d);
         return rc;
     }
-    cz_log_info("Starting dev http server at %s:%d", d->conf.host, cz_server_port(d->srv));
+    cz_log_info("Starting dev http server at %s:%d", d->conf.host, api->port(d->srv));
     *out = d;
     return 0;
 }
@@ -106,7 +111,7 @@ int cz__devserver_start(const char *host, int port, const char *metrics_path,
 void cz__devserver_stop(cz__devserver_t *d)
 {
     if (d && d->srv)
-        cz_server_shutdown(d->srv);
+        d->api->shutdown(d->srv);
 }
 
 void cz__devserver_free(cz__devserver_t *d)
@@ -114,9 +119,9 @@ void cz__devserver_free(cz__devserver_t *d)
     if (!d)
         return;
     if (d->srv) {
-        cz_server_shutdown(d->srv);
-        cz_server_wait(d->srv);
-        cz_server_free(d->srv);
+        d->api->shutdown(d->srv);
+        d->api->wait(d->srv);
+        d->api->destroy(d->srv);
     }
     cz_conf_free(cz_rest_conf_fields, &d->conf);
     free(d);
@@ -124,7 +129,7 @@ void cz__devserver_free(cz__devserver_t *d)
 
 int cz__devserver_port(const cz__devserver_t *d)
 {
-    return d && d->srv ? cz_server_port(d->srv) : 0;
+    return d && d->srv ? d->api->port(d->srv) : 0;
 }
 
 int cz_server_dev_port(const cz_server_t *s) { return s ? cz__devserver_port(s->dev) : 0; }

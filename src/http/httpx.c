@@ -6,7 +6,7 @@
  *
  * The hooks are read once per answer with relaxed atomics; they are meant to be set at
  * start-up, so a pair (fn, ud) changed while serving may be seen half-changed. Not here: the
- * server's own answers (response.c, the chain's links), which stay plain text.
+ * server's own answers (the codec's, the chain's links), which stay plain text.
  */
 #include <stdarg.h>
 #include <stdio.h>

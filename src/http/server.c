@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT
  *
- * server.c: the server's lifecycle: routes, worker threads, listeners, dispatch, shutdown.
+ * server.c: the server's lifecycle: routes, worker threads, listeners, shutdown; it wires the
+ * layers (http_int.h): a worker's listener hands connections to the HTTP/1.1 codec, whose
+ * requests the exchange (exchange/dispatch.c) runs.
  *
  * Each worker thread runs its own libuv loop with its own SO_REUSEPORT listening socket, so the
  * kernel spreads connections and nothing on the request path is shared between threads except
@@ -103,6 +105,16 @@ static int64_t default_max_connections(void)
     return cur > reserve + 16 ? (int64_t)(cur - reserve) : 16;
 }
 
+static const cz__server_api_t server_api = {
+    .create = cz_server_new,
+    .add_routes = cz_server_add_routes,
+    .start = cz_server_start,
+    .port = cz_server_port,
+    .shutdown = cz_server_shutdown,
+    .wait = cz_server_wait,
+    .destroy = cz_server_free,
+};
+
 cz_server_t *cz_server_new(const cz_rest_conf_t *conf, cz_diag_t *d)
 {
     if (conf->port < 0 || conf->port > 65535) {
@@ -113,6 +125,7 @@ cz_server_t *cz_server_new(const cz_rest_conf_t *conf, cz_diag_t *d)
     if (!s)
         return NULL;
     pthread_mutex_init(&s->conn_log_mu, NULL); /* first: cz_server_free destroys it */
+    s->api = &server_api;
     s->conf = *conf;
     s->host = strdup(conf->host && *conf->host ? conf->host : "0.0.0.0");
     s->conf.host = s->host;
@@ -282,98 +295,6 @@ void cz_server_set_not_allowed(cz_server_t *s, cz_handler_fn fn, void *ud)
     s->not_allowed_ud = ud;
 }
 
-/* ---- dispatch ---- */
-
-static int default_not_found(cz_req_t *r, cz_res_t *res, void *ud)
-{
-    (void)r, (void)ud;
-    cz_res_error(res, 404, "404 page not found"); /* net/http's NotFound, which go-zero uses */
-    return CZ_DONE;
-}
-
-/* The route's handler, after its middlewares: inline, async or on the blocking pool. */
-void cz__run_handler(cz_req_t *r)
-{
-    const cz__route_t *rt = r->route;
-    cz_res_t *res = &r->res;
-    r->in_handler = true;
-    res->hdrs_mark = res->hdrs_len;
-    if (rt->flags & CZ_ROUTE_BLOCKING) {
-        r->blocking = true;
-        if (cz__pool_submit(r->w->srv->pool, r) == 0)
-            return;
-        r->blocking = false;
-        cz_res_error(res, 503, "service unavailable: blocking pool is full");
-        res->refused = true; /* the pool sheds, the handler did not fail: no breaker failure */
-        cz__res_finish(r);
-        return;
-    }
-    r->calling = true;
-    int rc = rt->handler(r, res, rt->ud);
-    r->calling = false;
-    if (rc == CZ_AGAIN && !r->ended_early) {
-        r->async = true;
-        return;
-    }
-    cz__res_finish(r);
-}
-
-/* A route answering for another method on r's path (the first in Allow), whose outer links
- * then put their headers on the 405 (the gateway's per-route Cors). */
-static const cz__route_t *sibling_route(cz_server_t *s, cz_req_t *r, const char *allow, size_t an)
-{
-    const char *comma = memchr(allow, ',', an);
-    cz_route_match_t m;
-    cz_str_t method = {allow, comma ? (size_t)(comma - allow) : an};
-    return cz_router_find(s->router, method, r->path, &m) == 0 ? m.data : NULL;
-}
-
-/* A parsed request: its route's chain, or the 404/405 answer. No chain runs there, as go-zero's
- * router calls its not-found handlers directly, but the outer links (CORS) do: go-zero's
- * corsRouter wraps the router, so an unknown path's preflight is 204 and its 404 has the CORS
- * headers. */
-void cz__dispatch(cz_req_t *r)
-{
-    if (r->route) {
-        cz__chain_run(r);
-        return;
-    }
-    cz_server_t *s = r->w->srv;
-    cz_res_t *res = &r->res;
-    cz_handler_fn fn;
-    void *ud;
-    char allow[256];
-    size_t an = cz_router_allowed(s->router, r->path, allow, sizeof allow);
-    if (an >= sizeof allow)
-        an = sizeof allow - 1;
-    r->in_handler = true;
-    if (cz__chain_outer_unrouted(r, an ? sibling_route(s, r, allow, an) : NULL)) {
-        cz__res_finish(r);
-        return;
-    }
-    if (an) {
-        cz_res_header_n(res, CZ_STR("Allow"), (cz_str_t){allow, an});
-        res->status = 405;
-        fn = s->not_allowed;
-        ud = s->not_allowed_ud;
-    } else {
-        fn = s->not_found ? s->not_found : default_not_found;
-        ud = s->not_found_ud;
-    }
-    if (!fn) { /* 405 without a custom handler: empty body, as go-zero */
-        cz__res_finish(r);
-        return;
-    }
-    r->calling = true;
-    int rc = fn(r, res, ud);
-    r->calling = false;
-    if (rc == CZ_AGAIN && !r->ended_early) {
-        r->async = true;
-        return;
-    }
-    cz__res_finish(r);
-}
-
 /* ---- workers ---- */
 
 static void close_cb_noop(uv_handle_t *h) { (void)h; }
@@ -403,58 +324,10 @@ static void worker_maybe_exit(cz_worker_t *w)
     }
 }
 
-/* The loop's busy share over the last sample, smoothed into w->busy_pm (permille): what the
- * load shedder reads (shedding.c). Sampled every BUSY_SAMPLE_NS from the tick. */
-#define BUSY_SAMPLE_NS (250 * CZ_NS_PER_MS)
-#define BUSY_BETA 0.8
-static void sample_busy(cz_worker_t *w)
-{
-    uint64_t now = uv_hrtime(), idle = uv_metrics_idle_time(&w->loop);
-    if (w->busy_t0 == 0) {
-        w->busy_t0 = now;
-        w->busy_idle0 = idle;
-        return;
-    }
-    if (now - w->busy_t0 < BUSY_SAMPLE_NS)
-        return;
-    uint64_t dt = now - w->busy_t0, di = idle - w->busy_idle0;
-    double busy = di >= dt ? 0 : 1000.0 * (double)(dt - di) / (double)dt;
-    double prev = __atomic_load_n(&w->busy_pm, __ATOMIC_RELAXED);
-    __atomic_store_n(&w->busy_pm, (int64_t)(prev * BUSY_BETA + busy * (1 - BUSY_BETA)),
-                     __ATOMIC_RELAXED);
-    w->busy_t0 = now;
-    w->busy_idle0 = idle;
-}
-
-int64_t cz__server_busy(const cz_server_t *s)
-{
-    int64_t sum = 0;
-    int n = s->workers ? s->nworkers : 0;
-    for (int i = 0; i < n; i++)
-        sum += __atomic_load_n(&s->workers[i].busy_pm, __ATOMIC_RELAXED);
-    return n ? sum / n : 0;
-}
-
-/* Before each poll: the next request the shedding link sees starts the turn's clock. */
-static void on_turn(uv_prepare_t *p)
-{
-    cz_worker_t *w = cz__container_of(p, cz_worker_t, turn);
-    w->turn_ms = 0;
-}
-
-uint64_t cz__worker_turn_ms(cz_worker_t *w)
-{
-    if (w->turn_ms == 0) { /* the coarse clock, as the shedding link reads it per request */
-        uint64_t now = cz_clock_now_ms(cz_clock_coarse());
-        w->turn_ms = now ? now : 1;
-    }
-    return w->turn_ms;
-}
-
 static void on_tick(uv_timer_t *t)
 {
     cz_worker_t *w = cz__container_of(t, cz_worker_t, tick);
-    sample_busy(w);
+    cz__load_sample(w);
     cz__date_update(w);
     cz__conn_tick(w, uv_now(&w->loop));
     cz__timeouts_tick(w, uv_now(&w->loop));
@@ -483,18 +356,19 @@ void cz__worker_init(cz_server_t *s, cz_worker_t *w, int id, int listen_fd)
     w->srv = s;
     w->id = id;
     uv_loop_init(&w->loop);
-    uv_loop_configure(&w->loop, UV_METRICS_IDLE_TIME); /* the shedder's reading (sample_busy) */
+    uv_loop_configure(&w->loop, UV_METRICS_IDLE_TIME); /* the shedder's reading (worker_load.c) */
     w->spare_fd = -1;
     /* this worker's share of MaxConnections (the kernel spreads connections evenly) */
     w->max_conns = (size_t)((s->conf.max_connections + s->nworkers - 1) / s->nworkers);
+    w->conn_open = cz__h1_accept; /* the one codec until ALPN picks among several */
+    w->conn_drain = cz__conn_drain;
+    w->transport_open = cz__tcp_open;
     if (listen_fd >= 0)
         cz__accept_start(w, listen_fd);
     uv_async_init(&w->loop, &w->wake, on_wake);
     uv_timer_init(&w->loop, &w->tick);
     uv_timer_start(&w->tick, on_tick, CZ__TICK_MS, CZ__TICK_MS);
-    uv_prepare_init(&w->loop, &w->turn);
-    uv_prepare_start(&w->turn, on_turn);
-    uv_unref((uv_handle_t *)&w->turn);
+    cz__load_init(w);
     pthread_mutex_init(&w->done_mu, NULL);
     w->timeouts = s->nroutes ? calloc(s->nroutes, sizeof *w->timeouts) : NULL;
     w->tl[TL_IDLE].timeout_ms = (uint64_t)s->conf.idle_timeout_ms;

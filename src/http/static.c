@@ -182,7 +182,7 @@ static int parse_range(cz_str_t h, uint64_t size, uint64_t *start, uint64_t *len
 /* ---- serving ---- */
 
 #define READ_CHUNK (128u << 10)
-#define PIECE 16384u /* fits the engine's recycled streamed-write buffers (res_stream.c) */
+#define PIECE 16384u /* fits the engine's recycled streamed-write buffers (h1/h1_write.c) */
 #define HIGH_WATER (256u << 10)
 
 /* One file request; in the request arena, so it lives until the response ends. */

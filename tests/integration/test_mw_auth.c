@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * Integration tests of the auth links on a real server (src/http/mw/jwt.c, signature.c):
+ * Integration tests of the auth links on a real server (src/http/mw/jwt_auth.c, signature.c):
  * JWT routes answer 401 without a valid token (missing, expired, wrong secret, alg none, an
  * algorithm outside the server's policy) and hand the claims to the handler otherwise, accept
  * the previous secret during a rotation, and let the unauthorized callback shape the answer;

@@ -44,8 +44,9 @@ typedef struct cz__devserver cz__devserver_t;
 /* Start a listener on host:port (Workers 1, every middleware off) answering GET metrics_path
  * (when not NULL) with the text of reg and of cz_metrics_default(), and GET health_path (when
  * not NULL) with "OK". 0 or a negative code (bind errors included). */
-int cz__devserver_start(const char *host, int port, const char *metrics_path,
-                        const char *health_path, cz_metrics_t *reg, cz__devserver_t **out);
+int cz__devserver_start(const cz__server_api_t *api, const char *host, int port,
+                        const char *metrics_path, const char *health_path, cz_metrics_t *reg,
+                        cz__devserver_t **out);
 /* Begin shutdown (thread-safe, returns at once). */
 void cz__devserver_stop(cz__devserver_t *d);
 /* Shut down, wait for the worker, free. NULL is ignored. */

@@ -357,15 +357,15 @@ static int prom_init(cz_server_t *s, void **state, cz_diag_t *d)
      * a port held by another process is seen at once rather than as metrics that never come.
      * The listener logged why; no diagnostic, so the chain adds no second line. */
     const cz_dev_server_conf_t *ds = &c->dev_server;
-    if (dev && (rc = cz__devserver_start(ds->host, (int)ds->port,
+    if (dev && (rc = cz__devserver_start(s->api, ds->host, (int)ds->port,
                                          ds->enable_metrics ? ds->metrics_path : NULL,
                                          ds->health_path, ps->reg, &s->dev)) != 0)
         return rc;
     if (agent) {
         const char *path = c->prometheus.path && *c->prometheus.path ? c->prometheus.path
                                                                       : "/metrics";
-        rc = cz__devserver_start(c->prometheus.host, (int)c->prometheus.port, path, NULL, ps->reg,
-                                 dev ? &ps->agent : &s->dev);
+        rc = cz__devserver_start(s->api, c->prometheus.host, (int)c->prometheus.port, path,
+                                 NULL, ps->reg, dev ? &ps->agent : &s->dev);
     }
     return rc;
 }

@@ -4,7 +4,7 @@
  *
  * Two shedders per server, as go-zero's engine: one at CpuThreshold and one for priority routes
  * at (CpuThreshold + 1000) / 2, so priority routes are shed later. None when CpuThreshold is 0.
- * Their "CPU" reading is the worker loops' busy share (server.c), not the machine's CPU, and
+ * Their "CPU" reading is the worker loops' busy share (worker_load.c), not the machine's CPU, and
  * they never scale their in-flight limit below what the window saw (overload_floor 1). Besides
  * them, a request read more than LOOP_BEHIND_MAX_MS after its loop turn began is shed: an
  * overloaded loop queues requests in the sockets, where no in-flight count sees them.

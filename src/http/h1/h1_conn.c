@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * conn.c: one HTTP/1.1 connection: reading, parsing with llhttp, limits, timeouts, pipelining.
+ * h1_conn.c: one HTTP/1.1 connection: reading, parsing with llhttp, limits, timeouts, pipelining.
  *
  * A connection serves one request at a time. llhttp is paused at the end of each message so the
  * bytes of pipelined requests stay in the read buffer until the current response is written:
@@ -10,150 +10,49 @@
  * Content-Length before reading, or while reading chunks). llhttp's strict mode rejects what
  * enables request smuggling (CL with TE, two Content-Lengths, bad chunk sizes, CR/LF/NUL in
  * values); the callbacks refuse what it lets through, to RFC 9112 as strictly as nginx: empty
- * or non-token header names (400), a version other than 1.0/1.1 (505), and through framing.c
+ * or non-token header names (400), a version other than 1.0/1.1 (505), and through h1_framing.c
  * obsolete line folding, a missing, repeated or invalid Host, a Transfer-Encoding other than
  * exactly one "chunked" (501), a bad absolute-form target. Each such request gets its answer
  * with no handler run, and the connection is closed after it.
  *
- * What this file is not: response serialisation (response.c), the server lifecycle (server.c).
+ * Bytes come in through the connection's transport (c->tr, transport/transport.h), whose
+ * callbacks this file registers; a parsed request goes to the exchange (cz__dispatch), which
+ * answers through the codec's ops (cz__h1_codec, at the end of this file). This file is the
+ * codec's top: the files below it (h1_body.c, h1_write.c, h1_link.c) call its state machine
+ * back only through c->up. What this file is not: serialising answers (h1_write.c), streamed
+ * request bodies (h1_body.c), the connection's primitives: timers, buffers, closing
+ * (h1_link.c), the server lifecycle (server.c).
  */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include "http_int.h"
+#include "http/http_int.h"
 #include "czero/log.h"
 
 enum { CB_NONE, CB_FIELD, CB_VALUE };
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void on_read(cz__transport_t *t, ssize_t nread);
+static void alloc_cb(cz__transport_t *t, uv_buf_t *out);
 static void process(cz_conn_t *c);
+/* what the files below call back (cz__h1_up_t) */
+static const cz__h1_up_t conn_up = {
+    .request_done = cz__conn_request_done,
+    .written = cz__conn_written,
+    .process = cz__conn_process,
+};
 
-/* ---- timer lists ---- */
-
-void cz__tl_set(cz_conn_t *c, int list)
-{
-    cz_worker_t *w = c->w;
-    if (c->tl != TL_NONE) {
-        cz__tlist_t *l = &w->tl[c->tl];
-        if (c->tprev)
-            c->tprev->tnext = c->tnext;
-        else
-            l->head = c->tnext;
-        if (c->tnext)
-            c->tnext->tprev = c->tprev;
-        else
-            l->tail = c->tprev;
-        c->tprev = c->tnext = NULL;
-    }
-    c->tl = (uint8_t)list;
-    if (list == TL_NONE)
-        return;
-    cz__tlist_t *l = &w->tl[list];
-    c->deadline = uv_now(&w->loop) + l->timeout_ms;
-    c->tprev = l->tail;
-    if (l->tail)
-        l->tail->tnext = c;
-    else
-        l->head = c;
-    l->tail = c;
-}
-
-/* ---- buffers ---- */
-
-static char *buf_get(cz_worker_t *w)
-{
-    if (w->free_bufs) {
-        char *b = w->free_bufs;
-        w->free_bufs = *(void **)b;
-        w->nfree_bufs--;
-        return b;
-    }
-    return malloc(w->srv->buf_size);
-}
-
-static void buf_put(cz_worker_t *w, char *b)
-{
-    if (w->nfree_bufs >= 256) {
-        free(b);
-        return;
-    }
-    *(void **)b = w->free_bufs;
-    w->free_bufs = b;
-    w->nfree_bufs++;
-}
-
-/* ---- lifecycle ---- */
-
-static void on_close(uv_handle_t *h)
-{
-    cz_conn_t *c = (cz_conn_t *)h;
-    cz_worker_t *w = c->w;
-    if (c->req.in_to_list)
-        cz__timeout_remove(&c->req);
-    if (c->buf)
-        buf_put(w, c->buf);
-    free(c->out);
-    cz_arena_dispose(&c->req.arena);
-    if (c->aprev)
-        c->aprev->anext = c->anext;
-    else
-        w->all = c->anext;
-    if (c->anext)
-        c->anext->aprev = c->aprev;
-    w->nconns--;
-    w->nclosing--;
-    free(c);
-}
-
-/* The descriptor is released now (libuv closes it in uv_close); the memory in on_close. */
-static void conn_release(cz_conn_t *c)
-{
-    c->w->nclosing++;
-    uv_close((uv_handle_t *)&c->tcp, on_close);
-}
-
-void cz__conn_close(cz_conn_t *c)
-{
-    if (c->closed)
-        return;
-    c->closed = true;
-    c->state = CS_CLOSING;
-    cz__tl_set(c, TL_NONE);
-    cz__swl_set(c, false);
-    if (c->req.in_handler) {
-        /* An async or pool handler still holds the request: it learns of the cancellation and
-         * the connection is freed when it ends the response (cz__conn_request_done). */
-        c->req.cancelled = true;
-        uv_read_stop((uv_stream_t *)&c->tcp);
-        if (c->req.cancel_cb) {
-            void (*cb)(cz_req_t *, void *) = c->req.cancel_cb;
-            c->req.cancel_cb = NULL;
-            cb(&c->req, c->req.cancel_ud); /* may end the request (c is freed by on_close) */
-        }
-        /* a stream handler still waiting for its body hears of it even without a cancel
-         * callback (shutdown deadline, write error, timeout): otherwise it would wait forever */
-        if (c->req.in_handler && c->req.stream_body && c->req.body_cb && !c->req.body_done) {
-            c->req.body_done = true;
-            c->req.body_cb(&c->req, NULL, 0, CZ_ECLOSED, c->req.body_ud);
-        }
-        return;
-    }
-    conn_release(c);
-}
+/* what the connection registers with its transport */
+static const cz__transport_cbs_t conn_cbs = {.alloc = alloc_cb, .read = on_read, .closed = cz__h1_closed};
 
 /* Reusable: nothing to answer and nothing half read, so closing it loses no request (nginx's
- * reusable connections); a TL_IDLE one may still be writing. Bytes the kernel holds that the
- * loop has not read yet (a request just sent) make it not reusable either: one ioctl, on the
- * drain path only. */
+ * reusable connections); a TL_IDLE one may still be writing. Bytes the transport holds that the
+ * loop has not read yet (a request just sent) make it not reusable either: one ioctl for TCP,
+ * on the drain path only. */
 static bool reusable(cz_conn_t *c)
 {
     if (c->state != CS_IDLE || c->writing || c->closed || c->req.in_handler ||
         c->parsed != c->len)
         return false;
-    uv_os_fd_t fd;
-    int pending = 0;
-    return uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0 && ioctl(fd, FIONREAD, &pending) == 0 &&
-           pending == 0;
+    return !c->tr.ops->unread(&c->tr);
 }
 
 size_t cz__conn_drain(cz_worker_t *w, size_t max)
@@ -179,21 +78,20 @@ size_t cz__conn_drain(cz_worker_t *w, size_t max)
     return n;
 }
 
-static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *out)
+static void alloc_cb(cz__transport_t *t, uv_buf_t *out)
 {
-    cz_conn_t *c = (cz_conn_t *)h;
-    (void)hint;
+    cz_conn_t *c = (cz_conn_t *)t;
     if (c->state >= CS_LINGER) {
         if (c->state == CS_LINGER) { /* discard: reuse the whole buffer */
             if (!c->buf)
-                c->buf = buf_get(c->w);
+                c->buf = cz__h1_buf_get(c->w);
             cz__linger_reset(c);
         } else if (c->state == CS_DISCARD && c->parsed == c->len) {
             c->len = c->parsed = c->req_start = 0;
         }
     }
     if (!c->buf) {
-        c->buf = buf_get(c->w);
+        c->buf = cz__h1_buf_get(c->w);
         c->cap = c->w->srv->buf_size;
         c->len = c->parsed = c->req_start = 0;
         if (!c->buf) {
@@ -222,30 +120,29 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *out)
     *out = uv_buf_init(c->buf + c->len, c->cap - c->len);
 }
 
-static void free_unopened(uv_handle_t *h) { free(h); }
-
 static void conn_setup(cz_worker_t *w, cz_conn_t *c)
 {
     c->w = w;
+    c->up = &conn_up;
     w->nconns++;
     c->anext = w->all;
     if (w->all)
         w->all->aprev = c;
     w->all = c;
-    uv_tcp_nodelay(&c->tcp, 1);
     llhttp_init(&c->parser, HTTP_REQUEST, &w->srv->parser_settings);
     /* any well-formed "HTTP/d.d" reaches on_version_complete, which answers 505 for all but
      * 1.0 and 1.1 (strict llhttp takes 0.9 and 2.0, and refuses 1.2 as malformed: 400) */
     c->parser.lenient_flags |= LENIENT_VERSION;
     c->parser.data = c;
     c->req.conn = c;
+    c->req.codec = &cz__h1_codec;
     c->req.w = w;
     cz_arena_init(&c->req.arena, 4096);
     cz__req_reset(&c->req);
     c->state = CS_IDLE;
     cz__tl_set(c, TL_FRESH); /* its first byte must come within HeaderTimeout */
     c->reading = true;
-    if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read) != 0)
+    if (c->tr.ops->read_start(&c->tr) != 0)
         cz__conn_close(c);
 }
 
@@ -254,14 +151,13 @@ cz_conn_t *cz__conn_open_fd(cz_worker_t *w, int fd)
     cz_conn_t *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    uv_tcp_init(&w->loop, &c->tcp);
-    if (uv_tcp_open(&c->tcp, fd) != 0) {
-        uv_close((uv_handle_t *)&c->tcp, free_unopened);
-        return NULL;
-    }
+    if (w->transport_open(&c->tr, &w->loop, fd, &conn_cbs) != 0)
+        return NULL; /* c is freed once the transport's handle is closed */
     conn_setup(w, c);
     return c;
 }
+
+bool cz__h1_accept(cz_worker_t *w, int fd) { return cz__conn_open_fd(w, fd) != NULL; }
 
 /* After an error answer: stop parsing, half-close once the answer is out, and read until the
  * peer closes so it can read the answer even while it is still sending (lingering close). */
@@ -274,20 +170,9 @@ static void fail(cz_conn_t *c, int status)
     cz__send_simple(c, status, c->req.route ? cz__chain_outer_headers(&c->req) : NULL);
 }
 
-void cz__conn_start_reading(cz_conn_t *c)
+static void on_read(cz__transport_t *t, ssize_t nread)
 {
-    if (!c->reading && !c->closed && !c->peer_eof) {
-        if (c->state == CS_STREAM && c->req.body_paused)
-            return;
-        if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read) == 0)
-            c->reading = true;
-    }
-}
-
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
-    cz_conn_t *c = (cz_conn_t *)s;
-    (void)buf;
+    cz_conn_t *c = (cz_conn_t *)t;
     if (nread > 0) {
         if (c->state >= CS_LINGER) {
             if (c->state == CS_LINGER) { /* discard; more data extends the wait, as nginx */
@@ -312,7 +197,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (nread == 0)
         return;
     if (nread == UV_ENOBUFS) { /* buffer full while a handler runs: back-pressure */
-        uv_read_stop(s);
+        c->tr.ops->read_stop(t);
         c->reading = false;
         if (c->state == CS_HEADERS || c->state == CS_BODY)
             fail(c, c->url_done ? 431 : 414);
@@ -322,7 +207,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
      * unless its handler can be cancelled (cz_req_on_cancel): then, as nginx does for a proxied
      * request (proxy_ignore_client_abort off), the client is taken to have gone (499) and the
      * handler stops its upstream work. Otherwise the connection is done. */
-    uv_read_stop(s);
+    c->tr.ops->read_stop(t);
     c->reading = false;
     c->peer_eof = true;
     if (c->state == CS_STREAM) { /* the body may still be complete in the buffer */
@@ -426,23 +311,6 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n)
     c->hvl[i] += (uint32_t)n;
     return 0;
 }
-
-/* tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~"
- *         / DIGIT / ALPHA */
-const bool cz__is_token[256] = {
-    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
-    ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
-    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
-    ['8'] = 1, ['9'] = 1,
-    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
-    ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
-    ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
-    ['Y'] = 1, ['Z'] = 1,
-    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
-    ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
-    ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
-    ['y'] = 1, ['z'] = 1,
-};
 
 static int on_headers_complete(llhttp_t *p)
 {
@@ -634,7 +502,7 @@ static void process(cz_conn_t *c)
            !c->close_after && !c->done_pending && !c->stream_writes) {
         if (c->parsed == c->len) {
             if (c->state == CS_IDLE && c->buf) { /* nothing pending: give the buffer back */
-                buf_put(c->w, c->buf);
+                cz__h1_buf_put(c->w, c->buf);
                 c->buf = NULL;
                 c->len = c->parsed = c->req_start = 0;
             }
@@ -681,7 +549,7 @@ void cz__conn_request_done(cz_conn_t *c)
     cz_req_t *r = &c->req;
     if (c->closed) {
         if (!r->in_handler)
-            conn_release(c);
+            cz__conn_release(c);
         return;
     }
     if (c->state >= CS_LINGER && cz__stream_request_done(c))
@@ -697,9 +565,7 @@ void cz__conn_request_done(cz_conn_t *c)
         process(c);
 }
 
-static void on_shutdown(uv_shutdown_t *req, int status) { (void)req, (void)status; }
-
-/* Called by response.c when the output buffer has drained. */
+/* Called by h1_write.c when the output buffer has drained. */
 void cz__conn_written(cz_conn_t *c)
 {
     if (c->closed)
@@ -708,7 +574,7 @@ void cz__conn_written(cz_conn_t *c)
         if (c->linger && !c->peer_eof) {
             c->state = CS_LINGER;
             cz__tl_set(c, TL_LINGER);
-            uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_shutdown);
+            c->tr.ops->shutdown(&c->tr);
             cz__conn_start_reading(c);
         } else {
             cz__conn_close(c);
@@ -758,3 +624,38 @@ void cz__worker_start_stop(cz_worker_t *w)
             c->close_after = c->close_after || c->state == CS_HANDLING || c->state == CS_STREAM;
     }
 }
+
+/* ---- the codec's side of an exchange (cz__codec_ops_t) ---- */
+
+static size_t h1_pending(const cz_req_t *r) { return r->conn->tr.ops->queued(&r->conn->tr); }
+static void h1_done(cz_req_t *r) { cz__conn_request_done(r->conn); }
+
+static void h1_flush(cz_req_t *r)
+{
+    if (!r->conn->in_process)
+        cz__conn_flush(r->conn);
+}
+
+static void h1_close(cz_req_t *r) { cz__conn_close(r->conn); }
+static void h1_close_after(cz_req_t *r) { r->conn->close_after = true; }
+static const cz__transport_t *h1_transport(const cz_req_t *r) { return &r->conn->tr; }
+static const char *h1_proto(const cz_req_t *r) { return r->version == 10 ? "HTTP/1.0" : "HTTP/1.1"; }
+
+const cz__codec_ops_t cz__h1_codec = {
+    .proto = h1_proto,
+    .finish = cz__h1_finish,
+    .send = cz__h1_send,
+    .stream_head = cz__h1_stream_head,
+    .stream_write = cz__h1_stream_write,
+    .stream_end = cz__h1_stream_end,
+    .pending = h1_pending,
+    .done = h1_done,
+    .flush = h1_flush,
+    .close = h1_close,
+    .close_after = h1_close_after,
+    .body_read = cz__h1_body_read,
+    .body_pause = cz__h1_body_pause,
+    .body_resume = cz__h1_body_resume,
+    .remote = cz__h1_remote,
+    .transport = h1_transport,
+};

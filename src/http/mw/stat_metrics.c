@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * metrics.c: the metrics link and go-zero's periodic stat line (rest/handler/metrichandler.go,
+ * stat_metrics.c: the metrics link and go-zero's periodic stat line (rest/handler/metrichandler.go,
  * core/stat/metrics.go):
  *   (name) - qps: 12.3/s, drops: 0, avg time: 1.2ms, med: 1.1ms, 90th: 2.0ms, 99th: 3.1ms,
  *   99.9th: 4.0ms

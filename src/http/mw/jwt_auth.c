@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * jwt.c: the jwt link (go-zero rest/handler/authhandler.go with rest/token/tokenparser.go).
+ * jwt_auth.c: the jwt link (go-zero rest/handler/authhandler.go with rest/token/tokenparser.go).
  *
  * On a route added with cz_route_opts_t.jwt.secret, the request must carry a token in the
  * Authorization header, "Bearer " prefix optional and case-insensitive (golang-jwt's

@@ -1,19 +1,19 @@
 /* SPDX-License-Identifier: MIT
  *
- * framing.c: the RFC 9112 checks of a request head that strict llhttp 8.1 lets through, as
- * strict as nginx, and the rewrite of an absolute-form target. conn.c's parser callbacks call
+ * h1_framing.c: the RFC 9112 checks of a request head that strict llhttp 8.1 lets through, as
+ * strict as nginx, and the rewrite of an absolute-form target. h1_conn.c's parser callbacks call
  * them: a header line folded onto the previous one (obs-fold), an HTTP/1.1 request without
  * exactly one valid Host, a Transfer-Encoding other than exactly one "chunked", a bad
- * absolute-form target. Each answer (400, 501) is given by conn.c, before any handler runs, and
+ * absolute-form target. Each answer (400, 501) is given by h1_conn.c, before any handler runs, and
  * the connection closes after it; so a request a proxy could not pass on as received (or that a
  * peer in front might frame otherwise) never reaches a handler or an upstream.
  *
  * What this file is not: what llhttp itself refuses (CL with TE, two Content-Lengths, bad chunk
- * sizes, CR/LF/NUL in values), header-name syntax, the version (conn.c), routing (request.c).
+ * sizes, CR/LF/NUL in values), header-name syntax, the version (h1_conn.c), routing (exchange/request.c).
  */
 #include <arpa/inet.h>
 #include <string.h>
-#include "http_int.h"
+#include "http/http_int.h"
 
 static int hexval(int ch)
 {

@@ -10,7 +10,7 @@
  * as nginx does (ngx_drain_connections, ngx_event_accept):
  *  - at MaxConnections (this worker's share), or when accept fails with EMFILE/ENFILE, the
  *    oldest reusable connections are closed first: keep-alive idle ones and new ones that have
- *    sent nothing yet (conn.c cz__conn_drain), an eighth of the open ones, 1 to 32 at a time;
+ *    sent nothing yet (the codec's, w->conn_drain), an eighth of the open ones, 1 to 32 at a time;
  *  - with nothing reusable, the new connection is accepted and closed at once (out of
  *    descriptors: through a spare descriptor closed for that moment), so the client learns it
  *    now instead of waiting in the kernel's queue; if even that fails the worker stops polling
@@ -18,7 +18,7 @@
  *  - every case is counted (cz__server_conn_stats, exported on /metrics by the prometheus
  *    module) and logged at most once a second per server, with what happened since the last
  *    line.
- * What this file is not: reading and serving a connection (conn.c), the lifecycle (server.c).
+ * What this file is not: reading and serving a connection (the codec, h1/), the lifecycle (server.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,7 +26,7 @@
 #include <unistd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include "http_int.h"
+#include "http/http_int.h"
 #include "czero/log.h"
 
 #define ACCEPT_BATCH 64 /* per readiness: a flood of connects does not starve the loop's reads */
@@ -141,7 +141,7 @@ static size_t make_room(cz_worker_t *w)
 {
     size_t want = open_conns(w) / 8;
     want = want < 1 ? 1 : want > 32 ? 32 : want;
-    size_t n = cz__conn_drain(w, want);
+    size_t n = w->conn_drain(w, want);
     for (size_t i = 0; i < n; i++)
         bump(&w->conns_drained);
     return n;
@@ -201,7 +201,7 @@ static void on_readable(uv_poll_t *p, int status, int events)
             event = true;
             continue;
         }
-        if (!cz__conn_open_fd(w, fd))
+        if (!w->conn_open(w, fd))
             close(fd);
     }
     if (event)

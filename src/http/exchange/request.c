@@ -7,14 +7,15 @@
  * first use: most handlers never ask.
  */
 #include <string.h>
-#include "http_int.h"
+#include "http/http_int.h"
+#include "czero/client.h"
 
 void cz__req_reset(cz_req_t *r)
 {
     if (r->in_to_list)
         cz__timeout_remove(r);
     cz_arena_reset(&r->arena);
-    cz_conn_t *c = r->conn;
+    cz_conn_t *c = r->conn; /* kept: the codec's, its ops and the closed mark stay too */
     cz_worker_t *w = r->w;
     cz_arena_t a = r->arena;
     /* clear the fields a new request reads before setting; the header arrays need no clearing */
@@ -132,26 +133,27 @@ void cz_req_on_cancel(cz_req_t *r, void (*cb)(cz_req_t *, void *), void *ud)
 }
 const char *cz_req_pattern(const cz_req_t *r) { return r->route ? r->route->pattern : ""; }
 
-cz_str_t cz_req_remote(const cz_req_t *r)
+cz_str_t cz_req_remote(const cz_req_t *r) { return r->codec->remote(r); }
+
+/* What the exchange may know of the wire: asked of the codec and its transport. */
+const char *cz_req_proto(const cz_req_t *r) { return r->codec->proto(r); }
+
+bool cz_req_tls(const cz_req_t *r)
 {
-    cz_conn_t *c = r->conn;
-    if (!c->remote_len) {
-        struct sockaddr_storage ss;
-        int len = sizeof ss;
-        char ip[48] = "?";
-        int port = 0;
-        if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
-            if (ss.ss_family == AF_INET) {
-                uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip);
-                port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-            } else if (ss.ss_family == AF_INET6) {
-                uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof ip);
-                port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-            }
-        }
-        c->remote_len = (uint8_t)snprintf(c->remote, sizeof c->remote, "%s:%d", ip, port);
-    }
-    return (cz_str_t){c->remote, c->remote_len};
+    const cz__transport_t *t = r->codec->transport(r);
+    return t->ops->is_tls(t);
+}
+
+const char *cz_req_tls_sni(const cz_req_t *r)
+{
+    const cz__transport_t *t = r->codec->transport(r);
+    return t->ops->sni(t);
+}
+
+const char *cz_req_tls_peer_subject(const cz_req_t *r)
+{
+    const cz__transport_t *t = r->codec->transport(r);
+    return t->ops->peer_subject(t);
 }
 
 cz_str_t cz_req_header(const cz_req_t *r, const char *name)
@@ -248,4 +250,57 @@ cz_str_t cz_req_query(cz_req_t *r, const char *name)
         if (r->qparams[i].name.n == n && memcmp(r->qparams[i].name.p, name, n) == 0)
             return r->qparams[i].value;
     return CZ_STR_NULL;
+}
+
+/* A link's per-request context, by its name (the chain is built by chain.c). */
+void *cz_req_mw_ctx(const cz_req_t *r, const char *name)
+{
+    const cz__route_t *rt = r->route;
+    if (!rt || !r->mw_ctx)
+        return NULL;
+    for (size_t i = 0; i < rt->nchain; i++)
+        if (strcmp(rt->chain[i].ops->name, name) == 0)
+            return cz__chain_ctx((cz_req_t *)r, i);
+    return NULL;
+}
+
+/* ---- streamed request bodies: the reading is the codec's ---- */
+
+int cz_req_body_read(cz_req_t *r, cz_body_fn cb, void *ud)
+{
+    if (!cb || !r->stream_body || r->body_cb || r->res.ended)
+        return CZ_EARG;
+    if (r->cancelled || r->link_closed)
+        return CZ_ECLOSED;
+    r->body_cb = cb;
+    r->body_ud = ud;
+    return r->codec->body_read(r);
+}
+
+void cz_req_body_pause(cz_req_t *r)
+{
+    if (!r->stream_body || r->body_paused)
+        return;
+    r->body_paused = true;
+    r->codec->body_pause(r);
+}
+
+void cz_req_body_resume(cz_req_t *r)
+{
+    if (!r->stream_body || !r->body_paused)
+        return;
+    r->body_paused = false;
+    if (r->link_closed)
+        return;
+    r->codec->body_resume(r);
+}
+
+int64_t cz_req_content_length(const cz_req_t *r) { return r->content_length; }
+
+struct cz_client *cz_req_client(cz_req_t *r)
+{
+    cz_worker_t *w = r->w;
+    if (!w->client)
+        w->client = cz_client_new(&w->loop, NULL);
+    return w->client;
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * breaker.c: the per-route circuit breaker link (go-zero rest/handler/breakerhandler.go).
+ * breaker_link.c: the per-route circuit breaker link (go-zero rest/handler/breakerhandler.go).
  *
  * One Google-SRE breaker per route, named "METHOD://path" (go-zero's breakerSeparator), from
  * the process-wide registry so metrics can list them. A dropped request gets 503; a response

@@ -13,7 +13,7 @@
  * sockets, or its dev listener) and when the server opts in with ReusePort: true. Between the
  * probe's close and the first real bind lies a window of microseconds in which another process
  * setting SO_REUSEPORT could still join; a process that does not set it fails its own bind.
- * The accept path is not here (server.c, conn.c).
+ * The accept path is not here (accept.c, h1/h1_conn.c).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -24,7 +24,7 @@
 #include <unistd.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include "http_int.h"
+#include "http/http_int.h"
 #include "czero/log.h"
 
 typedef struct held {

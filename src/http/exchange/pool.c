@@ -6,10 +6,11 @@
  * of slow database calls would queue without limit and starve them. This pool has its own
  * threads and a fixed queue: when it is full the request is answered 503 at once (go-zero sheds
  * load the same way rather than queueing it). A finished request is handed back to its worker's
- * loop through the worker's async handle; only the loop thread touches the connection.
+ * loop through the worker's async handle (dispatch.c's cz__worker_drain_done finishes it there);
+ * only the loop thread touches the connection.
  */
 #include <stdlib.h>
-#include "http_int.h"
+#include "http/http_int.h"
 
 struct cz__pool {
     pthread_mutex_t mu;
@@ -114,19 +115,4 @@ void cz__pool_free(cz__pool_t *p)
     free(p->ring);
     free(p->threads);
     free(p);
-}
-
-void cz__worker_drain_done(cz_worker_t *w)
-{
-    pthread_mutex_lock(&w->done_mu);
-    cz_req_t *list = w->done;
-    w->done = NULL;
-    pthread_mutex_unlock(&w->done_mu);
-    while (list) {
-        cz_req_t *r = list;
-        list = r->pool_next;
-        r->blocking = false;
-        cz__res_finish(r);
-        cz__conn_flush(r->conn);
-    }
 }

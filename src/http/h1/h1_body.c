@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT
  *
- * stream.c: request bodies streamed to the handler (routes with CZ_ROUTE_STREAM_BODY), and the
+ * h1_body.c: request bodies streamed to the handler (routes with CZ_ROUTE_STREAM_BODY), and the
  * worker's HTTP client handed to handlers (cz_req_client).
  *
- * A stream route's chain runs as soon as its header block is parsed (conn.c pauses llhttp there
+ * A stream route's chain runs as soon as its header block is parsed (h1_conn.c pauses llhttp there
  * and the connection enters CS_STREAM). The body stays in the read buffer until the handler
  * calls cz_req_body_read; from then on the parser runs here, in cz__body_pump, and each piece
  * llhttp finds goes straight from the read buffer to the handler's callback: nothing is copied
@@ -18,10 +18,9 @@
  * itself when nothing was sent yet (like the timeout link's 503), else closes.
  */
 #include <string.h>
-#include "http_int.h"
-#include "czero/client.h"
+#include "http/http_int.h"
 
-/* ---- helpers for conn.c ---- */
+/* ---- helpers for h1_conn.c (it calls down here; this file calls it back through c->up) ---- */
 
 void cz__linger_reset(cz_conn_t *c)
 {
@@ -48,7 +47,7 @@ static void engine_answer(cz_conn_t *c, int status, const char *text)
     r->engine_answered = true;
     c->state = CS_HANDLING; /* the parser is done with this connection */
     if (c->reading) {
-        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->tr.ops->read_stop(&c->tr);
         c->reading = false;
     }
     cz__tl_set(c, TL_NONE);
@@ -150,7 +149,7 @@ void cz__body_pump(cz_conn_t *c)
         if (c->state == CS_STREAM || c->state == CS_HANDLING)
             cz__conn_flush(c);
         else
-            cz__conn_process(c); /* the request ended: discard the rest, parse the next */
+            c->up->process(c); /* the request ended: discard the rest, parse the next */
     }
 }
 
@@ -209,7 +208,7 @@ void cz__stream_eof(cz_conn_t *c, bool clean)
         body_fail(c, CZ_ECLOSED);
         return;
     }
-    if (r->body_done && r->cancel_cb) { /* the whole body is in: a client abort (see conn.c) */
+    if (r->body_done && r->cancel_cb) { /* the whole body is in: a client abort (see h1_conn.c) */
         cz__conn_close(c);
         return;
     }
@@ -233,7 +232,7 @@ void cz__discard_fail(cz_conn_t *c)
     c->linger = true;
     c->state = CS_IDLE;
     if (!c->writing && !c->out_len && !c->big && !c->stream_writes && !c->done_pending)
-        cz__conn_written(c); /* nothing left to write: linger now */
+        c->up->written(c); /* nothing left to write: linger now */
 }
 
 bool cz__stream_request_done(cz_conn_t *c)
@@ -251,7 +250,7 @@ bool cz__stream_request_done(cz_conn_t *c)
     if (close) { /* mostly decided when the answer was serialised (decide_close) */
         c->close_after = true;
         if (c->reading) {
-            uv_read_stop((uv_stream_t *)&c->tcp);
+            c->tr.ops->read_stop(&c->tr);
             c->reading = false;
         }
         c->state = CS_IDLE;
@@ -262,21 +261,15 @@ bool cz__stream_request_done(cz_conn_t *c)
     c->discard_left = CZ__DISCARD_MAX;
     cz__tl_set(c, TL_BODY);
     if (!c->in_process)
-        cz__conn_process(c);
+        c->up->process(c);
     return true;
 }
 
-/* ---- public API ---- */
+/* ---- the codec's body ops (cz__codec_ops_t): the exchange checked and recorded the call ---- */
 
-int cz_req_body_read(cz_req_t *r, cz_body_fn cb, void *ud)
+int cz__h1_body_read(cz_req_t *r)
 {
     cz_conn_t *c = r->conn;
-    if (!cb || !r->stream_body || r->body_cb || r->res.ended)
-        return CZ_EARG;
-    if (r->cancelled || c->closed)
-        return CZ_ECLOSED;
-    r->body_cb = cb;
-    r->body_ud = ud;
     if (c->state == CS_STREAM) {
         if (r->expect_continue) {
             static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -297,15 +290,12 @@ int cz_req_body_read(cz_req_t *r, cz_body_fn cb, void *ud)
     return 0;
 }
 
-void cz_req_body_pause(cz_req_t *r)
+void cz__h1_body_pause(cz_req_t *r)
 {
     cz_conn_t *c = r->conn;
-    if (!r->stream_body || r->body_paused)
-        return;
-    r->body_paused = true;
     if (c->state == CS_STREAM) {
         if (c->reading) {
-            uv_read_stop((uv_stream_t *)&c->tcp);
+            c->tr.ops->read_stop(&c->tr);
             c->reading = false;
         }
         if (c->tl == TL_BODY)
@@ -313,28 +303,13 @@ void cz_req_body_pause(cz_req_t *r)
     }
 }
 
-void cz_req_body_resume(cz_req_t *r)
+void cz__h1_body_resume(cz_req_t *r)
 {
     cz_conn_t *c = r->conn;
-    if (!r->stream_body || !r->body_paused)
-        return;
-    r->body_paused = false;
-    if (c->closed)
-        return;
     if (c->state == CS_STREAM && r->body_cb) {
         cz__tl_set(c, TL_BODY);
         cz__conn_start_reading(c);
     }
     if (r->body_cb)
         cz__body_pump(c);
-}
-
-int64_t cz_req_content_length(const cz_req_t *r) { return r->content_length; }
-
-struct cz_client *cz_req_client(cz_req_t *r)
-{
-    cz_worker_t *w = r->w;
-    if (!w->client)
-        w->client = cz_client_new(&w->loop, NULL);
-    return w->client;
 }
