@@ -96,7 +96,7 @@ long cz__json_frame(const char *buf, size_t n, size_t *skip);
 /* The next retry delay: min when cur is 0, else doubled, capped at max. */
 uint64_t cz__backoff_next(uint64_t cur, uint64_t min, uint64_t max);
 
-/* "http://h:p/" or "h:p" -> "h:p" (malloc'd); NULL on ENOMEM. */
+/* "http://h:p/", "https://h:p/" or "h:p" -> "h:p" (malloc'd); NULL on ENOMEM. */
 char *cz__etcd_host(const char *url);
 
 /* ---- the shared etcd transport: POST a JSON body to one of the hosts ---- */
@@ -105,8 +105,11 @@ typedef struct cz__etcd {
     char **hosts;
     size_t nhosts, cur;
     cz_etcd_opts_t opts;
+    cz_tls_ctx_t *tls;        /* https:// hosts or the TLS keys: every request runs TLS */
+    char why[200];            /* OpenSSL's reason of the last CZ_ETLS (cz__etcd_note) */
 } cz__etcd_t;
-/* Copy the hosts (normalised) and options (NULL = defaults); no I/O. 0 or CZ_ENOMEM. */
+/* Copy the hosts (normalised) and options (NULL = defaults) and build the TLS context; no I/O.
+ * 0, CZ_ENOMEM, or CZ_EINVAL_CONF (a TLS file that cannot be used: logged). */
 int cz__etcd_setup(cz__etcd_t *e, const cz_etcd_conf_t *conf, const cz_etcd_opts_t *opts);
 /* Create the HTTP client on loop (loop thread). 0 or CZ_ENOMEM. */
 int cz__etcd_open(cz__etcd_t *e, uv_loop_t *loop);
@@ -116,6 +119,10 @@ void cz__etcd_close(cz__etcd_t *e, void (*done)(void *ud), void *ud);
 /* Unary POST to the current host; cb as for cz_client_fetch. 0 or an error (no callback). */
 int cz__etcd_post(cz__etcd_t *e, const char *path, const char *body, uint64_t timeout_ms,
                   cz_fetch_fn cb, void *ud);
+/* A request ended with err: keep a TLS failure's reason for the log line (cz__etcd_why). */
+void cz__etcd_note(cz__etcd_t *e, int err, const cz_call_info_t *info);
+/* What to log for err: OpenSSL's reason after CZ_ETLS, else cz_strerror(err). */
+const char *cz__etcd_why(const cz__etcd_t *e, int err);
 /* Move to the next host (after a failure). */
 void cz__etcd_rotate(cz__etcd_t *e);
 const char *cz__etcd_cur(const cz__etcd_t *e);

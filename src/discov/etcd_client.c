@@ -5,10 +5,16 @@
  * One czero HTTP client (client.h) per subscriber/publisher, on its loop; requests are JSON
  * POSTs to the gateway of the current host, and a failure moves to the next host (go-zero's
  * etcd client balances over Hosts the same way: any member answers for the cluster). Also
- * cz_etcd_opts_init and cz_etcd_conf_check.
+ * cz_etcd_opts_init and cz_etcd_conf_check. TLS (https:// Hosts or go-zero's CertFile,
+ * CertKeyFile, CACertFile, InsecureSkipVerify) is one client context for all hosts; a handshake
+ * that fails (a wrong CA, a wrong name) is a failed request like a refused connect: logged with
+ * OpenSSL's reason, retried after the backoff on the next host, endpoints kept.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "czero/log.h"
+#include "czero/tls.h"
 #include "discov_int.h"
 
 void cz_etcd_opts_init(cz_etcd_opts_t *o)
@@ -26,11 +32,18 @@ int cz_etcd_conf_check(const cz_etcd_conf_t *conf)
 {
     if (!conf || conf->hosts.n == 0 || !conf->key || !conf->key[0])
         return CZ_EINVAL_CONF;
+    int https = -1; /* one scheme for all hosts: one context serves them */
     for (size_t i = 0; i < conf->hosts.n; i++) {
         const char *h = conf->hosts.items[i];
-        if (!h || !h[0] || strncmp(h, "https://", 8) == 0) /* TLS to etcd: not implemented */
+        if (!h || !h[0])
             return CZ_EINVAL_CONF;
+        int s = strncmp(h, "https://", 8) == 0;
+        if (i > 0 && s != https)
+            return CZ_EINVAL_CONF;
+        https = s;
     }
+    if ((conf->tls.cert_file != NULL) != (conf->tls.key_file != NULL))
+        return CZ_EINVAL_CONF;
     return 0;
 }
 
@@ -50,6 +63,15 @@ int cz__etcd_setup(cz__etcd_t *e, const cz_etcd_conf_t *conf, const cz_etcd_opts
             cz__etcd_close(e, NULL, NULL);
             return CZ_ENOMEM;
         }
+    }
+    const cz_tls_client_conf_t *t = &conf->tls;
+    bool tls = strncmp(conf->hosts.items[0], "https://", 8) == 0 || t->ca_file || t->cert_file ||
+               t->insecure_skip_verify;
+    char err[256];
+    if (tls && cz_tls_client_ctx_new(t, &e->tls, err, sizeof err) != 0) {
+        cz_log_error("etcd %s: %s", conf->key ? conf->key : "", err);
+        cz__etcd_close(e, NULL, NULL);
+        return CZ_EINVAL_CONF;
     }
     return 0;
 }
@@ -85,6 +107,8 @@ void cz__etcd_close(cz__etcd_t *e, void (*done)(void *ud), void *ud)
     free(e->hosts);
     e->hosts = NULL;
     e->nhosts = 0;
+    cz_tls_ctx_unref(e->tls); /* the client's pools hold their own references */
+    e->tls = NULL;
     cz_client_t *c = e->client;
     e->client = NULL;
     close_ctx_t *cc = c ? malloc(sizeof *cc) : NULL;
@@ -100,6 +124,18 @@ void cz__etcd_close(cz__etcd_t *e, void (*done)(void *ud), void *ud)
 }
 
 const char *cz__etcd_cur(const cz__etcd_t *e) { return e->nhosts ? e->hosts[e->cur] : ""; }
+
+void cz__etcd_note(cz__etcd_t *e, int err, const cz_call_info_t *info)
+{
+    if (err == CZ_ETLS)
+        snprintf(e->why, sizeof e->why, "%s: %s", cz_strerror(err),
+                 info && info->tls_error ? info->tls_error : "?");
+}
+
+const char *cz__etcd_why(const cz__etcd_t *e, int err)
+{
+    return err == CZ_ETLS && e->why[0] ? e->why : cz_strerror(err);
+}
 
 void cz__etcd_rotate(cz__etcd_t *e)
 {
@@ -121,6 +157,7 @@ int cz__etcd_post(cz__etcd_t *e, const char *path, const char *body, uint64_t ti
         .nheaders = 1,
         .body = {body, strlen(body)},
         .total_timeout_ms = timeout_ms ? timeout_ms : e->opts.request_timeout_ms,
+        .tls = e->tls,
     };
     return cz_client_fetch(e->client, &rq, 1 << 20, cb, ud);
 }

@@ -484,6 +484,8 @@ char *cz__etcd_host(const char *url)
     const char *p = url;
     if (strncmp(p, "http://", 7) == 0)
         p += 7;
+    else if (strncmp(p, "https://", 8) == 0) /* TLS is the transport's (cz__etcd_t.tls) */
+        p += 8;
     size_t n = strcspn(p, "/");
     return strndup(p, n);
 }
