@@ -229,6 +229,8 @@ typedef struct cz_etcd_conf {
      * InsecureSkipVerify. TLS is on when Hosts say https:// or any of them is set (go-zero turns
      * it on with all three files); verification against CACertFile, else the system's CAs. */
     cz_tls_client_conf_t tls;
+    char *user, *pass;   /* User, Pass: etcd auth (both or neither), through etcd's v3 JSON
+                            gateway (/v3/auth/authenticate, then the token on each request) */
 } cz_etcd_conf_t;
 
 typedef struct cz_rest_conf {

@@ -131,6 +131,8 @@ const cz_conf_field_t cz_etcd_conf_fields[] = {
     F("CertKeyFile", CZ_CONF_STRING, cz_etcd_conf_t, tls.key_file, NULL),
     F("CACertFile", CZ_CONF_STRING, cz_etcd_conf_t, tls.ca_file, NULL),
     F("InsecureSkipVerify", CZ_CONF_BOOL, cz_etcd_conf_t, tls.insecure_skip_verify, "false"),
+    F("User", CZ_CONF_STRING, cz_etcd_conf_t, user, NULL),
+    F("Pass", CZ_CONF_STRING, cz_etcd_conf_t, pass, NULL),
     {0},
 };
 

@@ -178,15 +178,16 @@ static void start_watch(etcd_src_t *s)
         fail(s, "watch", CZ_ENOMEM, 0);
         return;
     }
-    static const cz_str_t hn[] = {{"Content-Type", 12}};
-    static const cz_str_t hv[] = {{"application/json", 16}};
+    const cz_str_t hn[] = {{"Content-Type", 12}, {"Authorization", 13}};
+    const cz_str_t hv[] = {{"application/json", 16},
+                           cz_str_c(s->e.token ? s->e.token : "")}; /* the range's token */
     cz_client_req_t rq = {
         .addr = cz__etcd_cur(&s->e),
         .method = {"POST", 4},
         .target = {"/v3/watch", 9},
         .hname = hn,
         .hvalue = hv,
-        .nheaders = 1,
+        .nheaders = s->e.token ? 2 : 1,
         .body = {body, strlen(body)},
         .header_timeout_ms = s->opts.request_timeout_ms,
         .tls = s->e.tls,

@@ -74,7 +74,7 @@ static void teardown(void)
         fprintf(stderr, "could not remove %s\n", logdir);
 }
 
-TestSuite(discov_etcd_tls, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(discov_etcd_tls, .init = setup, .fini = teardown, .timeout = 90);
 
 typedef struct seen {
     int reports;
@@ -136,12 +136,12 @@ static void discovery_free_sync(cz_discovery_t *d)
     cr_assert_geq(run_until(flag_set, &done, 3000), 0, "discovery free never finished");
 }
 
-/* How many lines of the error log contain want. */
-static int log_count(const char *want)
+/* How many lines of a log file ("error", "access": go-zero's file mode) contain want. */
+static int log_count_in(const char *file, const char *want)
 {
     cz_log_flush();
     char path[128], line[2048];
-    snprintf(path, sizeof path, "%s/error.log", logdir);
+    snprintf(path, sizeof path, "%s/%s.log", logdir, file);
     FILE *f = fopen(path, "r");
     if (!f)
         return 0;
@@ -151,6 +151,8 @@ static int log_count(const char *want)
     fclose(f);
     return n;
 }
+
+static int log_count(const char *want) { return log_count_in("error", want); }
 
 Test(discov_etcd_tls, publisher_and_subscriber_over_https_with_a_client_certificate)
 {
@@ -255,6 +257,58 @@ Test(discov_etcd_tls, a_wrong_ca_is_logged_with_the_reason_and_retried_without_a
     run_until(never, NULL, 500);
     cr_assert_eq(s2.reports, 0);
     cr_assert_geq(log_count("etcd discovery svc.nocert: "), 1, "the refusal was not logged");
+    discovery_free_sync(d);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    cr_assert_eq(uv_loop_close(&loop), 0);
+}
+
+static int registered(void *p) { return cz_etcd_publisher_registered(p); }
+
+Test(discov_etcd_tls, user_and_pass_authenticate_and_an_expired_token_is_renewed)
+{
+    SKIP_WITHOUT_ETCD();
+    cr_assert_eq(cz_test_etcd_auth_enable(&etcd, "root", "s3cret"), 0);
+    /* tokens that expire after 1 s unused; no client certificates: with auth on, etcd's JSON
+     * gateway refuses a request that carries one ("CommonName of client sending a request
+     * against gateway will be ignored"), so User/Pass go with server-only TLS */
+    cz_test_etcd_stop(&etcd);
+    snprintf(etcd.extra, sizeof etcd.extra, "--auth-token-ttl=1");
+    etcd.client_auth = 0;
+    cr_assert_eq(cz_test_etcd_restart(&etcd, 0), 0);
+    cz_etcd_conf_t c = tls_conf("svc.auth", ca, false);
+    c.user = "root";
+    c.pass = "s3cret";
+    seen_t s = {0};
+    cz_etcd_opts_t o = fast;
+    o.resync_ms = 2500; /* a range every 2.5 s: the token has expired by then */
+    cz_discovery_t *d = cz_discovery_etcd_ex(&c, &o);
+    cz_discovery_start(d, &loop, on_set, &s);
+    cz_etcd_publisher_t *p = cz_etcd_publish_ex(&c, "127.0.0.1:9104", &loop, &fast);
+    cr_assert_geq(run_until(has_one, &s, 5000), 0, "nothing seen with User/Pass");
+    cr_assert_str_eq(s.addr[0], "127.0.0.1:9104");
+    cr_assert_geq(run_until(registered, p, 1000), 0);
+    /* the subscriber's resync ranges come after the token expired: each must re-authenticate
+     * (a 401, then /v3/auth/authenticate, then the range again); etcd does not check tokens
+     * on lease keepalives */
+    run_until(never, NULL, 6000);
+    cr_assert(cz_etcd_publisher_registered(p));
+    cr_assert_geq(log_count_in("access", "authenticating again"), 1, "the token never expired");
+    cr_assert_eq(log_count("status 401"), 0, "a request failed on the expired token");
+
+    cz_etcd_conf_t bad = c; /* a wrong password: logged, nothing seen, retried */
+    bad.key = "svc.auth";
+    bad.pass = "wrong";
+    seen_t s2 = {0};
+    cz_discovery_t *d2 = cz_discovery_etcd_ex(&bad, &fast);
+    cz_discovery_start(d2, &loop, on_set, &s2);
+    run_until(never, NULL, 600);
+    cr_assert_eq(s2.reports, 0);
+    cr_assert_geq(log_count("etcd: authenticate as root on localhost:"), 2);
+    discovery_free_sync(d2);
+
+    int done = 0;
+    cz_etcd_unpublish(p, set_flag, &done);
+    cr_assert_geq(run_until(flag_set, &done, 3000), 0);
     discovery_free_sync(d);
     uv_run(&loop, UV_RUN_NOWAIT);
     cr_assert_eq(uv_loop_close(&loop), 0);

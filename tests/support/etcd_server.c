@@ -103,9 +103,11 @@ int cz_test_etcd_restart(cz_test_etcd_t *e, int wipe)
                    "--listen-client-urls", client, "--advertise-client-urls", client,
                    "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
                    "--initial-cluster", cluster, "--logger", "zap", "--log-level", "warn",
-                   "--cert-file", cert, "--key-file", key, "--trusted-ca-file", ca,
+                   "--cert-file", cert, "--key-file", key,
+                   e->client_auth ? "--trusted-ca-file" : "--log-outputs",
+                   e->client_auth ? ca : "stderr",
                    e->client_auth ? "--client-cert-auth" : "--log-outputs=stderr",
-                   (char *)NULL);
+                   e->extra[0] ? e->extra : "--log-outputs=stderr", (char *)NULL);
         else
             execlp("etcd", "etcd", "--name", "default", "--data-dir", data,
                    "--listen-client-urls", client, "--advertise-client-urls", client,
@@ -156,6 +158,34 @@ int cz_test_etcd_start(cz_test_etcd_t *e) { return start(e, NULL, 0); }
 int cz_test_etcd_start_tls(cz_test_etcd_t *e, const char *pki, int client_auth)
 {
     return start(e, pki, client_auth);
+}
+
+int cz_test_etcd_auth_enable(const cz_test_etcd_t *e, const char *user, const char *pass)
+{
+    char b[256];
+    const char *steps[4][2] = {
+        {"/v3/auth/user/add", NULL},
+        {"/v3/auth/role/add", "{\"name\":\"root\"}"},
+        {"/v3/auth/user/grant", NULL},
+        {"/v3/auth/enable", "{}"},
+    };
+    for (int i = 0; i < 4; i++) {
+        if (i == 0)
+            snprintf(b, sizeof b, "{\"name\":\"%s\",\"password\":\"%s\"}", user, pass);
+        else if (i == 2)
+            snprintf(b, sizeof b, "{\"user\":\"%s\",\"role\":\"root\"}", user);
+        else
+            snprintf(b, sizeof b, "%s", steps[i][1]);
+        tc_resp_t r;
+        int rc = request(e->port, steps[i][0], b, &r);
+        int ok = rc == 0 && r.status == 200;
+        if (!ok)
+            fprintf(stderr, "etcd %s: %d %s\n", steps[i][0], r.status, r.body ? r.body : "");
+        tc_resp_free(&r);
+        if (!ok)
+            return -1;
+    }
+    return 0;
 }
 
 void cz_test_etcd_stop(cz_test_etcd_t *e) { cz_test_proc_signal(&e->pid, SIGTERM); }

@@ -25,6 +25,8 @@ typedef struct cz_test_etcd {
     char tls_host[48];  /* "https://localhost:<tls_port>" */
     char pki[128];      /* tls_certs.sh's directory */
     int client_auth;    /* --client-cert-auth: a client certificate of pki/ca.pem is required */
+    char extra[64];     /* TLS mode: one more etcd flag for the next (re)start, e.g.
+                           "--auth-token-ttl=1" */
 } cz_test_etcd_t;
 
 /** 1 when an etcd binary is on PATH. */
@@ -38,6 +40,9 @@ int cz_test_etcd_start_tls(cz_test_etcd_t *e, const char *pki, int client_auth);
 /** Start again on the same ports after a stop/kill; wipe != 0 deletes the data first (a new
  *  cluster: leases and keys are gone). Same returns. */
 int cz_test_etcd_restart(cz_test_etcd_t *e, int wipe);
+/** Turn etcd's auth on with user (granted the root role) / pass, over the plain listener.
+ *  The helpers below then get 401s. 0 or -1. */
+int cz_test_etcd_auth_enable(const cz_test_etcd_t *e, const char *user, const char *pass);
 /** SIGTERM and reap (data kept). */
 void cz_test_etcd_stop(cz_test_etcd_t *e);
 /** SIGKILL and reap. */
