@@ -379,11 +379,11 @@ static int call_start(cz_client_t *c, const cz_client_req_t *rq, const cz_call_c
     if (c->closing)
         return CZ_ECLOSED;
     const char *addr = rq->addr;
-    cz_tls_ctx_t *tls = rq->tls;
+    cz_tls_ctx_t *tls = fd >= 0 ? NULL : rq->tls; /* a borrowed fd is the caller's transport */
     if (addr[0] == 'h' && strncmp(addr, "http", 4) == 0) { /* a scheme, or a name "h..." */
         if (strncmp(addr + 4, "s://", 4) == 0) {
             addr += 8;
-            if (!tls && !(tls = client_tls_default(c)))
+            if (fd < 0 && !tls && !(tls = client_tls_default(c)))
                 return CZ_ETLS;
         } else if (strncmp(addr + 4, "://", 3) == 0) {
             addr += 7;

@@ -48,7 +48,16 @@ static void handshake_step(cz__cconn_t *k)
             k->call->info.tls_resumed = true;
     }
     cz__call_connected(k, 0); /* sends the request (flush encrypts it) */
-    if (k->state == CC_ACTIVE && cz__tls_has_input(k->tls))
+    if (k->state != CC_ACTIVE)
+        return;
+    if (k->call && k->call->paused) { /* paused before it connected: reading waits for resume */
+        if (k->reading) {
+            uv_read_stop((uv_stream_t *)&k->tcp);
+            k->reading = false;
+        }
+        return;
+    }
+    if (cz__tls_has_input(k->tls))
         cz__ctls_pump(k);
 }
 

@@ -7,7 +7,10 @@
  * registers Host:Port; a gateway upstream discovers its node through it; with the wrong CA
  * (other-ca) discovery degrades as documented: the error is logged with OpenSSL's reason, the
  * subscriber retries (the next attempt also fails, nothing crashes, the known set is kept, here
- * empty), and without a client certificate etcd refuses the handshake. Skipped without etcd.
+ * empty), and without a client certificate etcd refuses the handshake. User/Pass authenticate
+ * through etcd's JSON gateway and renew an expired token. The client alone: an https:// address
+ * without a context verifies against the system's CAs (which do not know the test CA), with one
+ * it connects and a second connection resumes the session. Skipped without etcd.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -16,6 +19,7 @@
 #include <uv.h>
 #include "czero/czero.h"
 #include "czero/discovery.h"
+#include "czero/tls.h"
 #include "czero/upstream.h"
 #include "etcd_server.h"
 #include "http_client.h"
@@ -310,6 +314,65 @@ Test(discov_etcd_tls, user_and_pass_authenticate_and_an_expired_token_is_renewed
     cz_etcd_unpublish(p, set_flag, &done);
     cr_assert_geq(run_until(flag_set, &done, 3000), 0);
     discovery_free_sync(d);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    cr_assert_eq(uv_loop_close(&loop), 0);
+}
+
+typedef struct got {
+    int done, err, status, resumed;
+    char why[160];
+} got_t;
+
+static void on_fetch(int err, const cz_fetch_res_t *res, void *ud)
+{
+    got_t *g = ud;
+    g->done = 1;
+    g->err = err;
+    g->status = res ? res->status : 0;
+    g->resumed = res && res->info.tls_resumed;
+    snprintf(g->why, sizeof g->why, "%s", res && res->info.tls_error ? res->info.tls_error : "");
+}
+
+static got_t fetch(cz_client_t *cl, cz_tls_ctx_t *tls)
+{
+    got_t g = {0};
+    cz_client_req_t rq = {.addr = etcd.tls_host, .method = CZ_STR("GET"),
+                          .target = CZ_STR("/health"), .tls = tls, .pool_size = -1};
+    cr_assert_eq(cz_client_fetch(cl, &rq, 0, on_fetch, &g), 0);
+    cr_assert_geq(run_until(flag_set, &g.done, 3000), 0);
+    return g;
+}
+
+/* The client itself (go-zero's httpc role): an https:// address without a context verifies
+ * against the system's CAs; with one (CACertFile + a client certificate) it gets through, and a
+ * second connection resumes the first one's session. */
+Test(discov_etcd_tls, client_https_addresses_verify_and_resume)
+{
+    SKIP_WITHOUT_ETCD();
+    cz_client_t *cl = cz_client_new(&loop, NULL);
+    got_t g = fetch(cl, NULL);
+    cr_assert_eq(g.err, CZ_ETLS, "err %d", g.err);
+    cr_assert(strstr(g.why, "certificate verify failed") != NULL, "%s", g.why);
+
+    cz_tls_client_conf_t tc = {.ca_file = ca, .cert_file = cert, .key_file = key};
+    cz_tls_ctx_t *ctx;
+    char err[256];
+    cr_assert_eq(cz_tls_client_ctx_new(&tc, &ctx, err, sizeof err), 0, "%s", err);
+    g = fetch(cl, ctx);
+    cr_assert_eq(g.err, 0, "err %d (%s)", g.err, g.why);
+    cr_assert_eq(g.status, 200);
+    cr_assert_not(g.resumed);
+    g = fetch(cl, ctx); /* no keep-alive (pool_size < 0): a new connection */
+    cr_assert_eq(g.status, 200);
+    cr_assert(g.resumed, "the second connection did not resume the session");
+    cz_client_stats_t st;
+    cz_client_stats(cl, &st);
+    cr_assert_eq(st.tls_handshakes, 2);
+    cr_assert_eq(st.tls_resumed, 1);
+    int done = 0;
+    cz_client_close(cl, set_flag, &done);
+    cr_assert_geq(run_until(flag_set, &done, 3000), 0);
+    cz_tls_ctx_unref(ctx);
     uv_run(&loop, UV_RUN_NOWAIT);
     cr_assert_eq(uv_loop_close(&loop), 0);
 }
