@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # czero-gateway to https:// upstreams served by a real nginx on loopback, with the test PKI of
 # tests/support/tls_certs.sh: a request through https answers 200; the node's name is checked
 # (a certificate for another name -> 502, and the log names the node and OpenSSL's reason); an
