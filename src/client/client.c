@@ -529,8 +529,6 @@ void cz__cconn_pool(cz__cconn_t *k)
         cz__cconn_close(k);
         return;
     }
-    if (k->tls)
-        cz__tls_trim(k->tls);
     if (k->ocap > CZ__CL_OBUF_KEEP) {
         free(k->obuf);
         k->obuf = NULL;

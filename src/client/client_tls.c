@@ -13,6 +13,10 @@
  * receives anything but TLS housekeeping (a ticket, a key update) — close_notify, data, EOF —
  * is closed, never reused. Sessions are resumed from the context's per-"host:port" cache, so
  * every connection of a pool after the first resumes (TLS 1.3 tickets, TLS 1.2 session ids).
+ * A pooled connection keeps its session's byte buffers (no cz__tls_trim when it goes idle): a
+ * pool is bounded (Pool.Size) and already keeps a 16 KiB read buffer per connection, and trimming
+ * cost two malloc/free pairs per keep-alive request (callgrind: 32.3k -> 30.9k instructions per
+ * proxied request). OpenSSL's own record buffers are still released (SSL_MODE_RELEASE_BUFFERS).
  */
 #include "client_int.h"
 
