@@ -27,6 +27,7 @@ extern "C" {
 #endif
 
 typedef struct cz_client cz_client_t;
+typedef struct cz_tls_ctx cz_tls_ctx_t; /* tls.h */
 
 typedef struct cz_client_opts {
     uint32_t pool_size;          /* idle connections kept per address (default 64; 0 = none) */
@@ -57,7 +58,8 @@ CZ_EXTERN cz_client_t *cz_client_new(uv_loop_t *loop, const cz_client_opts_t *o)
 CZ_EXTERN void cz_client_close(cz_client_t *c, void (*done)(void *ud), void *ud);
 
 typedef struct cz_client_req {
-    const char *addr;                       /* "127.0.0.1:8001", "[::1]:80" or "host:port" */
+    const char *addr;                       /* "127.0.0.1:8001", "[::1]:80" or "host:port"; an
+                                               "https://" prefix = TLS, "http://" = plain */
     cz_str_t method, target;                /* target "/path?query" */
     const cz_str_t *hname, *hvalue;         /* sent as given, in order; the client adds Host when */
     size_t nheaders;                        /* absent and Content-Length / chunked as needed    */
@@ -72,6 +74,14 @@ typedef struct cz_client_req {
        client's). The last call to an address sets its pool. */
     int64_t pool_size;
     uint64_t pool_idle_timeout_ms;
+    /* TLS (tls.h, cz_tls_client_ctx_new): with a context, or with an "https://" addr (then,
+       without one, a context of the client's own: the system's CAs, verification on), the
+       connection runs TLS: SNI and the certificate's host check use addr's host (an IP literal
+       is checked against IP SANs), the handshake counts against connect_timeout_ms, and
+       sessions are resumed from the context's cache per addr. Plain and TLS connections (and
+       different contexts) to one addr are pooled apart. The caller keeps ctx alive while the
+       client may use it (the pool holds a reference). */
+    cz_tls_ctx_t *tls;
 } cz_client_req_t;
 
 typedef struct cz_call cz_call_t;
@@ -88,6 +98,9 @@ typedef struct cz_call_info {
     uint64_t ttfb_ns;      /* call start -> first response byte (0 when none) */
     uint8_t addrs_tried;   /* addresses of addr connected to in turn (2: the first failed to
                               connect and the second was tried); 0 when reused */
+    bool tls_resumed;      /* TLS: the handshake resumed a cached session */
+    const char *tls_error; /* with CZ_ETLS: OpenSSL's reason ("certificate verify failed:
+                              unable to get local issuer certificate"); valid in on_done only */
 } cz_call_info_t;
 
 typedef struct cz_call_cbs {
@@ -103,7 +116,8 @@ typedef struct cz_call_cbs {
     /** Exactly once, last; the call is invalid after it returns. err 0 = complete response;
      *  otherwise CZ_ETIMEOUT (connect on the last address, header, read or total timeout),
      *  CZ_ECLOSED (peer closed early, aborted, client closed), CZ_EPARSE
-     *  (malformed or oversized response), or a -errno / UV code (connect refused, reset...).
+     *  (malformed or oversized response), CZ_ETLS (the TLS handshake failed: info.tls_error
+     *  says why), or a -errno / UV code (connect refused, reset...).
      *  Required. */
     void (*on_done)(cz_call_t *call, int err, const cz_call_info_t *info, void *ud);
 } cz_call_cbs_t;
@@ -142,6 +156,8 @@ typedef struct cz_client_stats {
     uint64_t connects;  /* TCP connections opened */
     uint64_t reuses;    /* calls served by a pooled connection */
     uint64_t stale;     /* transparent re-sends after a stale pooled connection */
+    uint64_t tls_handshakes; /* TLS handshakes completed (of the connects) */
+    uint64_t tls_resumed;    /* of those, resumed sessions */
     uint32_t idle;      /* idle pooled connections now (all addresses) */
     uint32_t active;    /* calls in flight */
 } cz_client_stats_t;

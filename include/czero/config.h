@@ -177,14 +177,6 @@ typedef struct cz_signature_conf { /* go-zero rest.SignatureConf */
     cz_conf_array_t private_keys; /* PrivateKeys: cz_signature_key_t */
 } cz_signature_conf_t;
 
-/* ---- go-zero's discov.EtcdConf (the etcd client config; used by discovery.h) ---- */
-typedef struct cz_etcd_conf {
-    cz_conf_strings_t hosts; /* Hosts: ["127.0.0.1:2379", ...]; empty = no etcd */
-    char *key;           /* Key: the service's key prefix; nodes live under "Key/<id>" */
-    int64_t id;          /* ID: when > 0 the publisher uses "Key/<ID>" instead of the lease id */
-    int64_t ttl_s;       /* TTL: lease time to live in seconds, default 10 (go-zero TimeToLive) */
-} cz_etcd_conf_t;
-
 /* ---- TLS (src/tls/, include/czero/tls.h) ---- */
 /* Server side: go-zero's RestConf.CertFile/KeyFile at the top level, the rest in a `Tls:`
  * section (czero's own). TLS is on when cert_file or certificates is set. */
@@ -225,6 +217,21 @@ typedef struct cz_tls_client_conf {
     char *curves;        /* Curves, default X25519:prime256v1:secp384r1 */
     cz_conf_strings_t alpn; /* Alpn: offered protocols, default none */
 } cz_tls_client_conf_t;
+
+/* ---- go-zero's discov.EtcdConf (the etcd client config; used by discovery.h) ---- */
+typedef struct cz_etcd_conf {
+    cz_conf_strings_t hosts; /* Hosts: ["127.0.0.1:2379", ...]; empty = no etcd;
+                                "https://host:2379" = TLS */
+    char *key;           /* Key: the service's key prefix; nodes live under "Key/<id>" */
+    int64_t id;          /* ID: when > 0 the publisher uses "Key/<ID>" instead of the lease id */
+    int64_t ttl_s;       /* TTL: lease time to live in seconds, default 10 (go-zero TimeToLive) */
+    /* go-zero's TLS keys at this level: CertFile, CertKeyFile (client certificate), CACertFile,
+     * InsecureSkipVerify. TLS is on when Hosts say https:// or any of them is set (go-zero turns
+     * it on with all three files); verification against CACertFile, else the system's CAs. */
+    cz_tls_client_conf_t tls;
+    char *user, *pass;   /* User, Pass: etcd auth (both or neither), through etcd's v3 JSON
+                            gateway (/v3/auth/authenticate, then the token on each request) */
+} cz_etcd_conf_t;
 
 typedef struct cz_rest_conf {
     char *name;                /* Name (required) */

@@ -39,7 +39,8 @@ extern "C" {
     XX(ECLOSED, "closed")                                               \
     XX(EREDIS, "redis error")                                           \
     XX(ENOMEM, "out of memory")                                         \
-    XX(EARG, "invalid argument")
+    XX(EARG, "invalid argument")                                        \
+    XX(ETLS, "TLS handshake failed")
 
 typedef enum {
     CZ__ERR_FIRST = CZ__ERR_BASE,

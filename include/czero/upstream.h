@@ -45,7 +45,7 @@ enum {
 
 /** One static node: Nodes: [{Addr: 127.0.0.1:8001, Weight: 1}]. */
 typedef struct cz_upstream_node_conf {
-    char *addr;     /* Addr (required): "ip:port" or "host:port" */
+    char *addr;     /* Addr (required): "ip:port" or "host:port"; "https://host:port" = TLS */
     int64_t weight; /* Weight, 1..1000, default 1 */
 } cz_upstream_node_conf_t;
 
@@ -79,6 +79,16 @@ typedef struct cz_upstream_conf {            /* YAML, table cz_upstream_conf_fie
     char *dns;                               /* Dns: "name:port" */
     int64_t dns_interval_ms;                 /* DnsInterval, default 5s */
     cz_etcd_conf_t etcd;                     /* Etcd: {Hosts, Key} */
+    cz_tls_client_conf_t tls;                /* Tls: {CACertFile, CertFile, CertKeyFile,
+                                                InsecureSkipVerify, MinVersion, Ciphers, Curves,
+                                                Alpn}: how to speak TLS to the nodes. TLS is on
+                                                when the addresses say https:// (Nodes, Dns) or
+                                                when any of CACertFile, CertFile or
+                                                InsecureSkipVerify is set (for Etcd-discovered
+                                                nodes, which register host:port). Verification
+                                                is on (system CAs unless CACertFile), SNI and
+                                                the host check use the node's host. */
+    bool tls_enabled;                        /* set by validation (no YAML key) */
     struct {                                 /* Pool: keep-alive pool per node and worker (the
                                                 pools live in each worker's client, client.h;
                                                 every call passes these to its node's pool) */

@@ -59,6 +59,7 @@ static void client_free(cz_client_t *c)
             cz__pool_t *n = p->hnext;
             free(p->addr);
             free(p->host);
+            cz_tls_ctx_unref(p->tls);
             free(p);
             p = n;
         }
@@ -68,6 +69,7 @@ static void client_free(cz_client_t *c)
         free(c->free_calls);
         c->free_calls = n;
     }
+    cz_tls_ctx_unref(c->tls_default);
     void (*done)(void *) = c->done;
     void *ud = c->done_ud;
     free(c);
@@ -150,11 +152,11 @@ static int parse_addr(cz__pool_t *p, const char *addr)
     return 0;
 }
 
-cz__pool_t *cz__pool_get(cz_client_t *c, const char *addr)
+cz__pool_t *cz__pool_get(cz_client_t *c, const char *addr, cz_tls_ctx_t *tls)
 {
     uint32_t b = hash_str(addr) % CZ__CL_POOL_BUCKETS;
     for (cz__pool_t *p = c->buckets[b]; p; p = p->hnext)
-        if (strcmp(p->addr, addr) == 0)
+        if (p->tls == tls && strcmp(p->addr, addr) == 0)
             return p;
     cz__pool_t *p = calloc(1, sizeof *p);
     if (!p)
@@ -166,6 +168,7 @@ cz__pool_t *cz__pool_get(cz_client_t *c, const char *addr)
         free(p);
         return NULL;
     }
+    p->tls = tls ? cz_tls_ctx_ref(tls) : NULL;
     p->hnext = c->buckets[b];
     c->buckets[b] = p;
     return p;
@@ -207,6 +210,8 @@ static void conn_closed(uv_handle_t *h)
     cz__cconn_t *k = h->data;
     cz_client_t *c = k->c;
     if (--k->nhandles == 0 && !k->gai_pending) {
+        free(k->tw.data);
+        cz__tls_free(k->tls);
         free(k->rbuf);
         free(k->obuf);
         if (k->wbase && k->wbase != k->obuf)
@@ -232,6 +237,8 @@ void cz__cconn_close(cz__cconn_t *k)
             *pp = k->knext;
         k->kicked = false;
     }
+    if (k->tls)
+        cz__ctls_goodbye(k);
     k->state = CC_CLOSING;
     if (k->aprev)
         k->aprev->anext = k->anext;
@@ -321,6 +328,12 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *out)
 {
     cz__cconn_t *k = h->data;
     (void)hint;
+    if (k->tls) { /* ciphertext goes to the session's input; 0 bytes (no memory): UV_ENOBUFS */
+        size_t avail = 0;
+        uint8_t *p = cz__tls_in_space(k->tls, CZ__CL_RBUF, &avail);
+        *out = uv_buf_init((char *)p, p ? (unsigned)avail : 0);
+        return;
+    }
     *out = uv_buf_init(k->rbuf + k->rlen, CZ__CL_RBUF - k->rlen);
 }
 
@@ -330,6 +343,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     (void)buf;
     if (nread == 0)
         return;
+    if (k->tls) {
+        cz__ctls_on_read(k, nread);
+        return;
+    }
     if (k->state == CC_IDLE) { /* the peer closed or sent junk while idle: drop it */
         cz__cconn_close(k);
         return;
@@ -341,7 +358,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 int cz__cconn_read_start(cz__cconn_t *k)
 {
-    if (k->reading || k->state != CC_ACTIVE)
+    if (k->reading || (k->state != CC_ACTIVE && k->state != CC_HANDSHAKE))
         return 0;
     int rc = uv_read_start((uv_stream_t *)&k->tcp, alloc_cb, on_read);
     k->reading = rc == 0;
@@ -355,9 +372,13 @@ static void on_connect(uv_connect_t *req, int status)
         return;
     if (status == 0) {
         uv_tcp_nodelay(&k->tcp, 1);
-        k->state = CC_ACTIVE;
         if (k->ai < k->pool->naddr)
             k->pool->cur = k->ai; /* the next connects start at the address that answered */
+        if (k->pool->tls) {
+            cz__ctls_start(k);
+            return;
+        }
+        k->state = CC_ACTIVE;
         if (!k->call || !k->call->paused) /* a paused call starts reading on resume */
             status = cz__cconn_read_start(k);
         if (status != 0)
@@ -451,7 +472,7 @@ int cz__client_pin_addrs(cz_client_t *c, const char *addr, const struct sockaddr
 {
     if (!c || !addr || !sa || n == 0 || n > CZ__CL_MAX_ADDRS)
         return CZ_EARG;
-    cz__pool_t *p = cz__pool_get(c, addr);
+    cz__pool_t *p = cz__pool_get(c, addr, NULL);
     if (!p)
         return CZ_EARG;
     for (size_t i = 0; i < n; i++) {
@@ -471,7 +492,7 @@ int cz__client_pin_addrs(cz_client_t *c, const char *addr, const struct sockaddr
 
 int cz__client_addr_cur(cz_client_t *c, const char *addr)
 {
-    cz__pool_t *p = cz__pool_get(c, addr);
+    cz__pool_t *p = cz__pool_get(c, addr, NULL);
     return p && p->naddr ? p->cur : -1;
 }
 
@@ -588,7 +609,10 @@ static void on_kick(uv_idle_t *h)
         cz__cconn_t *k = c->kick;
         c->kick = k->knext;
         k->kicked = false;
-        if (k->state == CC_ACTIVE && k->call && !k->call->paused)
+        if (k->state == CC_ACTIVE && k->call && !k->call->paused) {
             cz__call_parse(k);
+            if (k->tls) /* what the session still holds: the socket may have nothing more */
+                cz__ctls_pump(k);
+        }
     }
 }

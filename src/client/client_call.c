@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "client_int.h"
+#include "czero/log.h"
 
 static void call_finish(cz__cconn_t *k, int err, bool poolable);
 
@@ -126,6 +127,10 @@ static void drain_check(cz__cconn_t *k)
 
 static void flush(cz__cconn_t *k)
 {
+    if (k->tls) {
+        cz__cconn_flush_tls(k);
+        return;
+    }
     cz_call_t *call = k->call;
     if (k->writing || k->state != CC_ACTIVE || !call || call->send_stopped)
         return;
@@ -163,9 +168,13 @@ static void on_write(uv_write_t *req, int status)
 {
     cz__cconn_t *k = cz__container_of(req, cz__cconn_t, wreq);
     k->writing = false;
-    if (k->wbase != k->obuf)
-        free(k->wbase);
-    k->wbase = NULL;
+    if (k->tls) {
+        cz__tls_out_give(k->tls, &k->tw);
+    } else {
+        if (k->wbase != k->obuf)
+            free(k->wbase);
+        k->wbase = NULL;
+    }
     if (k->state == CC_CLOSING || !k->call)
         return;
     cz_call_t *call = k->call;
@@ -173,11 +182,61 @@ static void on_write(uv_write_t *req, int status)
         write_failed(k);
         return;
     }
-    call->info.sent_any = true;
-    k->ooff += k->wlen;
-    obuf_compact(k);
+    if (!k->tls) {
+        call->info.sent_any = true;
+        k->ooff += k->wlen;
+        obuf_compact(k);
+    } else if (k->tls_app) {
+        call->info.sent_any = true;
+    }
     flush(k);
     drain_check(k);
+}
+
+/* TLS: request bytes are encrypted only when no write is in flight, so what waits stays in obuf
+ * and the high/low-water marks keep working; at most one buffer of ciphertext is in flight.
+ * During the handshake only the session's own output goes out. */
+void cz__cconn_flush_tls(cz__cconn_t *k)
+{
+    cz_call_t *call = k->call;
+    if (k->writing || k->state == CC_CLOSING)
+        return;
+    if (k->state == CC_ACTIVE && call && !call->send_stopped && k->olen > k->ooff) {
+        if (cz__tls_write(k->tls, k->obuf + k->ooff, k->olen - k->ooff) != CZ__TLS_OK) {
+            write_failed(k);
+            return;
+        }
+        k->ooff = k->olen;
+        k->tls_app = true;
+        obuf_compact(k);
+    }
+    size_t n;
+    const uint8_t *p = cz__tls_out_peek(k->tls, &n);
+    if (!n)
+        return;
+    uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
+    int r = uv_try_write((uv_stream_t *)&k->tcp, &b, 1);
+    if (r == UV_EAGAIN || r == UV_ENOSYS)
+        r = 0;
+    if (r < 0) {
+        if (call)
+            write_failed(k);
+        return;
+    }
+    cz__tls_out_consume(k->tls, (size_t)r);
+    if (r > 0 && k->tls_app && call)
+        call->info.sent_any = true;
+    if ((size_t)r == n)
+        return;
+    cz__tls_out_take(k->tls, &k->tw);
+    b = uv_buf_init((char *)k->tw.data, (unsigned)k->tw.len);
+    if (uv_write(&k->wreq, (uv_stream_t *)&k->tcp, &b, 1, on_write) != 0) {
+        cz__tls_out_give(k->tls, &k->tw);
+        if (call)
+            write_failed(k);
+        return;
+    }
+    k->writing = true;
 }
 
 /* ---- serialising ---- */
@@ -294,6 +353,22 @@ size_t cz__client_chunk(char *out, const void *data, size_t n)
 
 /* ---- the call API ---- */
 
+/* The client's own context for "https://" addrs given without one: go-zero's httpc (Go's
+ * default transport) verifies against the system's CAs, so does this. NULL when it cannot be
+ * made (logged once per attempt: no CA bundle, no memory). */
+static cz_tls_ctx_t *client_tls_default(cz_client_t *c)
+{
+    if (c->tls_default)
+        return c->tls_default;
+    cz_tls_client_conf_t conf = {0};
+    char err[256];
+    if (cz_tls_client_ctx_new(&conf, &c->tls_default, err, sizeof err) != 0) {
+        cz_log_error("client: no TLS context for https:// addresses: %s", err);
+        return NULL;
+    }
+    return c->tls_default;
+}
+
 /* checked: the caller ran cz__client_req_check on rq already (the gateway does, before it picks
  * a node), so the headers are not scanned a second time. */
 static int call_start(cz_client_t *c, const cz_client_req_t *rq, const cz_call_cbs_t *cbs,
@@ -303,13 +378,25 @@ static int call_start(cz_client_t *c, const cz_client_req_t *rq, const cz_call_c
         return CZ_EARG;
     if (c->closing)
         return CZ_ECLOSED;
-    size_t alen = strlen(rq->addr), need;
+    const char *addr = rq->addr;
+    cz_tls_ctx_t *tls = fd >= 0 ? NULL : rq->tls; /* a borrowed fd is the caller's transport */
+    if (addr[0] == 'h' && strncmp(addr, "http", 4) == 0) { /* a scheme, or a name "h..." */
+        if (strncmp(addr + 4, "s://", 4) == 0) {
+            addr += 8;
+            if (fd < 0 && !tls && !(tls = client_tls_default(c)))
+                return CZ_ETLS;
+        } else if (strncmp(addr + 4, "://", 3) == 0) {
+            addr += 7;
+            tls = NULL;
+        }
+    }
+    size_t alen = strlen(addr), need;
     bool has_host;
     int rc;
     if (!checked && (rc = cz__client_req_check(rq)) != 0)
         return rc;
     req_size(rq, alen, &need, &has_host);
-    cz__pool_t *p = cz__pool_get(c, rq->addr);
+    cz__pool_t *p = cz__pool_get(c, addr, tls);
     if (!p)
         return CZ_EARG;
     p->max_idle = rq->pool_size;
@@ -365,7 +452,7 @@ static int call_start(cz_client_t *c, const cz_client_req_t *rq, const cz_call_c
     }
     k->call = call;
     call->conn = k;
-    k->olen += cz__client_req_write(k->obuf + k->olen, rq, rq->addr, has_host);
+    k->olen += cz__client_req_write(k->obuf + k->olen, rq, addr, has_host);
     c->st.active++;
     if (k->state == CC_ACTIVE) {
         k->dl_phase = 0;
@@ -504,7 +591,8 @@ static void call_finish(cz__cconn_t *k, int err, bool poolable)
     k->call = NULL;
     call->conn = NULL;
     bool pool = err == 0 && poolable && k->keep && call->body_done && !call->send_stopped &&
-                !k->writing && k->olen == k->ooff && k->state == CC_ACTIVE;
+                !k->writing && k->olen == k->ooff && k->state == CC_ACTIVE &&
+                (!k->tls || (!cz__tls_has_input(k->tls) && !cz__tls_closed(k->tls)));
     if (pool) {
         llhttp_reset(&k->parser);
         k->rlen = 0;

@@ -8,6 +8,12 @@
  * active connection carries exactly one call. A connection's memory is freed only in its handles'
  * close callbacks, so a pointer to it stays valid for the rest of the current loop iteration even
  * after cz__cconn_close (callbacks that re-enter the client cannot free what the caller holds).
+ *
+ * TLS (client_tls.c): a connection of a pool with a TLS context gets a session (k->tls) once TCP
+ * connects; it handshakes in CC_HANDSHAKE (under the connect deadline), then the call goes on as
+ * for plain TCP, except that flush() encrypts obuf into the session's output and sends that, and
+ * socket reads land in the session's input and are decrypted into rbuf. Plain connections only
+ * pay a branch on k->tls.
  */
 #ifndef CZERO_CLIENT_INT_H
 #define CZERO_CLIENT_INT_H
@@ -16,6 +22,7 @@
 #include <netinet/in.h>
 #include "czero/client.h"
 #include "internal.h"
+#include "tls/tls_int.h"
 
 #define CZ__CL_MAX_HEADERS 128
 #define CZ__CL_RBUF 16384u           /* per-connection read buffer */
@@ -45,10 +52,11 @@ struct cz__pool {
     uint32_t nidle;
     int64_t max_idle;         /* from the last call's pool_size: 0 = the client's, <0 = none */
     uint64_t idle_ms;         /* from the last call: 0 = the client's idle timeout */
+    cz_tls_ctx_t *tls;        /* part of the key: TLS connections with this context; a ref */
 };
 
 enum { CB_NONE, CB_FIELD, CB_VALUE }; /* the last header callback (parse.c) */
-enum { CC_RESOLVING, CC_CONNECTING, CC_ACTIVE, CC_IDLE, CC_CLOSING };
+enum { CC_RESOLVING, CC_CONNECTING, CC_HANDSHAKE, CC_ACTIVE, CC_IDLE, CC_CLOSING };
 
 struct cz__cconn {
     uv_tcp_t tcp;             /* first */
@@ -88,6 +96,9 @@ struct cz__cconn {
     bool head_in_rbuf;        /* hno/hvo are offsets into rbuf (see hbuf) */
     bool reused;
     bool nopool;              /* over a borrowed fd (cz__client_call_fd) */
+    bool tls_app;             /* TLS: request bytes were encrypted (sent_any counts from here) */
+    cz__tls_t *tls;           /* TLS session, NULL = plain TCP */
+    cz__tls_buf_t tw;         /* TLS: the ciphertext of the uv_write in flight */
 };
 
 struct cz_call {
@@ -117,6 +128,7 @@ struct cz_client {
     cz_call_t *free_calls;
     uint32_t nfree_calls;
     cz_client_stats_t st;
+    cz_tls_ctx_t *tls_default; /* for "https://" addrs without a context; made on first use */
     uint32_t nhandles;        /* open handles (connections' and the idle handle) */
     bool closing;
     void (*done)(void *);
@@ -124,7 +136,7 @@ struct cz_client {
 };
 
 /* client.c */
-cz__pool_t *cz__pool_get(cz_client_t *c, const char *addr);
+cz__pool_t *cz__pool_get(cz_client_t *c, const char *addr, cz_tls_ctx_t *tls);
 cz__cconn_t *cz__pool_take(cz__pool_t *p);
 /** Take a lookup's AF_INET/AF_INET6 addresses, in order, up to CZ__CL_MAX_ADDRS; cur keeps
  *  pointing at the address that answered last when the new list still has it, else 0.
@@ -141,7 +153,20 @@ void cz__cconn_kick(cz__cconn_t *k);
 cz__cconn_t *cz__cconn_open_fd(cz_client_t *c, cz__pool_t *p, int fd, int *err);
 int cz__cconn_read_start(cz__cconn_t *k);
 
+/* client_tls.c */
+/** TCP connected on a TLS pool: start the session and the handshake; the call learns the
+ *  outcome through cz__call_connected (success) or fails with CZ_ETLS. */
+void cz__ctls_start(cz__cconn_t *k);
+/** A socket read on a TLS connection: nread bytes landed in the session's input (or nread < 0). */
+void cz__ctls_on_read(cz__cconn_t *k, ssize_t nread);
+/** Decrypt and parse what the session holds, while the call takes bytes. */
+void cz__ctls_pump(cz__cconn_t *k);
+/** Best effort close_notify before a close (one try_write; never waits). */
+void cz__ctls_goodbye(cz__cconn_t *k);
+
 /* client_call.c and parse.c */
+/** TLS: encrypt pending request bytes (when the call sends) and send the session's output. */
+void cz__cconn_flush_tls(cz__cconn_t *k);
 void cz__call_connected(cz__cconn_t *k, int status);
 void cz__call_on_read(cz__cconn_t *k, ssize_t nread);
 void cz__call_on_timer(cz__cconn_t *k);

@@ -121,12 +121,18 @@ static const cz_conf_field_t signature_fields[] = {
 
 /* go-zero discov.EtcdConf. Hosts and Key are not marked required because an absent Etcd block
  * (no registration) still gets this table's defaults; cz_etcd_conf_check() validates a present
- * one. TLS and auth keys are not implemented, so they stay unknown keys (errors), not ignored. */
+ * one. The TLS keys are go-zero's, at this level (cz_tls_client_conf_t inside). */
 const cz_conf_field_t cz_etcd_conf_fields[] = {
     F("Hosts", CZ_CONF_STRINGS, cz_etcd_conf_t, hosts, NULL),
     F("Key", CZ_CONF_STRING, cz_etcd_conf_t, key, NULL),
     RANGE("ID", CZ_CONF_INT, cz_etcd_conf_t, id, "0", 0, INT64_MAX),
     RANGE("TTL", CZ_CONF_INT, cz_etcd_conf_t, ttl_s, "10", 1, 3600),
+    F("CertFile", CZ_CONF_STRING, cz_etcd_conf_t, tls.cert_file, NULL),
+    F("CertKeyFile", CZ_CONF_STRING, cz_etcd_conf_t, tls.key_file, NULL),
+    F("CACertFile", CZ_CONF_STRING, cz_etcd_conf_t, tls.ca_file, NULL),
+    F("InsecureSkipVerify", CZ_CONF_BOOL, cz_etcd_conf_t, tls.insecure_skip_verify, "false"),
+    F("User", CZ_CONF_STRING, cz_etcd_conf_t, user, NULL),
+    F("Pass", CZ_CONF_STRING, cz_etcd_conf_t, pass, NULL),
     {0},
 };
 

@@ -66,7 +66,8 @@ char *cz__etcd_range_body(const char *prefix);
 char *cz__etcd_watch_body(const char *prefix, int64_t start_revision);
 char *cz__etcd_grant_body(int64_t ttl_s);
 char *cz__etcd_put_body(const char *key, const char *value, int64_t lease);
-char *cz__etcd_lease_body(int64_t lease); /* keepalive and revoke: {"ID":"<id>"} */
+char *cz__etcd_lease_body(int64_t lease);
+char *cz__etcd_auth_body(const char *user, const char *pass); /* /v3/auth/authenticate */ /* keepalive and revoke: {"ID":"<id>"} */
 
 /* ---- etcd JSON gateway responses ---- */
 /* A /v3/kv/range answer: replace *out with its kvs, *revision = header.revision.
@@ -75,6 +76,8 @@ int cz__etcd_parse_range(const char *json, size_t n, cz__kvset_t *out, int64_t *
 /* /v3/lease/grant: 0 with *id and *ttl, or CZ_EPARSE. */
 int cz__etcd_parse_grant(const char *json, size_t n, int64_t *id, int64_t *ttl);
 /* /v3/lease/keepalive: 0 with *ttl (0 = the lease is gone), or CZ_EPARSE. */
+/* /v3/auth/authenticate: the token (malloc'd), NULL when absent or malformed. */
+char *cz__etcd_parse_token(const char *json, size_t n);
 int cz__etcd_parse_keepalive(const char *json, size_t n, int64_t *ttl);
 /* /v3/kv/put: 0, CZ_ENOTFOUND (the lease is gone: etcd code 5), CZ_EPARSE. */
 int cz__etcd_parse_put(const char *json, size_t n);
@@ -96,7 +99,7 @@ long cz__json_frame(const char *buf, size_t n, size_t *skip);
 /* The next retry delay: min when cur is 0, else doubled, capped at max. */
 uint64_t cz__backoff_next(uint64_t cur, uint64_t min, uint64_t max);
 
-/* "http://h:p/" or "h:p" -> "h:p" (malloc'd); NULL on ENOMEM. */
+/* "http://h:p/", "https://h:p/" or "h:p" -> "h:p" (malloc'd); NULL on ENOMEM. */
 char *cz__etcd_host(const char *url);
 
 /* ---- the shared etcd transport: POST a JSON body to one of the hosts ---- */
@@ -105,17 +108,30 @@ typedef struct cz__etcd {
     char **hosts;
     size_t nhosts, cur;
     cz_etcd_opts_t opts;
+    cz_tls_ctx_t *tls;        /* https:// hosts or the TLS keys: every request runs TLS */
+    char why[200];            /* OpenSSL's reason of the last CZ_ETLS (cz__etcd_note) */
+    char *user, *pass;        /* User/Pass: etcd auth (both set), else NULL */
+    char *token;              /* the simple/JWT token of /v3/auth/authenticate, NULL = none yet */
 } cz__etcd_t;
-/* Copy the hosts (normalised) and options (NULL = defaults); no I/O. 0 or CZ_ENOMEM. */
+/* Copy the hosts (normalised) and options (NULL = defaults) and build the TLS context; no I/O.
+ * 0, CZ_ENOMEM, or CZ_EINVAL_CONF (a TLS file that cannot be used: logged). */
 int cz__etcd_setup(cz__etcd_t *e, const cz_etcd_conf_t *conf, const cz_etcd_opts_t *opts);
 /* Create the HTTP client on loop (loop thread). 0 or CZ_ENOMEM. */
 int cz__etcd_open(cz__etcd_t *e, uv_loop_t *loop);
 /* Free the hosts and close the client if open (calls in flight end with CZ_ECLOSED); done(ud)
  * runs once the client is gone (at once when there was none). */
 void cz__etcd_close(cz__etcd_t *e, void (*done)(void *ud), void *ud);
-/* Unary POST to the current host; cb as for cz_client_fetch. 0 or an error (no callback). */
+/* Unary POST to the current host; cb as for cz_client_fetch. 0 or an error (no callback).
+ * With User/Pass: authenticates first when there is no token, sends "Authorization: <token>",
+ * and on a 401 (an expired token) authenticates again and re-sends, once. A failed
+ * authentication is reported to cb as the request's failure (etcd's status, 400 for a wrong
+ * password). */
 int cz__etcd_post(cz__etcd_t *e, const char *path, const char *body, uint64_t timeout_ms,
                   cz_fetch_fn cb, void *ud);
+/* A request ended with err: keep a TLS failure's reason for the log line (cz__etcd_why). */
+void cz__etcd_note(cz__etcd_t *e, int err, const cz_call_info_t *info);
+/* What to log for err: OpenSSL's reason after CZ_ETLS, else cz_strerror(err). */
+const char *cz__etcd_why(const cz__etcd_t *e, int err);
 /* Move to the next host (after a failure). */
 void cz__etcd_rotate(cz__etcd_t *e);
 const char *cz__etcd_cur(const cz__etcd_t *e);

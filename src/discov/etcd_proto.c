@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include "czero/codec.h"
 #include "discov_int.h"
+#include "internal.h"
 
 /* ---- the key/value set ---- */
 
@@ -240,6 +241,11 @@ char *cz__etcd_put_body(const char *key, const char *value, int64_t lease)
     return out;
 }
 
+char *cz__etcd_auth_body(const char *user, const char *pass)
+{
+    return dump(json_pack("{s:s,s:s}", "name", user, "password", pass));
+}
+
 char *cz__etcd_lease_body(int64_t lease)
 {
     char id[24];
@@ -367,6 +373,18 @@ int cz__etcd_parse_grant(const char *json, size_t n, int64_t *id, int64_t *ttl)
     return rc;
 }
 
+char *cz__etcd_parse_token(const char *json, size_t n)
+{
+    json_t *j = load(json, n);
+    if (!j)
+        return NULL;
+    json_t *t = json_object_get(j, "token");
+    const char *s = json_is_string(t) ? json_string_value(t) : NULL;
+    char *out = s && *s && !cz__has_line_break(s, strlen(s), true) ? strdup(s) : NULL;
+    json_decref(j);
+    return out;
+}
+
 int cz__etcd_parse_keepalive(const char *json, size_t n, int64_t *ttl)
 {
     json_t *j = load(json, n);
@@ -484,6 +502,8 @@ char *cz__etcd_host(const char *url)
     const char *p = url;
     if (strncmp(p, "http://", 7) == 0)
         p += 7;
+    else if (strncmp(p, "https://", 8) == 0) /* TLS is the transport's (cz__etcd_t.tls) */
+        p += 8;
     size_t n = strcspn(p, "/");
     return strndup(p, n);
 }

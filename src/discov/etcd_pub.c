@@ -64,7 +64,7 @@ static void retry(cz_etcd_publisher_t *p, void (*next)(cz_etcd_publisher_t *), c
     if (!p->failing || p->backoff >= p->e.opts.backoff_max_ms)
         cz_log_error("etcd publish %s: %s on %s failed (%s, status %d); retry in %llu ms",
                      p->full_key ? p->full_key : p->key, what, cz__etcd_cur(&p->e),
-                     err ? cz_strerror(err) : "ok", status, (unsigned long long)ms);
+                     err ? cz__etcd_why(&p->e, err) : "ok", status, (unsigned long long)ms);
     p->failing = 1;
     cz__etcd_rotate(&p->e);
     later(p, next, ms);
@@ -86,6 +86,7 @@ static void on_keepalive(int err, const cz_fetch_res_t *res, void *ud)
         return;
     int64_t ttl = 0;
     int status = res ? res->status : 0;
+    cz__etcd_note(&p->e, err, res ? &res->info : NULL);
     if (err || status != 200 || cz__etcd_parse_keepalive(res->body.p, res->body.n, &ttl)) {
         retry(p, do_keepalive, "keepalive", err, status);
         return;
@@ -115,6 +116,7 @@ static void on_put(int err, const cz_fetch_res_t *res, void *ud)
     if (p->stopping)
         return;
     int status = res ? res->status : 0;
+    cz__etcd_note(&p->e, err, res ? &res->info : NULL);
     int rc = err ? err : res ? cz__etcd_parse_put(res->body.p, res->body.n) : CZ_EPARSE;
     if (rc == CZ_ENOTFOUND) { /* the lease expired between grant and put */
         p->lease = 0;
@@ -145,6 +147,7 @@ static void on_grant(int err, const cz_fetch_res_t *res, void *ud)
     if (p->stopping)
         return;
     int status = res ? res->status : 0;
+    cz__etcd_note(&p->e, err, res ? &res->info : NULL);
     int64_t id = 0, ttl = 0;
     if (err || status != 200 || cz__etcd_parse_grant(res->body.p, res->body.n, &id, &ttl)) {
         retry(p, do_grant, "grant", err, status);

@@ -69,7 +69,7 @@ static void fail(etcd_src_t *s, const char *what, int err, int status)
     if (!s->failing || s->backoff >= s->opts.backoff_max_ms)
         cz_log_error("etcd discovery %s: %s on %s failed (%s, status %d); keeping %zu "
                      "endpoints, retry in %llu ms",
-                     s->key, what, cz__etcd_cur(&s->e), err ? cz_strerror(err) : "ok", status,
+                     s->key, what, cz__etcd_cur(&s->e), err ? cz__etcd_why(&s->e, err) : "ok", status,
                      s->set.n, (unsigned long long)s->backoff);
     s->failing = 1;
     cz__etcd_rotate(&s->e);
@@ -161,6 +161,7 @@ static void on_watch_done(cz_call_t *call, int err, const cz_call_info_t *info, 
     etcd_src_t *s = ud;
     s->watch = NULL;
     s->blen = 0;
+    cz__etcd_note(&s->e, err, info);
     fail(s, "watch", err ? err : CZ_ECLOSED, info ? info->status : 0);
 }
 
@@ -177,17 +178,19 @@ static void start_watch(etcd_src_t *s)
         fail(s, "watch", CZ_ENOMEM, 0);
         return;
     }
-    static const cz_str_t hn[] = {{"Content-Type", 12}};
-    static const cz_str_t hv[] = {{"application/json", 16}};
+    const cz_str_t hn[] = {{"Content-Type", 12}, {"Authorization", 13}};
+    const cz_str_t hv[] = {{"application/json", 16},
+                           cz_str_c(s->e.token ? s->e.token : "")}; /* the range's token */
     cz_client_req_t rq = {
         .addr = cz__etcd_cur(&s->e),
         .method = {"POST", 4},
         .target = {"/v3/watch", 9},
         .hname = hn,
         .hvalue = hv,
-        .nheaders = 1,
+        .nheaders = s->e.token ? 2 : 1,
         .body = {body, strlen(body)},
         .header_timeout_ms = s->opts.request_timeout_ms,
+        .tls = s->e.tls,
     };
     s->blen = 0;
     int rc = cz_client_call(s->e.client, &rq, &watch_cbs, s, &s->watch);
@@ -207,6 +210,7 @@ static void on_range(int err, const cz_fetch_res_t *res, void *ud)
         return;
     int status = res ? res->status : 0;
     if (err || status != 200) {
+        cz__etcd_note(&s->e, err, res ? &res->info : NULL);
         fail(s, "range", err, status);
         return;
     }

@@ -18,6 +18,7 @@
 #include "czero/balancer.h"
 #include "czero/breaker.h"
 #include "czero/request.h"
+#include "czero/tls.h"
 #include "czero/upstream.h"
 #include "../internal.h"
 
@@ -57,6 +58,7 @@ struct cz_upstream {
     cz_upstream_outlier_conf_t outlier;
     cz_upstream_health_conf_t health; /* path owned */
     bool use_breaker;
+    cz_tls_ctx_t *tls;        /* Tls / https:// nodes: every node's connections; NULL = plain */
 
     pthread_mutex_t mu;       /* node list */
     cz__up_node_t *nodes;
@@ -72,6 +74,10 @@ struct cz_upstream {
     struct cz_client *hc_client;
     int closing;              /* handles still closing at shutdown */
 };
+
+/* ---- upstream_conf.c ---- */
+/** addr without a leading "http://" or "https://" (the upstream's tls decides, per upstream). */
+const char *cz__up_strip_scheme(const char *addr);
 
 /* ---- upstream.c ---- */
 /* Recompute the node's balancer down flag from ejection and health (n->mu held). */

@@ -67,6 +67,7 @@ static void on_tick(uv_timer_t *t)
         h->n = n;
         cz_client_req_t rq = {
             .addr = n->addr,
+            .tls = u->tls,
             .method = CZ_STR("GET"),
             .target = cz_str_c(u->health.path),
             .connect_timeout_ms = (uint64_t)u->health.timeout_ms,

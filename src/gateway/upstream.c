@@ -42,6 +42,7 @@ static cz__up_node_t *node_find(cz_upstream_t *u, const char *addr)
  * slow-starts. u->mu held. */
 static int node_add(cz_upstream_t *u, const char *addr, uint32_t weight, bool joins)
 {
+    addr = cz__up_strip_scheme(addr);
     if (strlen(addr) >= CZ__UP_ADDR_MAX)
         return CZ_EARG;
     cz__up_node_t *n = node_find(u, addr);
@@ -222,6 +223,14 @@ cz_upstream_t *cz_upstream_new(const cz_upstream_conf_t *conf, cz_diag_t *d)
     u->name = strdup(c.name);
     if (!u->name)
         goto oom;
+    if (c.tls_enabled) {
+        char err[256];
+        if (cz_tls_client_ctx_new(&c.tls, &u->tls, err, sizeof err) != 0) {
+            cz_diag_set(d, NULL, 0, 0, "Tls", "%s", err);
+            cz_upstream_free(u);
+            return NULL;
+        }
+    }
     if (c.health.enabled && !(u->health.path = strdup(c.health.path)))
         goto oom;
     const char *hk = c.hash_key ? c.hash_key : "path";
@@ -264,7 +273,7 @@ cz_upstream_t *cz_upstream_new(const cz_upstream_conf_t *conf, cz_diag_t *d)
             return NULL;
         }
     } else if (c.dns && *c.dns) {
-        u->disc = cz_discovery_dns(c.dns, (uint64_t)c.dns_interval_ms);
+        u->disc = cz_discovery_dns(cz__up_strip_scheme(c.dns), (uint64_t)c.dns_interval_ms);
     } else {
         u->disc = cz_discovery_etcd(&c.etcd);
     }
@@ -320,5 +329,6 @@ void cz_upstream_free(cz_upstream_t *u)
     free(u->health.path);
     free(u->hash_name);
     free(u->name);
+    cz_tls_ctx_unref(u->tls);
     free(u);
 }

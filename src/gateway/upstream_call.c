@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "czero/client.h"
+#include "czero/log.h"
 #include "gw_int.h"
 
 /* Bytes of a streamed body kept for a replay. Until a connection is up nothing drains, so the
@@ -171,6 +172,7 @@ static int attempt(cz_upcall_t *uc, uint64_t now)
             now = cz_clock_now_ns(u->clock);
         cz_client_req_t h = uc->rq.http;
         h.addr = uc->node->addr;
+        h.tls = u->tls;
         if (!h.connect_timeout_ms)
             h.connect_timeout_ms = u->connect_timeout_ms;
         if (!h.read_timeout_ms)
@@ -246,6 +248,9 @@ static void in_done(cz_call_t *call, int err, const cz_call_info_t *info, void *
     cz_upstream_t *u = uc->u;
     uint64_t now = cz_clock_now_ns(u->clock);
     outcome_t o = classify(uc, err, info ? info->status : 0, false);
+    if (err == CZ_ETLS) /* the answer is a bare 502: the reason is only here */
+        cz_log_error("upstream %s: TLS to %s failed: %s", u->name, uc->node->addr,
+                     info && info->tls_error ? info->tls_error : "handshake failed");
     feedback(uc, o, err, now);
     uc->inner = NULL;
     if (can_retry(uc, o, info)) {

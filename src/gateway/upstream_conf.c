@@ -70,6 +70,7 @@ const cz_conf_field_t cz_upstream_conf_fields[] = {
     {.key = "Dns", .type = CZ_CONF_STRING, .offset = OFF(dns)},
     RANGE("DnsInterval", CZ_CONF_DURATION, OFF(dns_interval_ms), "5s", 10, MS_DAY),
     {.key = "Etcd", .type = CZ_CONF_OBJECT, .offset = OFF(etcd), .sub = cz_etcd_conf_fields},
+    {.key = "Tls", .type = CZ_CONF_OBJECT, .offset = OFF(tls), .sub = cz_tls_client_conf_fields},
     {.key = "Pool", .type = CZ_CONF_OBJECT, .offset = OFF(pool), .sub = pool_fields},
     RANGE("ConnectTimeout", CZ_CONF_DURATION, OFF(connect_timeout_ms), "1s", 1, MS_DAY),
     RANGE("ReadTimeout", CZ_CONF_DURATION, OFF(read_timeout_ms), "0", 0, MS_DAY),
@@ -87,9 +88,22 @@ static int bad(cz_diag_t *d, const char *prefix, const char *key, const char *ms
     return cz_diag_set(d, NULL, 0, 0, k, "%s", msg);
 }
 
-/* "host:port" or "[v6]:port" with a port 1..65535. */
+/* 1: "https://", 0: "http://", -1: no scheme. */
+static int scheme_of(const char *a)
+{
+    return !a ? -1 : strncmp(a, "https://", 8) == 0 ? 1 : strncmp(a, "http://", 7) == 0 ? 0 : -1;
+}
+
+const char *cz__up_strip_scheme(const char *a)
+{
+    int s = scheme_of(a);
+    return s < 0 ? a : a + (s ? 8 : 7);
+}
+
+/* "host:port" or "[v6]:port" with a port 1..65535, after an optional http:// or https://. */
 static bool addr_ok(const char *a)
 {
+    a = cz__up_strip_scheme(a);
     if (!a || !*a || strlen(a) >= CZ__UP_ADDR_MAX)
         return false;
     const char *colon = strrchr(a, ':');
@@ -144,6 +158,22 @@ int cz_upstream_conf_check(cz_upstream_conf_t *c, const char *prefix, cz_diag_t 
             return bad(d, prefix, "HashKey",
                        "must be header:<name>, cookie:<name>, query:<name> or path");
     }
+    /* TLS: one scheme for the whole upstream (a pool per node; one context per upstream) */
+    int https = c->dns && *c->dns ? scheme_of(c->dns) : -1;
+    for (size_t i = 0; i < c->nodes.n; i++) {
+        int s = scheme_of(nodes[i].addr);
+        if (i > 0 && (s == 1) != (https == 1))
+            return bad(d, prefix, "Nodes", "give all nodes the same scheme (http:// or https://)");
+        https = s;
+    }
+    const cz_tls_client_conf_t *t = &c->tls;
+    bool tls_keys = t->ca_file || t->cert_file || t->key_file || t->insecure_skip_verify;
+    if (https == 0 && tls_keys)
+        return bad(d, prefix, "Tls", "set, but the nodes say http://");
+    if ((t->cert_file != NULL) != (t->key_file != NULL))
+        return bad(d, prefix, t->cert_file ? "Tls.CertKeyFile" : "Tls.CertFile",
+                   "CertFile and CertKeyFile go together");
+    c->tls_enabled = https == 1 || tls_keys;
     if (c->outlier.max_ejection_ms < c->outlier.base_ejection_ms)
         return bad(d, prefix, "Outlier.MaxEjection", "must not be below BaseEjection");
     c->health.enabled = c->health.path && *c->health.path;

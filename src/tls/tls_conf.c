@@ -58,8 +58,10 @@ const cz_conf_field_t cz_tls_client_conf_fields[] = {
     F("InsecureSkipVerify", CZ_CONF_BOOL, cz_tls_client_conf_t, insecure_skip_verify, "false"),
     {.key = "MinVersion", .type = CZ_CONF_ENUM,
      .offset = offsetof(cz_tls_client_conf_t, min_version), .def = "1.2", .enums = versions},
-    F("Ciphers", CZ_CONF_STRING, cz_tls_client_conf_t, ciphers, CZ_TLS_DEFAULT_CIPHERS),
-    F("Curves", CZ_CONF_STRING, cz_tls_client_conf_t, curves, CZ_TLS_DEFAULT_CURVES),
+    /* absent = NULL = the same defaults (cz_tls_client_ctx_new): a section built with
+     * cz_conf_defaults owns no strings nobody asked for */
+    F("Ciphers", CZ_CONF_STRING, cz_tls_client_conf_t, ciphers, NULL),
+    F("Curves", CZ_CONF_STRING, cz_tls_client_conf_t, curves, NULL),
     F("Alpn", CZ_CONF_STRINGS, cz_tls_client_conf_t, alpn, NULL),
     {0},
 };

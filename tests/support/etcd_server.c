@@ -66,12 +66,20 @@ int cz_test_etcd_restart(cz_test_etcd_t *e, int wipe)
 {
     if (!cz_test_etcd_available())
         return -ENOENT;
-    char data[192], log[192], client[64], peer[64], cluster[96];
+    char data[192], log[192], client[128], peer[64], cluster[96];
+    char cert[192], key[192], ca[192];
+    snprintf(cert, sizeof cert, "%s/peer.pem", e->pki);
+    snprintf(key, sizeof key, "%s/peer.key", e->pki);
+    snprintf(ca, sizeof ca, "%s/ca.pem", e->pki);
     snprintf(data, sizeof data, "%s/data", e->dir);
     snprintf(log, sizeof log, "%s/etcd.log", e->dir);
     if (wipe)
         nftw(data, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    snprintf(client, sizeof client, "http://127.0.0.1:%d", e->port);
+    if (e->tls_port)
+        snprintf(client, sizeof client, "http://127.0.0.1:%d,https://127.0.0.1:%d", e->port,
+                 e->tls_port);
+    else
+        snprintf(client, sizeof client, "http://127.0.0.1:%d", e->port);
     snprintf(peer, sizeof peer, "http://127.0.0.1:%d", e->peer_port);
     snprintf(cluster, sizeof cluster, "default=%s", peer);
     pid_t parent = getpid();
@@ -90,10 +98,22 @@ int cz_test_etcd_restart(cz_test_etcd_t *e, int wipe)
             dup2(out, 1);
             dup2(out, 2);
         }
-        execlp("etcd", "etcd", "--name", "default", "--data-dir", data, "--listen-client-urls",
-               client, "--advertise-client-urls", client, "--listen-peer-urls", peer,
-               "--initial-advertise-peer-urls", peer, "--initial-cluster", cluster,
-               "--logger", "zap", "--log-level", "warn", (char *)NULL);
+        if (e->tls_port)
+            execlp("etcd", "etcd", "--name", "default", "--data-dir", data,
+                   "--listen-client-urls", client, "--advertise-client-urls", client,
+                   "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+                   "--initial-cluster", cluster, "--logger", "zap", "--log-level", "warn",
+                   "--cert-file", cert, "--key-file", key,
+                   e->client_auth ? "--trusted-ca-file" : "--log-outputs",
+                   e->client_auth ? ca : "stderr",
+                   e->client_auth ? "--client-cert-auth" : "--log-outputs=stderr",
+                   e->extra[0] ? e->extra : "--log-outputs=stderr", (char *)NULL);
+        else
+            execlp("etcd", "etcd", "--name", "default", "--data-dir", data,
+                   "--listen-client-urls", client, "--advertise-client-urls", client,
+                   "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+                   "--initial-cluster", cluster, "--logger", "zap", "--log-level", "warn",
+                   (char *)NULL);
         _exit(127);
     }
     e->pid = pid;
@@ -103,9 +123,13 @@ int cz_test_etcd_restart(cz_test_etcd_t *e, int wipe)
     return rc;
 }
 
-int cz_test_etcd_start(cz_test_etcd_t *e)
+static int start(cz_test_etcd_t *e, const char *pki, int client_auth)
 {
     memset(e, 0, sizeof *e);
+    if (pki) {
+        snprintf(e->pki, sizeof e->pki, "%s", pki);
+        e->client_auth = client_auth;
+    }
     if (!cz_test_etcd_available())
         return -ENOENT;
     snprintf(e->dir, sizeof e->dir, "/tmp/cz-etcd-XXXXXX");
@@ -117,10 +141,51 @@ int cz_test_etcd_start(cz_test_etcd_t *e)
         e->peer_port = cz_test_free_port();
         if (e->port < 0 || e->peer_port < 0 || e->port == e->peer_port)
             continue;
+        if (pki) {
+            e->tls_port = cz_test_free_port();
+            if (e->tls_port < 0 || e->tls_port == e->port || e->tls_port == e->peer_port)
+                continue;
+            snprintf(e->tls_host, sizeof e->tls_host, "https://localhost:%d", e->tls_port);
+        }
         snprintf(e->host, sizeof e->host, "127.0.0.1:%d", e->port);
         rc = cz_test_etcd_restart(e, 1);
     }
     return rc;
+}
+
+int cz_test_etcd_start(cz_test_etcd_t *e) { return start(e, NULL, 0); }
+
+int cz_test_etcd_start_tls(cz_test_etcd_t *e, const char *pki, int client_auth)
+{
+    return start(e, pki, client_auth);
+}
+
+int cz_test_etcd_auth_enable(const cz_test_etcd_t *e, const char *user, const char *pass)
+{
+    char b[256];
+    const char *steps[4][2] = {
+        {"/v3/auth/user/add", NULL},
+        {"/v3/auth/role/add", "{\"name\":\"root\"}"},
+        {"/v3/auth/user/grant", NULL},
+        {"/v3/auth/enable", "{}"},
+    };
+    for (int i = 0; i < 4; i++) {
+        if (i == 0)
+            snprintf(b, sizeof b, "{\"name\":\"%s\",\"password\":\"%s\"}", user, pass);
+        else if (i == 2)
+            snprintf(b, sizeof b, "{\"user\":\"%s\",\"role\":\"root\"}", user);
+        else
+            snprintf(b, sizeof b, "%s", steps[i][1]);
+        tc_resp_t r;
+        int rc = request(e->port, steps[i][0], b, &r);
+        int ok = rc == 0 && r.status == 200;
+        if (!ok)
+            fprintf(stderr, "etcd %s: %d %s\n", steps[i][0], r.status, r.body ? r.body : "");
+        tc_resp_free(&r);
+        if (!ok)
+            return -1;
+    }
+    return 0;
 }
 
 void cz_test_etcd_stop(cz_test_etcd_t *e) { cz_test_proc_signal(&e->pid, SIGTERM); }

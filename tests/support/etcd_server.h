@@ -19,6 +19,14 @@ typedef struct cz_test_etcd {
     int port, peer_port;
     char dir[128]; /* temp dir: data/ and etcd.log */
     char host[32]; /* "127.0.0.1:<port>", for cz_etcd_conf_t.hosts */
+    /* TLS (cz_test_etcd_start_tls): a second client listener, https, beside the plain one the
+     * helpers below use; its certificate is pki/peer.pem (localhost, 127.0.0.1) */
+    int tls_port;
+    char tls_host[48];  /* "https://localhost:<tls_port>" */
+    char pki[128];      /* tls_certs.sh's directory */
+    int client_auth;    /* --client-cert-auth: a client certificate of pki/ca.pem is required */
+    char extra[64];     /* TLS mode: one more etcd flag for the next (re)start, e.g.
+                           "--auth-token-ttl=1" */
 } cz_test_etcd_t;
 
 /** 1 when an etcd binary is on PATH. */
@@ -26,9 +34,15 @@ int cz_test_etcd_available(void);
 /** Make the temp dir, pick free ports, start etcd and wait (up to 10 s) for /health.
  *  0, -ENOENT without etcd, -ETIMEDOUT or -errno. */
 int cz_test_etcd_start(cz_test_etcd_t *e);
+/** The same with an https client listener too (tls_port), certificates from pki (made by
+ *  tests/support/tls_certs.sh), client certificates required when client_auth. */
+int cz_test_etcd_start_tls(cz_test_etcd_t *e, const char *pki, int client_auth);
 /** Start again on the same ports after a stop/kill; wipe != 0 deletes the data first (a new
  *  cluster: leases and keys are gone). Same returns. */
 int cz_test_etcd_restart(cz_test_etcd_t *e, int wipe);
+/** Turn etcd's auth on with user (granted the root role) / pass, over the plain listener.
+ *  The helpers below then get 401s. 0 or -1. */
+int cz_test_etcd_auth_enable(const cz_test_etcd_t *e, const char *user, const char *pass);
 /** SIGTERM and reap (data kept). */
 void cz_test_etcd_stop(cz_test_etcd_t *e);
 /** SIGKILL and reap. */

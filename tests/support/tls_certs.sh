@@ -12,6 +12,8 @@
 #   expired     server: DNS a.test, localhost, but expired         (CN=expired,O=czero)
 #   wrong       server: DNS wrong.test only                        (CN=wrong.test,O=czero)
 #   client      client certificate (extendedKeyUsage clientAuth)   (CN=client,O=czero)
+#   peer        server and client: DNS localhost, IP 127.0.0.1     (CN=localhost,O=czero)
+#               (etcd with --client-cert-auth: its gateway dials its own gRPC port with it)
 #   other-ca    a second CA that signed nothing here (a client trusting it rejects everything)
 # Prints nothing on success; exits non-zero with openssl's message otherwise.
 set -euo pipefail
@@ -48,4 +50,5 @@ leaf a2 "/CN=a.test/O=czero reloaded" 365 "DNS:a.test,DNS:localhost,IP:127.0.0.1
 leaf expired "/CN=expired/O=czero" -1 "DNS:a.test,DNS:localhost" serverAuth
 leaf wrong "/CN=wrong.test/O=czero" 365 "DNS:wrong.test" serverAuth
 leaf client "/CN=client/O=czero" 365 "" clientAuth
+leaf peer "/CN=localhost/O=czero" 365 "DNS:localhost,IP:127.0.0.1" serverAuth,clientAuth
 rm -f log.txt ca.srl

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT
  *
  * The Etcd block of a service's YAML (go-zero discov.EtcdConf inside RestConf): keys and
- * defaults, absence meaning "do not register", and file:line errors for what czero does not
- * implement (TLS and auth keys are refused, not silently ignored).
+ * defaults, absence meaning "do not register", go-zero's TLS and auth keys, and file:line errors
+ * for what czero does not implement (AutoSyncInterval is refused, not silently ignored).
  */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 #include "czero/config.h"
 #include "czero/discovery.h"
@@ -43,15 +44,36 @@ Test(etcd_conf, absent_etcd_means_no_registration)
     cz_conf_free(cz_rest_conf_fields, &c);
 }
 
+Test(etcd_conf, go_zero_tls_and_auth_keys_load)
+{
+    cz_rest_conf_t c;
+    cz_diag_t d = {0};
+    const char *y = "Name: demo\nPort: 8888\nEtcd:\n  Hosts: [\"https://etcd:2379\"]\n  Key: k\n"
+                    "  User: root\n  Pass: pw\n  CertFile: c.pem\n  CertKeyFile: c.key\n"
+                    "  CACertFile: ca.pem\n  InsecureSkipVerify: true\n";
+    cr_assert_eq(load(y, &c, &d), 0, "%s: %s", d.key, d.msg);
+    cr_assert_str_eq(c.etcd.user, "root");
+    cr_assert_str_eq(c.etcd.pass, "pw");
+    cr_assert_str_eq(c.etcd.tls.cert_file, "c.pem");
+    cr_assert_str_eq(c.etcd.tls.key_file, "c.key");
+    cr_assert_str_eq(c.etcd.tls.ca_file, "ca.pem");
+    cr_assert(c.etcd.tls.insecure_skip_verify);
+    cr_assert_eq(cz_etcd_conf_check(&c.etcd), 0);
+    free(c.etcd.pass);
+    c.etcd.pass = NULL; /* User without Pass: go-zero's HasAccount needs both */
+    cr_assert_eq(cz_etcd_conf_check(&c.etcd), CZ_EINVAL_CONF);
+    cz_conf_free(cz_rest_conf_fields, &c);
+}
+
 Test(etcd_conf, unsupported_keys_are_errors_with_a_line)
 {
     cz_rest_conf_t c;
     cz_diag_t d = {0};
     const char *y = "Name: demo\nPort: 8888\nEtcd:\n  Hosts: [127.0.0.1:2379]\n  Key: k\n"
-                    "  User: root\n";
+                    "  AutoSyncInterval: 1m\n";
     cr_assert_eq(load(y, &c, &d), CZ_EINVAL_CONF);
     cr_assert_eq(d.line, 6);
-    cr_assert(strstr(d.key, "User") != NULL, "key %s", d.key);
+    cr_assert(strstr(d.key, "AutoSyncInterval") != NULL, "key %s", d.key);
     const char *ttl = "Name: demo\nPort: 8888\nEtcd:\n  Hosts: [h:1]\n  Key: k\n  TTL: 0\n";
     cr_assert_eq(load(ttl, &c, &d), CZ_EINVAL_CONF);
     cr_assert_eq(d.line, 6);

@@ -250,9 +250,15 @@ Test(etcd_proto, conf_check_needs_hosts_and_key)
     c.key = "";
     cr_assert_eq(cz_etcd_conf_check(&c), CZ_EINVAL_CONF);
     c.key = "svc";
-    char *tls[] = {"https://127.0.0.1:2379"};
+    char *tls[] = {"https://127.0.0.1:2379", "127.0.0.1:2380"};
     c.hosts.items = tls;
-    cr_assert_eq(cz_etcd_conf_check(&c), CZ_EINVAL_CONF, "TLS is not implemented: refuse");
+    cr_assert_eq(cz_etcd_conf_check(&c), 0, "https:// hosts: TLS");
+    c.hosts.n = 2;
+    cr_assert_eq(cz_etcd_conf_check(&c), CZ_EINVAL_CONF, "one scheme for all hosts");
+    c.hosts.n = 1;
+    c.tls.cert_file = "c.pem";
+    cr_assert_eq(cz_etcd_conf_check(&c), CZ_EINVAL_CONF, "CertFile without CertKeyFile");
+    c.tls.cert_file = NULL;
     c.hosts.items = hosts;
     c.hosts.n = 0;
     cr_assert_eq(cz_etcd_conf_check(&c), CZ_EINVAL_CONF);
