@@ -46,6 +46,7 @@ run: build
 	./$(BUILD)/czero-demo -f etc/demo.yaml
 
 run-gateway: build
+	@bash scripts/demo-cert.sh .czero/tls
 	@bash scripts/run-gateway.sh $(BUILD)
 
 test: deps
