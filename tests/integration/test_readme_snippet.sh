@@ -195,8 +195,8 @@ cd "$R"
 eval "${cert_step/scripts/$SRC/scripts}" >/dev/null || fail "make run's step '$cert_step'"
 DEMO_DEV_PORT=$P3 "$B/czero-demo" -f etc/demo.yaml >"$T/demo.log" 2>&1 &
 DPID=$!
-for _ in $(seq 200); do
-    curl -s -o /dev/null "http://127.0.0.1:$P1/hello" && break
+for _ in $(seq 200); do # the HTTPS server starts after the plain one: wait for it
+    curl -sk -o /dev/null "https://127.0.0.1:$P2/hello" && break
     kill -0 "$DPID" 2>/dev/null || { cat "$T/demo.log"; fail "the demo of make run exited"; }
     sleep 0.05
 done

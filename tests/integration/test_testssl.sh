@@ -58,8 +58,8 @@ Https:
 YAML
     "$B/czero-demo" -f "$T/demo.yaml" >"$T/demo.out" 2>&1 &
     pid=$!
-    for _ in $(seq 100); do
-        curl -s -o /dev/null "http://127.0.0.1:$port/hello" && break
+    for _ in $(seq 200); do # the HTTPS server starts after the plain one: wait for it
+        curl -sk -o /dev/null "https://127.0.0.1:$hport/hello" && break
         kill -0 "$pid" 2>/dev/null || { cat "$T/demo.out" >&2; fail "the demo did not start"; }
         sleep 0.05
     done
