@@ -198,18 +198,20 @@ static int run_servers(cz_server_t **srv, int n)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, &old); /* before the workers start: they inherit the mask */
-    int rc = 0, started = 0;
-    while (started < n && (rc = cz_server_start(srv[started])) == 0)
-        started++;
-    if (started == n) {
+    /* the last first: a certificate that does not load stops the start before the plain port
+     * opens, and once the first server answers, all do */
+    int rc = 0, i = n;
+    while (i > 0 && (rc = cz_server_start(srv[i - 1])) == 0)
+        i--;
+    if (i == 0) {
         int sig = 0;
         sigwait(&set, &sig);
         cz_log_info("Got signal %d, shutting down...", sig);
     }
-    for (int i = 0; i < started; i++)
-        cz_server_shutdown(srv[i]);
-    for (int i = 0; i < started; i++)
-        cz_server_wait(srv[i]);
+    for (int k = i; k < n; k++) /* srv[i..n-1] started */
+        cz_server_shutdown(srv[k]);
+    for (int k = i; k < n; k++)
+        cz_server_wait(srv[k]);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (!rc)
         cz_log_info("Server stopped");
