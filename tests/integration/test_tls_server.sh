@@ -248,4 +248,47 @@ reloads=$(metric 'czero_tls_reloads_total{result="ok"}')
 rfail=$(metric 'czero_tls_reloads_total{result="failed"}')
 ok "reload logged; /metrics: reloads ok $reloads, failed $rfail (the mismatched moment)"
 
+# ---- the gateway over TLS: X-Forwarded-Proto https; SIGHUP keeps the ticket keys ----
+up=$(free_port) gp=$(free_port)
+$PY - "$up" > "$tmp/up.log" 2>&1 <<'PY' &
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        b = ("proto=%s" % self.headers.get("X-Forwarded-Proto")).encode()
+        self.send_response(200); self.send_header("Content-Length", str(len(b)))
+        self.end_headers(); self.wfile.write(b)
+    def log_message(self, *a): pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+PY
+pids+=($!)
+cat > "$tmp/gw.yaml" <<YAML
+Name: gw
+Host: 127.0.0.1
+Port: $gp
+CertFile: $pki/a.pem
+KeyFile: $pki/a.key
+Log: {Mode: console, Encoding: plain, Stat: false}
+Upstreams: [{Name: a, Nodes: [{Addr: 127.0.0.1:$up}]}]
+Routes: [{Path: /x, Upstream: a}]
+YAML
+"$GW" -f "$tmp/gw.yaml" > "$tmp/gw.log" 2>&1 &
+gwpid=$!
+pids+=($gwpid)
+got=""
+for _ in $(seq 100); do
+  got=$("${CURL[@]}" "https://localhost:$gp/x") && [ "$got" = "proto=https" ] && break
+  sleep 0.05
+done
+[ "$got" = "proto=https" ] || fail "gateway over TLS: upstream saw '$got'"
+ok "gateway over TLS: the upstream sees X-Forwarded-Proto: https"
+sleep 0.5 | openssl s_client -connect "127.0.0.1:$gp" -CAfile "$pki/ca.pem" -sess_out "$tmp/gsess" > /dev/null 2>&1
+kill -HUP "$gwpid"
+for _ in $(seq 100); do grep -q "reload 1" "$tmp/gw.log" && break; sleep 0.05; done
+grep -q "reload 1" "$tmp/gw.log" || fail "gateway did not reload"
+out=$(sleep 0.3 | openssl s_client -connect "127.0.0.1:$gp" -CAfile "$pki/ca.pem" -sess_in "$tmp/gsess" 2>&1)
+grep -q "^Reused, " <<<"$out" || fail "gateway: session from before SIGHUP not resumed"
+got=$("${CURL[@]}" "https://localhost:$gp/x")
+[ "$got" = "proto=https" ] || fail "gateway after SIGHUP: '$got'"
+ok "gateway SIGHUP: new instance serves TLS, a session from before resumes (Reused)"
+
 echo "all $passed checks passed"
