@@ -11,10 +11,12 @@
 #   - no NULL, aNULL, EXPORT, LOW, 3DES/IDEA or AVERAGE (CBC, SHA-1 MAC) cipher;
 #   - forward secrecy: every cipher accepted (-E, per protocol) has an (EC)DHE key exchange, and
 #     none is accepted below TLS 1.2.
-# About 15 s. For checking the test itself (docs/tls.md's weak nginx; see the report of the
-# commit that added it):
-#   TESTSSL_TLS='Ciphers: "ALL:@SECLEVEL=0"'  goes into the demo's Tls section: the test must fail
-#   TESTSSL_TARGET=HOST:PORT                 audits that server instead of starting the demo
+# About 15-20 s. To see the test fail (it did, on both, when it was written):
+#   TESTSSL_TLS='Ciphers: "ALL:@SECLEVEL=0"'  goes into the demo's Tls section: aNULL and AVERAGE
+#                                            ciphers offered
+#   TESTSSL_TARGET=localhost:PORT            audits that server instead of the demo, e.g. an nginx
+#                                            with ssl_protocols TLSv1 TLSv1.1 TLSv1.2 (czero's
+#                                            MinVersion cannot go below 1.2): TLS1, TLS1_1 offered
 set -u
 B=${1:?build dir}
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
