@@ -1,5 +1,7 @@
 # The three commands of the README. CMake does the real work; this file only wraps it.
-#   make run    install what is missing, build, start the demo service on 127.0.0.1:8888
+#   make run    install what is missing, build, start the demo service on 127.0.0.1:8888 and,
+#               over TLS, https://localhost:8443 (a self-signed certificate made on the first
+#               run in .czero/tls/: scripts/demo-cert.sh)
 #   make run-gateway  three demo instances on 127.0.0.1:8001-8003 behind czero-gateway on :8080
 #               (ports: GATEWAY_PORT, GATEWAY_DEV_PORT, DEMO_PORTS, DEMO_DEV_PORTS; scripts/run-gateway.sh)
 #   make test   install what is missing, build, run every test (release + ASan/UBSan + fuzz)
@@ -38,9 +40,13 @@ else
 endif
 
 run: build
+	@bash scripts/demo-cert.sh .czero/tls
+	@echo "make run: the demo on http://127.0.0.1:8888 and https://localhost:8443 (dev: 127.0.0.1:6060)"
+	@echo "make run: try curl -s localhost:8888/hello, curl --cacert .czero/tls/cert.pem https://localhost:8443/hello"
 	./$(BUILD)/czero-demo -f etc/demo.yaml
 
 run-gateway: build
+	@bash scripts/demo-cert.sh .czero/tls
 	@bash scripts/run-gateway.sh $(BUILD)
 
 test: deps

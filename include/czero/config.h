@@ -143,6 +143,8 @@ typedef struct cz_middlewares_conf { /* go-zero RestConf.Middlewares; every link
         max_bytes, gunzip;
 } cz_middlewares_conf_t;
 
+/* The dev listener serves plain HTTP always: the RestConf's CertFile/KeyFile/Tls apply to the
+ * main port only (bind it to loopback or a private network). */
 typedef struct cz_dev_server_conf { /* go-zero devserver.Config */
     bool enabled;        /* Enabled, default false */
     char *host;          /* Host, default 0.0.0.0 */
@@ -203,6 +205,10 @@ typedef struct cz_tls_conf {
                                        a ticket stays valid for two periods */
     cz_conf_strings_t alpn; /* Tls.Alpn: protocols in server preference, default [http/1.1]
                                (the loader's default; an empty list in code = no ALPN) */
+    int64_t watch_interval_ms; /* Tls.WatchInterval: how often a server checks whether its
+                                  certificate, key and CA files changed and reloads them, default
+                                  2s; 0 = never (cz_server_tls_reload only; the gateway reloads
+                                  on SIGHUP instead) */
 } cz_tls_conf_t;
 
 /* Client side (upstreams): go-zero's names for a client's TLS files, from discov.EtcdConf

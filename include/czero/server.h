@@ -124,6 +124,14 @@ CZ_EXTERN int cz_server_inherit_listeners(cz_server_t *s, const cz_server_t *fro
 /** Stop accepting new connections (close this server's listening descriptors) and keep
  *  serving the open ones until cz_server_shutdown(). Thread-safe; returns at once. */
 CZ_EXTERN void cz_server_stop_accepting(cz_server_t *s);
+/** A TLS server (CertFile/KeyFile or Tls.Certificates in its RestConf): rebuild its
+ *  certificates from the same configuration's files and swap them in; connections already open
+ *  keep theirs, and session tickets issued before still resume. For a process that reloads on
+ *  a signal of its own; a service also reloads by itself when the files change
+ *  (Tls.WatchInterval). 0; CZ_EARG when s has no TLS (or is not started); or the error of the
+ *  rebuild, with err (may be NULL) naming the file and OpenSSL's reason: the old certificates
+ *  stay. Logged either way. Any thread. */
+CZ_EXTERN int cz_server_tls_reload(cz_server_t *s, char *err, size_t errsize);
 /** The bound TCP port (after start). */
 CZ_EXTERN int cz_server_port(const cz_server_t *s);
 /** The bound port of the server's dev listener (DevServer, or the Prometheus agent when only

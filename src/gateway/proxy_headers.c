@@ -6,7 +6,8 @@
  * plus Keep-Alive, Proxy-*, TE, Trailer, Transfer-Encoding, Upgrade, as nginx and Envoy drop
  * them). Content-Length and Expect go too: the client frames the body it actually sends and the
  * engine already answered "100 Continue". The proxy then adds what a backend needs to see past
- * it: X-Forwarded-For with the client's address appended, X-Forwarded-Proto, X-Forwarded-Host,
+ * it: X-Forwarded-For with the client's address appended, X-Forwarded-Proto (https when the
+ * client came over TLS), X-Forwarded-Host,
  * X-Request-Id (kept, or made up), and the traceparent of the gateway's own span so the backend's
  * span is its child in the same trace. cz__proxy_request puts method, target and headers
  * together as the upstream request (the proxy handler's and the forwarding fuzz target's).
@@ -233,7 +234,7 @@ int cz__proxy_headers(cz_req_t *req, cz_arena_t *a, cz__fwd_headers_t *out)
     nm[k] = CZ_STR("X-Forwarded-For");
     vl[k++] = f;
     nm[k] = CZ_STR("X-Forwarded-Proto");
-    vl[k++] = CZ_STR("http");
+    vl[k++] = cz_req_tls(req) ? CZ_STR("https") : CZ_STR("http");
     if (host.p) {
         nm[k] = CZ_STR("X-Forwarded-Host");
         vl[k++] = host;

@@ -17,7 +17,7 @@
  *                 ops; they use the exchange's API; the access line (access_log.c), recover
  *                 (recover.c) and the links' answers (answer.c) have their one home here
  *   transport/    bytes in and out of one connection (transport.h: plain TCP in tcp.c, TLS to
- *                 come), accepting and listening; it calls the codec only through the
+ *                 tls.c), accepting and listening; it calls the codec only through the
  *                 callbacks registered with it (cz__transport_cbs_t, cz_worker_t.conn_open)
  *
  */
@@ -66,8 +66,8 @@ struct cz_worker {
      * descriptors by closing reusable connections (cz__conn_drain) */
     bool (*conn_open)(cz_worker_t *w, int fd);
     size_t (*conn_drain)(cz_worker_t *w, size_t max);
-    /* the transport a new connection's codec opens on its socket (cz__tcp_open; a TLS
-     * listener's, once there is one): the signature every transport's open has */
+    /* the transport a new connection's codec opens on its socket (cz__tcp_open, or
+     * cz__tls_transport_open on a TLS listener): the signature every transport's open has */
     cz__transport_open_fn transport_open;
     bool accept_paused; /* out of descriptors with nothing to free: retried at the next tick */
     /* accept.c's counters: written by this worker's thread, read by /metrics and the log */
@@ -144,6 +144,14 @@ struct cz_server {
     /* accept.c: the at-most-once-a-second log of connections drained or refused */
     pthread_mutex_t conn_log_mu;
     uint64_t conn_log_ms, conn_logged[3];
+    /* server_tls.c: the TLS listener's certificates (NULL: plain TCP), their file watch (run
+     * from worker 0's tick) and reload counters */
+    struct cz_tls_slot *tls;
+    pthread_mutex_t tls_mu; /* the counters and the last error below */
+    uint64_t tls_reloads, tls_reload_failures, tls_next_check;
+    bool tls_watching;
+    uv_work_t tls_work;
+    char tls_last_err[512];
 };
 
 /* ---- h1_link.c's primitives that every request uses, inline ---- */
@@ -262,6 +270,17 @@ typedef struct cz__conn_stats {
     uint64_t open, max, drained, refused, accept_nofd;
 } cz__conn_stats_t;
 void cz__server_conn_stats(const cz_server_t *s, cz__conn_stats_t *out); /* any thread */
+
+/* ---- server_tls.c: the TLS listener's certificates ---- */
+#include "czero/tls.h"
+int cz__server_tls_start(cz_server_t *s); /* build them (logs why not); 0 without TLS */
+void cz__server_tls_free(cz_server_t *s);
+void cz__server_tls_tick(cz_worker_t *w, uint64_t now); /* the file watch, worker 0 */
+typedef struct cz__server_tls_stats {
+    cz_tls_stats_t ctx;
+    uint64_t reloads, reload_failures;
+} cz__server_tls_stats_t;
+void cz__server_tls_stats(const cz_server_t *s, cz__server_tls_stats_t *out); /* zeros: no TLS */
 
 /* ---- server.c ---- */
 void cz__worker_init(cz_server_t *s, cz_worker_t *w, int id, int listen_fd);

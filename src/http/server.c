@@ -332,6 +332,7 @@ static void on_tick(uv_timer_t *t)
     cz__conn_tick(w, uv_now(&w->loop));
     cz__timeouts_tick(w, uv_now(&w->loop));
     cz__accept_tick(w);
+    cz__server_tls_tick(w, uv_now(&w->loop));
     worker_maybe_exit(w);
 }
 
@@ -362,7 +363,7 @@ void cz__worker_init(cz_server_t *s, cz_worker_t *w, int id, int listen_fd)
     w->max_conns = (size_t)((s->conf.max_connections + s->nworkers - 1) / s->nworkers);
     w->conn_open = cz__h1_accept; /* the one codec until ALPN picks among several */
     w->conn_drain = cz__conn_drain;
-    w->transport_open = cz__tcp_open;
+    w->transport_open = s->tls ? cz__tls_transport_open : cz__tcp_open;
     if (listen_fd >= 0)
         cz__accept_start(w, listen_fd);
     uv_async_init(&w->loop, &w->wake, on_wake);
@@ -441,6 +442,11 @@ int cz_server_start(cz_server_t *s)
         cz__listen_log_error(s->host, (int)s->conf.port, lrc);
         return lrc;
     }
+    if (!s->tls) { /* CertFile/KeyFile: "TLS: CertFile /x.pem: No such file..." logged */
+        int trc = cz__server_tls_start(s);
+        if (trc)
+            return trc;
+    }
     cz_diag_t d = {0};
     int brc = cz__chain_build(s, &d);
     if (brc) {
@@ -503,7 +509,8 @@ int cz_server_start(cz_server_t *s)
             return CZ_ENOMEM;
         }
     }
-    cz_log_info("Starting server at %s:%d (%d workers)...", s->host, port, s->nworkers);
+    cz_log_info("Starting server at %s:%d%s (%d workers)...", s->host, port,
+                s->tls ? " (TLS)" : "", s->nworkers);
     hooks_run(s, 1); /* e.g. Etcd: register (logs errors) */
     return 0;
 }
@@ -601,6 +608,7 @@ void cz_server_free(cz_server_t *s)
     free(s->routes);
     free(s->stop_hooks);
     pthread_mutex_destroy(&s->conn_log_mu);
+    cz__server_tls_free(s);
     cz_router_free(s->router);
     free(s->host);
     free(s);

@@ -46,6 +46,9 @@ const cz_conf_field_t cz_tls_conf_fields[] = {
      .offset = offsetof(cz_tls_conf_t, ticket_key_rotation_ms), .def = "12h",
      .flags = CZ_CONF_HAS_MIN | CZ_CONF_HAS_MAX, .min = 1000, .max = 7 * 24 * 3600 * 1000LL},
     F("Alpn", CZ_CONF_STRINGS, cz_tls_conf_t, alpn, "http/1.1"),
+    {.key = "WatchInterval", .type = CZ_CONF_DURATION,
+     .offset = offsetof(cz_tls_conf_t, watch_interval_ms), .def = "2s",
+     .flags = CZ_CONF_HAS_MIN, .min = 0},
     {0},
 };
 

@@ -286,11 +286,25 @@ static int alpn_cb(SSL *s, const unsigned char **out, unsigned char *outlen,
     if (!c->alpn_len)
         return SSL_TLSEXT_ERR_NOACK;
     /* the server's preference order; no protocol in common is fatal (RFC 7301 3.2) */
-    if (SSL_select_next_proto(&sel, outlen, c->alpn, (unsigned)c->alpn_len, in, inlen) !=
-        OPENSSL_NPN_NEGOTIATED)
-        return SSL_TLSEXT_ERR_ALERT_FATAL;
-    *out = sel;
-    return SSL_TLSEXT_ERR_OK;
+    if (SSL_select_next_proto(&sel, outlen, c->alpn, (unsigned)c->alpn_len, in, inlen) ==
+        OPENSSL_NPN_NEGOTIATED) {
+        *out = sel;
+        return SSL_TLSEXT_ERR_OK;
+    }
+    /* but a server of http/1.1 serves HTTP/1.0 too (curl --http1.0 offers only that), as
+     * nginx does */
+    static const unsigned char h11[] = "\x08http/1.1", h10[] = "\x08http/1.0";
+    bool serves_h11 = false;
+    for (size_t i = 0; i + 9 <= c->alpn_len; i += 1u + c->alpn[i])
+        serves_h11 |= memcmp(c->alpn + i, h11, 9) == 0;
+    for (unsigned i = 0; serves_h11 && i + 9 <= inlen; i += 1u + in[i]) {
+        if (memcmp(in + i, h10, 9) == 0) {
+            *out = in + i + 1;
+            *outlen = 8;
+            return SSL_TLSEXT_ERR_OK;
+        }
+    }
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 
 static int sni_cb(SSL *s, int *al, void *arg)

@@ -66,8 +66,14 @@ printf 'Name: x\nHost: 127.0.0.1\nPort: 99999\n' > "$tmp/bad1.yaml"
 printf 'Name: x\nPort: 8080\nLog:\n  Levle: info\n' > "$tmp/bad2.yaml"
 printf 'Name: x\nPort: 8080\nMaxBytes: lots\n' > "$tmp/bad3.yaml"
 printf 'Name: x\nHost: 127.0.0.1\n' > "$tmp/bad4.yaml"
-expect=("bad1.yaml:3:7: Port:" "bad2.yaml:4:3: Log.Levle:" "bad3.yaml:3:11: MaxBytes:" "bad4.yaml:1:1: Port:")
-for i in 1 2 3 4; do
+# the demo's Https section: a Port without a certificate would serve plain HTTP as "Https"
+printf 'Name: x\nPort: 8080\nAuth: {AccessSecret: s}\nHttps:\n  Port: 8443\n  KeyFile: k.pem\n' > "$tmp/bad5.yaml"
+# a certificate that cannot be read stops the start (the HTTPS server starts first)
+printf 'Name: x\nHost: 127.0.0.1\nPort: %s\nAuth: {AccessSecret: s}\nHttps: {Port: %s, CertFile: %s/none.pem, KeyFile: %s/none.key}\n' \
+  "$port" "$devport" "$tmp" "$tmp" > "$tmp/bad6.yaml"
+expect=("bad1.yaml:3:7: Port:" "bad2.yaml:4:3: Log.Levle:" "bad3.yaml:3:11: MaxBytes:" "bad4.yaml:1:1: Port:"
+        "bad5.yaml:5:3: Https.CertFile:" "CertFile $tmp/none.pem: No such file or directory")
+for i in 1 2 3 4 5 6; do
   out=$("$BIN" -f "$tmp/bad$i.yaml" 2>&1); rc=$?
   [ $rc -eq 1 ] || fail "bad$i: exit $rc"
   case "$out" in *"${expect[$((i-1))]}"*) ;; *) fail "bad$i: '$out' lacks '${expect[$((i-1))]}'";; esac

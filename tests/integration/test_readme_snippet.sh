@@ -13,14 +13,20 @@
 #    -Wall -Wextra -Werror against the installed czero, and runs behind a small main of this
 #    test: the error handler answers {"code":1001,"msg":"name taken"} with 409, the handler's
 #    log line carries the request's trace id, and the custom counter shows on the DevServer.
+# 3. "Three commands": the https curl lines of its second sh block, against the demo as `make
+#    run` starts it (the Makefile's scripts/demo-cert.sh step in a fresh directory, then
+#    etc/demo.yaml as it is, its ports 8888, 8443 and 6060 made free ones): each must print what
+#    its comment says, the self-signed certificate verifying for localhost.
 set -euo pipefail
 B=$(cd "$1" && pwd)
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 README=$SRC/README.md
 T=$(mktemp -d /tmp/cz-readme.XXXXXX)
 SPID=
+DPID=
 cleanup() {
     [ -n "$SPID" ] && kill "$SPID" 2>/dev/null || true
+    [ -n "$DPID" ] && kill "$DPID" 2>/dev/null || true
     rm -rf "$T"
 }
 trap cleanup EXIT
@@ -172,3 +178,40 @@ SPID=
 grep '"content":"greeting ann"' "$T/x.log" | grep -q "\"trace\":\"$TRACE\"" ||
     fail "the handler's log line lacks the request's trace: $(grep greeting "$T/x.log")"
 echo "ok: the README's error, logging and metrics examples compile and behave as described"
+
+# ---- 3. Three commands: make run's https lines ----
+R=$T/run
+mkdir -p "$R/etc"
+# the recipe of `run:` in the Makefile, its line that makes the certificate
+cert_step=$(awk '/^run:/ { r = 1; next } r && !/^\t/ { exit }
+                 r && /scripts\/demo-cert.sh/ { sub(/^\t@?/, ""); print }' "$SRC/Makefile")
+[ -n "$cert_step" ] || fail "Makefile: make run has no scripts/demo-cert.sh step"
+block "Three commands" sh 2 | grep 'https://' >"$T/https.sh" || true
+[ -s "$T/https.sh" ] || fail "README: no https curl line under 'Three commands'"
+P1=$(free_port) P2=$(free_port) P3=$(free_port)
+sed -e "s/^Port: 8888$/Port: $P1/" -e "s/^  Port: 8443$/  Port: $P2/" "$SRC/etc/demo.yaml" >"$R/etc/demo.yaml"
+grep -q "^  Port: $P2$" "$R/etc/demo.yaml" || fail "etc/demo.yaml: no Https Port 8443"
+cd "$R"
+eval "${cert_step/scripts/$SRC/scripts}" >/dev/null || fail "make run's step '$cert_step'"
+DEMO_DEV_PORT=$P3 "$B/czero-demo" -f etc/demo.yaml >"$T/demo.log" 2>&1 &
+DPID=$!
+for _ in $(seq 200); do # the HTTPS server starts after the plain one: wait for it
+    curl -sk -o /dev/null "https://127.0.0.1:$P2/hello" && break
+    kill -0 "$DPID" 2>/dev/null || { cat "$T/demo.log"; fail "the demo of make run exited"; }
+    sleep 0.05
+done
+ncurl=0
+while IFS= read -r line; do
+    line=${line//8443/$P2}
+    want=$(echo "$line" | sed -n 's/.*#[[:space:]]*//p')
+    cmd=$(echo "$line" | sed 's/[[:space:]]*#.*//')
+    got=$(eval "$cmd" 2>&1) || fail "'$cmd' failed: $got"
+    [ "$got" = "$want" ] || fail "'$cmd' printed '$got', the README says '$want'"
+    ncurl=$((ncurl + 1))
+done <"$T/https.sh"
+kill -TERM "$DPID"
+rc=0
+wait "$DPID" || rc=$?
+DPID=
+[ "$rc" = 0 ] || { cat "$T/demo.log" >&2; fail "the demo exit $rc after SIGTERM"; }
+echo "ok: make run's certificate step and etc/demo.yaml serve the README's https line ($ncurl curl checked)"

@@ -168,6 +168,9 @@ gw_instance_t *gw_instance_start(gw_conf_t *c, const char *file, const gw_instan
         cz_diag_set(d, file, 0, 0, "", "out of memory");
         goto fail;
     }
+    /* certificates reload with the rest of the config on SIGHUP (a new instance builds them,
+     * keeping the old one's ticket keys), as nginx: no file watch behind the operator's back */
+    g->conf.rest.tls.watch_interval_ms = 0;
     if (!(g->srv = cz_server_new(&g->conf.rest, d)))
         goto fail;
     if (gw_drain_mw(g->srv, &g->retiring) != 0) {

@@ -17,8 +17,8 @@
  * takes the next free slot (a new chunk is allocated past SLOTS codes, once per code), published
  * with a release store, so the scraper never reads a half-made slot.
  *
- * The same module exposes, at scrape time, the server's shedders and connection counters
- * (accept.c), and (process-wide, once) every registered breaker and the log lines dropped. It also tells the metrics link about drops (metrics_int.h): when the
+ * The same module exposes, at scrape time, the server's shedders, connection counters
+ * (accept.c) and TLS handshake and reload counters (server_tls.c), and (process-wide, once) every registered breaker and the log lines dropped. It also tells the metrics link about drops (metrics_int.h): when the
  * metrics link is on but nothing exposes Prometheus, the link still runs for that alone.
  */
 #include <math.h>
@@ -269,6 +269,39 @@ static void conn_metrics(cz_metrics_t *m, const cz_server_t *s)
     }
 }
 
+/* A TLS listener's handshakes and certificate reloads (server_tls.c, the context's counters). */
+static void tls_metrics(cz_metrics_t *m, const cz_server_t *s)
+{
+    if (!s->tls)
+        return;
+    cz__server_tls_stats_t st;
+    cz__server_tls_stats(s, &st);
+    static const char *const lab[] = {"result"};
+    cz_metric_t *f;
+    if (cz_metrics_counter(m, "czero_tls_handshakes_total",
+                           "TLS handshakes on the listener by result: ok (completed, resumed "
+                           "or not), failed (an error, or begun and never finished), plaintext "
+                           "(a plain HTTP request, answered 400).", lab, 1, &f) == 0) {
+        cz_metric_set(f, (const char *[]){"ok"}, (double)st.ctx.handshakes);
+        cz_metric_set(f, (const char *[]){"failed"}, (double)st.ctx.failed);
+        cz_metric_set(f, (const char *[]){"plaintext"}, (double)st.ctx.plaintext);
+    }
+    if (cz_metrics_counter(m, "czero_tls_handshakes_resumed_total",
+                           "Completed TLS handshakes that resumed a session (ticket).", NULL, 0,
+                           &f) == 0)
+        cz_metric_set(f, NULL, (double)st.ctx.resumed);
+    if (cz_metrics_counter(m, "czero_tls_ticket_key_rotations_total",
+                           "Session-ticket keys replaced (Tls.TicketKeyRotation).", NULL, 0,
+                           &f) == 0)
+        cz_metric_set(f, NULL, (double)st.ctx.ticket_rotations);
+    if (cz_metrics_counter(m, "czero_tls_reloads_total",
+                           "Certificate reloads by result (a failed one keeps the old "
+                           "certificates).", lab, 1, &f) == 0) {
+        cz_metric_set(f, (const char *[]){"ok"}, (double)st.reloads);
+        cz_metric_set(f, (const char *[]){"failed"}, (double)st.reload_failures);
+    }
+}
+
 static void collect_server(cz_metrics_t *m, void *ud)
 {
     prom_state_t *ps = ud;
@@ -286,6 +319,7 @@ static void collect_server(cz_metrics_t *m, void *ud)
     shedder_gauges(m, ps->s->shedder, "normal");
     shedder_gauges(m, ps->s->priority_shedder, "priority");
     conn_metrics(m, ps->s);
+    tls_metrics(m, ps->s);
 }
 
 static void breaker_one(cz_breaker_t *b, void *arg)

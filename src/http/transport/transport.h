@@ -42,7 +42,8 @@ typedef struct cz__transport_ops {
     const char *name;                 /* "tcp", "tls" */
     int (*read_start)(cz__transport_t *t);
     void (*read_stop)(cz__transport_t *t);
-    /* Bytes taken now (all, some), UV_EAGAIN for none, or another negative error. */
+    /* Bytes taken now (all, some), UV_EAGAIN for none, or another negative error. After
+     * "some", the caller's next call is write() with the rest (TLS may have sealed them). */
     int (*try_write)(cz__transport_t *t, const uv_buf_t *b, unsigned n);
     /* Queue the bytes behind earlier writes; 0 or a negative error (then cb never runs). */
     int (*write)(cz__transport_t *t, cz__twrite_t *wr, const uv_buf_t *b, unsigned n,
@@ -74,5 +75,10 @@ typedef int (*cz__transport_open_fn)(cz__transport_t *t, uv_loop_t *loop, int fd
                                      const cz__transport_cbs_t *cbs);
 int cz__tcp_open(cz__transport_t *t, uv_loop_t *loop, int fd, const cz__transport_cbs_t *cbs);
 extern const cz__transport_ops_t cz__tcp_ops;
+/* tls.c: TLS over the same socket, a session from the worker's server's certificate slot
+ * (loop is a worker's: cz_worker_t.loop). Same contract as cz__tcp_open. */
+int cz__tls_transport_open(cz__transport_t *t, uv_loop_t *loop, int fd,
+                           const cz__transport_cbs_t *cbs);
+extern const cz__transport_ops_t cz__tls_transport_ops;
 
 #endif
