@@ -125,8 +125,8 @@ bool cz__tls_resumed(const cz__tls_t *t);
 const char *cz__tls_version(const cz__tls_t *t);
 /** OpenSSL's cipher name ("TLS_AES_128_GCM_SHA256"), or NULL before the handshake. */
 const char *cz__tls_cipher(const cz__tls_t *t);
-/** The peer certificate's subject as RFC 2253 ("O=czero,CN=client" for /CN=client/O=czero), or NULL when the peer
- *  sent none. Cached in the session. */
+/** The peer certificate's subject as RFC 2253 ("O=czero,CN=client" for /CN=client/O=czero),
+ *  or NULL when the peer sent none. Cached in the session. */
 const char *cz__tls_peer_subject(cz__tls_t *t);
 /** The context the session was created on. */
 cz_tls_ctx_t *cz__tls_ctx(const cz__tls_t *t);

@@ -54,6 +54,28 @@ out=$(echo | openssl s_client -connect "127.0.0.1:$p" -alpn http/1.1 -CAfile "$p
 grep -q "ALPN protocol: http/1.1" <<<"$out" || fail "no ALPN http/1.1: $out"
 ok "openssl s_client -alpn http/1.1: ALPN protocol: http/1.1"
 
+# ---- bodies both ways, a slow reader (writes queue behind the socket), pipelining ----
+head -c 1000000 /dev/urandom > "$tmp/big.bin"
+got=$("${CURL[@]}" --max-time 20 --limit-rate 2M -X POST --data-binary @"$tmp/big.bin" \
+  -H 'Content-Type: application/octet-stream' -o "$tmp/echo.bin" -w '%{http_code}' "https://localhost:$p/echo")
+[ "$got" = 200 ] && cmp -s "$tmp/big.bin" "$tmp/echo.bin" || fail "1 MB echo over TLS, read slowly: $got"
+ok "POST /echo 1 MB over TLS, answer read at 2 MB/s: the same bytes back"
+got=$($PY - "$p" "$pki/ca.pem" <<'PY'
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1]))), server_hostname="localhost")
+s.sendall(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n" * 3)
+data = b""
+while data.count(b"HTTP/1.1 200 OK") < 3 or not data.endswith(b"}"):
+    d = s.recv(65536)
+    if not d: break
+    data += d
+print(data.count(b"HTTP/1.1 200 OK"))
+PY
+)
+[ "$got" = 3 ] || fail "3 pipelined requests in one TLS record: $got answers"
+ok "3 pipelined requests in one TLS record: 3 answers"
+
 # ---- SNI picks the certificate ----
 subject() { # SNI-NAME: the subject the server shows for that name
   echo | openssl s_client -connect "127.0.0.1:$p" -servername "$1" 2>/dev/null |

@@ -2,9 +2,10 @@
  *
  * Integration test of what a handler knows of a TLS connection (the TLS transport under the
  * codec), with curl as the client over loopback: cz_req_tls, the SNI name, and the client
- * certificate's subject (RFC 2253, most significant last) under ClientAuth optional (with and without a certificate) and
- * required; cz_server_tls_reload with a bad file keeps the old certificate. Test PKI from
- * tests/support/tls_certs.sh in a temporary directory.
+ * certificate's subject (RFC 2253, most significant last) under ClientAuth optional (with and
+ * without a certificate) and required; cz_server_tls_reload with a bad file keeps the old
+ * certificate, with a good one swaps it. Test PKI from tests/support/tls_certs.sh in a
+ * temporary directory.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>

@@ -574,8 +574,8 @@ static bool tls_unread(const cz__transport_t *t)
         return true; /* a handshake under way, or a request decrypted but not read */
     uv_os_fd_t fd;
     int pending = 0;
-    return uv_fileno((const uv_handle_t *)&t->tcp, &fd) != 0 || ioctl(fd, FIONREAD, &pending) != 0 ||
-           pending != 0;
+    return uv_fileno((const uv_handle_t *)&t->tcp, &fd) != 0 ||
+           ioctl(fd, FIONREAD, &pending) != 0 || pending != 0;
 }
 
 static int tls_peer(const cz__transport_t *t, struct sockaddr_storage *ss)
