@@ -145,10 +145,21 @@ CZ_EXTERN int cz_lb_rejoin(cz_lb_t *lb, size_t idx);
  *  Thread-safe; never blocks except SWRR's short mutex. */
 CZ_EXTERN int cz_lb_pick(cz_lb_t *lb, cz_str_t key, const uint64_t *tried, size_t *idx);
 
+/** cz_lb_pick with now_ns, a reading of the balancer's clock (CzLbOpts.clock) the caller has just
+ *  taken (0: the balancer reads its clock when a policy needs it): a proxy that reads the clock
+ *  anyway saves a read per request. */
+CZ_EXTERN int cz_lb_pick_at(cz_lb_t *lb, cz_str_t key, const uint64_t *tried, uint64_t now_ns,
+                            size_t *idx);
+
 /** Report the end of a request picked on idx: failed (connect error, 5xx...) and its latency.
  *  Feeds in-flight counts, passive health, SWRR effective weight and P2C peak EWMA. A done() for a
  *  slot that is no longer live only releases its in-flight count. Thread-safe. */
 CZ_EXTERN void cz_lb_done(cz_lb_t *lb, size_t idx, int failed, uint64_t latency_ns);
+
+/** cz_lb_done with now_ns, a reading of the balancer's clock just taken (0: read it), as in
+ *  cz_lb_pick_at. */
+CZ_EXTERN void cz_lb_done_at(cz_lb_t *lb, size_t idx, int failed, uint64_t latency_ns,
+                             uint64_t now_ns);
 
 /** Number of live nodes (down ones included). Thread-safe. */
 CZ_EXTERN size_t cz_lb_size(cz_lb_t *lb);

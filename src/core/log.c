@@ -15,6 +15,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include "internal.h"
 #include "core/log_int.h"
 
@@ -76,16 +79,28 @@ static inline void put_str(lb_t *b, cz_str_t s)
 }
 #define PUT_LIT(b, lit) put((b), (lit), sizeof(lit) - 1)
 
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324252627282930"
+                                     "31323334353637383940414243444546474849505152535455565758596061"
+                                     "62636465666768697071727374757677787980818283848586878889909192"
+                                     "93949596979899";
+
+/* Decimal digits of v into out; returns their count. Every access line formats three numbers:
+ * the digit count first, then two digits per division, written from the end. */
 static size_t fmt_u64(char *out, uint64_t v)
 {
-    char tmp[20];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
+    size_t n = 1;
+    for (uint64_t p = 10; n < 20 && v >= p; p *= 10)
+        n++;
+    char *o = out + n;
+    while (v >= 100) {
+        o -= 2;
+        memcpy(o, digit_pairs + 2 * (v % 100), 2);
+        v /= 100;
+    }
+    if (v >= 10)
+        memcpy(o - 2, digit_pairs + 2 * v, 2);
+    else
+        o[-1] = (char)('0' + v);
     return n;
 }
 
@@ -138,6 +153,25 @@ static void put_json(lb_t *b, const char *s, size_t n, size_t limit, int *cut)
             return;
         }
         size_t end = i + cz__min(n - i, limit - 8 - b->n), j = i;
+        char *o = b->p + b->n - i; /* where s[j] goes: o + j */
+#ifdef __SSE2__
+        /* Sixteen bytes at a time, copied while scanned (the store may run past a byte that needs
+         * escaping; what follows overwrites it): a signed compare below 0x20 also catches every
+         * byte >= 0x80, then '"' and '\\'. o + end stays below limit - 8, inside the line. */
+        while (j + 16 <= end) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + j));
+            _mm_storeu_si128((__m128i *)(void *)(o + j), v);
+            __m128i m = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+                                     _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                                  _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+            unsigned hit = (unsigned)_mm_movemask_epi8(m);
+            if (hit) {
+                j += (size_t)__builtin_ctz(hit);
+                goto scanned;
+            }
+            j += 16;
+        }
+#endif
         /* Eight bytes at a time while none needs escaping (the common case); a word with a
          * false positive from a borrow just falls through to the byte loop. */
         while (j + 8 <= end) {
@@ -148,16 +182,21 @@ static void put_json(lb_t *b, const char *s, size_t n, size_t limit, int *cut)
                            ((x ^ ('\\' * ones)) - ones);
             if (hit & 0x80 * ones)
                 break;
+            memcpy(o + j, &x, 8);
             j += 8;
         }
-        while (j < end && !json_special[u[j]])
+        while (j < end && !json_special[u[j]]) {
+            o[j] = s[j];
             j++;
-        memcpy(b->p + b->n, s + i, j - i);
+        }
+#ifdef __SSE2__
+    scanned:
+#endif
         b->n += j - i;
         i = j;
         if (i >= n || !json_special[u[i]])
             continue;
-        char *o = b->p + b->n;
+        o = b->p + b->n;
         unsigned c = u[i];
         if (c < 0x80) {
             o[0] = '\\';

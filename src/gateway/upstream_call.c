@@ -93,13 +93,14 @@ static const cz_call_cbs_t inner_cbs = {
     .on_head = in_head, .on_body = in_body, .on_drain = in_drain, .on_done = in_done};
 
 /* Pick an untried node whose breaker lets the call through. */
-static int pick(cz_upcall_t *uc)
+/* now: the caller's reading of the upstream's clock (the balancer's too), or 0. */
+static int pick(cz_upcall_t *uc, uint64_t now)
 {
     cz_upstream_t *u = uc->u;
     bool released = false;
     for (;;) {
         size_t idx;
-        int rc = cz_lb_pick(u->lb, uc->rq.key, uc->tried, &idx);
+        int rc = cz_lb_pick_at(u->lb, uc->rq.key, uc->tried, now, &idx);
         if (rc == CZ_ENOSERVICE && uc->attempts == 0 && !released) {
             released = true; /* every node ejected: try them again rather than fail all */
             if (cz__outlier_release_all(u) > 0)
@@ -150,7 +151,7 @@ static void feedback(cz_upcall_t *uc, outcome_t o, int err, uint64_t now)
 {
     cz_upstream_t *u = uc->u;
     bool failed = o == OUT_NODE_ERR || (o == OUT_5XX && u->outlier.on_5xx);
-    cz_lb_done(u->lb, uc->idx, failed, now > uc->start_ns ? now - uc->start_ns : 0);
+    cz_lb_done_at(u->lb, uc->idx, failed, now > uc->start_ns ? now - uc->start_ns : 0, now);
     if (o == OUT_NODE_ERR || o == OUT_5XX)
         cz_promise_reject(&uc->promise, err ? cz_err_name(err) : "5xx");
     else
@@ -165,7 +166,7 @@ static int attempt(cz_upcall_t *uc, uint64_t now)
 {
     cz_upstream_t *u = uc->u;
     for (bool first = true;; first = false) {
-        int rc = pick(uc);
+        int rc = pick(uc, first ? now : 0);
         if (rc != 0)
             return rc;
         if (!first) /* a node refused the call: time has passed since the caller's reading */
@@ -365,7 +366,7 @@ void cz_upcall_cancel(cz_upcall_t *uc)
         uc->inner = NULL;
         /* the caller gave up, the node did nothing wrong: release the pick, count no failure */
         uint64_t now = cz_clock_now_ns(uc->u->clock);
-        cz_lb_done(uc->u->lb, uc->idx, 0, now > uc->start_ns ? now - uc->start_ns : 0);
+        cz_lb_done_at(uc->u->lb, uc->idx, 0, now > uc->start_ns ? now - uc->start_ns : 0, now);
         cz_promise_accept(&uc->promise);
     }
     release(uc);

@@ -152,7 +152,8 @@ static int chash_pick(cz_lb_t *lb, const cz__lb_snap_t *s, cz__lb_pickctx_t *c, 
     return 0;
 }
 
-static void chash_done(cz_lb_t *lb, cz__lb_node_t *nd, int failed, uint64_t lat, int live)
+static void chash_done(cz_lb_t *lb, cz__lb_node_t *nd, int failed, uint64_t lat, int live,
+                       uint64_t now)
 {
     chash_t *ch = (chash_t *)lb;
     if (ch->eps <= 0)

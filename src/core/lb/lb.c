@@ -354,10 +354,16 @@ static void recover_all(cz_lb_t *lb, const cz__lb_snap_t *s, const uint64_t *tri
 
 int cz_lb_pick(cz_lb_t *lb, cz_str_t key, const uint64_t *tried, size_t *idx)
 {
+    return cz_lb_pick_at(lb, key, tried, 0, idx);
+}
+
+int cz_lb_pick_at(cz_lb_t *lb, cz_str_t key, const uint64_t *tried, uint64_t now_ns, size_t *idx)
+{
     if (cz__unlikely(!lb || !idx))
         return CZ_EARG;
     unsigned parity;
-    cz__lb_pickctx_t c = {tried, 0, read_enter(lb, &parity), key};
+    /* as cz__lb_now stores a reading: never 0, so "unread" stays distinct */
+    cz__lb_pickctx_t c = {tried, now_ns ? now_ns | 1 : 0, read_enter(lb, &parity), key};
     const cz__lb_snap_t *s = __atomic_load_n(&lb->snap, __ATOMIC_SEQ_CST);
     uint32_t slot;
     int rc = s->n ? lb->ops->pick(lb, s, &c, &slot) : CZ_ENOSERVICE;
@@ -381,6 +387,11 @@ int cz_lb_pick(cz_lb_t *lb, cz_str_t key, const uint64_t *tried, size_t *idx)
 
 void cz_lb_done(cz_lb_t *lb, size_t idx, int failed, uint64_t latency_ns)
 {
+    cz_lb_done_at(lb, idx, failed, latency_ns, 0);
+}
+
+void cz_lb_done_at(cz_lb_t *lb, size_t idx, int failed, uint64_t latency_ns, uint64_t now_ns)
+{
     if (cz__unlikely(!lb || idx >= lb->max_nodes))
         return;
     cz__lb_node_t *nd = &lb->nodes[idx];
@@ -392,7 +403,7 @@ void cz_lb_done(cz_lb_t *lb, size_t idx, int failed, uint64_t latency_ns)
     int live = (__atomic_load_n(&nd->state, __ATOMIC_ACQUIRE) & CZ__LB_LIVE) != 0;
     if (live) {
         if (failed) {
-            uint64_t now = cz_clock_now_ns(lb->clock);
+            uint64_t now = now_ns ? now_ns : cz_clock_now_ns(lb->clock);
             __atomic_fetch_add(&nd->fails, 1, __ATOMIC_RELAXED);
             __atomic_store_n(&nd->accessed_ns, now, __ATOMIC_RELAXED);
             __atomic_store_n(&nd->checked_ns, now, __ATOMIC_RELAXED);
@@ -404,7 +415,7 @@ void cz_lb_done(cz_lb_t *lb, size_t idx, int failed, uint64_t latency_ns)
         }
     }
     if (lb->ops->done)
-        lb->ops->done(lb, nd, failed, latency_ns, live);
+        lb->ops->done(lb, nd, failed, latency_ns, live, now_ns);
 }
 
 size_t cz_lb_size(cz_lb_t *lb)

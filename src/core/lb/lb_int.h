@@ -70,7 +70,8 @@ typedef struct cz__lb_ops {
     void (*node_added)(cz_lb_t *lb, cz__lb_node_t *nd);           /* writer side; may be NULL */
     void (*rejoined)(cz_lb_t *lb, cz__lb_node_t *nd); /* cz_lb_rejoin, lock-free; may be NULL */
     int (*pick)(cz_lb_t *lb, const cz__lb_snap_t *s, cz__lb_pickctx_t *c, uint32_t *slot);
-    void (*done)(cz_lb_t *lb, cz__lb_node_t *nd, int failed, uint64_t lat, int live);
+    /* now: a reading of lb->clock the caller already took, or 0 (read it if needed) */
+    void (*done)(cz_lb_t *lb, cz__lb_node_t *nd, int failed, uint64_t lat, int live, uint64_t now);
 } cz__lb_ops_t;
 
 struct cz_lb {

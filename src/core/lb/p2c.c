@@ -161,11 +161,13 @@ static int p2c_pick(cz_lb_t *lb, const cz__lb_snap_t *s, cz__lb_pickctx_t *c, ui
     return 0;
 }
 
-static void p2c_done(cz_lb_t *lb, cz__lb_node_t *nd, int failed, uint64_t lat, int live)
+static void p2c_done(cz_lb_t *lb, cz__lb_node_t *nd, int failed, uint64_t lat, int live,
+                     uint64_t now)
 {
     if (!live)
         return;
-    uint64_t now = cz_clock_now_ns(lb->clock);
+    if (!now)
+        now = cz_clock_now_ns(lb->clock);
     /* go-zero swaps atomically; two done() racing on one node may both decay from the same
      * `last`, which only weighs one sample slightly more. A plain load/store skips a lock. */
     uint64_t last = __atomic_load_n(&nd->last_ns, __ATOMIC_RELAXED);

@@ -66,7 +66,8 @@ static int swrr_pick(cz_lb_t *lb, const cz__lb_snap_t *s, cz__lb_pickctx_t *c, u
     return best ? 0 : CZ_ENOSERVICE;
 }
 
-static void swrr_done(cz_lb_t *lb, cz__lb_node_t *nd, int failed, uint64_t lat, int live)
+static void swrr_done(cz_lb_t *lb, cz__lb_node_t *nd, int failed, uint64_t lat, int live,
+                      uint64_t now)
 {
     if (!failed || !live || lb->max_fails == 0)
         return;

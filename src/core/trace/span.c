@@ -12,9 +12,12 @@
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include "czero/trace.h"
 
-/* Two characters per byte value, so formatting is one 2-byte copy per byte. */
+/* Two characters per byte value: the tail (and builds without SSE2) copy 2 bytes per byte. */
 static const char hex_pairs[513] =
     "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
     "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
@@ -27,7 +30,22 @@ static const char hex_pairs[513] =
 
 void cz_trace_hex(const uint8_t *b, size_t n, char *out)
 {
-    for (size_t i = 0; i < n; i++)
+    size_t i = 0;
+#ifdef __SSE2__
+    /* Every request formats three ids (40 bytes), so eight bytes at a time with SSE2 (baseline
+     * on x86-64): split the nibbles, interleave high before low, add '0' and 39 more for a-f.
+     * ~1.5 instructions a byte against ~7 for the table. */
+    const __m128i low4 = _mm_set1_epi8(0x0f), nine = _mm_set1_epi8(9);
+    const __m128i zero = _mm_set1_epi8('0'), af = _mm_set1_epi8('a' - '0' - 10);
+    for (; i + 8 <= n; i += 8) {
+        __m128i v = _mm_loadl_epi64((const __m128i *)(const void *)(b + i));
+        __m128i d = _mm_unpacklo_epi8(_mm_and_si128(_mm_srli_epi16(v, 4), low4),
+                                      _mm_and_si128(v, low4));
+        d = _mm_add_epi8(_mm_add_epi8(d, zero), _mm_and_si128(_mm_cmpgt_epi8(d, nine), af));
+        _mm_storeu_si128((__m128i *)(void *)(out + 2 * i), d);
+    }
+#endif
+    for (; i < n; i++)
         memcpy(out + 2 * i, hex_pairs + 2 * b[i], 2);
 }
 

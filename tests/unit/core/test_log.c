@@ -276,15 +276,16 @@ Test(log, json_escaping_round_trips)
 Test(log, json_escaping_at_every_offset)
 {
     setup_file(CZ_LOG_ENC_JSON);
-    static const char *specials[] = {"\"", "\\", "\n", "\x01", "\x1f", "\xc3\xa9", "\x7f", "~"};
+    static const char *specials[] = {"\"",   "\\",       "\n", "\x01",
+                                     "\x1f", "\xc3\xa9", "\x7f", "~", "\xe2\x80\xa8"};
     const size_t ns = sizeof specials / sizeof *specials;
-    char msg[64];
+    char msg[64]; /* every offset of three 16-byte blocks (log.c scans 16 at a time) and a tail */
     for (size_t k = 0; k < ns; k++) {
-        for (size_t at = 0; at < 24; at++) {
-            memset(msg, 'a', 40);
+        for (size_t at = 0; at < 56; at++) {
+            memset(msg, 'a', 60);
             size_t sl = strlen(specials[k]);
             memcpy(msg + at, specials[k], sl);
-            msg[40] = '\0';
+            msg[60] = '\0';
             cz_logkv(CZ_LOG_INFO, msg, NULL);
         }
     }
@@ -292,13 +293,13 @@ Test(log, json_escaping_at_every_offset)
     char *s = slurp("access.log");
     char *p = s;
     for (size_t k = 0; k < ns; k++) {
-        for (size_t at = 0; at < 24; at++) {
+        for (size_t at = 0; at < 56; at++) {
             char *nl = strchr(p, '\n');
             cr_assert_not_null(nl);
             *nl = '\0';
-            memset(msg, 'a', 40);
+            memset(msg, 'a', 60);
             memcpy(msg + at, specials[k], strlen(specials[k]));
-            msg[40] = '\0';
+            msg[60] = '\0';
             json_error_t err;
             json_t *j = json_loads(p, 0, &err);
             cr_assert_not_null(j, "%s: %s", err.text, p);

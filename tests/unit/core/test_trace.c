@@ -4,6 +4,7 @@
  * hex, id uniqueness and non-zero ids across threads, and the OpenTelemetry ratio sampler. */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "czero/trace.h"
@@ -101,6 +102,24 @@ Test(trace, hex_is_lower_case)
     char out[9] = {0};
     cz_trace_hex(b, 4, out);
     cr_assert_str_eq(out, "00ab7ff0");
+}
+
+Test(trace, hex_matches_printf_for_every_byte_and_length)
+{
+    uint8_t b[256 + 7];
+    for (size_t i = 0; i < sizeof b; i++)
+        b[i] = (uint8_t)(i * 167 + 13); /* every value, at every offset modulo 4 */
+    for (size_t n = 0; n <= 9; n++) {
+        for (size_t off = 0; off + n <= sizeof b; off++) {
+            char got[20], want[20];
+            memset(got, '#', sizeof got);
+            for (size_t i = 0; i < n; i++)
+                snprintf(want + 2 * i, 3, "%02x", b[off + i]);
+            cz_trace_hex(b + off, n, got);
+            cr_assert(memcmp(got, want, 2 * n) == 0, "n=%zu off=%zu", n, off);
+            cr_assert_eq(got[2 * n], '#', "wrote past 2n for n=%zu", n); /* no overrun */
+        }
+    }
 }
 
 static int cmp16(const void *a, const void *b) { return memcmp(a, b, 16); }
