@@ -25,7 +25,6 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -289,13 +288,6 @@ static void report_drops(void)
 static void *writer_main(void *arg)
 {
     (void)arg;
-#ifdef SCHED_BATCH
-    /* A batch thread gets its fair share of the CPU but does not preempt the thread that woke
-     * it: on a core shared with a busy event loop the pass runs when the loop next waits (or its
-     * slice ends) instead of interrupting a request; the ring holds seconds of lines. */
-    struct sched_param sp = {0};
-    pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
-#endif
     int busy = 0; /* compression pending: pass again without waiting for the tick */
     pthread_mutex_lock(&w.mu);
     for (;;) {
