@@ -20,6 +20,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include "tls/tls_int.h"
+#include "fuzz_tls_cert.h"
 
 static cz_tls_ctx_t *ctx;
 static char dir[] = "/tmp/cz-fuzz-tls-XXXXXX";
@@ -32,32 +33,6 @@ static void cleanup(void)
     snprintf(p, sizeof p, "%s/k.pem", dir);
     unlink(p);
     rmdir(dir);
-}
-
-static void make_cert(const char *cert, const char *key)
-{
-    EVP_PKEY *pk = EVP_EC_gen("P-256");
-    X509 *x = X509_new();
-    if (!pk || !x)
-        abort();
-    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-    X509_gmtime_adj(X509_getm_notBefore(x), 0);
-    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-    X509_set_pubkey(x, pk);
-    X509_NAME *n = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"fuzz.test", -1, -1,
-                               0);
-    X509_set_issuer_name(x, n);
-    if (!X509_sign(x, pk, EVP_sha256()))
-        abort();
-    FILE *f = fopen(cert, "w"), *g = fopen(key, "w");
-    if (!f || !g || !PEM_write_X509(f, x) ||
-        !PEM_write_PrivateKey(g, pk, NULL, NULL, 0, NULL, NULL))
-        abort();
-    fclose(f);
-    fclose(g);
-    X509_free(x);
-    EVP_PKEY_free(pk);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
